@@ -1,0 +1,258 @@
+/* libtlsio connections: creation for either side, the fd BIO, the handshake, read/write/close_notify and the
+ * single mapping of mbedTLS return codes to TLSIO_* codes with a human detail kept on the connection. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/ssl_internal.h>
+
+#include "internal.h"
+
+static int bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+    tlsio_conn *c = ctx;
+    ssize_t n;
+    do
+        n = send(c->fd, buf, len, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n >= 0)
+        return (int)n;
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return MBEDTLS_ERR_SSL_WANT_WRITE;
+    c->sys_errno = errno;
+    return errno == EPIPE || errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_SEND_FAILED;
+}
+
+static int bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+    tlsio_conn *c = ctx;
+    ssize_t n;
+    do
+        n = recv(c->fd, buf, len, 0);
+    while (n < 0 && errno == EINTR);
+    if (n >= 0)
+        return (int)n; /* 0 is EOF: mbedTLS turns it into MBEDTLS_ERR_SSL_CONN_EOF */
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return MBEDTLS_ERR_SSL_WANT_READ;
+    c->sys_errno = errno;
+    return errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
+static int conn_new(tlsio_conn **out, const mbedtls_ssl_config *conf, int is_server)
+{
+    *out = NULL;
+    tlsio_conn *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return TLSIO_ENOMEM;
+    c->fd = -1;
+    c->is_server = is_server;
+    mbedtls_ssl_init(&c->ssl);
+    if (mbedtls_ssl_setup(&c->ssl, conf) != 0) {
+        mbedtls_ssl_free(&c->ssl);
+        free(c);
+        return TLSIO_ENOMEM;
+    }
+    mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
+    *out = c;
+    return TLSIO_OK;
+}
+
+int tlsio_conn_new_server(tlsio_conn **out, tlsio_server_config *config)
+{
+    return conn_new(out, &config->conf, 1);
+}
+
+int tlsio_conn_new_client(tlsio_conn **out, tlsio_client_config *config, const char *server_name)
+{
+    *out = NULL;
+    if (server_name == NULL || server_name[0] == '\0' || strlen(server_name) > TLSIO__SNI_MAX)
+        return TLSIO_EINVAL;
+    tlsio_conn *c;
+    int rc = conn_new(&c, &config->conf, 0);
+    if (rc != TLSIO_OK)
+        return rc;
+    c->server_name = tlsio__strdup(server_name);
+    int ret = c->server_name ? mbedtls_ssl_set_hostname(&c->ssl, server_name) : MBEDTLS_ERR_SSL_ALLOC_FAILED;
+    if (ret != 0) {
+        tlsio_conn_free(c);
+        return ret == MBEDTLS_ERR_SSL_ALLOC_FAILED ? TLSIO_ENOMEM : TLSIO_EINVAL;
+    }
+    *out = c;
+    return TLSIO_OK;
+}
+
+void tlsio_conn_free(tlsio_conn *c)
+{
+    if (c == NULL)
+        return;
+    mbedtls_ssl_free(&c->ssl); /* copes with the buffers released by tlsio_conn_idle() */
+    free(c->server_name);
+    free(c);
+}
+
+void tlsio_conn_set_fd(tlsio_conn *c, int fd)
+{
+    c->fd = fd;
+}
+
+static void verify_text(tlsio_conn *c)
+{
+    static const struct { uint32_t flag; const char *text; } reasons[] = {
+        {MBEDTLS_X509_BADCERT_NOT_TRUSTED, "certificate not trusted"},
+        {MBEDTLS_X509_BADCERT_CN_MISMATCH, "name mismatch"},
+        {MBEDTLS_X509_BADCERT_EXPIRED, "certificate expired"},
+        {MBEDTLS_X509_BADCERT_FUTURE, "certificate not yet valid"},
+        {MBEDTLS_X509_BADCERT_REVOKED, "certificate revoked"},
+        {MBEDTLS_X509_BADCERT_MISSING, "no certificate sent"},
+        {MBEDTLS_X509_BADCERT_KEY_USAGE | MBEDTLS_X509_BADCERT_EXT_KEY_USAGE, "certificate not for TLS servers"},
+        {MBEDTLS_X509_BADCERT_BAD_MD | MBEDTLS_X509_BADCERT_BAD_PK | MBEDTLS_X509_BADCERT_BAD_KEY,
+         "certificate uses a weak or unsupported algorithm"},
+    };
+    uint32_t flags = mbedtls_ssl_get_verify_result(&c->ssl);
+    tlsio__msg(c->err, sizeof c->err, "%s", "");
+    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
+        if (flags & reasons[i].flag)
+            tlsio__append(c->err, sizeof c->err, "%s", reasons[i].text);
+    if (c->err[0] == '\0')
+        tlsio__msg(c->err, sizeof c->err, "certificate rejected (flags 0x%x)", (unsigned)flags);
+}
+
+static int map_error(tlsio_conn *c, int ret)
+{
+    char why[128];
+    switch (ret) {
+    case MBEDTLS_ERR_NET_SEND_FAILED:
+    case MBEDTLS_ERR_NET_RECV_FAILED:
+    case MBEDTLS_ERR_NET_CONN_RESET:
+        tlsio__msg(c->err, sizeof c->err, "socket: %s", strerror(c->sys_errno));
+        return TLSIO_ESYSCALL;
+    case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED:
+        verify_text(c);
+        return TLSIO_EVERIFY;
+    case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE:
+        tlsio__msg(c->err, sizeof c->err, "peer sent fatal alert %u", c->ssl.in_msg ? c->ssl.in_msg[1] : 0u);
+        return TLSIO_EALERT;
+    case MBEDTLS_ERR_SSL_CONN_EOF:
+        tlsio__msg(c->err, sizeof c->err, "connection closed by peer during the handshake");
+        return TLSIO_EHANDSHAKE;
+    case MBEDTLS_ERR_SSL_ALLOC_FAILED:
+        tlsio__msg(c->err, sizeof c->err, "out of memory");
+        return TLSIO_ENOMEM;
+    case MBEDTLS_ERR_SSL_BAD_INPUT_DATA:
+        tlsio__msg(c->err, sizeof c->err, "invalid call");
+        return TLSIO_EINVAL;
+    case MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED:
+    case MBEDTLS_ERR_CTR_DRBG_REQUEST_TOO_BIG:
+        tlsio__msg(c->err, sizeof c->err, "random generator failure");
+        return TLSIO_ECRYPTO;
+    default:
+        tlsio__mbed_text(why, sizeof why, ret);
+        tlsio__msg(c->err, sizeof c->err, "%s", why);
+        return c->handshake_done ? TLSIO_EPROTO : TLSIO_EHANDSHAKE;
+    }
+}
+
+/* Maps an mbedTLS return; errors are latched so every later call reports the same failure. */
+int tlsio__map(tlsio_conn *c, int ret)
+{
+    if (ret == MBEDTLS_ERR_SSL_WANT_READ)
+        return TLSIO_WANT_READ;
+    if (ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+        return TLSIO_WANT_WRITE;
+    c->fatal = map_error(c, ret);
+    return c->fatal;
+}
+
+/* Steps the handshake by hand so the "resumed" flag can be seen before mbedTLS frees the handshake state. */
+int tlsio_handshake(tlsio_conn *c)
+{
+    if (c->fatal != 0)
+        return c->fatal;
+    if (c->handshake_done)
+        return TLSIO_OK;
+    if (c->fd < 0)
+        return TLSIO_EINVAL;
+    while (c->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER) {
+        int ret = mbedtls_ssl_handshake_step(&c->ssl);
+        /* The client sets resume when offering a session; ServerHello clears it if refused. The last value
+         * seen before mbedTLS frees the handshake state is the outcome. */
+        if (c->ssl.handshake != NULL)
+            c->resumed = c->ssl.handshake->resume != 0;
+        if (ret != 0)
+            return tlsio__map(c, ret);
+    }
+    c->handshake_done = 1;
+    return TLSIO_OK;
+}
+
+/* Common entry of the data calls: latched error, idle buffers back, handshake finished. */
+static int ready(tlsio_conn *c)
+{
+    if (c->fatal != 0)
+        return c->fatal;
+    if (c->idle) {
+        int rc = tlsio__conn_wake(c);
+        if (rc != TLSIO_OK)
+            return rc;
+    }
+    return tlsio_handshake(c);
+}
+
+ssize_t tlsio_read(tlsio_conn *c, void *buf, size_t len)
+{
+    if (len == 0)
+        return TLSIO_EINVAL;
+    if (c->eof)
+        return 0;
+    int rc = ready(c);
+    if (rc != TLSIO_OK)
+        return rc;
+    int ret = mbedtls_ssl_read(&c->ssl, buf, len > INT_MAX ? INT_MAX : len);
+    if (ret > 0)
+        return ret;
+    if (ret == 0 || ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || ret == MBEDTLS_ERR_SSL_CONN_EOF) {
+        c->clean_close = ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY;
+        c->eof = 1;
+        return 0;
+    }
+    return tlsio__map(c, ret);
+}
+
+ssize_t tlsio_write(tlsio_conn *c, const void *buf, size_t len)
+{
+    if (len == 0)
+        return 0;
+    int rc = ready(c);
+    if (rc != TLSIO_OK)
+        return rc;
+    int ret = mbedtls_ssl_write(&c->ssl, buf, len > INT_MAX ? INT_MAX : len);
+    return ret >= 0 ? ret : tlsio__map(c, ret);
+}
+
+size_t tlsio_pending(const tlsio_conn *c)
+{
+    if (c->idle || c->fatal != 0)
+        return 0;
+    size_t n = mbedtls_ssl_get_bytes_avail(&c->ssl);
+    if (n > 0)
+        return n;
+    return mbedtls_ssl_check_pending(&c->ssl) ? 1 : 0;
+}
+
+int tlsio_close_notify(tlsio_conn *c)
+{
+    if (c->fatal != 0)
+        return c->fatal;
+    if (!c->handshake_done)
+        return TLSIO_EINVAL;
+    if (c->idle) {
+        int rc = tlsio__conn_wake(c);
+        if (rc != TLSIO_OK)
+            return rc;
+    }
+    int ret = mbedtls_ssl_close_notify(&c->ssl);
+    return ret == 0 ? TLSIO_OK : tlsio__map(c, ret);
+}

@@ -1,0 +1,128 @@
+/* libtlsio internals: the structs behind the opaque public types and the helpers shared between sources.
+ * Every mbedTLS type lives here or in the .c files, never in the public header. */
+#ifndef TLSIO_INTERNAL_H
+#define TLSIO_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/ssl_ticket.h>
+#include <mbedtls/version.h>
+#include <mbedtls/x509_crt.h>
+
+#include "tlsio/tlsio.h"
+
+#if MBEDTLS_VERSION_NUMBER < 0x021C0000 || MBEDTLS_VERSION_NUMBER >= 0x03000000
+#error "libtlsio is written for mbedTLS 2.28 (see tlsio__conn_idle notes before porting to 3.x)"
+#endif
+
+#define TLSIO__MAX_SUITES 16
+#define TLSIO__SNI_MAX 255
+
+/* One certificate entry of the shared settings: paths (re-read per worker) and the names SNI matches on. */
+struct tlsio__cert {
+    char *cert_path;
+    char *key_path;
+    char **names; /* lower-case DNS names: SAN dNSName entries, then the CN; may hold "*.x.y" */
+    size_t nnames;
+    int is_default; /* served when SNI is absent or matches nothing */
+};
+
+struct tlsio__cache; /* sharded session-id cache, cache.c */
+
+struct tlsio_server_settings {
+    struct tlsio__cert *certs;
+    size_t ncerts;
+    int suites[TLSIO__MAX_SUITES + 1]; /* 0-terminated, server preference order */
+    unsigned timeout;
+    struct tlsio__cache *cache; /* NULL when disabled */
+    int tickets;                /* nonzero when ticket is set up */
+    mbedtls_ssl_ticket_context ticket;
+    mbedtls_entropy_context entropy; /* feeds the ticket keys and nonces, used under the ticket mutex */
+    mbedtls_ctr_drbg_context drbg;
+};
+
+/* A parsed certificate chain and its key, owned by one worker. */
+struct tlsio__keypair {
+    mbedtls_x509_crt crt;
+    mbedtls_pk_context key;
+};
+
+struct tlsio_server_config {
+    tlsio_server_settings *settings;
+    struct tlsio__keypair *pairs; /* settings->ncerts entries */
+    mbedtls_ssl_config conf;
+    mbedtls_entropy_context entropy;
+    mbedtls_ctr_drbg_context drbg;
+};
+
+struct tlsio_client_config {
+    int suites[TLSIO__MAX_SUITES + 1];
+    char *alpn;                /* owned copy, NULL when ALPN is off */
+    const char *alpn_list[2];  /* { alpn, NULL } for mbedtls_ssl_conf_alpn_protocols */
+    int has_ca, has_pair;
+    mbedtls_x509_crt ca;
+    struct tlsio__keypair pair;
+    mbedtls_ssl_config conf;
+    mbedtls_entropy_context entropy;
+    mbedtls_ctr_drbg_context drbg;
+};
+
+struct tlsio_session {
+    mbedtls_ssl_session session;
+};
+
+struct tlsio_conn {
+    mbedtls_ssl_context ssl; /* first: the SNI callback recovers the conn from its ssl */
+    int fd;
+    int is_server;
+    int handshake_done;
+    int resumed;
+    int clean_close;
+    int idle;     /* record buffers released by tlsio_conn_idle() */
+    int eof;      /* end of stream seen: reads return 0 */
+    int fatal;    /* latched TLSIO_* error, 0 while healthy */
+    int sys_errno;
+    char *server_name;                /* SNI received or sent, NUL-terminated; NULL if none */
+    unsigned char saved_ctr[2][8];    /* record sequence numbers kept while idle (they live in the buffers) */
+    char err[192];
+};
+
+/* policy.c */
+int tlsio__policy_suites(int suites[TLSIO__MAX_SUITES + 1], const char *ciphers, const char *protocols,
+                         char *err, size_t errlen, char *warn, size_t warnlen);
+void tlsio__policy_apply(mbedtls_ssl_config *conf, const int *suites);
+extern const mbedtls_ecp_group_id tlsio__curves[];
+
+/* util.c */
+void tlsio__msg(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void tlsio__append(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void tlsio__mbed_text(char *buf, size_t len, int mbed_ret);
+int tlsio__rng_seed(mbedtls_entropy_context *entropy, mbedtls_ctr_drbg_context *drbg, const char *pers);
+int tlsio__load_pair(struct tlsio__keypair *pair, const char *cert_path, const char *key_path, char *err,
+                     size_t errlen);
+void tlsio__free_pair(struct tlsio__keypair *pair);
+char *tlsio__strdup(const char *s);
+
+/* cert.c */
+int tlsio__cert_names(struct tlsio__cert *cert, const mbedtls_x509_crt *crt);
+int tlsio__sni_select(const tlsio_server_settings *s, const char *name, size_t len, size_t *idx, size_t max);
+
+/* cache.c */
+struct tlsio__cache *tlsio__cache_new(size_t bytes, unsigned timeout);
+void tlsio__cache_free(struct tlsio__cache *cache);
+int tlsio__cache_get(void *cache, mbedtls_ssl_session *session);
+int tlsio__cache_set(void *cache, const mbedtls_ssl_session *session);
+size_t tlsio__cache_capacity(const struct tlsio__cache *cache);
+
+/* conn.c, idle.c */
+int tlsio__map(tlsio_conn *conn, int mbed_ret);
+int tlsio__conn_wake(tlsio_conn *conn);
+void tlsio__conn_release_buffers(tlsio_conn *conn);
+
+#endif

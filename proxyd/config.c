@@ -1,0 +1,490 @@
+/* proxyd configuration loader: reads the INI file line by line through inih, checks every key against the
+ * contract table, reports each error with file, line and key, and resolves references once the file is read. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_internal.h"
+
+char *px__xstrdup(const char *s)
+{
+    char *d = strdup(s ? s : "");
+    if (!d) {
+        fprintf(stderr, "proxyd: out of memory loading configuration\n");
+        exit(1);
+    }
+    return d;
+}
+
+void px__cfg_error(load_ctx *c, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(c->errfp, "%s:%d: ", c->path, c->lineno);
+    if (c->section[0])
+        fprintf(c->errfp, "[%s] ", c->section);
+    if (key)
+        fprintf(c->errfp, "%s: ", key);
+    va_start(ap, fmt);
+    vfprintf(c->errfp, fmt, ap);
+    va_end(ap);
+    fputc('\n', c->errfp);
+    c->errors++;
+}
+
+void px__cfg_warn(load_ctx *c, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(c->errfp, "%s:%d: warning: ", c->path, c->lineno);
+    if (key)
+        fprintf(c->errfp, "%s: ", key);
+    va_start(ap, fmt);
+    vfprintf(c->errfp, fmt, ap);
+    va_end(ap);
+    fputc('\n', c->errfp);
+    c->cfg->warnings++;
+}
+
+/* ---------------------------------------------------------------- value parsers */
+
+static int parse_u64_suffix(const char *s, uint64_t *out, const char *const *suffixes, const uint64_t *mult,
+                            int nsuffix, uint64_t bare_mult)
+{
+    char *end;
+    if (!isdigit((unsigned char)*s))
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno)
+        return -1;
+    uint64_t m = bare_mult;
+    if (*end) {
+        int i;
+        for (i = 0; i < nsuffix; i++)
+            if (strcmp(end, suffixes[i]) == 0)
+                break;
+        if (i == nsuffix)
+            return -1;
+        m = mult[i];
+    }
+    if (m && v > UINT64_MAX / 4 / m)
+        return -1;
+    *out = (uint64_t)v * m;
+    return 0;
+}
+
+int px_parse_duration(const char *s, uint64_t *ms)
+{
+    static const char *const suf[] = {"ms", "s", "m", "h", "d"};
+    static const uint64_t mult[] = {1, 1000, 60000, 3600000, 86400000};
+    return parse_u64_suffix(s, ms, suf, mult, 5, 1000);
+}
+
+int px_parse_size(const char *s, uint64_t *bytes)
+{
+    static const char *const suf[] = {"k", "K", "m", "M", "g", "G"};
+    static const uint64_t mult[] = {1024, 1024, 1048576, 1048576, 1073741824, 1073741824};
+    return parse_u64_suffix(s, bytes, suf, mult, 6, 1);
+}
+
+int px__parse_switch(const char *s, int *out)
+{
+    if (strcmp(s, "on") == 0)
+        *out = 1;
+    else if (strcmp(s, "off") == 0)
+        *out = 0;
+    else
+        return -1;
+    return 0;
+}
+
+int px__parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    px_var var;
+} var_names[] = {
+    {"proxy_add_x_forwarded_for", PX_VAR_PROXY_ADD_XFF},
+    {"request_uri", PX_VAR_REQUEST_URI},
+    {"remote_addr", PX_VAR_REMOTE_ADDR},
+    {"server_name", PX_VAR_SERVER_NAME},
+    {"scheme", PX_VAR_SCHEME},
+    {"http_host", PX_VAR_HTTP_HOST},
+    {"host", PX_VAR_HOST},
+};
+
+/* Compiles "text $var text" into parts. Returns NULL or an error message. */
+const char *px__tpl_compile(px_tpl *t, const char *text)
+{
+    memset(t, 0, sizeof(*t));
+    t->text = px__xstrdup(text);
+    const char *p = t->text, *lit = p;
+    while (*p) {
+        if (*p != '$') {
+            p++;
+            continue;
+        }
+        size_t i, n = sizeof(var_names) / sizeof(var_names[0]);
+        for (i = 0; i < n; i++) {
+            size_t l = strlen(var_names[i].name);
+            if (strncmp(p + 1, var_names[i].name, l) == 0 && !isalnum((unsigned char)p[1 + l]) && p[1 + l] != '_')
+                break;
+        }
+        if (i == n)
+            return "unknown variable (known: $host $request_uri $scheme $remote_addr "
+                   "$proxy_add_x_forwarded_for $server_name $http_host)";
+        if (t->nparts == PX_TPL_MAX_PARTS)
+            return "too many variables";
+        t->parts[t->nparts].lit = lit;
+        t->parts[t->nparts].len = (size_t)(p - lit);
+        t->parts[t->nparts].var = var_names[i].var;
+        t->nparts++;
+        p += 1 + strlen(var_names[i].name);
+        lit = p;
+    }
+    if (p > lit || t->nparts == 0) {
+        if (t->nparts == PX_TPL_MAX_PARTS)
+            return "too many variables";
+        t->parts[t->nparts].lit = lit;
+        t->parts[t->nparts].len = (size_t)(p - lit);
+        t->parts[t->nparts].var = PX_VAR_NONE;
+        t->nparts++;
+    }
+    return NULL;
+}
+
+int px__is_token(const char *s, size_t n)
+{
+    static const char *tchar = "!#$%&'*+-.^_`|~";
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr(tchar, s[i]))
+            return 0;
+    return 1;
+}
+
+/* "Name: value" with an optional trailing " always" for add_header. */
+const char *px__parse_header(px_header *h, const char *v, int allow_always)
+{
+    const char *colon = strchr(v, ':');
+    if (!colon || !px__is_token(v, (size_t)(colon - v)))
+        return "expected \"Name: value\" with a valid field name";
+    h->name = strndup(v, (size_t)(colon - v));
+    const char *val = colon + 1;
+    while (*val == ' ' || *val == '\t')
+        val++;
+    char *copy = px__xstrdup(val);
+    size_t n = strlen(copy);
+    while (n && (copy[n - 1] == ' ' || copy[n - 1] == '\t'))
+        copy[--n] = 0;
+    if (allow_always && n >= 7 && strcmp(copy + n - 7, " always") == 0) {
+        h->always = 1;
+        copy[n -= 7] = 0;
+        while (n && copy[n - 1] == ' ')
+            copy[--n] = 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)copy[i] < 0x20 && copy[i] != '\t') {
+            free(copy);
+            return "control character in field value";
+        }
+    const char *err = px__tpl_compile(&h->value, copy);
+    free(copy);
+    return err;
+}
+
+
+/* ---------------------------------------------------------------- sections */
+
+static px_upstream *new_upstream(load_ctx *c, const char *name)
+{
+    px_config *cfg = c->cfg;
+    px_upstream *u = realloc(cfg->upstreams, sizeof(*u) * (size_t)(cfg->nupstreams + 1));
+    if (!u)
+        return NULL;
+    cfg->upstreams = u;
+    u = &cfg->upstreams[cfg->nupstreams++];
+    memset(u, 0, sizeof(*u));
+    u->name = px__xstrdup(name);
+    u->line = c->lineno;
+    u->keepalive = 32;
+    u->tls_verify = 1;
+    u->connect_timeout = 5000;
+    u->read_timeout = 60000;
+    u->send_timeout = 60000;
+    u->ntlm = 1;
+    return u;
+}
+
+static void limits_unset(px_limits *l)
+{
+    l->client_header_timeout = l->client_body_timeout = l->keepalive_timeout = l->send_timeout = UNSET;
+    l->client_max_body_size = l->keepalive_requests = l->client_header_buffer_size = l->max_header_fields = UNSET;
+    l->reset_timedout_connection = -1;
+}
+
+static void gzip_unset(px_gzip *g)
+{
+    g->on = g->level = g->vary = g->proxied_any = -1;
+    g->min_length = UNSET;
+    g->ntypes = -1;
+}
+
+static px_server *new_server(load_ctx *c, const char *name)
+{
+    px_config *cfg = c->cfg;
+    px_server *s = realloc(cfg->servers, sizeof(*s) * (size_t)(cfg->nservers + 1));
+    if (!s)
+        return NULL;
+    cfg->servers = s;
+    s = &cfg->servers[cfg->nservers++];
+    memset(s, 0, sizeof(*s));
+    s->name = px__xstrdup(name);
+    s->line = c->lineno;
+    s->proxy_buffering = 1;
+    s->proxy_buffers_num = 8;
+    s->proxy_buffers_size = 4096;
+    s->proxy_redirect = 1;
+    s->server_tokens = -1;
+    limits_unset(&s->limits);
+    gzip_unset(&s->gzip);
+    return s;
+}
+
+static int open_section(load_ctx *c, const char *section)
+{
+    snprintf(c->section, sizeof(c->section), "%s", section);
+    c->nseen = 0;
+    c->up = NULL;
+    c->srv = NULL;
+    const char *sp = strchr(section, ' ');
+    size_t kw = sp ? (size_t)(sp - section) : strlen(section);
+    const char *arg = sp ? sp + 1 : "";
+    while (*arg == ' ')
+        arg++;
+    if (kw == 6 && strncmp(section, "global", 6) == 0 && !*arg)
+        c->kind = SECT_GLOBAL;
+    else if (kw == 6 && strncmp(section, "status", 6) == 0 && !*arg)
+        c->kind = SECT_STATUS;
+    else if (kw == 8 && strncmp(section, "upstream", 8) == 0 && *arg) {
+        c->kind = SECT_UPSTREAM;
+        if (px_config_upstream(c->cfg, arg)) {
+            px__cfg_error(c, NULL, "upstream \"%s\" defined twice", arg);
+            c->kind = SECT_NONE;
+            return 0;
+        }
+        c->up = new_upstream(c, arg);
+    } else if (kw == 6 && strncmp(section, "server", 6) == 0 && *arg) {
+        c->kind = SECT_SERVER;
+        for (int i = 0; i < c->cfg->nservers; i++)
+            if (strcmp(c->cfg->servers[i].name, arg) == 0) {
+                px__cfg_error(c, NULL, "server \"%s\" defined twice", arg);
+                c->kind = SECT_NONE;
+                return 0;
+            }
+        c->srv = new_server(c, arg);
+    } else {
+        c->kind = SECT_NONE;
+        px__cfg_error(c, NULL, "unknown section (expected [global], [upstream NAME], [server NAME] or [status])");
+        return 0;
+    }
+    return 1;
+}
+
+static int seen_before(load_ctx *c, const char *key)
+{
+    for (int i = 0; i < c->nseen; i++)
+        if (strcmp(c->seen[i], key) == 0)
+            return 1;
+    if (c->nseen < (int)(sizeof(c->seen) / sizeof(c->seen[0])))
+        c->seen[c->nseen++] = key;
+    return 0;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+    load_ctx *c = user;
+    if (c->handled_serial != c->section_serial) {
+        c->handled_serial = c->section_serial;
+        open_section(c, section);
+    }
+    if (c->kind == SECT_NONE)
+        return 1; /* the section error was reported once */
+    const key_def *k = px__find_key(c->kind, name);
+    if (!k) {
+        px__cfg_error(c, name, "unknown key in this section");
+        return 1;
+    }
+    if (c->continuation && !(k->flags & K_LIST)) {
+        px__cfg_error(c, name, "continuation lines are only allowed for list keys");
+        return 1;
+    }
+    if (!c->continuation && !(k->flags & (K_REPEAT | K_LIST)) && seen_before(c, k->name)) {
+        px__cfg_error(c, name, "key given twice (only keys marked * in the reference may repeat)");
+        return 1;
+    }
+    const char *err = k->fn(c, value);
+    if (err)
+        px__cfg_error(c, name, "%s (got \"%s\")", err, value);
+    return 1;
+}
+
+/* inih reads through this so that line numbers and section boundaries are known exactly. */
+static char *reader(char *str, int num, void *stream)
+{
+    load_ctx *c = stream;
+    if (!fgets(str, num, c->fp))
+        return NULL;
+    c->lineno++;
+    size_t n = strlen(str);
+    if (n == (size_t)num - 1 && str[n - 1] != '\n' && !feof(c->fp)) {
+        fprintf(c->errfp, "%s:%d: line longer than %d characters: split list values over indented "
+                "continuation lines\n", c->path, c->lineno, num - 2);
+        c->errors++;
+        int ch;
+        while ((ch = fgetc(c->fp)) != EOF && ch != '\n')
+            ;
+        str[0] = '\n';
+        str[1] = 0;
+        return str;
+    }
+    const char *p = str;
+    c->continuation = (*p == ' ' || *p == '\t');
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p == '\n' || *p == 0 || *p == ';' || *p == '#')
+        c->continuation = 0;
+    if (*p == '[')
+        c->section_serial++;
+    return str;
+}
+
+/* ---------------------------------------------------------------- after the file is read */
+
+
+px_config *px_config_load(const char *path, void *errfp_v)
+{
+    FILE *errfp = errfp_v;
+    load_ctx c = {0};
+    c.path = path;
+    c.errfp = errfp;
+    c.cfg = calloc(1, sizeof(*c.cfg));
+    if (!c.cfg)
+        return NULL;
+    px__config_defaults(c.cfg);
+    c.cfg->path = px__xstrdup(path);
+    c.fp = fopen(path, "r");
+    if (!c.fp) {
+        fprintf(errfp, "%s: cannot open: %s\n", path, strerror(errno));
+        px_config_free(c.cfg);
+        return NULL;
+    }
+    int rc = ini_parse_stream(reader, &c, handler, &c);
+    fclose(c.fp);
+    if (rc > 0 && c.errors == 0) {
+        c.lineno = rc;
+        px__cfg_error(&c, NULL, "syntax error (expected \"key = value\" or \"[section]\")");
+    } else if (rc < 0) {
+        fprintf(errfp, "%s: cannot read\n", path);
+        c.errors++;
+    }
+    if (c.errors == 0)
+        px__config_finish(&c);
+    if (c.errors) {
+        px_config_free(c.cfg);
+        return NULL;
+    }
+    return c.cfg;
+}
+
+static void tpl_free(px_tpl *t)
+{
+    free(t->text);
+}
+
+static void server_free(px_server *s)
+{
+    free(s->name);
+    for (int i = 0; i < s->nlisten; i++)
+        free(s->listen[i].text);
+    for (int i = 0; i < s->nnames; i++)
+        free(s->names[i]);
+    for (int i = 0; i < s->ncert; i++)
+        free(s->tls_cert[i]);
+    for (int i = 0; i < s->nkey; i++)
+        free(s->tls_key[i]);
+    for (int i = 0; i < s->nroutes; i++) {
+        free(s->routes[i].prefix);
+        free(s->routes[i].upstream_name);
+    }
+    tpl_free(&s->return_url);
+    for (int i = 0; i < s->nset_headers; i++) {
+        free(s->set_headers[i].name);
+        tpl_free(&s->set_headers[i].value);
+    }
+    for (int i = 0; i < s->nadd_headers; i++) {
+        free(s->add_headers[i].name);
+        tpl_free(&s->add_headers[i].value);
+    }
+    free(s->root);
+    free(s->index);
+    for (int i = 0; i < s->gzip.ntypes; i++)
+        free(s->gzip.types[i]);
+}
+
+void px_config_free(px_config *cfg)
+{
+    if (!cfg)
+        return;
+    for (int i = 0; i < cfg->nupstreams; i++) {
+        px_upstream *u = &cfg->upstreams[i];
+        free(u->name);
+        for (int j = 0; j < u->nservers; j++) {
+            free(u->servers[j].text);
+            free(u->servers[j].host);
+        }
+        free(u->tls_ca);
+        free(u->tls_server_name);
+        free(u->tls_cert);
+        free(u->tls_key);
+    }
+    free(cfg->upstreams);
+    for (int i = 0; i < cfg->nservers; i++)
+        server_free(&cfg->servers[i]);
+    free(cfg->servers);
+    for (int i = 0; i < cfg->gzip.ntypes; i++)
+        free(cfg->gzip.types[i]);
+    free(cfg->path);
+    free(cfg->user);
+    free(cfg->pid_file);
+    free(cfg->error_log);
+    free(cfg->access_log);
+    free(cfg->tls_ticket_key_file);
+    free(cfg->tls_protocols);
+    free(cfg->tls_ciphers);
+    free(cfg->status_listen);
+    free(cfg);
+}
+
+px_upstream *px_config_upstream(const px_config *cfg, const char *name)
+{
+    for (int i = 0; i < cfg->nupstreams; i++)
+        if (strcmp(cfg->upstreams[i].name, name) == 0)
+            return &cfg->upstreams[i];
+    return NULL;
+}

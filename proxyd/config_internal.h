@@ -1,0 +1,59 @@
+/* Private to the configuration loader: the load context shared by the reader, the key table and the checks.
+ * Nothing outside proxyd/config*.c includes this. */
+#ifndef PROXYD_CONFIG_INTERNAL_H
+#define PROXYD_CONFIG_INTERNAL_H
+
+#include <stdio.h>
+
+#include "config.h"
+
+#define UNSET UINT64_MAX
+
+typedef enum sect_kind { SECT_NONE, SECT_GLOBAL, SECT_UPSTREAM, SECT_SERVER, SECT_STATUS } sect_kind;
+
+typedef struct load_ctx {
+    px_config *cfg;
+    const char *path;
+    FILE *fp;
+    FILE *errfp;
+    int lineno;
+    int errors;
+    int section_serial; /* bumped by the reader at each "[...]" line */
+    int handled_serial; /* section the handler last opened */
+    int continuation;   /* the current line is a multi-line continuation */
+    int line_too_long;
+    sect_kind kind;
+    char section[128];
+    px_upstream *up;
+    px_server *srv;
+    const char *seen[64]; /* non-repeatable keys seen in this section */
+    int nseen;
+    const char *last_key;
+} load_ctx;
+
+
+typedef const char *(*key_fn)(load_ctx *c, const char *value);
+enum { K_REPEAT = 1, K_LIST = 2 };
+typedef struct key_def {
+    sect_kind kind; /* SECT_NONE in the table means "[global] and [server]" (overridable limits) */
+    const char *name;
+    key_fn fn;
+    unsigned flags;
+} key_def;
+
+char *px__xstrdup(const char *s);
+void px__cfg_error(load_ctx *c, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void px__cfg_warn(load_ctx *c, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+const char *px__tpl_compile(px_tpl *t, const char *text);
+const char *px__parse_header(px_header *h, const char *v, int allow_always);
+int px__parse_switch(const char *s, int *out);
+int px__parse_int(const char *s, long lo, long hi, long *out);
+int px__is_token(const char *s, size_t n);
+
+/* config_keys.c */
+const key_def *px__find_key(sect_kind kind, const char *name);
+/* config_check.c */
+void px__config_defaults(px_config *cfg);
+void px__config_finish(load_ctx *c);
+
+#endif

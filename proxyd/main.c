@@ -1,0 +1,241 @@
+/* proxyd entry point: command line, configuration test, pid file, privileges, starting the workers, and the main
+ * thread's signal loop (reload, reopen, graceful and fast stop). */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proxyd.h"
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: proxyd [-c FILE] [-t] [-s reload|reopen|quit|stop] [-v] [-h]\n"
+                "  -c FILE   configuration file (default /etc/proxyd/proxyd.ini)\n"
+                "  -t        test the configuration and exit\n"
+                "  -s SIG    send a signal to the running proxyd (through its pid file)\n"
+                "  -v        print the version and exit\n");
+}
+
+static int send_signal(const px_config *cfg, const char *name)
+{
+    static const struct {
+        const char *name;
+        int sig;
+    } sigs[] = {{"reload", SIGHUP}, {"reopen", SIGUSR1}, {"quit", SIGQUIT}, {"stop", SIGTERM}};
+    const char *pid_file = cfg->pid_file ? cfg->pid_file : "/run/proxyd.pid";
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        if (strcmp(name, sigs[i].name) != 0)
+            continue;
+        FILE *fp = fopen(pid_file, "r");
+        long pid = 0;
+        if (!fp || fscanf(fp, "%ld", &pid) != 1 || pid <= 0) {
+            fprintf(stderr, "proxyd: cannot read a pid from %s: %s\n", pid_file, fp ? "bad content" : strerror(errno));
+            if (fp)
+                fclose(fp);
+            return 1;
+        }
+        fclose(fp);
+        if (kill((pid_t)pid, sigs[i].sig) < 0) {
+            fprintf(stderr, "proxyd: cannot signal process %ld: %s\n", pid, strerror(errno));
+            return 1;
+        }
+        return 0;
+    }
+    fprintf(stderr, "proxyd: unknown signal \"%s\" (reload, reopen, quit, stop)\n", name);
+    return 1;
+}
+
+static int drop_privileges(const char *user)
+{
+    if (!user || geteuid() != 0)
+        return 0;
+    struct passwd *pw = getpwnam(user);
+    if (!pw) {
+        px_error("user \"%s\" does not exist", user);
+        return -1;
+    }
+    if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+        px_error("cannot switch to user \"%s\": %s", user, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void write_pid(const char *path)
+{
+    if (!path)
+        return;
+    FILE *fp = fopen(path, "w");
+    if (!fp) {
+        px_error("cannot write pid file %s: %s", path, strerror(errno));
+        return;
+    }
+    fprintf(fp, "%ld\n", (long)getpid());
+    fclose(fp);
+}
+
+static void broadcast(px_daemon *d)
+{
+    for (unsigned i = 0; i < d->nworkers; i++)
+        px_worker_wake(&d->workers[i]);
+}
+
+static void reload(px_daemon *d)
+{
+    char err[512];
+    px_notice("reloading %s", d->conf_path);
+    px_config *cfg = px_config_load(d->conf_path, stderr);
+    if (!cfg) {
+        px_error("reload failed: the configuration has errors (see above); still serving the previous one");
+        return;
+    }
+    px_runtime *old = atomic_load(&d->rt);
+    px_runtime *rt = px_runtime_new(cfg, d->nworkers, old, err, sizeof(err));
+    if (!rt) {
+        px_error("reload failed: %s; still serving the previous one", err);
+        px_config_free(cfg);
+        return;
+    }
+    atomic_store(&d->acks, 0);
+    atomic_store(&d->rt, rt);
+    broadcast(d);
+    for (int i = 0; i < 2000 && atomic_load(&d->acks) < (int)d->nworkers; i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    px_log_open(cfg->error_log, cfg->log_level);
+    px_runtime_unref(old);
+    d->reloads++;
+    px_notice("reloaded (generation %u)", rt->generation);
+}
+
+static void on_signal(wire_loop *loop, int signo, void *data)
+{
+    px_daemon *d = data;
+    switch (signo) {
+    case SIGHUP:
+        reload(d);
+        return;
+    case SIGUSR1:
+        px_log_reopen();
+        return;
+    case SIGQUIT:
+        px_notice("graceful stop requested");
+        atomic_store(&d->stopping, 1);
+        break;
+    default:
+        px_notice("stop requested");
+        atomic_store(&d->stopping, 2);
+        break;
+    }
+    broadcast(d);
+    wire_loop_stop(loop);
+}
+
+static int run(px_daemon *d, px_config *cfg)
+{
+    char err[512];
+    sigset_t set;
+    sigemptyset(&set);
+    int sigs[] = {SIGHUP, SIGUSR1, SIGQUIT, SIGTERM, SIGINT};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaddset(&set, sigs[i]);
+    signal(SIGPIPE, SIG_IGN);
+    if (wire_loop_new(&d->loop) < 0 || wire_signal_start(d->loop, &set, on_signal, d) < 0) {
+        fprintf(stderr, "proxyd: cannot create the main event loop\n");
+        return 1;
+    }
+    long nofile = wire_raise_nofile((long)cfg->nofile);
+    if (nofile < (long)cfg->nofile)
+        px_warn("nofile: could only raise the descriptor limit to %ld", nofile);
+    d->nworkers = cfg->workers ? (unsigned)cfg->workers : wire_cpu_count();
+    px_runtime *rt = px_runtime_new(cfg, d->nworkers, NULL, err, sizeof(err));
+    if (!rt) {
+        fprintf(stderr, "proxyd: %s\n", err);
+        px_config_free(cfg);
+        return 1;
+    }
+    atomic_store(&d->rt, rt);
+    if (drop_privileges(cfg->user) < 0)
+        return 1;
+    write_pid(cfg->pid_file);
+    d->workers = calloc(d->nworkers, sizeof(px_worker));
+    for (unsigned i = 0; i < d->nworkers; i++)
+        if (px_worker_start(&d->workers[i], d, i, rt) < 0) {
+            fprintf(stderr, "proxyd: cannot start worker %u\n", i);
+            return 1;
+        }
+    while (atomic_load(&d->ready) < (int)d->nworkers)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    px_notice("proxyd %s started with %u worker(s)", PX_VERSION, d->nworkers);
+    px_notify_ready();
+    wire_loop_run(d->loop);
+    for (unsigned i = 0; i < d->nworkers; i++)
+        wire_worker_join(&d->workers[i].thread);
+    free(d->workers);
+    wire_signal_stop(d->loop);
+    wire_loop_free(d->loop);
+    px_runtime *last = atomic_load(&d->rt);
+    if (last->cfg->pid_file)
+        unlink(last->cfg->pid_file);
+    px_runtime_unref(last);
+    px_notice("stopped");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = "/etc/proxyd/proxyd.ini", *sig = NULL;
+    int test = 0, opt;
+    while ((opt = getopt(argc, argv, "c:ts:vh")) != -1) {
+        switch (opt) {
+        case 'c':
+            path = optarg;
+            break;
+        case 't':
+            test = 1;
+            break;
+        case 's':
+            sig = optarg;
+            break;
+        case 'v':
+            printf("proxyd version %s\n", PX_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    px_config *cfg = px_config_load(path, stderr);
+    if (!cfg)
+        return 1;
+    if (test || sig) {
+        int rc = sig ? send_signal(cfg, sig) : px_config_test(cfg, stderr);
+        if (test && rc == 0)
+            fprintf(stderr, "proxyd: the configuration file %s syntax is ok\n"
+                            "proxyd: configuration file %s test is successful\n", path, path);
+        px_config_free(cfg);
+        return rc;
+    }
+    if (px_log_open(cfg->error_log, cfg->log_level) < 0) {
+        fprintf(stderr, "proxyd: cannot open error log %s: %s\n", cfg->error_log, strerror(errno));
+        px_config_free(cfg);
+        return 1;
+    }
+    static px_daemon d;
+    d.conf_path = path;
+    d.grace_ms = cfg->shutdown_timeout;
+    return run(&d, cfg);
+}

@@ -1,0 +1,310 @@
+/* proxyd internals shared by the daemon's files: the runtime built from one configuration, the per-worker state,
+ * and the client and upstream connection structs whose state machines live in conn.c and upstream.c. */
+#ifndef PROXYD_PROXYD_H
+#define PROXYD_PROXYD_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <http/http.h>
+#include <tlsio/tlsio.h>
+#include <wire/wire.h>
+
+#include "config.h"
+
+#define PX_VERSION "0.1.0"
+#define PX_MAX_WORKERS 256
+#define PX_MAX_BINDS 32
+#define PX_IOV_MAX 64
+#define PX_HEAD_EXTRA 4096 /* room for fields proxyd adds to a forwarded head */
+
+typedef struct px_worker px_worker;
+typedef struct px_daemon px_daemon;
+typedef struct px_conn px_conn;
+typedef struct px_upconn px_upconn;
+
+/* One listening address and the servers that share it. */
+typedef struct px_bind {
+    wire_addr addr;
+    char text[64];
+    int tls;
+    px_server *servers[64];
+    int nservers;
+    px_server *default_server;
+    int fds[PX_MAX_WORKERS]; /* one SO_REUSEPORT socket per worker */
+    int index;
+    tlsio_server_settings *tls_settings; /* certificates of every server on this address */
+} px_bind;
+
+/* Passive health of one upstream server, shared by all workers. */
+typedef struct px_health {
+    atomic_uint_fast64_t down_until; /* ms (monotonic); 0: up */
+    atomic_uint_fast64_t window_start;
+    atomic_int fails;
+} px_health;
+
+/* A worker's state tied to one runtime: pools and counters indexed like px_runtime.health. */
+typedef struct px_wstate {
+    struct px_pool *pools;
+    unsigned *active;   /* connections in use, for least_conn */
+    int *rr_weight;     /* smooth weighted round-robin state */
+    tlsio_server_config *tls_server[PX_MAX_BINDS]; /* per bind */
+    tlsio_client_config **tls_client;              /* per upstream (NULL when plain) */
+    tlsio_session **sessions;                      /* per upstream server: resumption toward it */
+} px_wstate;
+
+/* Everything built from one configuration: shared read-only by the workers, freed when the last
+ * connection that uses it is gone. */
+typedef struct px_runtime {
+    px_config *cfg;
+    px_bind binds[PX_MAX_BINDS];
+    int nbinds;
+    px_health *health;     /* [upstream][server] flattened: health_base[u] + s */
+    int *health_base;
+    int nhealth;
+    px_wstate *ws;         /* [worker] */
+    unsigned nworkers;
+    size_t buf_size;       /* request/response buffer block size */
+    size_t fields_cap;     /* request fields kept after the buffer in each input block */
+    atomic_int refs;
+    unsigned generation;
+} px_runtime;
+
+/* What one worker counts; summed by the status endpoint. */
+typedef struct px_stats {
+    uint64_t accepted;
+    uint64_t requests;
+    uint64_t status[6]; /* 1xx..5xx, [0] unused */
+    uint64_t up_opened;
+    uint64_t up_reused;
+    uint64_t bytes_in;
+    uint64_t bytes_out;
+    uint64_t tls_handshakes;
+    uint64_t tls_resumed;
+} px_stats;
+
+/* Idle upstream connections of one upstream server, per worker (LIFO). */
+typedef struct px_pool {
+    px_upconn *head;
+    unsigned count;
+} px_pool;
+
+struct px_worker {
+    unsigned id;
+    wire_loop *loop;
+    wire_worker thread;
+    wire_async wake;
+    px_runtime *rt;
+    wire_listener listeners[PX_MAX_BINDS];
+    px_bind *listener_bind[PX_MAX_BINDS];
+    int nlisteners;
+    wire_pool conn_pool;  /* px_conn structs */
+    wire_pool up_pool;    /* px_upconn structs */
+    wire_pool in_pool;    /* input blocks: buf_size + field array */
+    wire_pool out_pool;   /* pending-output blocks: 2 * buf_size + PX_HEAD_EXTRA */
+    px_conn *conns;       /* all client connections of this worker */
+    uint64_t nconns;
+    int stopping;         /* 1: graceful, 2: fast */
+    struct px_daemon *daemon;
+    wire_timer grace;
+    px_stats stats;
+    char *scratch;        /* 2 * buf_size + PX_HEAD_EXTRA: a forwarded head is built here, then written */
+    size_t scratch_size;
+    http_field resp_fields[128];
+};
+
+/* The process: the current runtime and what the main thread asks of the workers. */
+struct px_daemon {
+    _Atomic(px_runtime *) rt;
+    atomic_int stopping; /* 1: graceful, 2: fast */
+    atomic_int acks;
+    atomic_int ready;
+    uint64_t grace_ms;
+    px_worker *workers;
+    unsigned nworkers;
+    wire_loop *loop;
+    const char *conf_path;
+    uint64_t reloads;
+};
+
+/* Pending output: bytes that a write could not take, kept until the socket is writable. */
+typedef struct px_out {
+    char *buf; /* block from out_pool, NULL when empty */
+    size_t off, len;
+} px_out;
+
+typedef enum px_up_state {
+    UP_CONNECTING = 0,
+    UP_HANDSHAKE, /* TLS toward an https upstream */
+    UP_ACTIVE,
+    UP_IDLE, /* in the pool */
+} px_up_state;
+
+struct px_upconn {
+    wire_io io;
+    tlsio_conn *tls;
+    wire_timer timer;
+    px_up_state state;
+    int ready_read, ready_write, eof, hup;
+    int got_bytes;
+    int hidx;      /* health index of its server */
+    px_upstream *up;
+    int server;    /* index in up->servers */
+    px_runtime *rt;
+    px_worker *w;
+    px_conn *owner;
+    px_upconn *next, *prev; /* pool links */
+    wire_buf in;
+    px_out out;
+    unsigned requests;
+    int reused;
+};
+
+typedef enum px_conn_state {
+    CS_HANDSHAKE = 0, /* TLS handshake with the client */
+    CS_HEAD,   /* reading a request head (or idle between requests) */
+    CS_UPSTREAM,   /* forwarding the request and the response */
+    CS_LOCAL,      /* sending a response made by proxyd itself */
+    CS_TUNNEL,     /* after 101 Switching Protocols: bytes both ways */
+    CS_CLOSING,    /* flushing the last bytes before closing */
+} px_conn_state;
+
+typedef enum px_timer_kind {
+    T_NONE = 0,
+    T_HEADER,    /* client_header_timeout: whole head */
+    T_KEEPALIVE, /* keepalive_timeout: idle between requests */
+    T_BODY,      /* client_body_timeout: between body reads */
+    T_SEND,      /* send_timeout: between writes to the client */
+    T_TUNNEL,    /* upstream read_timeout: idle tunnel */
+    T_LINGER,    /* lingering close */
+} px_timer_kind;
+
+typedef enum px_body_state {
+    BODY_DONE = 0,
+    BODY_LENGTH,
+    BODY_CHUNKED,
+    BODY_CLOSE,
+} px_body_state;
+
+struct px_conn {
+    wire_io io;
+    tlsio_conn *tls;
+    wire_timer timer;
+    px_timer_kind tkind;
+    px_conn_state state;
+    int ready_read, ready_write, eof, hup;
+    int progress;            /* something moved in this run (re-arms send/body timers) */
+    int reset;               /* close with RST (reset_timedout_connection) */
+    px_worker *w;
+    px_runtime *rt;
+    px_bind *bind;
+    px_server *server;
+    px_conn *prev, *next; /* worker's list */
+    wire_addr peer;
+    wire_buf in;             /* block: [head + body bytes] then the field array */
+    size_t head_len;         /* bytes of the current request head kept at in.start */
+    size_t body_off;         /* next unprocessed body byte, relative to in.base */
+    size_t last_len;         /* parse resume hint */
+    http_request req;
+    px_out out;
+    px_upconn *up;
+    px_upconn *pinned;       /* NTLM/Negotiate: the upstream connection this client owns */
+    px_upstream *upstream;
+    int tries;
+    uint64_t tried;          /* servers already tried for this request */
+    int head_sent;           /* the request head went to the upstream */
+    int pin;                 /* NTLM/Negotiate seen: keep the upstream connection */
+    int req_aborted;
+    /* request body toward the upstream */
+    px_body_state req_body;
+    uint64_t req_remaining;
+    uint64_t req_total;
+    http_chunked req_chunked;
+    /* response body toward the client */
+    px_body_state resp_body;
+    int resp_chunk_out;      /* re-encode the response body as chunked */
+    int resp_head_sent;
+    int resp_done;
+    int resp_error;
+    int up_reusable;
+    size_t resp_last_len;
+    int resp_status;
+    uint64_t resp_remaining;
+    http_chunked resp_chunked;
+    uint64_t resp_bytes;
+    int keep_alive;          /* answer keeps the client connection */
+    unsigned requests;
+    uint64_t started_ms;
+};
+
+/* conn.c */
+void px_conn_accept(px_worker *w, px_bind *bind, int fd, const wire_addr *peer);
+void px_conn_close(px_conn *c);
+void px_conn_run(px_conn *c);
+void px_conn_next(px_conn *c);
+int px_conn_linger(px_conn *c);
+int px_conn_alloc_in(px_conn *c);
+ssize_t px_conn_read(px_conn *c);
+void px_conn_set_timer(px_conn *c, px_timer_kind kind, uint64_t ms);
+void px_conn_update_timer(px_conn *c);
+void px_conn_timeout(px_conn *c);
+const char *px_conn_peer(px_conn *c);
+
+/* route.c */
+int px_request_begin(px_conn *c);
+px_server *px_select_server(const px_bind *b, http_slice host);
+
+/* respond.c: the one place where errors become statuses and log lines */
+int px_respond_error(px_conn *c, int status, const char *why);
+int px_respond_return(px_conn *c);
+void px_write_common_fields(px_conn *c, http_writer *hw, int status);
+size_t px_var_expand(const px_conn *c, px_var v, char *out, size_t cap);
+size_t px_tpl_expand(const px_conn *c, const px_tpl *t, char *out, size_t cap);
+
+/* proxy.c, proxy_resp.c, tunnel.c */
+int px_proxy_step(px_conn *c);
+int px_proxy_read_response(px_conn *c);
+int px_proxy_finish(px_conn *c);
+void px_proxy_abort(px_conn *c);
+int px_proxy_client_gone(px_conn *c);
+int px_proxy_upstream_error(px_conn *c, int err);
+void px_proxy_upstream_timeout(px_conn *c);
+int px_tunnel_begin(px_conn *c, const http_response *resp, size_t head_len);
+int px_tunnel_step(px_conn *c);
+
+/* upstream.c */
+int px_upstream_acquire(px_conn *c, px_upstream *up);
+void px_upstream_release(px_worker *w, px_upconn *u, int reusable);
+void px_upstream_close(px_worker *w, px_upconn *u);
+/* Counts a failure (refused, reset, invalid response) toward max_fails within fail_timeout. */
+void px_upstream_failed(px_upconn *u);
+
+/* runtime.c */
+px_runtime *px_runtime_new(px_config *cfg, unsigned workers, px_runtime *old, char *err, size_t errlen);
+void px_runtime_ref(px_runtime *rt);
+void px_runtime_unref(px_runtime *rt);
+
+/* worker.c */
+int px_worker_start(px_worker *w, px_daemon *d, unsigned id, px_runtime *rt);
+void px_worker_wake(px_worker *w);
+void px_worker_hold(px_worker *w, int hold);
+void px_worker_conn_closed(px_worker *w);
+
+/* access.c */
+void px_access_log(px_conn *c);
+
+/* tls.c: TLS contexts of a runtime, and the handshakes */
+int px_tls_runtime_init(px_runtime *rt, char *err, size_t errlen);
+void px_tls_runtime_free(px_runtime *rt);
+int px_tls_check(const px_config *cfg, void *errfp);
+int px_tls_client_start(px_upconn *u);
+int px_tls_upstream_handshake(px_upconn *u);
+
+/* notify.c: systemd's NOTIFY_SOCKET protocol */
+void px_notify_ready(void);
+void px_notify(const char *state);
+
+/* check.c: -t beyond syntax (certificates, keys) */
+int px_config_test(const px_config *cfg, void *errfp);
+
+#endif

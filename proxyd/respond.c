@@ -1,0 +1,201 @@
+/* proxyd's own answers: the one place where an error becomes an HTTP status, a small body and a log line; the
+ * `return` directive; the request router; the fields every response carries; and $variable expansion. */
+#include <stdio.h>
+#include <string.h>
+
+#include "io.h"
+#include "log.h"
+#include "proxyd.h"
+
+/* ---------------------------------------------------------------- variables */
+
+static size_t put(char *out, size_t cap, const char *p, size_t n)
+{
+    if (n > cap)
+        n = cap;
+    memcpy(out, p, n);
+    return n;
+}
+
+static size_t expand_xff(const px_conn *c, char *out, size_t cap)
+{
+    size_t n = 0;
+    const http_request *r = &c->req;
+    for (long i = http_find_field(r->fields, r->nfields, "x-forwarded-for", 0); i >= 0;
+         i = http_find_field(r->fields, r->nfields, "x-forwarded-for", (size_t)i + 1)) {
+        n += put(out + n, cap - n, r->fields[i].value.base, r->fields[i].value.len);
+        n += put(out + n, cap - n, ", ", 2);
+    }
+    char host[64];
+    wire_addr_host(&c->peer, host, sizeof(host));
+    return n + put(out + n, cap - n, host, strlen(host));
+}
+
+/* $host as nginx defines it: the host name of the request (no port, lower case), else the server's name. */
+static size_t expand_host(const px_conn *c, char *out, size_t cap)
+{
+    http_slice h = c->req.host;
+    if (!h.len)
+        return c->server->nnames ? put(out, cap, c->server->names[0], strlen(c->server->names[0])) : 0;
+    size_t len = h.len;
+    if (h.base[0] == '[') {
+        const char *end = memchr(h.base, ']', h.len);
+        len = end ? (size_t)(end - h.base) + 1 : h.len;
+    } else {
+        const char *colon = memchr(h.base, ':', h.len);
+        len = colon ? (size_t)(colon - h.base) : h.len;
+    }
+    size_t n = put(out, cap, h.base, len);
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)(out[i] >= 'A' && out[i] <= 'Z' ? out[i] + 32 : out[i]);
+    return n;
+}
+
+size_t px_var_expand(const px_conn *c, px_var v, char *out, size_t cap)
+{
+    char host[64];
+    switch (v) {
+    case PX_VAR_HOST:
+        return expand_host(c, out, cap);
+    case PX_VAR_HTTP_HOST:
+        if (c->req.host.len)
+            return put(out, cap, c->req.host.base, c->req.host.len);
+        return expand_host(c, out, cap);
+    case PX_VAR_REQUEST_URI:
+        return put(out, cap, c->req.path.base, c->req.path.len);
+    case PX_VAR_SCHEME:
+        return c->bind->tls ? put(out, cap, "https", 5) : put(out, cap, "http", 4);
+    case PX_VAR_REMOTE_ADDR:
+        wire_addr_host(&c->peer, host, sizeof(host));
+        return put(out, cap, host, strlen(host));
+    case PX_VAR_PROXY_ADD_XFF:
+        return expand_xff(c, out, cap);
+    case PX_VAR_SERVER_NAME:
+        return c->server->nnames ? put(out, cap, c->server->names[0], strlen(c->server->names[0])) : 0;
+    default:
+        return 0;
+    }
+}
+
+size_t px_tpl_expand(const px_conn *c, const px_tpl *t, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (int i = 0; i < t->nparts; i++) {
+        n += put(out + n, cap - n, t->parts[i].lit, t->parts[i].len);
+        if (t->parts[i].var)
+            n += px_var_expand(c, t->parts[i].var, out + n, cap - n);
+    }
+    return n;
+}
+
+/* ---------------------------------------------------------------- fields on every response */
+
+/* nginx adds add_header fields to these statuses only, unless "always" is given. */
+static int add_header_applies(int status)
+{
+    switch (status) {
+    case 200: case 201: case 204: case 206: case 301: case 302: case 303: case 304: case 307: case 308:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+void px_write_common_fields(px_conn *c, http_writer *hw, int status)
+{
+    char tmp[2048];
+    http_write_str(hw, c->server->server_tokens ? "Server: proxyd/" PX_VERSION "\r\n" : "Server: proxyd\r\n");
+    for (int i = 0; i < c->server->nadd_headers; i++) {
+        const px_header *h = &c->server->add_headers[i];
+        if (!h->always && !add_header_applies(status))
+            continue;
+        size_t n = px_tpl_expand(c, &h->value, tmp, sizeof(tmp));
+        if (n)
+            http_write_field(hw, http_slice_cstr(h->name), http_slice_of(tmp, n));
+    }
+    if (c->rt != c->w->rt || c->w->stopping)
+        c->keep_alive = 0; /* a reload or a graceful stop retires this connection after this answer */
+    if (!c->keep_alive)
+        http_write_str(hw, "Connection: close\r\n");
+    else if (c->req.minor == 0)
+        http_write_str(hw, "Connection: keep-alive\r\n");
+}
+
+/* ---------------------------------------------------------------- proxyd's own responses */
+
+static int send_local(px_conn *c, int status, const char *location, const char *body, size_t body_len)
+{
+    px_worker *w = c->w;
+    http_writer hw;
+    http_writer_init(&hw, w->scratch, w->scratch_size);
+    http_write_status_line(&hw, 1, status, http_slice_of("", 0));
+    if (location)
+        http_write_field(&hw, http_slice_cstr("Location"), http_slice_cstr(location));
+    if (body_len)
+        http_write_str(&hw, "Content-Type: text/html\r\n");
+    http_write_str(&hw, "Content-Length: ");
+    http_write_u64(&hw, c->req.method_id == HTTP_M_HEAD ? body_len : body_len);
+    http_write_str(&hw, "\r\n");
+    px_write_common_fields(c, &hw, status);
+    long hl = http_write_end(&hw);
+    if (hl < 0)
+        return -1;
+    px_batch b;
+    px_batch_init(&b);
+    px_batch_add(&b, w->scratch, (size_t)hl);
+    if (c->req.method_id != HTTP_M_HEAD)
+        px_batch_add(&b, body, body_len);
+    c->resp_status = status;
+    c->resp_bytes = body_len;
+    ssize_t n = px_batch_write(w, c->io.fd, c->tls, &c->out, &b);
+    if (n < 0)
+        return -1;
+    if ((size_t)n < b.total)
+        c->ready_write = 0;
+    return 0;
+}
+
+/* Statuses after which the rest of the request cannot be trusted or was not read: the connection closes. */
+static int closes_connection(int status)
+{
+    return status == 400 || status == 408 || status == 413 || status == 414 || status == 431 || status >= 500;
+}
+
+int px_respond_error(px_conn *c, int status, const char *why)
+{
+    char body[512];
+    const char *reason = http_reason(status);
+    int n = snprintf(body, sizeof(body),
+                     "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n<center><h1>%d %s</h1></center>\r\n"
+                     "<hr><center>proxyd</center>\r\n</body>\r\n</html>\r\n",
+                     status, reason, status, reason);
+    if (status >= 500)
+        px_notice("client %s: %d (%s)", px_conn_peer(c), status, why);
+    else
+        px_info("client %s: %d (%s)", px_conn_peer(c), status, why);
+    if (closes_connection(status) || c->req_body != BODY_DONE)
+        c->keep_alive = 0;
+    c->state = c->keep_alive ? CS_LOCAL : CS_CLOSING;
+    if (send_local(c, status, NULL, body, (size_t)n) < 0) {
+        px_conn_close(c);
+        return -1;
+    }
+    return 1;
+}
+
+int px_respond_return(px_conn *c)
+{
+    char url[4096];
+    const px_server *s = c->server;
+    size_t n = px_tpl_expand(c, &s->return_url, url, sizeof(url) - 1);
+    url[n] = 0;
+    int redirect = s->return_status >= 300 && s->return_status < 400;
+    if (c->req_body != BODY_DONE)
+        c->keep_alive = 0;
+    c->state = c->keep_alive ? CS_LOCAL : CS_CLOSING;
+    if (send_local(c, s->return_status, redirect ? url : NULL, redirect ? "" : url, redirect ? 0 : n) < 0) {
+        px_conn_close(c);
+        return -1;
+    }
+    return 1;
+}

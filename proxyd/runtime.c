@@ -1,0 +1,166 @@
+/* proxyd runtime: what one configuration becomes once loaded — the listening sockets (one SO_REUSEPORT socket
+ * per worker and address, carried over across reloads), virtual-server tables and shared upstream health. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proxyd.h"
+
+static px_bind *find_bind(px_runtime *rt, const wire_addr *a)
+{
+    for (int i = 0; i < rt->nbinds; i++)
+        if (rt->binds[i].addr.len == a->len && memcmp(&rt->binds[i].addr.ss, &a->ss, a->len) == 0)
+            return &rt->binds[i];
+    return NULL;
+}
+
+static int add_server_to_binds(px_runtime *rt, px_server *s, char *err, size_t errlen)
+{
+    for (int j = 0; j < s->nlisten; j++) {
+        px_listen *l = &s->listen[j];
+        px_bind *b = find_bind(rt, &l->addr);
+        if (!b) {
+            if (rt->nbinds == PX_MAX_BINDS) {
+                snprintf(err, errlen, "more than %d listen addresses", PX_MAX_BINDS);
+                return -1;
+            }
+            b = &rt->binds[rt->nbinds++];
+            memset(b, 0, sizeof(*b));
+            b->addr = l->addr;
+            b->tls = l->tls;
+            wire_addr_format(&l->addr, b->text, sizeof(b->text));
+            for (int k = 0; k < PX_MAX_WORKERS; k++)
+                b->fds[k] = -1;
+        }
+        if (b->nservers == (int)(sizeof(b->servers) / sizeof(b->servers[0]))) {
+            snprintf(err, errlen, "too many servers on %s", b->text);
+            return -1;
+        }
+        b->servers[b->nservers++] = s;
+        if (l->is_default || !b->default_server)
+            b->default_server = s;
+    }
+    return 0;
+}
+
+/* Opens one socket per worker for each address, or takes the ones the previous runtime had open. */
+static int open_sockets(px_runtime *rt, unsigned workers, px_runtime *old, char *err, size_t errlen)
+{
+    for (int i = 0; i < rt->nbinds; i++) {
+        px_bind *b = &rt->binds[i];
+        px_bind *ob = old ? find_bind(old, &b->addr) : NULL;
+        for (unsigned k = 0; k < workers; k++) {
+            if (ob && ob->fds[k] >= 0) {
+                b->fds[k] = ob->fds[k];
+                ob->fds[k] = -1; /* moved: the old runtime must not close it */
+                continue;
+            }
+            unsigned flags = WIRE_LISTEN_REUSEPORT | (b->addr.ss.ss_family == AF_INET6 ? WIRE_LISTEN_V6ONLY : 0);
+            int fd = wire_listen(&b->addr, 511, flags);
+            if (fd < 0) {
+                snprintf(err, errlen, "cannot listen on %s: %s", b->text, wire_strerror(fd));
+                return -1;
+            }
+            b->fds[k] = fd;
+        }
+    }
+    return 0;
+}
+
+static size_t round_up(size_t v, size_t to)
+{
+    return (v + to - 1) / to * to;
+}
+
+static void size_buffers(px_runtime *rt)
+{
+    size_t head = 0, fields = 0;
+    for (int i = 0; i < rt->cfg->nservers; i++) {
+        const px_limits *l = &rt->cfg->servers[i].limits;
+        if (l->client_header_buffer_size > head)
+            head = l->client_header_buffer_size;
+        if (l->max_header_fields > fields)
+            fields = l->max_header_fields;
+    }
+    /* Room after the largest head for body bytes, so a request body always moves. */
+    rt->buf_size = round_up(head + 4096, 4096);
+    rt->fields_cap = fields;
+}
+
+static void runtime_free(px_runtime *rt)
+{
+    px_tls_runtime_free(rt);
+    for (int i = 0; i < rt->nbinds; i++)
+        for (int k = 0; k < PX_MAX_WORKERS; k++)
+            if (rt->binds[i].fds[k] >= 0)
+                close(rt->binds[i].fds[k]);
+    for (unsigned k = 0; rt->ws && k < rt->nworkers; k++) {
+        free(rt->ws[k].pools);
+        free(rt->ws[k].active);
+        free(rt->ws[k].rr_weight);
+    }
+    free(rt->ws);
+    free(rt->health);
+    free(rt->health_base);
+    px_config_free(rt->cfg);
+    free(rt);
+}
+
+px_runtime *px_runtime_new(px_config *cfg, unsigned workers, px_runtime *old, char *err, size_t errlen)
+{
+    px_runtime *rt = calloc(1, sizeof(*rt));
+    if (!rt) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    rt->cfg = cfg;
+    atomic_init(&rt->refs, 1);
+    rt->generation = old ? old->generation + 1 : 1;
+    rt->health_base = calloc((size_t)cfg->nupstreams + 1, sizeof(int));
+    int total = 0;
+    for (int i = 0; i < cfg->nupstreams; i++) {
+        rt->health_base[i] = total;
+        total += cfg->upstreams[i].nservers;
+    }
+    rt->nhealth = total;
+    rt->health = calloc((size_t)total + 1, sizeof(px_health));
+    size_buffers(rt);
+    rt->nworkers = workers;
+    rt->ws = calloc(workers, sizeof(px_wstate));
+    int rc = rt->health && rt->health_base && rt->ws ? 0 : -1;
+    for (unsigned k = 0; rc == 0 && k < workers; k++) {
+        px_wstate *ws = &rt->ws[k];
+        ws->pools = calloc((size_t)total + 1, sizeof(px_pool));
+        ws->active = calloc((size_t)total + 1, sizeof(unsigned));
+        ws->rr_weight = calloc((size_t)total + 1, sizeof(int));
+        rc = ws->pools && ws->active && ws->rr_weight ? 0 : -1;
+    }
+    if (rc < 0)
+        snprintf(err, errlen, "out of memory");
+    for (int i = 0; rc == 0 && i < cfg->nservers; i++)
+        rc = add_server_to_binds(rt, &cfg->servers[i], err, errlen);
+    if (rc == 0)
+        rc = px_tls_runtime_init(rt, err, errlen);
+    if (rc == 0)
+        rc = open_sockets(rt, workers, old, err, errlen);
+    if (rc < 0) {
+        rt->cfg = NULL; /* the caller still owns cfg on failure */
+        runtime_free(rt);
+        return NULL;
+    }
+    return rt;
+}
+
+void px_runtime_ref(px_runtime *rt)
+{
+    atomic_fetch_add(&rt->refs, 1);
+}
+
+void px_runtime_unref(px_runtime *rt)
+{
+    if (atomic_fetch_sub(&rt->refs, 1) == 1)
+        runtime_free(rt);
+}

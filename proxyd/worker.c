@@ -1,0 +1,171 @@
+/* proxyd workers: one thread and one event loop each, accepting on their own SO_REUSEPORT sockets; they take a
+ * new runtime on reload and stop gracefully (finish what is in flight) or fast when the main thread asks. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proxyd.h"
+
+static void on_accept(wire_listener *l, int fd, const wire_addr *peer)
+{
+    px_worker *w = l->data;
+    int i = (int)(l - w->listeners);
+    px_conn_accept(w, w->listener_bind[i], fd, peer);
+}
+
+static void stop_listeners(px_worker *w)
+{
+    for (int i = 0; i < w->nlisteners; i++)
+        wire_listener_stop(&w->listeners[i]);
+    w->nlisteners = 0;
+}
+
+static void start_listeners(px_worker *w)
+{
+    px_runtime *rt = w->rt;
+    for (int i = 0; i < rt->nbinds; i++) {
+        px_bind *b = &rt->binds[i];
+        wire_listener *l = &w->listeners[w->nlisteners];
+        memset(l, 0, sizeof(*l));
+        l->batch = 64;
+        l->pause_ms = 100;
+        if (wire_listener_start(w->loop, l, b->fds[w->id], on_accept, w) < 0) {
+            px_error("worker %u: cannot accept on %s", w->id, b->text);
+            continue;
+        }
+        w->listener_bind[w->nlisteners++] = b;
+    }
+    if (w->nconns >= rt->cfg->max_connections)
+        px_worker_hold(w, 1);
+}
+
+void px_worker_hold(px_worker *w, int hold)
+{
+    for (int i = 0; i < w->nlisteners; i++)
+        hold ? wire_listener_hold(&w->listeners[i]) : wire_listener_release(&w->listeners[i]);
+}
+
+/* Idle keep-alive connections are closed at once when stopping; busy ones finish their exchange first. */
+static void close_idle(px_worker *w)
+{
+    px_conn *c = w->conns;
+    while (c) {
+        px_conn *next = c->next;
+        if (w->stopping == 2 || (c->state == CS_HEAD && c->in.end == 0))
+            px_conn_close(c);
+        c = next;
+    }
+}
+
+void px_worker_conn_closed(px_worker *w)
+{
+    if (w->stopping && w->nconns == 0)
+        wire_loop_stop(w->loop);
+}
+
+static void close_pools(px_worker *w, px_runtime *rt)
+{
+    px_wstate *ws = &rt->ws[w->id];
+    for (int h = 0; h < rt->nhealth; h++)
+        while (ws->pools[h].head)
+            px_upstream_close(w, ws->pools[h].head);
+}
+
+static void on_grace_timeout(wire_loop *loop, wire_timer *t)
+{
+    px_worker *w = t->data;
+    px_warn("worker %u: graceful stop timed out with %llu connection(s) left", w->id,
+            (unsigned long long)w->nconns);
+    w->stopping = 2;
+    close_idle(w);
+    wire_loop_stop(loop);
+}
+
+static void on_wake(wire_loop *loop, wire_async *a)
+{
+    px_worker *w = a->data;
+    px_daemon *d = w->daemon;
+    px_runtime *next = atomic_load(&d->rt);
+    if (next != w->rt) {
+        stop_listeners(w);
+        close_pools(w, w->rt);
+        px_runtime_unref(w->rt);
+        px_runtime_ref(next);
+        w->rt = next;
+        start_listeners(w);
+        atomic_fetch_add(&d->acks, 1);
+    }
+    int stop = atomic_load(&d->stopping);
+    if (stop && w->stopping < stop) {
+        w->stopping = stop;
+        stop_listeners(w);
+        close_pools(w, w->rt);
+        close_idle(w);
+        if (stop == 1 && w->nconns)
+            wire_timer_start(loop, &w->grace, d->grace_ms);
+        if (w->nconns == 0)
+            wire_loop_stop(loop);
+    }
+}
+
+static int worker_setup(px_worker *w)
+{
+    size_t bs = w->rt->buf_size;
+    if (wire_loop_new(&w->loop) < 0)
+        return -1;
+    wire_loop_set_data(w->loop, w);
+    wire_pool_init(&w->conn_pool, sizeof(px_conn), 1024);
+    wire_pool_init(&w->up_pool, sizeof(px_upconn), 1024);
+    wire_pool_init(&w->in_pool, bs + w->rt->fields_cap * sizeof(http_field), 256);
+    wire_pool_init(&w->out_pool, 2 * bs + PX_HEAD_EXTRA, 64);
+    w->scratch_size = 2 * bs + PX_HEAD_EXTRA;
+    w->scratch = malloc(w->scratch_size);
+    wire_timer_init(&w->grace, on_grace_timeout, w);
+    if (!w->scratch || wire_async_start(w->loop, &w->wake, on_wake, w) < 0)
+        return -1;
+    start_listeners(w);
+    return 0;
+}
+
+static void worker_main(wire_worker *ww)
+{
+    px_worker *w = ww->data;
+    if (worker_setup(w) == 0) {
+        atomic_fetch_add(&w->daemon->ready, 1);
+        wire_loop_run(w->loop);
+    } else {
+        px_error("worker %u: cannot start", w->id);
+        atomic_fetch_add(&w->daemon->ready, 1);
+    }
+    w->stopping = 2;
+    stop_listeners(w);
+    close_idle(w);
+    close_pools(w, w->rt);
+    wire_timer_stop(w->loop, &w->grace);
+    wire_async_stop(w->loop, &w->wake);
+    wire_loop_free(w->loop);
+    wire_pool_drain(&w->conn_pool);
+    wire_pool_drain(&w->up_pool);
+    wire_pool_drain(&w->in_pool);
+    wire_pool_drain(&w->out_pool);
+    free(w->scratch);
+    px_runtime_unref(w->rt);
+}
+
+int px_worker_start(px_worker *w, px_daemon *d, unsigned id, px_runtime *rt)
+{
+    memset(w, 0, sizeof(*w));
+    w->id = id;
+    w->daemon = d;
+    w->rt = rt;
+    px_runtime_ref(rt);
+    w->thread.cpu = -1;
+    return wire_worker_start(&w->thread, worker_main, w);
+}
+
+void px_worker_wake(px_worker *w)
+{
+    wire_async_send(&w->wake);
+}

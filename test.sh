@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds everything with AddressSanitizer and UndefinedBehaviorSanitizer, runs every
+# unit and end-to-end test, then a short fuzzing smoke run of each libFuzzer target (when clang is present).
+set -euo pipefail
+cd "$(dirname "$0")"
+. scripts/deps.sh
+px_ensure_packages "${PX_BUILD_PACKAGES[@]}" curl openssl clang libclang-rt-14-dev
+
+build=build-test
+if [ -d "$build" ]; then
+    meson setup --reconfigure "$build" -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+else
+    meson setup "$build" -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+fi
+ninja -C "$build"
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+status=0
+set +e
+meson test -C "$build" --print-errorlogs --num-processes 2 2>&1 | tee "$build/meson-test.out"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+set -e
+
+fuzz_status=0
+if [ "${PX_SKIP_FUZZ:-0}" != 1 ] && command -v clang >/dev/null; then
+    if [ -d build-fuzz ]; then
+        CC=clang meson setup --reconfigure build-fuzz -Dfuzz=true -Dtests=disabled >/dev/null
+    else
+        CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=disabled >/dev/null
+    fi
+    ninja -C build-fuzz
+    bash tests/fuzz/run.sh "${PX_FUZZ_SECONDS:-30}" build-fuzz || fuzz_status=1
+fi
+
+# Check's own summaries, then one closing line over every test program.
+log="$build/meson-logs/testlog.txt"
+grep -hoE '[0-9]+%: Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' "$log" |
+    awk -F'[:,] *' '{c+=$3; f+=$5; e+=$7} END {printf "Check: %d checks, %d failures, %d errors\n", c, f, e}'
+count() { awk -v k="$1" '$1 == k {n += $2} END {print n + 0}' "$build/meson-test.out"; }
+passed=$(count Ok:)
+failed=$(( $(count Fail:) + $(count Timeout:) + $(count "Unexpected") ))
+[ "$fuzz_status" -ne 0 ] && { failed=$((failed + 1)); echo "fuzz smoke run: FAILED"; }
+[ "$fuzz_status" -eq 0 ] && [ "${PX_SKIP_FUZZ:-0}" != 1 ] && { passed=$((passed + 1)); echo "fuzz smoke run: ok"; }
+echo "$passed passed, $failed failed"
+[ "$status" -eq 0 ] && [ "$fuzz_status" -eq 0 ]
