@@ -54,7 +54,8 @@ void px_conn_accept(px_worker *w, px_bind *bind, int fd, const wire_addr *peer)
         w->conns->prev = c;
     w->conns = c;
     w->nconns++;
-    w->stats.accepted++;
+    PX_ADD(w->stats.accepted, 1);
+    PX_ADD(w->stats.conns, 1);
     if (w->nconns >= w->rt->cfg->max_connections)
         px_worker_hold(w, 1);
     c->state = CS_HEAD;
@@ -87,9 +88,9 @@ static int state_handshake(px_conn *c)
         px_conn_close(c);
         return -1;
     }
-    c->w->stats.tls_handshakes++;
+    PX_ADD(c->w->stats.tls_handshakes, 1);
     if (tlsio_conn_resumed(c->tls))
-        c->w->stats.tls_resumed++;
+        PX_ADD(c->w->stats.tls_resumed, 1);
     c->state = CS_HEAD;
     return 1;
 }
@@ -136,7 +137,7 @@ ssize_t px_conn_read(px_conn *c)
     if ((size_t)n < room && !c->tls && !c->hup)
         c->ready_read = 0; /* edge-triggered: a short read drained the socket */
     c->in.end += (size_t)n;
-    c->w->stats.bytes_in += (uint64_t)n;
+    PX_ADD(c->w->stats.bytes_in, n);
     return n;
 }
 
@@ -388,6 +389,9 @@ void px_conn_timeout(px_conn *c)
 void px_conn_close(px_conn *c)
 {
     px_worker *w = c->w;
+    if (c->resp_status)
+        px_access_log(c); /* an exchange that ended with the connection (errors, client gone) */
+    PX_ADD(w->stats.conns, -1);
     if (c->up)
         px_proxy_abort(c);
     if (c->pinned) {

@@ -109,8 +109,9 @@ static void reload(px_daemon *d)
     for (int i = 0; i < 2000 && atomic_load(&d->acks) < (int)d->nworkers; i++)
         nanosleep(&(struct timespec){0, 1000000}, NULL);
     px_log_open(cfg->error_log, cfg->log_level);
+    px_access_open(cfg->access_log);
     px_runtime_unref(old);
-    d->reloads++;
+    atomic_fetch_add(&d->reloads, 1);
     px_notice("reloaded (generation %u)", rt->generation);
 }
 
@@ -123,6 +124,8 @@ static void on_signal(wire_loop *loop, int signo, void *data)
         return;
     case SIGUSR1:
         px_log_reopen();
+        px_access_reopen();
+        px_notice("logs reopened");
         return;
     case SIGQUIT:
         px_notice("graceful stop requested");
@@ -184,7 +187,9 @@ static int run(px_daemon *d, px_config *cfg)
     if (last->cfg->pid_file)
         unlink(last->cfg->pid_file);
     px_runtime_unref(last);
+    px_access_open(NULL);
     px_notice("stopped");
+    px_log_close();
     return 0;
 }
 
@@ -231,6 +236,11 @@ int main(int argc, char **argv)
     }
     if (px_log_open(cfg->error_log, cfg->log_level) < 0) {
         fprintf(stderr, "proxyd: cannot open error log %s: %s\n", cfg->error_log, strerror(errno));
+        px_config_free(cfg);
+        return 1;
+    }
+    if (px_access_open(cfg->access_log) < 0) {
+        fprintf(stderr, "proxyd: cannot open access log %s: %s\n", cfg->access_log, strerror(errno));
         px_config_free(cfg);
         return 1;
     }

@@ -144,7 +144,7 @@ static int write_client(px_conn *c, px_batch *b)
     ssize_t n = px_batch_write(c->w, c->io.fd, c->tls, &c->out, b);
     if (n < 0)
         return px_proxy_client_gone(c);
-    c->w->stats.bytes_out += (uint64_t)n;
+    PX_ADD(c->w->stats.bytes_out, n);
     if ((size_t)n < b->total)
         c->ready_write = 0;
     if (wire_buf_len(&c->up->in) == 0)
@@ -199,6 +199,7 @@ static void choose_framing(px_conn *c, const http_response *resp)
 static int on_response_head(px_conn *c, const http_response *resp, size_t head_len)
 {
     c->resp_status = resp->status;
+    c->up_ms = wire_now(c->w->loop) - c->started_ms;
     check_pinning(c, resp);
     choose_framing(c, resp);
     long hl = build_response_head(c, resp);

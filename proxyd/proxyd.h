@@ -32,6 +32,7 @@ typedef struct px_bind {
     int nservers;
     px_server *default_server;
     int fds[PX_MAX_WORKERS]; /* one SO_REUSEPORT socket per worker */
+    int status;              /* the [status] listener: answers /metrics itself */
     int index;
     tlsio_server_settings *tls_settings; /* certificates of every server on this address */
 } px_bind;
@@ -67,21 +68,29 @@ typedef struct px_runtime {
     size_t buf_size;       /* request/response buffer block size */
     size_t fields_cap;     /* request fields kept after the buffer in each input block */
     atomic_int refs;
+    px_server *status_server; /* limits for the [status] listener */
     unsigned generation;
 } px_runtime;
 
-/* What one worker counts; summed by the status endpoint. */
+/* What one worker counts; written by its thread only, read by the status endpoint from any worker. */
 typedef struct px_stats {
-    uint64_t accepted;
-    uint64_t requests;
-    uint64_t status[6]; /* 1xx..5xx, [0] unused */
-    uint64_t up_opened;
-    uint64_t up_reused;
-    uint64_t bytes_in;
-    uint64_t bytes_out;
-    uint64_t tls_handshakes;
-    uint64_t tls_resumed;
+    _Atomic uint64_t accepted;
+    _Atomic uint64_t requests;
+    _Atomic uint64_t status[6]; /* 1xx..5xx, [0] unused */
+    _Atomic uint64_t up_opened;
+    _Atomic uint64_t up_reused;
+    _Atomic uint64_t bytes_in;
+    _Atomic uint64_t bytes_out;
+    _Atomic uint64_t tls_handshakes;
+    _Atomic uint64_t tls_resumed;
+    _Atomic uint64_t conns;     /* open client connections */
 } px_stats;
+
+/* A single writer needs no locked instruction: relaxed load and store keep readers from tearing. */
+#define PX_ADD(field, n)                                                                                          \
+    atomic_store_explicit(&(field), atomic_load_explicit(&(field), memory_order_relaxed) + (uint64_t)(n),       \
+                          memory_order_relaxed)
+#define PX_GET(field) atomic_load_explicit(&(field), memory_order_relaxed)
 
 /* Idle upstream connections of one upstream server, per worker (LIFO). */
 typedef struct px_pool {
@@ -108,6 +117,10 @@ struct px_worker {
     struct px_daemon *daemon;
     wire_timer grace;
     px_stats stats;
+    char alog[65536];     /* access log lines waiting for one write(2) */
+    size_t alog_len;
+    int alog_truncated;
+    wire_timer alog_timer;
     char *scratch;        /* 2 * buf_size + PX_HEAD_EXTRA: a forwarded head is built here, then written */
     size_t scratch_size;
     http_field resp_fields[128];
@@ -124,7 +137,7 @@ struct px_daemon {
     unsigned nworkers;
     wire_loop *loop;
     const char *conf_path;
-    uint64_t reloads;
+    _Atomic uint64_t reloads;
 };
 
 /* Pending output: bytes that a write could not take, kept until the socket is writable. */
@@ -235,6 +248,8 @@ struct px_conn {
     int keep_alive;          /* answer keeps the client connection */
     unsigned requests;
     uint64_t started_ms;
+    uint64_t up_ms;          /* upstream response time (head received) */
+    const char *up_addr;     /* upstream server that answered, for the access log */
 };
 
 /* conn.c */
@@ -257,6 +272,7 @@ px_server *px_select_server(const px_bind *b, http_slice host);
 /* respond.c: the one place where errors become statuses and log lines */
 int px_respond_error(px_conn *c, int status, const char *why);
 int px_respond_return(px_conn *c);
+int px_respond_body(px_conn *c, int status, const char *content_type, const char *body, size_t len);
 void px_write_common_fields(px_conn *c, http_writer *hw, int status);
 size_t px_var_expand(const px_conn *c, px_var v, char *out, size_t cap);
 size_t px_tpl_expand(const px_conn *c, const px_tpl *t, char *out, size_t cap);
@@ -291,7 +307,13 @@ void px_worker_hold(px_worker *w, int hold);
 void px_worker_conn_closed(px_worker *w);
 
 /* access.c */
+int px_access_open(const char *path);
+int px_access_reopen(void);
 void px_access_log(px_conn *c);
+void px_access_flush(px_worker *w);
+
+/* status.c: Prometheus metrics on the [status] listener */
+int px_status_respond(px_conn *c);
 
 /* tls.c: TLS contexts of a runtime, and the handshakes */
 int px_tls_runtime_init(px_runtime *rt, char *err, size_t errlen);

@@ -123,7 +123,8 @@ void px_write_common_fields(px_conn *c, http_writer *hw, int status)
 
 /* ---------------------------------------------------------------- proxyd's own responses */
 
-static int send_local(px_conn *c, int status, const char *location, const char *body, size_t body_len)
+static int send_local(px_conn *c, int status, const char *location, const char *ctype, const char *body,
+                      size_t body_len)
 {
     px_worker *w = c->w;
     http_writer hw;
@@ -132,9 +133,9 @@ static int send_local(px_conn *c, int status, const char *location, const char *
     if (location)
         http_write_field(&hw, http_slice_cstr("Location"), http_slice_cstr(location));
     if (body_len)
-        http_write_str(&hw, "Content-Type: text/html\r\n");
+        http_write_field(&hw, http_slice_cstr("Content-Type"), http_slice_cstr(ctype));
     http_write_str(&hw, "Content-Length: ");
-    http_write_u64(&hw, c->req.method_id == HTTP_M_HEAD ? body_len : body_len);
+    http_write_u64(&hw, body_len);
     http_write_str(&hw, "\r\n");
     px_write_common_fields(c, &hw, status);
     long hl = http_write_end(&hw);
@@ -176,7 +177,7 @@ int px_respond_error(px_conn *c, int status, const char *why)
     if (closes_connection(status) || c->req_body != BODY_DONE)
         c->keep_alive = 0;
     c->state = c->keep_alive ? CS_LOCAL : CS_CLOSING;
-    if (send_local(c, status, NULL, body, (size_t)n) < 0) {
+    if (send_local(c, status, NULL, "text/html", body, (size_t)n) < 0) {
         px_conn_close(c);
         return -1;
     }
@@ -193,7 +194,20 @@ int px_respond_return(px_conn *c)
     if (c->req_body != BODY_DONE)
         c->keep_alive = 0;
     c->state = c->keep_alive ? CS_LOCAL : CS_CLOSING;
-    if (send_local(c, s->return_status, redirect ? url : NULL, redirect ? "" : url, redirect ? 0 : n) < 0) {
+    if (send_local(c, s->return_status, redirect ? url : NULL, "text/plain", redirect ? "" : url,
+                   redirect ? 0 : n) < 0) {
+        px_conn_close(c);
+        return -1;
+    }
+    return 1;
+}
+
+int px_respond_body(px_conn *c, int status, const char *content_type, const char *body, size_t len)
+{
+    if (c->req_body != BODY_DONE)
+        c->keep_alive = 0;
+    c->state = c->keep_alive ? CS_LOCAL : CS_CLOSING;
+    if (send_local(c, status, NULL, content_type, body, len) < 0) {
         px_conn_close(c);
         return -1;
     }

@@ -77,6 +77,8 @@ static void reset_exchange(px_conn *c)
     c->tried = 0;
     c->up_reusable = 0;
     c->resp_body = BODY_DONE;
+    c->up_ms = 0;
+    c->up_addr = NULL;
 }
 
 /* A whole request head is parsed: decide who answers it. */
@@ -87,7 +89,7 @@ int px_request_begin(px_conn *c)
     c->server = px_select_server(c->bind, r->host);
     const px_limits *l = &c->server->limits;
     c->requests++;
-    w->stats.requests++;
+    PX_ADD(w->stats.requests, 1);
     c->started_ms = wire_now(w->loop);
     reset_exchange(c);
     c->keep_alive = r->keep_alive && !r->must_close &&
@@ -95,6 +97,8 @@ int px_request_begin(px_conn *c)
     px_conn_set_timer(c, T_NONE, 0);
     if (start_body(c) < 0)
         return px_respond_error(c, 413, "request body larger than client_max_body_size");
+    if (c->bind->status)
+        return px_status_respond(c);
     if (c->server->return_status)
         return px_respond_return(c);
     if (r->method_id == HTTP_M_CONNECT)

@@ -46,6 +46,34 @@ static int add_server_to_binds(px_runtime *rt, px_server *s, char *err, size_t e
     return 0;
 }
 
+/* The [status] listener is a bind of its own, answered by proxyd; its limits are the [global] ones. */
+static int add_status_bind(px_runtime *rt, char *err, size_t errlen)
+{
+    const px_config *cfg = rt->cfg;
+    if (!cfg->status_on)
+        return 0;
+    if (find_bind(rt, &cfg->status_addr) || rt->nbinds == PX_MAX_BINDS) {
+        snprintf(err, errlen, "[status] listen %s is also a server's address", cfg->status_listen);
+        return -1;
+    }
+    rt->status_server = calloc(1, sizeof(px_server));
+    if (!rt->status_server) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    rt->status_server->name = (char *)"status";
+    rt->status_server->limits = cfg->limits;
+    px_bind *b = &rt->binds[rt->nbinds++];
+    memset(b, 0, sizeof(*b));
+    b->addr = cfg->status_addr;
+    b->status = 1;
+    b->default_server = rt->status_server;
+    wire_addr_format(&b->addr, b->text, sizeof(b->text));
+    for (int k = 0; k < PX_MAX_WORKERS; k++)
+        b->fds[k] = -1;
+    return 0;
+}
+
 /* Opens one socket per worker for each address, or takes the ones the previous runtime had open. */
 static int open_sockets(px_runtime *rt, unsigned workers, px_runtime *old, char *err, size_t errlen)
 {
@@ -105,6 +133,7 @@ static void runtime_free(px_runtime *rt)
     free(rt->ws);
     free(rt->health);
     free(rt->health_base);
+    free(rt->status_server);
     px_config_free(rt->cfg);
     free(rt);
 }
@@ -142,6 +171,8 @@ px_runtime *px_runtime_new(px_config *cfg, unsigned workers, px_runtime *old, ch
         snprintf(err, errlen, "out of memory");
     for (int i = 0; rc == 0 && i < cfg->nservers; i++)
         rc = add_server_to_binds(rt, &cfg->servers[i], err, errlen);
+    if (rc == 0)
+        rc = add_status_bind(rt, err, errlen);
     if (rc == 0)
         rc = px_tls_runtime_init(rt, err, errlen);
     if (rc == 0)

@@ -183,10 +183,11 @@ static int connect_new(px_conn *c, const px_upstream *up, int s, int hidx)
         return -ENOMEM;
     }
     wire_timer_start(w->loop, &u->timer, up->connect_timeout);
-    w->stats.up_opened++;
+    PX_ADD(w->stats.up_opened, 1);
     ws->active[hidx]++;
     u->owner = c;
     c->up = u;
+    c->up_addr = up->servers[s].text;
     return 0;
 }
 
@@ -198,7 +199,8 @@ static void attach(px_conn *c, px_upconn *u)
     u->reused = 1;
     u->ready_write = 1;
     c->up = u;
-    c->w->stats.up_reused++;
+    c->up_addr = u->up->servers[u->server].text;
+    PX_ADD(c->w->stats.up_reused, 1);
     wire_timer_start(c->w->loop, &u->timer, u->up->read_timeout);
 }
 

@@ -123,6 +123,7 @@ static int worker_setup(px_worker *w)
     w->scratch_size = 2 * bs + PX_HEAD_EXTRA;
     w->scratch = malloc(w->scratch_size);
     wire_timer_init(&w->grace, on_grace_timeout, w);
+    wire_timer_init(&w->alog_timer, NULL, w);
     if (!w->scratch || wire_async_start(w->loop, &w->wake, on_wake, w) < 0)
         return -1;
     start_listeners(w);
@@ -144,6 +145,8 @@ static void worker_main(wire_worker *ww)
     close_idle(w);
     close_pools(w, w->rt);
     wire_timer_stop(w->loop, &w->grace);
+    wire_timer_stop(w->loop, &w->alog_timer);
+    px_access_flush(w);
     wire_async_stop(w->loop, &w->wake);
     wire_loop_free(w->loop);
     wire_pool_drain(&w->conn_pool);

@@ -202,6 +202,8 @@ static step body_length(conn *c)
     size_t n = wire_buf_len(&c->in);
     if (n > c->body_left) n = (size_t)c->body_left;
     if (c->echo) {
+        if (take_block(&c->w->out_pool, &c->out, ORIGIN_OUT_SIZE) < 0)
+            return STEP_CLOSE; /* the block went back to the pool when a flush emptied it */
         if (wire_buf_room(&c->out) == 0) wire_buf_compact(&c->out);
         if (wire_buf_room(&c->out) == 0) return STEP_FLUSH;
         if (n > wire_buf_room(&c->out)) n = wire_buf_room(&c->out);
@@ -295,6 +297,13 @@ static step conn_dispatch(conn *c)
     return STEP_CLOSE;
 }
 
+/* Whether a flush that wrote nothing will be retried: output pending on a blocked socket, or held. */
+static int flush_can_resume(const conn *c)
+{
+    int pending = wire_buf_len(&c->out) > 0 || c->gen.left > 0;
+    return c->hold_delay || c->hold_echo || (pending && !c->writable);
+}
+
 /* Runs states until one must wait for the socket or the timer; output is flushed before waiting, so that
  * responses to pipelined requests leave in one writev. */
 static void conn_run(conn *c)
@@ -313,6 +322,8 @@ static void conn_run(conn *c)
             break;
         case STEP_FLUSH:
             r = conn_flush(c);
+            if (r == 0 && !flush_can_resume(c))
+                r = -1; /* nothing would ever wake this connection: a bug, but never a hang */
             break;
         case STEP_IDLE:
             break;
