@@ -264,6 +264,7 @@ int px_conn_linger(px_conn *c)
 void px_conn_next(px_conn *c)
 {
     px_access_log(c);
+    px_gzip_end(c);
     if (!c->keep_alive || c->w->stopping) {
         c->state = CS_CLOSING;
         return;
@@ -394,6 +395,7 @@ void px_conn_close(px_conn *c)
     PX_ADD(w->stats.conns, -1);
     if (c->up)
         px_proxy_abort(c);
+    px_gzip_end(c);
     if (c->pinned) {
         px_upstream_close(w, c->pinned);
         c->pinned = NULL;

@@ -81,13 +81,24 @@ static long build_response_head(px_conn *c, const http_response *resp)
         if (response_field_dropped(resp, i))
             continue;
         http_slice v = resp->fields[i].value;
+        if (c->gz && http_slice_eq_ci(resp->fields[i].name, "etag") && v.len && v.base[0] == '"') {
+            http_write_field(&hw, resp->fields[i].name, v); /* replaced below by its weak form */
+            hw.len -= v.len + 2;
+            http_write_str(&hw, "W/");
+            http_write_slice(&hw, v);
+            http_write_str(&hw, "\r\n");
+            continue;
+        }
         if (http_slice_eq_ci(resp->fields[i].name, "location") || http_slice_eq_ci(resp->fields[i].name, "refresh"))
             v = rewrite_location(c, v, tmp, sizeof(tmp));
         http_write_field(&hw, resp->fields[i].name, v);
     }
-    if (resp->body == HTTP_BODY_LENGTH || (resp->body == HTTP_BODY_NONE && http_find_field(resp->fields,
-                                                                                          resp->nfields,
-                                                                                          "content-length", 0) >= 0)) {
+    if (c->gz) {
+        http_write_str(&hw, "Content-Encoding: gzip\r\n");
+        if (c->server->gzip.vary)
+            http_write_str(&hw, "Vary: Accept-Encoding\r\n");
+    } else if (resp->body == HTTP_BODY_LENGTH ||
+               (resp->body == HTTP_BODY_NONE && http_find_field(resp->fields, resp->nfields, "content-length", 0) >= 0)) {
         http_write_str(&hw, "Content-Length: ");
         http_write_u64(&hw, resp->content_length);
         http_write_str(&hw, "\r\n");
@@ -100,24 +111,51 @@ static long build_response_head(px_conn *c, const http_response *resp)
 
 /* ---------------------------------------------------------------- body */
 
+/* Body bytes toward the client: raw, as one chunk, or into the compressor (emitted once per batch). */
+static void emit_data(px_conn *c, px_batch *b, const char *p, size_t n)
+{
+    c->resp_bytes += n;
+    if (c->gz) {
+        if (n && px_gzip_feed(c, p, n, 0) < 0)
+            c->resp_error = HTTP_E_BODY_TOO_LARGE;
+    } else if (c->resp_chunk_out) {
+        px_batch_add_chunk(b, p, n);
+    } else {
+        px_batch_add(b, p, n);
+    }
+}
+
+static void emit_batch_end(px_conn *c, px_batch *b, int last)
+{
+    if (c->gz) {
+        if (last && px_gzip_feed(c, NULL, 0, 1) < 0)
+            c->resp_error = HTTP_E_BODY_TOO_LARGE;
+        http_slice z = px_gzip_take(c);
+        c->resp_chunk_out ? px_batch_add_chunk(b, z.base, z.len) : px_batch_add(b, z.base, z.len);
+    }
+    if (last && c->resp_chunk_out)
+        px_batch_add(b, HTTP_LAST_CHUNK, sizeof(HTTP_LAST_CHUNK) - 1);
+}
+
 static void collect_response_body(px_conn *c, px_batch *b)
 {
     px_upconn *u = c->up;
-    while (c->resp_body != BODY_DONE && wire_buf_len(&u->in) && !px_batch_full(b)) {
+    size_t budget = c->gz ? px_gzip_input_budget(c) : SIZE_MAX;
+    while (c->resp_body != BODY_DONE && wire_buf_len(&u->in) && !px_batch_full(b) && budget && !c->resp_error) {
         const char *p = wire_buf_data(&u->in);
-        size_t avail = wire_buf_len(&u->in);
+        size_t avail = wire_buf_len(&u->in) < budget ? wire_buf_len(&u->in) : budget;
         if (c->resp_body == BODY_LENGTH) {
             size_t take = avail < c->resp_remaining ? avail : (size_t)c->resp_remaining;
-            px_batch_add(b, p, take);
+            emit_data(c, b, p, take);
             u->in.start += take;
+            budget -= take;
             c->resp_remaining -= take;
-            c->resp_bytes += take;
             if (c->resp_remaining == 0)
                 c->resp_body = BODY_DONE;
         } else if (c->resp_body == BODY_CLOSE) {
-            c->resp_chunk_out ? px_batch_add_chunk(b, p, avail) : px_batch_add(b, p, avail);
+            emit_data(c, b, p, avail);
             u->in.start += avail;
-            c->resp_bytes += avail;
+            budget -= avail;
         } else {
             http_slice data;
             long n = http_chunked_decode(&c->resp_chunked, p, avail, &data);
@@ -126,17 +164,15 @@ static void collect_response_body(px_conn *c, px_batch *b)
                 return;
             }
             u->in.start += (size_t)n;
-            c->resp_bytes += data.len;
-            c->resp_chunk_out ? px_batch_add_chunk(b, data.base, data.len) : px_batch_add(b, data.base, data.len);
-            if (c->resp_chunked.done) {
-                if (c->resp_chunk_out)
-                    px_batch_add(b, HTTP_LAST_CHUNK, sizeof(HTTP_LAST_CHUNK) - 1);
+            budget -= (size_t)n;
+            emit_data(c, b, data.base, data.len);
+            if (c->resp_chunked.done)
                 c->resp_body = BODY_DONE;
-            } else if (n == 0) {
+            else if (n == 0)
                 break;
-            }
         }
     }
+    emit_batch_end(c, b, c->resp_body == BODY_DONE);
 }
 
 static int write_client(px_conn *c, px_batch *b)
@@ -152,8 +188,9 @@ static int write_client(px_conn *c, px_batch *b)
     if (c->resp_body == BODY_DONE)
         c->resp_done = 1;
     if (c->resp_error) {
-        px_error("upstream %s: malformed chunked response body: %s", c->up->up->servers[c->up->server].text,
-                 http_strerror(c->resp_error));
+        if (c->resp_error != HTTP_E_BODY_TOO_LARGE) /* that one is the compressor's, already logged */
+            px_error("upstream %s: malformed chunked response body: %s", c->up->up->servers[c->up->server].text,
+                     http_strerror(c->resp_error));
         px_conn_close(c); /* never reuse a client connection that got half a response */
         return -1;
     }
@@ -192,6 +229,11 @@ static void choose_framing(px_conn *c, const http_response *resp)
         break;
     }
     c->up_reusable = resp->keep_alive && !resp->must_close && resp->body != HTTP_BODY_CLOSE;
+    if (c->resp_body != BODY_DONE && px_gzip_wanted(c, resp) && px_gzip_start(c) == 0) {
+        c->resp_chunk_out = c->req.minor == 1; /* the compressed length is known only at the end */
+        if (c->req.minor == 0)
+            c->keep_alive = 0;
+    }
     if (c->req.minor == 0 && (resp->body == HTTP_BODY_CHUNKED || resp->body == HTTP_BODY_CLOSE))
         c->keep_alive = 0; /* an HTTP/1.0 client learns where the body ends from the close */
 }
@@ -272,8 +314,7 @@ static int upstream_eof(px_conn *c)
         c->up_reusable = 0;
         px_batch b;
         px_batch_init(&b);
-        if (c->resp_chunk_out)
-            px_batch_add(&b, HTTP_LAST_CHUNK, sizeof(HTTP_LAST_CHUNK) - 1);
+        emit_batch_end(c, &b, 1);
         return write_client(c, &b);
     }
     px_error("upstream %s: connection closed in the middle of a response to %s",

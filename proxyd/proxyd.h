@@ -245,6 +245,7 @@ struct px_conn {
     uint64_t resp_remaining;
     http_chunked resp_chunked;
     uint64_t resp_bytes;
+    struct px_gzip_state *gz; /* compressing this response */
     int keep_alive;          /* answer keeps the client connection */
     unsigned requests;
     uint64_t started_ms;
@@ -321,6 +322,14 @@ void px_tls_runtime_free(px_runtime *rt);
 int px_tls_check(const px_config *cfg, void *errfp);
 int px_tls_client_start(px_upconn *u);
 int px_tls_upstream_handshake(px_upconn *u);
+
+/* gzip.c */
+int px_gzip_wanted(const px_conn *c, const http_response *resp);
+int px_gzip_start(px_conn *c);
+size_t px_gzip_input_budget(const px_conn *c);
+int px_gzip_feed(px_conn *c, const char *p, size_t n, int finish);
+http_slice px_gzip_take(px_conn *c);
+void px_gzip_end(px_conn *c);
 
 /* notify.c: systemd's NOTIFY_SOCKET protocol */
 void px_notify_ready(void);

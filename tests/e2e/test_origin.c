@@ -30,8 +30,7 @@ static void teardown(void)
 static int all_bytes(const char *p, size_t n, char ch)
 {
     for (size_t i = 0; i < n; i++)
-        if (p[i] != ch)
-            return 0;
+        if (p[i] != ch) return 0;
     return 1;
 }
 
@@ -220,9 +219,9 @@ START_TEST(malformed)
 {
     static const char *const bad[] = {
         "GET / HTTP/1.1\nHost: o\n\n",           /* bare LF */
-        "G(T / HTTP/1.1\r\nHost: o\r\n\r\n",       /* method not a token */
-        "GET / HTTP/1.1\r\nBad Name: 1\r\n\r\n",   /* space in a field name */
-        "GET / HTTP/1.1\r\n\r\n",                  /* HTTP/1.1 without Host */
+        "G(T / HTTP/1.1\r\nHost: o\r\n\r\n",     /* method not a token */
+        "GET / HTTP/1.1\r\nBad Name: 1\r\n\r\n", /* space in a field name */
+        "GET / HTTP/1.1\r\n\r\n",                /* HTTP/1.1 without Host */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ts_response r;
@@ -312,6 +311,26 @@ START_TEST(close_endpoint)
 }
 END_TEST
 
+/* The support helpers themselves: a fixed free port, readiness by connect, stop status. */
+START_TEST(spawn_by_port)
+{
+    char listen[64];
+    int p = ts_free_port();
+    ck_assert_int_gt(p, 0);
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", p);
+    const char *const argv[] = {getenv("PROXYD_ORIGIN"), "-l", listen, "-q", NULL};
+    pid_t other = ts_spawn_port(argv, p, 10000);
+    ck_assert_int_gt(other, 0);
+    ts_response r;
+    ck_assert_int_eq(ts_request(p, "GET /size/1 HTTP/1.1\r\nHost: o\r\n\r\n", &r), 0);
+    ck_assert_str_eq(r.body, "x");
+    ts_response_free(&r);
+    ck_assert_int_eq(ts_stop(other, SIGINT, 5000), 0);
+    const char *const bad[] = {getenv("PROXYD_ORIGIN"), "-l", "nonsense", NULL};
+    ck_assert_int_eq(ts_spawn(bad, "origin: listening", NULL, 0, 2000), -1);
+}
+END_TEST
+
 static Suite *origin_suite(void)
 {
     Suite *s = suite_create("e2e_origin");
@@ -332,6 +351,7 @@ static Suite *origin_suite(void)
     tcase_add_test(tc, no_body_statuses);
     tcase_add_test(tc, header_and_type);
     tcase_add_test(tc, close_endpoint);
+    tcase_add_test(tc, spawn_by_port);
     suite_add_tcase(s, tc);
     return s;
 }

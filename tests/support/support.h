@@ -36,11 +36,11 @@ int ts_send(int fd, const void *p, size_t n);
 
 typedef struct ts_response {
     int status;
-    char head[8192];  /* status line and fields with the final CRLF, NUL-terminated */
+    char head[8192]; /* status line and fields with the final CRLF, NUL-terminated */
     size_t head_len;
-    char *body;       /* decoded body, malloc'd, NUL-terminated (not counted in body_len); free: ts_response_free */
+    char *body; /* decoded body, malloc'd, NUL-terminated (not counted in body_len); free: ts_response_free */
     size_t body_len;
-    int closed;       /* the peer closed after the response (awaited when the response announced close) */
+    int closed; /* the peer closed after the response (awaited when the response announced close) */
 } ts_response;
 
 /* Largest body ts_read_response accepts. */

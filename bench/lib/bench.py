@@ -1,0 +1,460 @@
+#!/usr/bin/env python3
+# bench/lib/bench.py: the body of bench/run: sets up origin, TLS upstream and the three proxies, runs every scenario
+# A B C A B C, and hands the measurements to report.py. Loopback only; proxies on CPU 0, load tools on CPU 1.
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import procs  # noqa: E402
+import report  # noqa: E402
+from procs import Proc, log  # noqa: E402
+
+BENCH = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONF = os.path.join(BENCH, "conf")
+PROXIES = ["proxyd", "nginx", "haproxy"]
+PROXY_CPU, LOAD_CPU = 0, 1
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+NO_TLS = "skipped (proxyd has no TLS yet)"
+
+# key: (title, unit, better, listener, path, tool)
+THROUGHPUT = {
+    "plain": ("plain HTTP keep-alive, 100 B", "req/s", "higher", "plain", "/size/100", "wrk"),
+    "tls": ("TLS to the client, keep-alive, 100 B", "req/s", "higher", "tls", "/size/100", "wrk"),
+    "tls2": ("TLS both ways (https upstream), 100 B", "req/s", "higher", "tls2", "/size/100", "wrk"),
+    "handshake": ("new TLS connection per request (full handshakes)", "conn/s", "higher", "tls", "/size/100",
+                  "wrk-close"),
+    "resume": ("resumed TLS handshakes (openssl s_time -reuse)", "conn/s", "higher", "tls", "/size/100", "s_time"),
+    "plain64k": ("64 KiB body, plain keep-alive", "req/s", "higher", "plain", "/size/65536", "wrk"),
+    "tls64k": ("64 KiB body, TLS keep-alive", "req/s", "higher", "tls", "/size/65536", "wrk"),
+}
+OTHER = ["mem", "cost"]
+ALL = list(THROUGHPUT) + OTHER
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(prog="bench/run", description="proxyd side by side with nginx and HAProxy")
+    ap.add_argument("--quick", action="store_true", help="1 round of short runs (under 3 minutes)")
+    ap.add_argument("--rounds", type=int, help="rounds of A B C (default 3; --quick: 1)")
+    ap.add_argument("--duration", type=int, help="seconds per wrk run (default 10; --quick: 3)")
+    ap.add_argument("--only", help="comma-separated scenarios: " + ",".join(ALL))
+    ap.add_argument("--idle", type=int, help="idle connections for mem (default 5000; --quick: 1000)")
+    ap.add_argument("--build", required=True, help="meson build directory holding proxyd and bench/origin")
+    ap.add_argument("--out", default=os.path.join(BENCH, "results"), help="results directory")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory (configs, logs)")
+    a = ap.parse_args()
+    a.rounds = a.rounds or (1 if a.quick else 3)
+    a.duration = a.duration or (3 if a.quick else 10)
+    a.idle = a.idle or (1000 if a.quick else 5000)
+    a.strace_n = 5000 if a.quick else 20000
+    a.callgrind_n = 1000 if a.quick else 5000
+    a.only = a.only.split(",") if a.only else ALL
+    bad = [s for s in a.only if s not in ALL]
+    if bad:
+        ap.error(f"unknown scenario {bad}; known: {','.join(ALL)}")
+    return a
+
+
+class Bench:
+    def __init__(self, args):
+        self.a = args
+        self.dir = tempfile.mkdtemp(prefix="proxyd-bench-")
+        self.raw = os.path.join(args.out, "raw")
+        os.makedirs(os.path.join(self.raw, "conf"), exist_ok=True)
+        self.rawlog = open(os.path.join(self.raw, "tools.log"), "w")
+        self.ports = {k: procs.free_port() for k in ("ORIGIN", "TERM")}
+        self.listen = {p: {k: procs.free_port() for k in ("plain", "tls", "tls2")} for p in PROXIES}
+        self.proxyd_tls = False
+        self.procs = {}
+        self.rows = {}  # scenario key -> report.Row
+        self.commands = {}  # what was run, for the report
+        self.notes = [os.environ["PROXYD_BENCH_STALE"]] if os.environ.get("PROXYD_BENCH_STALE") else []
+
+    # ---- setup -----------------------------------------------------------------------------------------------
+    def sh(self, cmd):
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.dir)
+
+    def make_certs(self):
+        """A private CA and an RSA-2048 leaf for localhost/127.0.0.1: what every TLS listener and upstream uses."""
+        self.sh(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+                 "-days", "7", "-subj", "/CN=bench CA"])
+        self.sh(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr",
+                 "-subj", "/CN=localhost"])
+        with open(os.path.join(self.dir, "leaf.ext"), "w") as f:
+            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+        self.sh(["openssl", "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                 "-out", "leaf.pem", "-days", "7", "-extfile", "leaf.ext"])
+        with open(os.path.join(self.dir, "leaf-bundle.pem"), "w") as out:
+            for name in ("leaf.pem", "leaf.key"):
+                with open(os.path.join(self.dir, name)) as f:
+                    out.write(f.read())
+
+    def fields(self, proxy):
+        f = {"DIR": self.dir, "ORIGIN_PORT": self.ports["ORIGIN"], "TERM_PORT": self.ports["TERM"]}
+        if proxy:
+            f.update({"PLAIN_PORT": self.listen[proxy]["plain"], "TLS_PORT": self.listen[proxy]["tls"],
+                      "TLS2_PORT": self.listen[proxy]["tls2"]})
+        return f
+
+    def render_proxyd(self, with_tls):
+        f = self.fields("proxyd")
+        f["TLS_GLOBAL"] = ("tls_protocols = TLSv1.2\ntls_ciphers = TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256"
+                           if with_tls else "")
+        dest = os.path.join(self.dir, "proxyd.ini")
+        procs.render(os.path.join(CONF, "proxyd.ini.in"), dest, f)
+        if with_tls:
+            procs.render(os.path.join(CONF, "proxyd-tls.ini.in"), dest + ".tls", f)
+            with open(dest, "a") as out, open(dest + ".tls") as extra:
+                out.write("\n" + extra.read())
+        shutil.copy(dest, os.path.join(self.raw, "conf", "proxyd.ini"))
+        return dest
+
+    def render_configs(self):
+        for d in ("nginx-tmp", "term-tmp", "www/size"):
+            os.makedirs(os.path.join(self.dir, d), exist_ok=True)
+        for n in (100, 65536):  # the terminator serves what the origin's /size/N serves
+            with open(os.path.join(self.dir, "www/size", str(n)), "w") as f:
+                f.write("x" * n)
+        for name, tmpl in (("nginx.conf", "nginx.conf.in"), ("haproxy.cfg", "haproxy.cfg.in"),
+                           ("term.conf", "tls-terminator.conf.in")):
+            proxy = {"nginx.conf": "nginx", "haproxy.cfg": "haproxy"}.get(name)
+            dest = procs.render(os.path.join(CONF, tmpl), os.path.join(self.dir, name), self.fields(proxy))
+            shutil.copy(dest, os.path.join(self.raw, "conf", name))
+
+    def argv(self, proxy, build):
+        d = self.dir
+        return {
+            "proxyd": [os.path.join(build, "proxyd", "proxyd"), "-c", os.path.join(d, "proxyd.ini")],
+            "nginx": ["nginx", "-p", d + "/", "-c", os.path.join(d, "nginx.conf"), "-e", os.path.join(d, "nginx-e.log")],
+            "haproxy": ["haproxy", "-db", "-f", os.path.join(d, "haproxy.cfg")],
+        }[proxy]
+
+    def start_proxy(self, proxy, valgrind_out=None):
+        argv = self.argv(proxy, self.a.build)
+        timeout = 10
+        if valgrind_out:
+            argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + valgrind_out] + argv
+            timeout = 120
+        p = Proc(proxy, argv, PROXY_CPU, os.path.join(self.dir, proxy + ".log")).start()
+        p.wait_port(self.listen[proxy]["plain"], timeout)
+        self.commands.setdefault(f"start {proxy}" + (" under callgrind" if valgrind_out else ""),
+                                 "taskset -c 0 " + " ".join(argv))
+        return p
+
+    def check(self, proxy, listener, path, want_len):
+        status, length, cipher = procs.probe(self.listen[proxy][listener], path, listener != "plain")
+        if status != 200 or length != want_len:
+            raise RuntimeError(f"{proxy} {listener} {path}: status {status}, {length} bytes (want 200, {want_len})")
+        return cipher
+
+    def start_backends(self):
+        origin = os.path.join(self.a.build, "bench", "origin", "origin")
+        o = Proc("origin", [origin, "-l", f"127.0.0.1:{self.ports['ORIGIN']}", "-q"], LOAD_CPU,
+                 os.path.join(self.dir, "origin.log")).start()
+        o.wait_port(self.ports["ORIGIN"], 10)
+        t = Proc("tls-terminator", ["nginx", "-p", self.dir + "/", "-c", os.path.join(self.dir, "term.conf"),
+                                    "-e", os.path.join(self.dir, "term-e.log")], LOAD_CPU,
+                 os.path.join(self.dir, "term.log")).start()
+        t.wait_port(self.ports["TERM"], 10)
+        self.commands["origin"] = f"taskset -c 1 {origin} -l 127.0.0.1:PORT -q"
+        self.commands["tls-terminator"] = "taskset -c 1 nginx -p DIR/ -c DIR/term.conf (bench/conf/tls-terminator.conf.in)"
+
+    def detect_proxyd_tls(self):
+        """proxyd takes part in the TLS scenarios only if it accepts the TLS config and really serves TLS both ways."""
+        binary = self.argv("proxyd", self.a.build)[0]
+        ini = self.render_proxyd(True)
+        t = subprocess.run([binary, "-t", "-c", ini], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if t.returncode != 0:
+            self.notes.append("proxyd -t rejects the TLS configuration: " + t.stdout.decode(errors="replace").strip())
+        else:
+            p = None
+            try:
+                p = self.start_proxy("proxyd")
+                self.check("proxyd", "tls", "/size/100", 100)
+                self.check("proxyd", "tls2", "/size/100", 100)
+                self.proxyd_tls = True
+            except (OSError, RuntimeError) as e:
+                self.notes.append(f"proxyd accepts the TLS configuration but does not serve it: {e}")
+            finally:
+                if p:
+                    p.stop()
+        if not self.proxyd_tls:
+            self.render_proxyd(False)
+        log("proxyd TLS: " + ("yes" if self.proxyd_tls else "no, TLS scenarios skipped for proxyd"))
+
+    def has_tls(self, proxy):
+        return proxy != "proxyd" or self.proxyd_tls
+
+    # ---- throughput ------------------------------------------------------------------------------------------
+    def load_cmd(self, key, proxy):
+        title, unit, better, listener, path, tool = THROUGHPUT[key]
+        scheme = "http" if listener == "plain" else "https"
+        url = f"{scheme}://127.0.0.1:{self.listen[proxy][listener]}{path}"
+        d = self.a.duration
+        if tool == "wrk":
+            return ["wrk", "-t2", "-c64", f"-d{d}s", url]
+        if tool == "wrk-close":
+            return ["wrk", "-t2", "-c64", f"-d{d}s", "-H", "Connection: close", url]
+        return ["openssl", "s_time", "-connect", f"127.0.0.1:{self.listen[proxy][listener]}", "-www", path,
+                "-time", str(d), "-reuse"]
+
+    def measure(self, key, proxy, round_no):
+        """One timed run against a proxy: returns (value, proxy CPU %, error note or '')."""
+        tool = THROUGHPUT[key][5]
+        cmd = self.load_cmd(key, proxy)
+        pid = self.procs[proxy].pid
+        t0, c0 = time.monotonic(), procs.cpu_ticks(pid)
+        if tool == "s_time":
+            # two s_time clients side by side: one sequential client would leave the proxy idle between handshakes
+            ps = [subprocess.Popen(["taskset", "-c", str(LOAD_CPU)] + cmd, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL) for _ in range(2)]
+            outs = [p.communicate(timeout=self.a.duration + 60)[0].decode(errors="replace") for p in ps]
+            out = "\n".join(outs)
+        else:
+            out = procs.run(cmd, timeout=self.a.duration + 60, cpu=LOAD_CPU)
+        dt, c1 = time.monotonic() - t0, procs.cpu_ticks(pid)
+        cpu = 100.0 * (c1 - c0) / CLK_TCK / dt
+        self.rawlog.write(f"=== {key} {proxy} round {round_no}: {' '.join(cmd)}\n{out}\n")
+        self.commands.setdefault(key, " ".join(["taskset", "-c", "1"] + cmd).replace(
+            str(self.listen[proxy][THROUGHPUT[key][3]]), "PORT") + (" (x2 in parallel)" if tool == "s_time" else ""))
+        if tool == "s_time":
+            return self.parse_s_time(out, dt) + (cpu,)
+        value, note = self.parse_wrk(out)
+        return value, note, cpu
+
+    @staticmethod
+    def parse_wrk(out):
+        m = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
+        if not m:
+            raise RuntimeError("no Requests/sec in wrk output: " + out[-300:])
+        total = re.search(r"(\d+) requests in", out)
+        errors = 0
+        m2 = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        if m2:
+            errors += int(m2.group(1))
+        m3 = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+        if m3:
+            errors += int(m3.group(1)) + int(m3.group(3)) + int(m3.group(4))
+        note = ""
+        if total and errors > 0.001 * max(1, int(total.group(1))):
+            note = f"{errors} errors of {total.group(1)}"
+        return float(m.group(1)), note
+
+    @staticmethod
+    def parse_s_time(out, dt):
+        conns = [int(n) for n in re.findall(r"^(\d+) connections in [\d.]+s", out, re.M)]
+        if len(conns) != 2:
+            raise RuntimeError("unexpected s_time output: " + out[-300:])
+        marks = "".join(re.findall(r"^[*r0-9]+$", out, re.M))
+        reused = marks.count("r") / max(1, len(marks))
+        note = "" if reused > 0.95 else f"only {reused:.0%} resumed"
+        if re.search(r"bytes read 0\b", out) or "0 bytes read per connection" in out:
+            note = (note + "; " if note else "") + "no response bytes read"
+        return sum(conns) / dt, note
+
+    def run_throughput(self):
+        keys = [k for k in THROUGHPUT if k in self.a.only]
+        if not keys:
+            return
+        for proxy in PROXIES:
+            self.procs[proxy] = self.start_proxy(proxy)
+            self.check(proxy, "plain", "/size/100", 100)
+            if self.has_tls(proxy):
+                cipher = self.check(proxy, "tls", "/size/100", 100)
+                self.check(proxy, "tls2", "/size/65536", 65536)
+                self.notes.append(f"{proxy} negotiates {cipher} with the client")
+        for key in keys:
+            title, unit, better = THROUGHPUT[key][:3]
+            row = self.rows[key] = report.Row(key, title, unit, better)
+            for r in range(1, self.a.rounds + 1):
+                for proxy in PROXIES:
+                    if THROUGHPUT[key][3] != "plain" and not self.has_tls(proxy):
+                        row.skip[proxy] = NO_TLS
+                        continue
+                    try:
+                        value, note, cpu = self.measure(key, proxy, r)
+                    except (RuntimeError, subprocess.TimeoutExpired) as e:
+                        row.skip[proxy] = "failed"
+                        log(f"[{key}] round {r}/{self.a.rounds} {proxy}: FAILED: {e}")
+                        continue
+                    row.add(proxy, value, cpu, note)
+                    log(f"[{key}] round {r}/{self.a.rounds} {proxy}: {value:,.0f} {unit} "
+                        f"(proxy CPU {cpu:.0f}%){' ' + note if note else ''}")
+        for proxy in PROXIES:
+            self.procs.pop(proxy).stop()
+
+    # ---- idle memory and cost per request: fresh processes ---------------------------------------------------
+    def idle_memory(self, proxy, tls):
+        listener = "tls" if tls else "plain"
+        p = self.start_proxy(proxy)
+        try:
+            self.ab(proxy, 200)  # warm the request path and the upstream pool
+            if tls:
+                for _ in range(4):
+                    self.check(proxy, "tls", "/size/100", 100)
+            time.sleep(0.5)
+            before = procs.rss_bytes(p.pid)
+            cmd = [sys.executable, os.path.join(BENCH, "lib", "idle_conns.py"), "--port",
+                   str(self.listen[proxy][listener]), "--count", str(self.a.idle)] + (["--tls"] if tls else [])
+            self.commands.setdefault("mem", "taskset -c 1 " + " ".join(cmd).replace(
+                str(self.listen[proxy][listener]), "PORT") + "  (then VmRSS of the proxy before/after)")
+            h = subprocess.Popen(["taskset", "-c", str(LOAD_CPU)] + cmd, stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True)
+            try:
+                line = h.stdout.readline().strip()
+                if not line.startswith("open "):
+                    raise RuntimeError(f"idle_conns: {line or 'no output'}")
+                opened = int(line.split()[1])
+                time.sleep(1.0)
+                after = procs.rss_bytes(p.pid)
+                h.stdin.write("check\n")
+                h.stdin.flush()
+                alive = int(h.stdout.readline().split()[1])
+                h.stdin.write("quit\n")
+                h.stdin.flush()
+            finally:
+                h.wait(timeout=60)
+            self.rawlog.write(f"=== mem {proxy} tls={tls}: VmRSS {before} -> {after} with {opened} opened, "
+                              f"{alive} alive\n")
+            note = "" if alive == opened else f"only {alive} of {opened} still open"
+            return (after - before) / opened, note
+        finally:
+            p.stop()
+
+    def run_memory(self):
+        rows = [("mem_plain", False, "idle keep-alive memory, plain"), ("mem_tls", True, "idle keep-alive memory, TLS")]
+        for key, tls, title in rows:
+            row = self.rows[key] = report.Row(key, f"{title} ({self.a.idle} conns)", "B/conn", "lower")
+            for proxy in PROXIES:
+                if tls and not self.has_tls(proxy):
+                    row.skip[proxy] = NO_TLS
+                    continue
+                try:
+                    v, note = self.idle_memory(proxy, tls)
+                except (OSError, RuntimeError, subprocess.TimeoutExpired, ValueError, IndexError) as e:
+                    row.skip[proxy] = "failed"
+                    log(f"[{key}] {proxy}: FAILED: {e}")
+                    continue
+                row.add(proxy, v, None, note)
+                log(f"[{key}] {proxy}: {v:,.0f} bytes per idle connection{' ' + note if note else ''}")
+
+    def ab(self, proxy, n):
+        """n keep-alive requests over 4 connections to the plain listener; fails unless all succeeded on keep-alive."""
+        cmd = ["ab", "-q", "-k", "-n", str(n), "-c", "4", f"http://127.0.0.1:{self.listen[proxy]['plain']}/size/100"]
+        out = procs.run(cmd, timeout=600, cpu=LOAD_CPU)
+        done = int(re.search(r"Complete requests:\s+(\d+)", out).group(1))
+        failed = int(re.search(r"Failed requests:\s+(\d+)", out).group(1))
+        ka = re.search(r"Keep-Alive requests:\s+(\d+)", out)
+        non2xx = re.search(r"Non-2xx responses:\s+(\d+)", out)
+        if done != n or failed or non2xx:
+            raise RuntimeError(f"ab against {proxy}: {done} complete, {failed} failed, "
+                               f"{non2xx.group(1) if non2xx else 0} non-2xx")
+        return int(ka.group(1)) if ka else 0
+
+    def syscalls(self, proxy):
+        p = self.start_proxy(proxy)
+        out = os.path.join(self.dir, f"strace-{proxy}.txt")
+        try:
+            self.ab(proxy, 1000)
+            st = subprocess.Popen(["strace", "-c", "-f", "-p", str(p.pid), "-o", out], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE)
+            time.sleep(1.0)  # strace attaches to every thread of the process
+            n = self.a.strace_n
+            ka = self.ab(proxy, n)
+            st.send_signal(2)
+            st.wait(timeout=30)
+        finally:
+            p.stop()
+        with open(out) as f:
+            text = f.read()
+        self.rawlog.write(f"=== cost syscalls {proxy} over {n} requests ({ka} keep-alive)\n{text}\n")
+        total = re.search(r"^\s*100\.00\s+\S+\s+\S+\s+(\d+)\s+(?:\d+\s+)?total\s*$", text, re.M)
+        if not total:
+            raise RuntimeError("no total line in strace -c output: " + text[-300:])
+        note = "" if ka == n else f"only {ka} of {n} on keep-alive"
+        self.commands.setdefault("syscalls", f"strace -c -f -p PID -o FILE, during: taskset -c 1 ab -q -k -n {n} "
+                                 "-c 4 http://127.0.0.1:PORT/size/100 (after 1000 warm-up requests)")
+        return int(total.group(1)) / n, note
+
+    def instructions(self, proxy):
+        """Ir of a run with extra requests minus Ir of a run without them, per request."""
+        ir = {}
+        n = self.a.callgrind_n
+        for label, extra in (("base", 0), ("run", n)):
+            out = os.path.join(self.dir, f"callgrind-{proxy}-{label}.out")
+            p = self.start_proxy(proxy, valgrind_out=out)
+            try:
+                self.ab(proxy, 100)
+                if extra:
+                    self.ab(proxy, extra)
+            finally:
+                p.stop(timeout=120)
+            with open(out) as f:
+                m = re.search(r"^(?:summary|totals):\s+(\d+)", f.read(), re.M)
+            if not m:
+                raise RuntimeError(f"no totals in {out}")
+            ir[label] = int(m.group(1))
+        self.rawlog.write(f"=== cost instructions {proxy}: Ir base {ir['base']}, with {n} more requests {ir['run']}\n")
+        self.commands.setdefault("instructions", "taskset -c 0 valgrind --tool=callgrind --callgrind-out-file=F "
+                                 f"PROXY...; ab -q -k -n 100 -c 4 URL [; ab -q -k -n {n} -c 4 URL]; "
+                                 "SIGTERM; (Ir_run - Ir_base) / " + str(n))
+        return (ir["run"] - ir["base"]) / n
+
+    def run_cost(self):
+        sc = self.rows["syscalls"] = report.Row("syscalls", "system calls per proxied request (plain)", "calls/req",
+                                                "lower")
+        ins = self.rows["instructions"] = report.Row("instructions", "user-space instructions per request (plain)",
+                                                     "Ir/req", "lower")
+        for proxy in PROXIES:
+            for row, fn in ((sc, self.syscalls), (ins, self.instructions)):
+                try:
+                    v = fn(proxy)
+                    note = ""
+                    if isinstance(v, tuple):
+                        v, note = v
+                except (OSError, RuntimeError, subprocess.TimeoutExpired, AttributeError) as e:
+                    row.skip[proxy] = "failed"
+                    log(f"[{row.key}] {proxy}: FAILED: {e}")
+                    continue
+                row.add(proxy, v, None, note)
+                log(f"[{row.key}] {proxy}: {v:,.1f} {row.unit}{' ' + note if note else ''}")
+
+    # ---- driver ----------------------------------------------------------------------------------------------
+    def run(self):
+        started = time.monotonic()
+        log(f"work directory {self.dir}; proxies on CPU {PROXY_CPU}, origin and load tools on CPU {LOAD_CPU}")
+        self.make_certs()
+        self.render_configs()
+        self.start_backends()
+        self.detect_proxyd_tls()
+        self.run_throughput()
+        if "mem" in self.a.only:
+            self.run_memory()
+        if "cost" in self.a.only:
+            self.run_cost()
+        self.rawlog.close()
+        elapsed = time.monotonic() - started
+        report.write(self.a, self.rows, self.commands, self.notes, elapsed, self.a.build)
+        log(f"done in {elapsed:.0f}s: {os.path.join(self.a.out, 'latest.md')}")
+
+
+def main():
+    args = parse_args()
+    b = Bench(args)
+    try:
+        b.run()
+    finally:
+        procs.stop_all()
+        if not args.keep:
+            shutil.rmtree(b.dir, ignore_errors=True)
+        else:
+            log(f"kept {b.dir}")
+
+
+if __name__ == "__main__":
+    main()

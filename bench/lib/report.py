@@ -1,0 +1,183 @@
+# bench/lib/report.py: turns the measurements of a run into results/latest.md, results/latest.png and results/raw/.
+# Medians and min-max per proxy, ratios of proxyd to each peer, and the issue's goals side by side (never asserted).
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+
+PROXIES = ["proxyd", "nginx", "haproxy"]
+
+# key -> (goal text, check(ratio_to_nginx, proxyd_value) -> bool)
+GOALS = {
+    "plain": ("≥ 1.3× nginx", lambda r, v: r >= 1.3),
+    "tls": ("≥ 1.1× nginx", lambda r, v: r >= 1.1),
+    "tls2": ("≥ 1.1× nginx", lambda r, v: r >= 1.1),
+    "handshake": ("close to nginx", None),
+    "resume": ("≥ 1.0× nginx", lambda r, v: r >= 1.0),
+    "mem_plain": ("≤ 1 KiB/conn", lambda r, v: v <= 1024),
+    "mem_tls": ("≤ 4 KiB/conn", lambda r, v: v <= 4096),
+    "syscalls": ("≤ 5/req", lambda r, v: v <= 5),
+    "instructions": ("≤ 0.5× nginx", lambda r, v: r <= 0.5),
+}
+
+
+class Row:
+    """One scenario: every round's value per proxy, the proxy's CPU use during it, and anything odd."""
+
+    def __init__(self, key, title, unit, better):
+        self.key, self.title, self.unit, self.better = key, title, unit, better
+        self.values = {p: [] for p in PROXIES}
+        self.cpu = {p: [] for p in PROXIES}
+        self.notes = {p: [] for p in PROXIES}
+        self.skip = {}
+
+    def add(self, proxy, value, cpu, note):
+        self.values[proxy].append(value)
+        if cpu is not None:
+            self.cpu[proxy].append(cpu)
+        if note:
+            self.notes[proxy].append(note)
+
+    def median(self, proxy):
+        v = self.values[proxy]
+        return statistics.median(v) if v else None
+
+    def ratio(self, peer):
+        a, b = self.median("proxyd"), self.median(peer)
+        return a / b if a is not None and b else None
+
+
+def fmt(v):
+    if v is None:
+        return "—"
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    return f"{v:,.1f}" if abs(v) >= 10 else f"{v:,.2f}"
+
+
+def cell(row, proxy):
+    if not row.values[proxy]:
+        return row.skip.get(proxy, "—")
+    return fmt(row.median(proxy)) + (" ⚠" if row.notes[proxy] else "")
+
+
+def spread(row):
+    parts = []
+    for p in PROXIES:
+        v = row.values[p]
+        parts.append(f"{fmt(min(v))}–{fmt(max(v))}" if len(v) > 1 else ("n=1" if v else "—"))
+    return " / ".join(parts)
+
+
+def cpu_cell(row):
+    if not any(row.cpu.values()):
+        return "—"
+    return " / ".join(f"{statistics.median(row.cpu[p]):.0f}%" if row.cpu[p] else "—" for p in PROXIES)
+
+
+def goal_cell(row):
+    goal = GOALS.get(row.key)
+    if not goal:
+        return "—"
+    text, check = goal
+    r, v = row.ratio("nginx"), row.median("proxyd")
+    if check is None or v is None or (r is None and "nginx" in text):
+        return text
+    return f"{text}: {'met' if check(r, v) else 'not met'}"
+
+
+def versions(build):
+    def first(cmd):
+        try:
+            r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=10)
+            return r.stdout.decode(errors="replace").strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return "unavailable"
+
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "proxyd": first([os.path.join(build, "proxyd", "proxyd"), "-v"]),
+        "nginx": first(["nginx", "-v"]),
+        "haproxy": first(["haproxy", "-v"]),
+        "wrk": first(["wrk", "-v"]),
+        "openssl": first(["openssl", "version"]),
+        "valgrind": first(["valgrind", "--version"]),
+        "strace": first(["strace", "-V"]),
+        "kernel": platform.release(),
+        "cpu": f"{cpu} ({os.cpu_count()} CPUs)",
+    }
+
+
+def table(rows):
+    out = ["| scenario | unit | proxyd | nginx | haproxy | spread min–max (p / n / h) | proxyd/nginx | proxyd/haproxy "
+           "| proxy CPU (p / n / h) | goal (issue 9) |",
+           "|---|---|---:|---:|---:|---|---:|---:|---|---|"]
+    for row in rows:
+        rn, rh = row.ratio("nginx"), row.ratio("haproxy")
+        out.append(f"| {row.title} | {row.unit} | {cell(row, 'proxyd')} | {cell(row, 'nginx')} | "
+                   f"{cell(row, 'haproxy')} | {spread(row)} | {fmt(rn) + '×' if rn else '—'} | "
+                   f"{fmt(rh) + '×' if rh else '—'} | {cpu_cell(row)} | {goal_cell(row)} |")
+    return out
+
+
+def chart(args, rows):
+    """Grouped bars of the median rate per throughput scenario; log scale, since handshakes/s ≪ requests/s."""
+    tp = [r for r in rows if r.unit in ("req/s", "conn/s")]
+    if not tp:
+        return None
+    dat = os.path.join(args.out, "raw", "chart.dat")
+    with open(dat, "w") as f:
+        f.write("scenario proxyd nginx haproxy\n")
+        for r in tp:
+            vals = [r.median(p) for p in PROXIES]
+            f.write(f"\"{r.key}\" " + " ".join(f"{v:.0f}" if v else "NaN" for v in vals) + "\n")
+    png = os.path.join(args.out, "latest.png")
+    gp = os.path.join(os.path.dirname(os.path.abspath(__file__)), "chart.gp")
+    r = subprocess.run(["gnuplot", "-e", f"datafile='{dat}'; outfile='{png}'", gp], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    if r.returncode != 0:
+        return "gnuplot failed: " + r.stdout.decode(errors="replace")[-300:]
+    return None
+
+
+def write(args, rows_by_key, commands, notes, elapsed, build):
+    order = ["plain", "tls", "tls2", "handshake", "resume", "plain64k", "tls64k", "mem_plain", "mem_tls", "syscalls",
+             "instructions"]
+    rows = [rows_by_key[k] for k in order if k in rows_by_key]
+    v = versions(build)
+    chart_err = chart(args, rows)
+    mode = "quick (1 round of short runs)" if args.quick else f"{args.rounds} rounds"
+    md = ["# proxyd vs nginx vs HAProxy: latest run", "",
+          f"Date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')} · mode: {mode}, "
+          f"{args.duration}s per wrk run · run time {elapsed:.0f}s · scenarios: {','.join(args.only)}", "",
+          "Medians over the rounds (A B C alternation). Ratios are proxyd ÷ peer: above 1 is better for rates, "
+          "below 1 is better for bytes, calls and instructions. Absolute numbers vary between machines; "
+          "compare the ratios. ⚠ = see the notes. Proxy CPU is the proxy's own CPU use during the run: "
+          "well below 100% means the load generator, not the proxy, was the limit.", ""]
+    md += table(rows)
+    md += ["", "![requests per second by scenario](latest.png)" if not chart_err else f"Chart: {chart_err}", "",
+           "## Notes", ""]
+    for n in notes:
+        md.append(f"- {n}")
+    for row in rows:
+        for p in PROXIES:
+            for n in sorted(set(row.notes[p])):
+                md.append(f"- {row.key} / {p}: {n}")
+    md.append("- Pinning: each proxy on CPU 0 (one worker/thread); origin, TLS upstream, wrk, s_time, ab and the idle "
+              "client share CPU 1 (the machine has 2 cores).")
+    md += ["", "## Versions", ""] + [f"- {k}: {val}" for k, val in v.items()]
+    md += ["", "## Commands", "", "```"] + [f"{k}: {c}" for k, c in commands.items()] + ["```", "",
+           "Configurations as run: `raw/conf/`; every tool's output: `raw/tools.log`; all values: `raw/runs.json`.", ""]
+    with open(os.path.join(args.out, "latest.md"), "w") as f:
+        f.write("\n".join(md))
+    with open(os.path.join(args.out, "raw", "runs.json"), "w") as f:
+        json.dump({"date": datetime.datetime.now().isoformat(), "mode": mode, "versions": v,
+                   "rows": [{"key": r.key, "title": r.title, "unit": r.unit, "values": r.values, "cpu": r.cpu,
+                             "notes": r.notes, "skip": r.skip} for r in rows]}, f, indent=1)

@@ -1,0 +1,134 @@
+/* proxyd gzip: decides per response whether to compress (gzip on, the client accepts gzip, a listed type, not
+ * already encoded, not HEAD/206/204/304, long enough), and deflates the body as it streams, within bounds. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <zlib.h>
+
+#include "log.h"
+#include "proxyd.h"
+
+struct px_gzip_state {
+    z_stream z;
+    char *out; /* block from out_pool: compressed bytes of the current batch */
+    size_t len;
+};
+
+/* Input taken per batch is bounded so that the compressed output of one batch always fits the out block: at
+ * most what zlib still holds (its literal buffer) plus deflateBound() of the new input. */
+#define GZ_MEM_LEVEL 6          /* literal buffer of 4K symbols: a block never exceeds ~20 KiB */
+#define GZ_HELD_MAX (20 * 1024)
+
+/* "gzip", "gzip;q=0.5", "*" accept; "gzip;q=0" refuses. */
+static int accepts_gzip(const http_request *r)
+{
+    for (long i = http_find_field(r->fields, r->nfields, "accept-encoding", 0); i >= 0;
+         i = http_find_field(r->fields, r->nfields, "accept-encoding", (size_t)i + 1)) {
+        const char *p = r->fields[i].value.base, *end = p + r->fields[i].value.len;
+        while (p < end) {
+            const char *comma = memchr(p, ',', (size_t)(end - p));
+            const char *e = comma ? comma : end;
+            while (p < e && (*p == ' ' || *p == '\t'))
+                p++;
+            const char *semi = memchr(p, ';', (size_t)(e - p));
+            const char *ne = semi ? semi : e;
+            while (ne > p && (ne[-1] == ' ' || ne[-1] == '\t'))
+                ne--;
+            size_t nl = (size_t)(ne - p);
+            if ((nl == 4 && strncasecmp(p, "gzip", 4) == 0) || (nl == 1 && *p == '*')) {
+                const char *q = semi ? strstr(semi, "q=") : NULL;
+                if (!q || q >= e || strtod(q + 2, NULL) > 0)
+                    return 1;
+            }
+            p = comma ? comma + 1 : end;
+        }
+    }
+    return 0;
+}
+
+static int type_listed(const px_gzip *g, http_slice ct)
+{
+    size_t n = 0;
+    while (n < ct.len && ct.base[n] != ';' && ct.base[n] != ' ')
+        n++;
+    if (n == 9 && strncasecmp(ct.base, "text/html", 9) == 0)
+        return 1; /* as nginx: text/html is always compressed */
+    for (int i = 0; i < g->ntypes; i++)
+        if (strcmp(g->types[i], "*") == 0 || (strlen(g->types[i]) == n && strncasecmp(g->types[i], ct.base, n) == 0))
+            return 1;
+    return 0;
+}
+
+int px_gzip_wanted(const px_conn *c, const http_response *resp)
+{
+    const px_gzip *g = &c->server->gzip;
+    const http_request *r = &c->req;
+    if (!g->on || resp->status != 200 || r->method_id == HTTP_M_HEAD || resp->body == HTTP_BODY_NONE)
+        return 0;
+    if (resp->body == HTTP_BODY_LENGTH && resp->content_length < g->min_length)
+        return 0;
+    if (http_find_field(resp->fields, resp->nfields, "content-encoding", 0) >= 0 || !accepts_gzip(r))
+        return 0;
+    if (!g->proxied_any && http_find_field(r->fields, r->nfields, "via", 0) >= 0)
+        return 0;
+    long ct = http_find_field(resp->fields, resp->nfields, "content-type", 0);
+    return ct >= 0 && type_listed(g, resp->fields[ct].value);
+}
+
+int px_gzip_start(px_conn *c)
+{
+    struct px_gzip_state *gz = calloc(1, sizeof(*gz));
+    if (!gz)
+        return -1;
+    gz->out = wire_pool_get(&c->w->out_pool);
+    if (!gz->out || deflateInit2(&gz->z, c->server->gzip.level, Z_DEFLATED, 15 + 16, GZ_MEM_LEVEL, Z_DEFAULT_STRATEGY) != Z_OK) {
+        if (gz->out)
+            wire_pool_put(&c->w->out_pool, gz->out);
+        free(gz);
+        return -1;
+    }
+    c->gz = gz;
+    return 0;
+}
+
+size_t px_gzip_input_budget(const px_conn *c)
+{
+    size_t cap = c->w->out_pool.block_size;
+    return cap > GZ_HELD_MAX + 2048 ? (cap - GZ_HELD_MAX - 2048) * 1000 / 1001 : 1024;
+}
+
+/* Deflates p[0..n) (and finishes the stream when finish) into the batch's out block. 0, or -1 if zlib failed
+ * or the bound was wrong (the caller then drops the connection rather than send a corrupt body). */
+int px_gzip_feed(px_conn *c, const char *p, size_t n, int finish)
+{
+    struct px_gzip_state *gz = c->gz;
+    gz->z.next_in = (Bytef *)(uintptr_t)p;
+    gz->z.avail_in = (uInt)n;
+    gz->z.next_out = (Bytef *)gz->out + gz->len;
+    gz->z.avail_out = (uInt)(c->w->out_pool.block_size - gz->len);
+    int rc = deflate(&gz->z, finish ? Z_FINISH : Z_NO_FLUSH);
+    gz->len = c->w->out_pool.block_size - gz->z.avail_out;
+    if (rc == Z_STREAM_ERROR || gz->z.avail_in || (finish && rc != Z_STREAM_END)) {
+        px_error("gzip: compressed output did not fit its buffer (%d)", rc);
+        return -1;
+    }
+    return 0;
+}
+
+/* Hands the batch's compressed bytes to the caller and starts the next batch empty. */
+http_slice px_gzip_take(px_conn *c)
+{
+    http_slice s = http_slice_of(c->gz->out, c->gz->len);
+    c->gz->len = 0;
+    return s;
+}
+
+void px_gzip_end(px_conn *c)
+{
+    if (!c->gz)
+        return;
+    deflateEnd(&c->gz->z);
+    wire_pool_put(&c->w->out_pool, c->gz->out);
+    free(c->gz);
+    c->gz = NULL;
+}

@@ -1,0 +1,260 @@
+/* tests/e2e proxyd harness: temp directories, config templates, starting and stopping proxyd and origins, and
+ * `proxyd -t` runs. Owns the at-exit cleanup of the current test's directory. */
+#include "px_harness.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define ORIGIN_READY "origin: listening on "
+#define SETPRIV "/usr/bin/setpriv"
+
+static px_env *current; /* for the at-exit cleanup when a failed assertion ends the test process */
+
+static void remove_dir(const char *dir)
+{
+    char cmd[128];
+    if (dir[0] && snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir) < (int)sizeof cmd && system(cmd) != 0)
+        fprintf(stderr, "px_harness: cannot remove %s\n", dir);
+}
+
+static void at_exit(void)
+{
+    if (!current)
+        return;
+    if (current->pid > 0)
+        kill(current->pid, SIGKILL);
+    for (int i = 0; i < current->norigins; i++)
+        kill(current->opid[i], SIGKILL);
+    remove_dir(current->dir);
+}
+
+static const char *env_or_fail(const char *name)
+{
+    const char *v = getenv(name);
+    ck_assert_msg(v && *v, "%s is not set (run through meson test)", name);
+    return v;
+}
+
+/* An origin that dies with the test process. */
+static void origin_start(px_env *e, int i)
+{
+    char line[256];
+    const char *argv[] = {SETPRIV, "--pdeathsig", "KILL", "--", env_or_fail("PROXYD_ORIGIN"),
+                          "-l", "127.0.0.1:0", "-w", "1", "-q", NULL};
+    pid_t pid = ts_spawn(argv, ORIGIN_READY, line, sizeof line, 10000);
+    ck_assert_msg(pid > 0, "origin %d did not start", i);
+    const char *colon = strrchr(line, ':');
+    e->opid[i] = pid;
+    e->norigins = i + 1;
+    e->oport[i] = colon ? atoi(colon + 1) : 0;
+    ck_assert_int_gt(e->oport[i], 0);
+}
+
+void px_env_init(px_env *e, int norigins)
+{
+    static int registered;
+    memset(e, 0, sizeof *e);
+    ck_assert_int_le(norigins, PX_MAX_ORIGINS);
+    strcpy(e->dir, "/tmp/pxe2e-XXXXXX");
+    ck_assert_msg(mkdtemp(e->dir) != NULL, "mkdtemp: %s", strerror(errno));
+    snprintf(e->conf, sizeof e->conf, "%s/proxyd.ini", e->dir);
+    snprintf(e->log, sizeof e->log, "%s/error.log", e->dir);
+    current = e;
+    if (!registered++)
+        atexit(at_exit);
+    e->port = ts_free_port();
+    do {
+        e->port2 = ts_free_port();
+        e->dead = ts_free_port();
+    } while (e->port2 == e->port || e->dead == e->port || e->dead == e->port2);
+    ck_assert_int_gt(e->port, 0);
+    for (int i = 0; i < norigins; i++)
+        origin_start(e, i);
+}
+
+void px_env_done(px_env *e)
+{
+    if (e->pid > 0)
+        ck_assert_msg(px_proxy_stop(e) == 0, "proxyd did not exit 0 on SIGTERM (sanitizer report or leak?)");
+    for (int i = 0; i < e->norigins; i++) {
+        int st = ts_stop(e->opid[i], SIGTERM, 5000);
+        e->opid[i] = 0;
+        ck_assert_msg(st == 0, "origin %d exited %d", i, st);
+    }
+    e->norigins = 0;
+    remove_dir(e->dir);
+    e->dir[0] = 0;
+    current = NULL;
+}
+
+/* Appends n bytes to the growing string *s of length *len. */
+static void append(char **s, size_t *len, const char *p, size_t n)
+{
+    char *grown = realloc(*s, *len + n + 1);
+    ck_assert_ptr_nonnull(grown);
+    memcpy(grown + *len, p, n);
+    *len += n;
+    grown[*len] = 0;
+    *s = grown;
+}
+
+/* The value of placeholder name (without the @s), written into buf; NULL when unknown. */
+static const char *placeholder(const px_env *e, const char *name, size_t n, char *buf, size_t cap)
+{
+    static const char *const ports[] = {"PORT", "PORT2", "DEAD", "O0", "O1", "O2"};
+    const int values[] = {e->port, e->port2, e->dead, e->oport[0], e->oport[1], e->oport[2]};
+    for (size_t i = 0; i < sizeof ports / sizeof ports[0]; i++)
+        if (strlen(ports[i]) == n && memcmp(name, ports[i], n) == 0) {
+            snprintf(buf, cap, "%d", values[i]);
+            return buf;
+        }
+    if (n == 3 && memcmp(name, "DIR", 3) == 0)
+        return e->dir;
+    if (n == 3 && memcmp(name, "LOG", 3) == 0)
+        return e->log;
+    return NULL;
+}
+
+char *px_expand(const px_env *e, const char *tpl)
+{
+    char *out = NULL, num[16];
+    size_t len = 0;
+    append(&out, &len, "", 0);
+    for (const char *p = tpl; *p;) {
+        const char *at = strchr(p, '@'), *end = at ? strchr(at + 1, '@') : NULL;
+        const char *v = end ? placeholder(e, at + 1, (size_t)(end - at - 1), num, sizeof num) : NULL;
+        if (!at) {
+            append(&out, &len, p, strlen(p));
+            break;
+        }
+        if (!v) { /* a lone '@': copy it */
+            append(&out, &len, p, (size_t)(at - p) + 1);
+            p = at + 1;
+            continue;
+        }
+        append(&out, &len, p, (size_t)(at - p));
+        append(&out, &len, v, strlen(v));
+        p = end + 1;
+    }
+    return out;
+}
+
+void px_write_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    ck_assert_msg(fp != NULL, "cannot write %s: %s", path, strerror(errno));
+    ck_assert_int_eq(fputs(text, fp) >= 0, 1);
+    ck_assert_int_eq(fclose(fp), 0);
+}
+
+char *px_read_file(const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    char *s = NULL, buf[4096];
+    size_t len = 0, n;
+    if (!fp)
+        return NULL;
+    append(&s, &len, "", 0);
+    while ((n = fread(buf, 1, sizeof buf, fp)) > 0)
+        append(&s, &len, buf, n);
+    fclose(fp);
+    return s;
+}
+
+static void write_config(px_env *e, const char *tpl)
+{
+    char *text = px_expand(e, tpl);
+    px_write_file(e->conf, text);
+    free(text);
+}
+
+static void dump_log(const px_env *e)
+{
+    char *log = px_read_file(e->log);
+    if (log && *log)
+        fprintf(stderr, "---- proxyd error log (%s)\n%s----\n", e->log, log);
+    free(log);
+}
+
+void px_proxy_start(px_env *e, const char *tpl)
+{
+    write_config(e, tpl);
+    const char *argv[] = {SETPRIV, "--pdeathsig", "KILL", "--", env_or_fail("PROXYD_BIN"), "-c", e->conf, NULL};
+    e->pid = ts_spawn_port(argv, e->port, 10000);
+    if (e->pid <= 0) {
+        e->pid = 0;
+        dump_log(e);
+    }
+    ck_assert_msg(e->pid > 0, "proxyd did not start listening on %d", e->port);
+}
+
+int px_proxy_stop(px_env *e)
+{
+    int st = ts_stop(e->pid, SIGTERM, 10000);
+    e->pid = 0;
+    dump_log(e);
+    return st;
+}
+
+int px_check_config(px_env *e, const char *tpl, char *out, size_t cap)
+{
+    char errpath[128];
+    int status;
+    write_config(e, tpl);
+    snprintf(errpath, sizeof errpath, "%s/check.err", e->dir);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
+            _exit(126);
+        execl(env_or_fail("PROXYD_BIN"), "proxyd", "-t", "-c", e->conf, (char *)NULL);
+        _exit(127);
+    }
+    while (waitpid(pid, &status, 0) < 0)
+        ck_assert_int_eq(errno, EINTR);
+    char *err = px_read_file(errpath);
+    snprintf(out, cap, "%s", err ? err : "");
+    free(err);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int px_origin_requests(int origin_port)
+{
+    ts_response r;
+    long n = -1;
+    if (ts_request(origin_port, "GET /stats HTTP/1.1\r\nHost: origin\r\nConnection: close\r\n\r\n", &r) < 0)
+        return -1;
+    const char *p = r.status == 200 ? strstr(r.body, "\"requests\":") : NULL;
+    if (p)
+        n = strtol(p + strlen("\"requests\":"), NULL, 10);
+    ts_response_free(&r);
+    return (int)n;
+}
+
+void px_req(int port, const char *raw, ts_response *r)
+{
+    ck_assert_msg(ts_request(port, raw, r) == 0, "no complete response to: %s", raw);
+}
+
+int px_run(const char *cmd, char *out, size_t cap)
+{
+    FILE *fp = popen(cmd, "r");
+    size_t len = 0, n;
+    ck_assert_msg(fp != NULL, "popen %s", cmd);
+    while (cap > 1 && len < cap - 1 && (n = fread(out + len, 1, cap - 1 - len, fp)) > 0)
+        len += n;
+    out[cap > 0 ? len : 0] = 0;
+    char sink[4096];
+    while (fread(sink, 1, sizeof sink, fp) > 0) {
+    }
+    int st = pclose(fp);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
