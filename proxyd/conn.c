@@ -40,6 +40,7 @@ void px_conn_accept(px_worker *w, px_bind *bind, int fd, const wire_addr *peer)
     c->bind = bind;
     c->server = bind->default_server;
     c->peer = *peer;
+    c->file_fd = -1;
     wire_set_nodelay(fd);
     wire_io_init(&c->io, fd, conn_io_cb, c);
     wire_timer_init(&c->timer, conn_timer_cb, c);
@@ -303,6 +304,9 @@ void px_conn_run(px_conn *c)
         case CS_TUNNEL:
             r = px_tunnel_step(c);
             break;
+        case CS_FILE:
+            r = px_static_step(c);
+            break;
         default:
             r = state_flush(c);
             break;
@@ -396,6 +400,8 @@ void px_conn_close(px_conn *c)
     if (c->up)
         px_proxy_abort(c);
     px_gzip_end(c);
+    if (c->file_fd >= 0)
+        close(c->file_fd);
     if (c->pinned) {
         px_upstream_close(w, c->pinned);
         c->pinned = NULL;

@@ -87,13 +87,32 @@ static void broadcast(px_daemon *d)
         px_worker_wake(&d->workers[i]);
 }
 
+/* Loads a configuration with its error lines going to the error log, one log line each. */
+static px_config *load_logged(const char *path)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem)
+        return px_config_load(path, stderr);
+    px_config *cfg = px_config_load(path, mem);
+    fclose(mem);
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+        cfg ? px_warn("%s", line) : px_error("%s", line);
+    free(text);
+    return cfg;
+}
+
 static void reload(px_daemon *d)
 {
     char err[512];
     px_notice("reloading %s", d->conf_path);
-    px_config *cfg = px_config_load(d->conf_path, stderr);
+    px_notify("RELOADING=1");
+    px_config *cfg = load_logged(d->conf_path);
     if (!cfg) {
         px_error("reload failed: the configuration has errors (see above); still serving the previous one");
+        px_notify("READY=1");
         return;
     }
     px_runtime *old = atomic_load(&d->rt);
@@ -101,6 +120,7 @@ static void reload(px_daemon *d)
     if (!rt) {
         px_error("reload failed: %s; still serving the previous one", err);
         px_config_free(cfg);
+        px_notify("READY=1");
         return;
     }
     atomic_store(&d->acks, 0);
@@ -113,6 +133,7 @@ static void reload(px_daemon *d)
     px_runtime_unref(old);
     atomic_fetch_add(&d->reloads, 1);
     px_notice("reloaded (generation %u)", rt->generation);
+    px_notify("READY=1");
 }
 
 static void on_signal(wire_loop *loop, int signo, void *data)

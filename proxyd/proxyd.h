@@ -179,6 +179,7 @@ typedef enum px_conn_state {
     CS_UPSTREAM,   /* forwarding the request and the response */
     CS_LOCAL,      /* sending a response made by proxyd itself */
     CS_TUNNEL,     /* after 101 Switching Protocols: bytes both ways */
+    CS_FILE,       /* sending a static file */
     CS_CLOSING,    /* flushing the last bytes before closing */
 } px_conn_state;
 
@@ -246,6 +247,9 @@ struct px_conn {
     http_chunked resp_chunked;
     uint64_t resp_bytes;
     struct px_gzip_state *gz; /* compressing this response */
+    int file_fd;             /* static file being sent, or -1 */
+    off_t file_off;
+    uint64_t file_left;
     int keep_alive;          /* answer keeps the client connection */
     unsigned requests;
     uint64_t started_ms;
@@ -322,6 +326,10 @@ void px_tls_runtime_free(px_runtime *rt);
 int px_tls_check(const px_config *cfg, void *errfp);
 int px_tls_client_start(px_upconn *u);
 int px_tls_upstream_handshake(px_upconn *u);
+
+/* static.c */
+int px_static_respond(px_conn *c);
+int px_static_step(px_conn *c);
 
 /* gzip.c */
 int px_gzip_wanted(const px_conn *c, const http_response *resp);

@@ -104,6 +104,8 @@ int px_request_begin(px_conn *c)
     if (r->method_id == HTTP_M_CONNECT)
         return px_respond_error(c, 405, "CONNECT is not proxied");
     const px_route *route = r->form == HTTP_TARGET_ASTERISK ? NULL : find_route(c->server, r->path);
+    if (!route && c->server->root)
+        return px_static_respond(c);
     if (!route)
         return px_respond_error(c, 404, "no route");
     c->upstream = route->upstream;

@@ -24,14 +24,18 @@ static void remove_dir(const char *dir)
         fprintf(stderr, "px_harness: cannot remove %s\n", dir);
 }
 
+static void dump_log(const px_env *e);
+
 static void at_exit(void)
 {
     if (!current)
         return;
     if (current->pid > 0)
         kill(current->pid, SIGKILL);
+    dump_log(current);
     for (int i = 0; i < current->norigins; i++)
-        kill(current->opid[i], SIGKILL);
+        if (current->opid[i] > 0)
+            kill(current->opid[i], SIGKILL);
     remove_dir(current->dir);
 }
 
@@ -83,15 +87,20 @@ void px_env_done(px_env *e)
 {
     if (e->pid > 0)
         ck_assert_msg(px_proxy_stop(e) == 0, "proxyd did not exit 0 on SIGTERM (sanitizer report or leak?)");
-    for (int i = 0; i < e->norigins; i++) {
-        int st = ts_stop(e->opid[i], SIGTERM, 5000);
-        e->opid[i] = 0;
-        ck_assert_msg(st == 0, "origin %d exited %d", i, st);
-    }
+    for (int i = 0; i < e->norigins; i++)
+        if (e->opid[i] > 0)
+            ck_assert_msg(px_origin_stop(e, i) == 0, "origin %d did not exit 0", i);
     e->norigins = 0;
     remove_dir(e->dir);
     e->dir[0] = 0;
     current = NULL;
+}
+
+int px_origin_stop(px_env *e, int i)
+{
+    int st = ts_stop(e->opid[i], SIGTERM, 5000);
+    e->opid[i] = 0;
+    return st;
 }
 
 /* Appends n bytes to the growing string *s of length *len. */

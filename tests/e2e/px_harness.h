@@ -37,6 +37,9 @@ void px_env_init(px_env *e, int norigins);
  * makes the exit status non-zero), and removes the directory. */
 void px_env_done(px_env *e);
 
+/* Stops origin i with SIGTERM (px_env_done then skips it). Returns its exit status (0 expected). */
+int px_origin_stop(px_env *e, int i);
+
 /* The template with every placeholder replaced (malloc'd; the caller frees). */
 char *px_expand(const px_env *e, const char *tpl);
 
