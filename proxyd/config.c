@@ -269,6 +269,7 @@ static px_server *new_server(load_ctx *c, const char *name)
 static int open_section(load_ctx *c, const char *section)
 {
     snprintf(c->section, sizeof(c->section), "%s", section);
+    c->in_section = 1;
     c->nseen = 0;
     c->up = NULL;
     c->srv = NULL;
@@ -319,9 +320,9 @@ static int seen_before(load_ctx *c, const char *key)
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
     load_ctx *c = user;
-    if (c->handled_serial != c->section_serial) {
-        c->handled_serial = c->section_serial;
-        open_section(c, section);
+    if (!c->in_section) {
+        px__cfg_error(c, name, "key outside any section (start with [global], [upstream NAME] or [server NAME])");
+        return 1;
     }
     if (c->kind == SECT_NONE)
         return 1; /* the section error was reported once */
@@ -369,8 +370,22 @@ static char *reader(char *str, int num, void *stream)
         p++;
     if (*p == '\n' || *p == 0 || *p == ';' || *p == '#')
         c->continuation = 0;
-    if (*p == '[')
-        c->section_serial++;
+    if (*p == '[') {
+        /* Sections open here rather than at their first key, so that an empty one still exists and
+         * errors about it name its own line. */
+        const char *end = strchr(p, ']');
+        if (end) {
+            char name[128];
+            const char *b = p + 1;
+            while (*b == ' ' || *b == '\t')
+                b++;
+            size_t nl = (size_t)(end - b);
+            while (nl && (b[nl - 1] == ' ' || b[nl - 1] == '\t'))
+                nl--;
+            snprintf(name, sizeof(name), "%.*s", (int)nl, b);
+            open_section(c, name);
+        }
+    }
     return str;
 }
 

@@ -18,8 +18,7 @@ typedef struct load_ctx {
     FILE *errfp;
     int lineno;
     int errors;
-    int section_serial; /* bumped by the reader at each "[...]" line */
-    int handled_serial; /* section the handler last opened */
+    int in_section;
     int continuation;   /* the current line is a multi-line continuation */
     int line_too_long;
     sect_kind kind;

@@ -62,6 +62,24 @@ static http_slice rewrite_location(px_conn *c, http_slice v, char *tmp, size_t c
     return v;
 }
 
+/* "5; url=http://upstream/x": the URL after "url=" is rewritten like a Location. */
+static http_slice rewrite_refresh(px_conn *c, http_slice v, char *tmp, size_t cap)
+{
+    for (size_t i = 0; i + 4 <= v.len; i++) {
+        if (strncasecmp(v.base + i, "url=", 4) != 0)
+            continue;
+        size_t pre = i + 4;
+        if (pre >= cap)
+            return v;
+        http_slice url = rewrite_location(c, http_slice_of(v.base + pre, v.len - pre), tmp + pre, cap - pre);
+        if (url.base != tmp + pre)
+            return v;
+        memcpy(tmp, v.base, pre);
+        return http_slice_of(tmp, pre + url.len);
+    }
+    return v;
+}
+
 static int response_field_dropped(const http_response *resp, size_t i)
 {
     http_slice name = resp->fields[i].name;
@@ -89,8 +107,10 @@ static long build_response_head(px_conn *c, const http_response *resp)
             http_write_str(&hw, "\r\n");
             continue;
         }
-        if (http_slice_eq_ci(resp->fields[i].name, "location") || http_slice_eq_ci(resp->fields[i].name, "refresh"))
+        if (http_slice_eq_ci(resp->fields[i].name, "location"))
             v = rewrite_location(c, v, tmp, sizeof(tmp));
+        else if (http_slice_eq_ci(resp->fields[i].name, "refresh"))
+            v = rewrite_refresh(c, v, tmp, sizeof(tmp));
         http_write_field(&hw, resp->fields[i].name, v);
     }
     if (c->gz) {

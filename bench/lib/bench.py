@@ -20,6 +20,7 @@ CONF = os.path.join(BENCH, "conf")
 PROXIES = ["proxyd", "nginx", "haproxy"]
 PROXY_CPU, LOAD_CPU = 0, 1
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+S_TIME_CLIENTS = 8
 NO_TLS = "skipped (proxyd has no TLS yet)"
 
 # key: (title, unit, better, listener, path, tool)
@@ -210,22 +211,33 @@ class Bench:
         pid = self.procs[proxy].pid
         t0, c0 = time.monotonic(), procs.cpu_ticks(pid)
         if tool == "s_time":
-            # two s_time clients side by side: one sequential client would leave the proxy idle between handshakes
+            # s_time clients side by side: one sequential client would leave the proxy idle between handshakes
             ps = [subprocess.Popen(["taskset", "-c", str(LOAD_CPU)] + cmd, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL) for _ in range(2)]
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL) for _ in range(S_TIME_CLIENTS)]
             outs = [p.communicate(timeout=self.a.duration + 60)[0].decode(errors="replace") for p in ps]
             out = "\n".join(outs)
         else:
             out = procs.run(cmd, timeout=self.a.duration + 60, cpu=LOAD_CPU)
         dt, c1 = time.monotonic() - t0, procs.cpu_ticks(pid)
-        cpu = 100.0 * (c1 - c0) / CLK_TCK / dt
+        user, system = (c1[0] - c0[0]) / CLK_TCK, (c1[1] - c0[1]) / CLK_TCK
+        cpu = 100.0 * (user + system) / dt
+        total = re.search(r"(\d+) requests in", out)
+        if key == "plain" and total:
+            self.cpu_per_request(proxy, user, system, int(total.group(1)))
         self.rawlog.write(f"=== {key} {proxy} round {round_no}: {' '.join(cmd)}\n{out}\n")
-        self.commands.setdefault(key, " ".join(["taskset", "-c", "1"] + cmd).replace(
-            str(self.listen[proxy][THROUGHPUT[key][3]]), "PORT") + (" (x2 in parallel)" if tool == "s_time" else ""))
+        shown = " ".join(["taskset", "-c", "1"] + cmd).replace(str(self.listen[proxy][THROUGHPUT[key][3]]), "PORT")
+        self.commands.setdefault(key, shown + (f"  (x{S_TIME_CLIENTS} in parallel)" if tool == "s_time" else ""))
         if tool == "s_time":
             return self.parse_s_time(out, dt) + (cpu,)
         value, note = self.parse_wrk(out)
         return value, note, cpu
+
+    def cpu_per_request(self, proxy, user, system, requests):
+        """The proxy's own CPU time per request in the plain run: a cost that does not depend on the load generator."""
+        for key, title, secs in (("cpu_user", "user CPU per request (plain, /proc utime)", user),
+                                 ("cpu_sys", "kernel CPU per request (plain, /proc stime)", system)):
+            row = self.rows.setdefault(key, report.Row(key, title, "ns/req", "lower"))
+            row.add(proxy, secs * 1e9 / requests, None, "")
 
     @staticmethod
     def parse_wrk(out):
@@ -248,7 +260,7 @@ class Bench:
     @staticmethod
     def parse_s_time(out, dt):
         conns = [int(n) for n in re.findall(r"^(\d+) connections in [\d.]+s", out, re.M)]
-        if len(conns) != 2:
+        if len(conns) != S_TIME_CLIENTS:
             raise RuntimeError("unexpected s_time output: " + out[-300:])
         marks = "".join(re.findall(r"^[*r0-9]+$", out, re.M))
         reused = marks.count("r") / max(1, len(marks))
@@ -405,6 +417,18 @@ class Bench:
                                  "SIGTERM; (Ir_run - Ir_base) / " + str(n))
         return (ir["run"] - ir["base"]) / n
 
+    def why(self, proxy, err):
+        """The reason a run failed, in one line; valgrind's own diagnosis when it has one."""
+        try:
+            with open(os.path.join(self.dir, proxy + ".log"), errors="replace") as f:
+                text = f.read()
+        except OSError:
+            text = ""
+        m = re.findall(r"unhandled instruction bytes: .*|Unrecognised instruction at address .*\n.*", text)
+        if m:
+            return "valgrind stopped the proxy: " + " ".join(" ".join(m[-2:]).split())
+        return " ".join(str(err).split())[:300]
+
     def run_cost(self):
         sc = self.rows["syscalls"] = report.Row("syscalls", "system calls per proxied request (plain)", "calls/req",
                                                 "lower")
@@ -419,6 +443,7 @@ class Bench:
                         v, note = v
                 except (OSError, RuntimeError, subprocess.TimeoutExpired, AttributeError) as e:
                     row.skip[proxy] = "failed"
+                    self.notes.append(f"{row.key} / {proxy} failed: {self.why(proxy, e)}")
                     log(f"[{row.key}] {proxy}: FAILED: {e}")
                     continue
                 row.add(proxy, v, None, note)

@@ -108,10 +108,10 @@ def stop_all():
 
 
 def cpu_ticks(pid):
-    """utime + stime of the whole process (all its threads), in clock ticks."""
+    """(utime, stime) of the whole process (all its threads), in clock ticks."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
+    return int(fields[11]), int(fields[12])
 
 
 def rss_bytes(pid):

@@ -44,6 +44,14 @@ class Row:
         v = self.values[proxy]
         return statistics.median(v) if v else None
 
+    def efficiency_ratio(self, peer):
+        """proxyd/peer in rate per proxy CPU-second: fair even when the load generator, not the proxy, is the limit."""
+        def eff(p):
+            pairs = [v / (c / 100.0) for v, c in zip(self.values[p], self.cpu[p]) if c > 0]
+            return statistics.median(pairs) if pairs else None
+        a, b = eff("proxyd"), eff(peer)
+        return a / b if a and b else None
+
     def ratio(self, peer):
         a, b = self.median("proxyd"), self.median(peer)
         return a / b if a is not None and b else None
@@ -75,6 +83,13 @@ def cpu_cell(row):
     if not any(row.cpu.values()):
         return "—"
     return " / ".join(f"{statistics.median(row.cpu[p]):.0f}%" if row.cpu[p] else "—" for p in PROXIES)
+
+
+def eff_cell(row):
+    en, eh = row.efficiency_ratio("nginx"), row.efficiency_ratio("haproxy")
+    if en is None and eh is None:
+        return "—"
+    return f"{fmt(en) + '×' if en else '—'}, {fmt(eh) + '×' if eh else '—'}"
 
 
 def goal_cell(row):
@@ -117,13 +132,13 @@ def versions(build):
 
 def table(rows):
     out = ["| scenario | unit | proxyd | nginx | haproxy | spread min–max (p / n / h) | proxyd/nginx | proxyd/haproxy "
-           "| proxy CPU (p / n / h) | goal (issue 9) |",
-           "|---|---|---:|---:|---:|---|---:|---:|---|---|"]
+           "| proxy CPU (p / n / h) | per CPU-s p/n, p/h | goal (issue 9) |",
+           "|---|---|---:|---:|---:|---|---:|---:|---|---|---|"]
     for row in rows:
         rn, rh = row.ratio("nginx"), row.ratio("haproxy")
         out.append(f"| {row.title} | {row.unit} | {cell(row, 'proxyd')} | {cell(row, 'nginx')} | "
                    f"{cell(row, 'haproxy')} | {spread(row)} | {fmt(rn) + '×' if rn else '—'} | "
-                   f"{fmt(rh) + '×' if rh else '—'} | {cpu_cell(row)} | {goal_cell(row)} |")
+                   f"{fmt(rh) + '×' if rh else '—'} | {cpu_cell(row)} | {eff_cell(row)} | {goal_cell(row)} |")
     return out
 
 
@@ -149,7 +164,7 @@ def chart(args, rows):
 
 def write(args, rows_by_key, commands, notes, elapsed, build):
     order = ["plain", "tls", "tls2", "handshake", "resume", "plain64k", "tls64k", "mem_plain", "mem_tls", "syscalls",
-             "instructions"]
+             "instructions", "cpu_user", "cpu_sys"]
     rows = [rows_by_key[k] for k in order if k in rows_by_key]
     v = versions(build)
     chart_err = chart(args, rows)
@@ -160,7 +175,8 @@ def write(args, rows_by_key, commands, notes, elapsed, build):
           "Medians over the rounds (A B C alternation). Ratios are proxyd ÷ peer: above 1 is better for rates, "
           "below 1 is better for bytes, calls and instructions. Absolute numbers vary between machines; "
           "compare the ratios. ⚠ = see the notes. Proxy CPU is the proxy's own CPU use during the run: "
-          "well below 100% means the load generator, not the proxy, was the limit.", ""]
+          "well below 100% means the load generator, not the proxy, was the limit; "
+          "the per CPU-s column then compares rate per proxy CPU-second instead.", ""]
     md += table(rows)
     md += ["", "![requests per second by scenario](latest.png)" if not chart_err else f"Chart: {chart_err}", "",
            "## Notes", ""]

@@ -255,6 +255,10 @@ static step conn_send(conn *c)
 {
     if (c->gen.left > 0) return STEP_FLUSH;
     if (c->gen.more) return gen_step(c) < 0 ? STEP_FLUSH : STEP_AGAIN;
+    if (c->ws) {
+        c->state = CONN_WS;
+        return STEP_AGAIN;
+    }
     if (!c->keep_alive) return enter_closing(c);
     c->state = CONN_HEAD;
     return STEP_AGAIN;
@@ -278,6 +282,24 @@ static step conn_linger(conn *c)
     return c->eof ? STEP_CLOSE : STEP_INPUT;
 }
 
+/* CONN_WS: echoes frames until a close frame, an error or the end of input. */
+static step conn_ws(conn *c)
+{
+    switch (ws_echo(c)) {
+    case WS_PROGRESS:
+        return STEP_AGAIN;
+    case WS_NEED_INPUT:
+        return c->eof ? STEP_CLOSE : STEP_INPUT;
+    case WS_NEED_ROOM:
+        return STEP_FLUSH;
+    case WS_CLOSING:
+        return enter_closing(c);
+    case WS_CLOSE_NOW:
+        break;
+    }
+    return STEP_CLOSE;
+}
+
 static step conn_dispatch(conn *c)
 {
     switch (c->state) {
@@ -293,6 +315,8 @@ static step conn_dispatch(conn *c)
         return conn_closing(c);
     case CONN_LINGER:
         return conn_linger(c);
+    case CONN_WS:
+        return conn_ws(c);
     }
     return STEP_CLOSE;
 }

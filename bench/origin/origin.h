@@ -1,5 +1,6 @@
 /* origin: a small, fast HTTP/1.1 origin server used by the end-to-end tests and the benchmarks.
- * Shared declarations of main.c (arguments, signals, workers), conn.c (connection state machine), routes.c. */
+ * Shared declarations of main.c (arguments, signals, workers), conn.c (connection state machine), routes.c,
+ * ntlm.c (/ntlm) and ws.c (/ws). */
 #ifndef ORIGIN_H
 #define ORIGIN_H
 
@@ -65,7 +66,15 @@ typedef enum conn_state {
     CONN_SEND,    /* streaming a generated response body */
     CONN_CLOSING, /* flushing the last response before closing */
     CONN_LINGER,  /* write side shut: discarding input briefly so the peer gets our response, not a reset */
+    CONN_WS,      /* after a 101 on /ws: echoing WebSocket frames */
 } conn_state;
+
+/* /ntlm: where the connection-based handshake of this connection stands. */
+typedef enum ntlm_state {
+    NTLM_NONE,       /* no credentials yet (or a failed attempt) */
+    NTLM_CHALLENGED, /* a type 2 challenge went out on this connection */
+    NTLM_AUTHED,     /* a type 3 answered this connection's challenge: later requests need no Authorization */
+} ntlm_state;
 
 typedef struct conn {
     wire_io io;
@@ -90,6 +99,10 @@ typedef struct conn {
     unsigned echo_chunked : 1; /* ... whose length is known only at the end */
     unsigned hold_delay : 1;   /* output held until the delay timer fires */
     unsigned hold_echo : 1;    /* output held until the chunked body's length is known */
+    unsigned ws : 1;           /* a 101 went out: frames follow the response */
+    ntlm_state ntlm_state;
+    unsigned char ntlm_challenge[8]; /* the server challenge sent on this connection */
+    char ntlm_user[33];              /* the authenticated user, from the type 3 message */
 } conn;
 
 /* What a request asks for, decided from the head alone (no side effects). */
@@ -103,6 +116,8 @@ typedef enum route_kind {
     ROUTE_HEADER,
     ROUTE_CLOSE,
     ROUTE_TYPE,
+    ROUTE_NTLM,
+    ROUTE_WS,
     ROUTE_NOT_FOUND,
     ROUTE_BAD, /* malformed number, status or query: 400 */
 } route_kind;
@@ -143,6 +158,31 @@ int gen_step(conn *c);
 /* Accepted-connection entry point (wire_accept_cb) and shutdown. */
 void conn_accept(wire_listener *l, int fd, const wire_addr *peer);
 void conn_free_all(origin_worker *w);
+
+/* What the /ntlm route answers (ntlm.c). */
+typedef struct ntlm_reply {
+    int status;          /* 200, or 401 */
+    char challenge[128]; /* 401 with a type 2 message: the WWW-Authenticate value; else empty (offer both schemes) */
+    char body[64];
+} ntlm_reply;
+
+/* Advances c's NTLM handshake with the request's Authorization field and says what to answer. */
+void ntlm_step(conn *c, const http_request *req, ntlm_reply *r);
+
+/* /ws opening handshake: returns 101 with the Sec-WebSocket-Accept value in accept, 426 when the request is not a
+ * WebSocket version 13 upgrade, 400 when the key is malformed. */
+int ws_handshake(const http_request *req, char accept[32]);
+
+typedef enum ws_result {
+    WS_PROGRESS,   /* one frame handled */
+    WS_NEED_INPUT, /* the next frame is incomplete */
+    WS_NEED_ROOM,  /* the output block must drain first */
+    WS_CLOSING,    /* a close frame was answered (or a protocol error reported): flush, then close */
+    WS_CLOSE_NOW,  /* close without a word */
+} ws_result;
+
+/* CONN_WS: handles the next client frame from c->in, writing the echo, pong or close into c->out. */
+ws_result ws_echo(conn *c);
 
 /* The delay timer callback (conn.c) starts a wait the route asked for. */
 void conn_start_delay(conn *c, uint32_t ms);

@@ -136,6 +136,10 @@ static void plan_path(http_slice path, route_plan *p)
         p->kind = ROUTE_STATS_RESET;
     } else if (slice_is(path, "/header")) {
         p->kind = ROUTE_HEADER;
+    } else if (slice_is(path, "/ntlm")) {
+        p->kind = ROUTE_NTLM;
+    } else if (slice_is(path, "/ws")) {
+        p->kind = ROUTE_WS;
     } else if (slice_is(path, "/close")) {
         p->kind = ROUTE_CLOSE;
     } else if (has_prefix(path, "/type/", &rest)) {
@@ -411,6 +415,49 @@ static void write_generated(http_writer *wr, conn *c, const route_plan *p, int m
     if (!head_only) body_pattern(c, wr, pat, p->n);
 }
 
+/* /ntlm: 401 offering Negotiate and NTLM, 401 with a challenge, or 200 naming the authenticated user. */
+static void write_ntlm(http_writer *wr, conn *c, const http_request *req, int head_only)
+{
+    ntlm_reply r;
+    ntlm_step(c, req, &r);
+    head_begin(wr, r.status);
+    if (r.status == 401 && r.challenge[0]) {
+        http_write_field(wr, http_slice_cstr("WWW-Authenticate"), http_slice_cstr(r.challenge));
+    } else if (r.status == 401) {
+        http_write_str(wr, "WWW-Authenticate: Negotiate\r\n");
+        http_write_str(wr, "WWW-Authenticate: NTLM\r\n");
+    }
+    http_write_str(wr, "Content-Type: text/plain\r\n");
+    write_length(wr, strlen(r.body));
+    head_end(wr, c, req->minor);
+    if (!head_only) http_write_str(wr, r.body);
+}
+
+/* /ws: 101 and frames from then on, or a refusal that stays ordinary HTTP. */
+static void write_ws(http_writer *wr, conn *c, const http_request *req, int head_only)
+{
+    char accept[32];
+    int status = ws_handshake(req, accept);
+    if (status != 101) {
+        if (status == 426) {
+            head_begin(wr, 426);
+            http_write_str(wr, "Sec-WebSocket-Version: 13\r\nContent-Type: text/plain\r\n");
+            write_length(wr, 4);
+            head_end(wr, c, req->minor);
+            if (!head_only) http_write_str(wr, "426\n");
+            return;
+        }
+        write_text(wr, c, req->minor, status, "bad Sec-WebSocket-Key", head_only);
+        return;
+    }
+    c->ws = 1;
+    head_begin(wr, 101);
+    http_write_str(wr, "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ");
+    http_write_str(wr, accept);
+    http_write_str(wr, "\r\n");
+    http_write_end(wr);
+}
+
 static void write_route(http_writer *wr, conn *c, const route_plan *p, const http_request *req, const char *head,
                         size_t head_len)
 {
@@ -456,6 +503,12 @@ static void write_route(http_writer *wr, conn *c, const route_plan *p, const htt
         if (!head_only) http_write_raw(wr, "ok\n", 3);
         return;
     }
+    case ROUTE_NTLM:
+        write_ntlm(wr, c, req, head_only);
+        return;
+    case ROUTE_WS:
+        write_ws(wr, c, req, head_only);
+        return;
     case ROUTE_CLOSE:
         c->keep_alive = 0;
         {
