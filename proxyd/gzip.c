@@ -19,29 +19,40 @@ struct px_gzip_state {
 #define GZ_MEM_LEVEL 6          /* literal buffer of 4K symbols: a block never exceeds ~20 KiB */
 #define GZ_HELD_MAX (20 * 1024)
 
-/* "gzip", "gzip;q=0.5", "*" accept; "gzip;q=0" refuses. */
+/* One element of Accept-Encoding: "gzip", "gzip;q=0.5" and "*" accept; "gzip;q=0" refuses. */
+static int element_accepts(const char *p, size_t n)
+{
+    size_t name = 0;
+    while (name < n && p[name] != ';')
+        name++;
+    size_t b = 0, e = name;
+    while (b < e && (p[b] == ' ' || p[b] == '\t'))
+        b++;
+    while (e > b && (p[e - 1] == ' ' || p[e - 1] == '\t'))
+        e--;
+    if (!((e - b == 4 && strncasecmp(p + b, "gzip", 4) == 0) || (e - b == 1 && p[b] == '*')))
+        return 0;
+    for (size_t i = name; i + 2 < n; i++)
+        if ((p[i] == 'q' || p[i] == 'Q') && p[i + 1] == '=') {
+            char q[8] = {0};
+            memcpy(q, p + i + 2, n - i - 2 < sizeof(q) - 1 ? n - i - 2 : sizeof(q) - 1);
+            return strtod(q, NULL) > 0;
+        }
+    return 1;
+}
+
 static int accepts_gzip(const http_request *r)
 {
     for (long i = http_find_field(r->fields, r->nfields, "accept-encoding", 0); i >= 0;
          i = http_find_field(r->fields, r->nfields, "accept-encoding", (size_t)i + 1)) {
-        const char *p = r->fields[i].value.base, *end = p + r->fields[i].value.len;
-        while (p < end) {
-            const char *comma = memchr(p, ',', (size_t)(end - p));
-            const char *e = comma ? comma : end;
-            while (p < e && (*p == ' ' || *p == '\t'))
-                p++;
-            const char *semi = memchr(p, ';', (size_t)(e - p));
-            const char *ne = semi ? semi : e;
-            while (ne > p && (ne[-1] == ' ' || ne[-1] == '\t'))
-                ne--;
-            size_t nl = (size_t)(ne - p);
-            if ((nl == 4 && strncasecmp(p, "gzip", 4) == 0) || (nl == 1 && *p == '*')) {
-                const char *q = semi ? strstr(semi, "q=") : NULL;
-                if (!q || q >= e || strtod(q + 2, NULL) > 0)
+        http_slice v = r->fields[i].value;
+        size_t start = 0;
+        for (size_t k = 0; k <= v.len; k++)
+            if (k == v.len || v.base[k] == ',') {
+                if (element_accepts(v.base + start, k - start))
                     return 1;
+                start = k + 1;
             }
-            p = comma ? comma + 1 : end;
-        }
     }
     return 0;
 }

@@ -149,7 +149,7 @@ def chart(args, rows):
         return None
     dat = os.path.join(args.out, "raw", "chart.dat")
     with open(dat, "w") as f:
-        f.write("scenario proxyd nginx haproxy\n")
+        f.write("# scenario proxyd nginx haproxy\n")
         for r in tp:
             vals = [r.median(p) for p in PROXIES]
             f.write(f"\"{r.key}\" " + " ".join(f"{v:.0f}" if v else "NaN" for v in vals) + "\n")

@@ -125,6 +125,7 @@ static int idle_before_reload(int gen)
     ck_assert_int_eq(ts_send(fd, req, strlen(req)), 0);
     ck_assert_int_eq(ts_read_response(fd, &r, 0), 0);
     ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(ts_header(&r, "X-Gen"));
     ck_assert_int_eq(atoi(ts_header(&r, "X-Gen")), gen);
     ck_assert_int_eq(r.closed, 0);
     ts_response_free(&r);

@@ -1,0 +1,149 @@
+/* End-to-end tests of proxyd over TLS, with certificates made by openssl at test time: a TLS listener checked
+ * with curl, SNI choosing the certificate, and an https upstream verified by name (and refused when wrong). */
+#include "px_harness.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static px_env env;
+
+/* A self-signed P-256 certificate for name in @DIR@/NAME.crt and @DIR@/NAME.key. */
+static void make_cert(const char *name)
+{
+    char cmd[1024], out[256];
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=%s "
+             "-addext subjectAltName=DNS:%s -keyout %s/%s.key -out %s/%s.crt 2>&1",
+             name, name, env.dir, name, env.dir, name);
+    ck_assert_msg(px_run(cmd, out, sizeof out) == 0, "openssl req: %s", out);
+}
+
+/* curl over TLS with the CA file of name, resolving name to 127.0.0.1. Returns curl's exit status; out holds
+ * the body followed by " HTTP=<status>". */
+static int curl_get(const char *name, int port, const char *path, char *out, size_t cap)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "curl -s --max-time 10 --cacert %s/%s.crt --resolve %s:%d:127.0.0.1 -w ' HTTP=%%{http_code}' "
+             "https://%s:%d%s",
+             env.dir, name, name, port, name, port, path);
+    return px_run(cmd, out, cap);
+}
+
+/* The subject of the certificate served for SNI name on port. */
+static void served_subject(int port, const char *name, char *out, size_t cap)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "openssl s_client -connect 127.0.0.1:%d -servername %s </dev/null 2>/dev/null | "
+             "openssl x509 -noout -subject 2>&1",
+             port, name);
+    px_run(cmd, out, cap);
+}
+
+#define TLS_FRONT                                                                                                \
+    "[upstream o]\nserver = 127.0.0.1:@O0@\n"                                                                    \
+    "[server a]\nlisten = 127.0.0.1:@PORT@ tls default\nserver_name = a.test\n"                                  \
+    "tls_cert = @DIR@/a.test.crt\ntls_key = @DIR@/a.test.key\nproxy_pass = o\n"                                  \
+    "[server b]\nlisten = 127.0.0.1:@PORT@ tls\nserver_name = b.test\n"                                          \
+    "tls_cert = @DIR@/b.test.crt\ntls_key = @DIR@/b.test.key\nproxy_pass = o\n"
+
+/* 15. A TLS listener serves the body, and SNI picks each server's certificate. */
+START_TEST(tls_listener_and_sni)
+{
+    char out[4096], want[160];
+    px_env_init(&env, 1);
+    make_cert("a.test");
+    make_cert("b.test");
+    px_proxy_start(&env, PX_GLOBAL TLS_FRONT);
+    ck_assert_int_eq(curl_get("a.test", env.port, "/size/100", out, sizeof out), 0);
+    memset(want, 'x', 100);
+    strcpy(want + 100, " HTTP=200");
+    ck_assert_str_eq(out, want);
+    ck_assert_int_eq(curl_get("b.test", env.port, "/size/100", out, sizeof out), 0);
+    ck_assert_str_eq(out, want);
+    /* The request carries the https scheme. */
+    ck_assert_int_eq(curl_get("b.test", env.port, "/echo", out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "X-Forwarded-Proto: https\r\n") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "Host: b.test:") != NULL, "%s", out);
+    served_subject(env.port, "a.test", out, sizeof out);
+    ck_assert_msg(strstr(out, "CN = a.test") != NULL, "SNI a.test served: %s", out);
+    served_subject(env.port, "b.test", out, sizeof out);
+    ck_assert_msg(strstr(out, "CN = b.test") != NULL, "SNI b.test served: %s", out);
+    /* An unknown name falls back to the default server's certificate. */
+    served_subject(env.port, "other.test", out, sizeof out);
+    ck_assert_msg(strstr(out, "CN = a.test") != NULL, "SNI other.test served: %s", out);
+    px_env_done(&env);
+}
+END_TEST
+
+/* proxyd in front of itself: a plain listener proxies to an https upstream (its own TLS listener). */
+#define TLS_UPSTREAM(server_name)                                                                                \
+    "[upstream o]\nserver = 127.0.0.1:@O0@\n"                                                                    \
+    "[upstream secure]\nserver = 127.0.0.1:@PORT2@\ntls = on\ntls_ca = @DIR@/a.test.crt\n"                       \
+    "tls_server_name = " server_name "\n"                                                                        \
+    "[server front]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = https://secure\n"                                   \
+    "[server back]\nlisten = 127.0.0.1:@PORT2@ tls\nserver_name = a.test\n"                                      \
+    "tls_cert = @DIR@/a.test.crt\ntls_key = @DIR@/a.test.key\nproxy_pass = o\n"
+
+START_TEST(https_upstream)
+{
+    ts_response r;
+    px_env_init(&env, 1);
+    make_cert("a.test");
+    px_proxy_start(&env, PX_GLOBAL TLS_UPSTREAM("a.test"));
+    for (int i = 0; i < 3; i++) {
+        px_req(env.port, "GET /size/5000 HTTP/1.1\r\nHost: h\r\n\r\n", &r);
+        ck_assert_int_eq(r.status, 200);
+        ck_assert_uint_eq(r.body_len, 5000);
+        ts_response_free(&r);
+    }
+    px_req(env.port, "GET /echo HTTP/1.1\r\nHost: h\r\n\r\n", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_msg(strstr(r.body, "X-Forwarded-Proto: https\r\n") != NULL, "%s", r.body); /* seen by the back */
+    ts_response_free(&r);
+    px_env_done(&env);
+}
+END_TEST
+
+START_TEST(https_upstream_wrong_name)
+{
+    char want[64];
+    ts_response r;
+    px_env_init(&env, 1);
+    make_cert("a.test");
+    px_proxy_start(&env, PX_GLOBAL TLS_UPSTREAM("wrong.test"));
+    px_req(env.port, "GET /size/10 HTTP/1.1\r\nHost: h\r\n\r\n", &r);
+    ck_assert_int_eq(r.status, 502);
+    ts_response_free(&r);
+    ck_assert_int_eq(px_origin_requests(env.oport[0]), 0);
+    char *log = px_read_file(env.log);
+    snprintf(want, sizeof want, "upstream 127.0.0.1:%d", env.port2);
+    ck_assert_msg(log && strstr(log, want), "error log does not name %s:\n%s", want, log);
+    free(log);
+    px_env_done(&env);
+}
+END_TEST
+
+static Suite *tls_suite(void)
+{
+    Suite *s = suite_create("e2e_proxy_tls");
+    TCase *tc = tcase_create("tls");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, tls_listener_and_sni);
+    tcase_add_test(tc, https_upstream);
+    tcase_add_test(tc, https_upstream_wrong_name);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(tls_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
