@@ -336,6 +336,7 @@ void px_conn_update_timer(px_conn *c)
                               c->in.end ? l->client_header_timeout : l->keepalive_timeout);
         return;
     case CS_UPSTREAM:
+        px_proxy_update_timer(c, progress);
         if (c->out.len) {
             if (progress || c->tkind != T_SEND)
                 px_conn_set_timer(c, T_SEND, l->send_timeout);

@@ -220,36 +220,50 @@ static int flush_client(px_conn *c)
 int px_proxy_step(px_conn *c)
 {
     px_upconn *u = c->up;
-    if (c->out.len && c->ready_write)
-        return flush_client(c);
-    if (!u) /* the response is complete; only the request body was still arriving */
-        return px_proxy_finish(c);
-    if (u->state != UP_ACTIVE)
-        return 0;
-    if (!c->head_sent)
-        return send_head(c);
-    int progress = 0;
-    if (u->out.len && u->ready_write) {
-        int r = flush_upstream(c);
-        if (r < 0)
+    int progress = 0, r;
+    if (c->out.len && c->ready_write) {
+        if ((r = flush_client(c)) < 0)
             return -1;
         progress = r;
     }
-    if (c->eof && !c->resp_done)
+    if (!u)
+        return c->out.len ? progress : px_proxy_finish(c);
+    if (u->state != UP_ACTIVE)
+        return progress;
+    if (!c->head_sent)
+        return send_head(c);
+    if (u->out.len && u->ready_write) {
+        if ((r = flush_upstream(c)) < 0)
+            return -1;
+        progress |= r;
+    }
+    /* A client that hung up while waiting (a long poll abandoned) frees its upstream connection now. */
+    if ((c->eof || (c->hup && c->req_body == BODY_DONE)) && !c->resp_done)
         return px_proxy_client_gone(c);
     /* The response is read even while request bytes wait: an origin may answer before reading the body. */
-    if (!c->out.len && !c->resp_done && u->ready_read) {
-        int r = px_proxy_read_response(c);
-        if (r != 0)
-            return r;
-    }
-    if (c->req_body != BODY_DONE && !c->req_aborted && !u->out.len) {
-        int r = forward_request_body(c);
-        if (r != 0)
-            return r;
-    }
+    if (!c->out.len && !c->resp_done && u->ready_read && (r = px_proxy_read_response(c)) != 0)
+        return r;
+    if (c->req_body != BODY_DONE && !c->req_aborted && !u->out.len && (r = forward_request_body(c)) != 0)
+        return r;
     if (c->resp_done && !c->out.len)
         return px_proxy_finish(c);
     return progress;
-    return 0;
+}
+
+/* The upstream's timer follows what the exchange waits on: send_timeout while the request is going out,
+ * read_timeout while waiting for the response (re-armed by every read), nothing while the client is the slow
+ * side (its send_timeout governs then). */
+void px_proxy_update_timer(px_conn *c, int progress)
+{
+    px_upconn *u = c->up;
+    if (!u || u->state != UP_ACTIVE)
+        return;
+    px_timer_kind kind = c->out.len ? T_NONE : (u->out.len || c->req_body != BODY_DONE) ? T_SEND : T_READ;
+    if ((int)kind == u->tkind && !(progress && kind == T_SEND))
+        return;
+    u->tkind = kind;
+    if (kind == T_NONE)
+        wire_timer_stop(c->w->loop, &u->timer);
+    else
+        wire_timer_start(c->w->loop, &u->timer, kind == T_SEND ? u->up->send_timeout : u->up->read_timeout);
 }

@@ -368,6 +368,7 @@ int px_proxy_read_response(px_conn *c)
         u->ready_read = 0; /* edge-triggered: a short read drained the socket */
     u->in.end += (size_t)n;
     u->got_bytes = 1;
+    u->tkind = T_READ;
     wire_timer_start(c->w->loop, &u->timer, u->up->read_timeout);
     if (!c->resp_head_sent)
         return parse_response_head(c);
@@ -383,6 +384,8 @@ int px_proxy_finish(px_conn *c)
         int reusable = c->up_reusable && c->req_body == BODY_DONE && !c->req_aborted && !wire_buf_len(&u->in) &&
                        !u->out.len;
         c->up = NULL;
+        if (c->pinned == u)
+            c->pinned = NULL;
         if (c->pin && reusable) {
             c->pinned = u; /* stays with this client: not pooled, closed with it */
             wire_timer_stop(c->w->loop, &u->timer);

@@ -156,6 +156,7 @@ typedef enum px_up_state {
 struct px_upconn {
     wire_io io;
     tlsio_conn *tls;
+    int tkind; /* px_timer_kind: T_SEND (request going out), T_READ (awaiting response bytes) or T_NONE */
     wire_timer timer;
     px_up_state state;
     int ready_read, ready_write, eof, hup;
@@ -191,6 +192,7 @@ typedef enum px_timer_kind {
     T_SEND,      /* send_timeout: between writes to the client */
     T_TUNNEL,    /* upstream read_timeout: idle tunnel */
     T_LINGER,    /* lingering close */
+    T_READ,      /* upstream read_timeout: awaiting response bytes */
 } px_timer_kind;
 
 typedef enum px_body_state {
@@ -284,6 +286,7 @@ size_t px_tpl_expand(const px_conn *c, const px_tpl *t, char *out, size_t cap);
 
 /* proxy.c, proxy_resp.c, tunnel.c */
 int px_proxy_step(px_conn *c);
+void px_proxy_update_timer(px_conn *c, int progress);
 int px_proxy_read_response(px_conn *c);
 int px_proxy_finish(px_conn *c);
 void px_proxy_abort(px_conn *c);

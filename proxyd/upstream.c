@@ -200,6 +200,7 @@ static void attach(px_conn *c, px_upconn *u)
     u->ready_write = 1;
     c->up = u;
     c->up_addr = u->up->servers[u->server].text;
+    u->tkind = T_NONE;
     PX_ADD(c->w->stats.up_reused, 1);
     wire_timer_start(c->w->loop, &u->timer, u->up->read_timeout);
 }
@@ -257,7 +258,7 @@ static void on_connected(px_upconn *u)
         return;
     }
     mark_success(u);
-    wire_timer_start(u->w->loop, &u->timer, u->up->read_timeout);
+    wire_timer_start(u->w->loop, &u->timer, u->up->connect_timeout); /* bounds the TLS handshake too */
     if (!u->up->tls) {
         u->state = UP_ACTIVE;
         px_conn_run(c);
