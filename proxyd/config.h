@@ -108,6 +108,7 @@ typedef struct px_listen {
 } px_listen;
 
 typedef struct px_route {
+    int line; /* where it was written, for errors found after the file is read */
     char *prefix;
     size_t len;
     char *upstream_name;
@@ -123,6 +124,7 @@ typedef struct px_server {
     int nnames;
     char *tls_cert[PX_MAX_CERTS];
     char *tls_key[PX_MAX_CERTS];
+    int cert_line[PX_MAX_CERTS], key_line[PX_MAX_CERTS];
     int ncert, nkey;
     px_route routes[PX_MAX_ROUTES]; /* sorted longest prefix first */
     int nroutes;

@@ -88,17 +88,21 @@ static void check_server(load_ctx *c, px_server *s)
     if (tls && s->ncert == 0)
         px__cfg_error(c, "tls_cert", "a tls listen address needs tls_cert and tls_key");
     for (int i = 0; i < s->ncert && i < s->nkey; i++) {
+        c->lineno = s->cert_line[i];
         if (access(s->tls_cert[i], R_OK) != 0)
             px__cfg_error(c, "tls_cert", "cannot read %s", s->tls_cert[i]);
+        c->lineno = s->key_line[i];
         if (access(s->tls_key[i], R_OK) != 0)
             px__cfg_error(c, "tls_key", "cannot read %s", s->tls_key[i]);
     }
     for (int i = 0; i < s->nroutes; i++) {
         s->routes[i].upstream = px_config_upstream(c->cfg, s->routes[i].upstream_name);
+        c->lineno = s->routes[i].line;
         if (!s->routes[i].upstream)
             px__cfg_error(c, s->routes[i].len == 1 ? "proxy_pass" : "route", "no [upstream %s] is defined",
                           s->routes[i].upstream_name);
     }
+    c->lineno = s->line;
     qsort(s->routes, (size_t)s->nroutes, sizeof(s->routes[0]), route_cmp);
     if (s->nroutes == 0 && s->return_status == 0 && !s->root)
         px__cfg_error(c, "proxy_pass", "a server needs proxy_pass, route, return or root");

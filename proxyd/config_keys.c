@@ -392,6 +392,7 @@ static const char *k_srv_tls_cert(load_ctx *c, const char *v)
 {
     if (c->srv->ncert == PX_MAX_CERTS)
         return "too many certificates";
+    c->srv->cert_line[c->srv->ncert] = c->lineno;
     c->srv->tls_cert[c->srv->ncert++] = px__xstrdup(v);
     return NULL;
 }
@@ -400,12 +401,14 @@ static const char *k_srv_tls_key(load_ctx *c, const char *v)
 {
     if (c->srv->nkey == PX_MAX_CERTS)
         return "too many keys";
+    c->srv->key_line[c->srv->nkey] = c->lineno;
     c->srv->tls_key[c->srv->nkey++] = px__xstrdup(v);
     return NULL;
 }
 
-static const char *add_route(px_server *s, const char *prefix, size_t plen, const char *upstream)
+static const char *add_route(load_ctx *c, const char *prefix, size_t plen, const char *upstream)
 {
+    px_server *s = c->srv;
     if (s->nroutes == PX_MAX_ROUTES)
         return "too many routes";
     if (!*upstream || strchr(upstream, ' '))
@@ -414,6 +417,7 @@ static const char *add_route(px_server *s, const char *prefix, size_t plen, cons
         if (s->routes[i].len == plen && strncmp(s->routes[i].prefix, prefix, plen) == 0)
             return "route prefix given twice";
     px_route *r = &s->routes[s->nroutes++];
+    r->line = c->lineno;
     r->prefix = strndup(prefix, plen);
     r->len = plen;
     r->upstream_name = px__xstrdup(upstream);
@@ -427,7 +431,7 @@ static const char *k_srv_proxy_pass(load_ctx *c, const char *v)
         v += 7;
     else if (strncmp(v, "https://", 8) == 0)
         v += 8;
-    return add_route(c->srv, "/", 1, v);
+    return add_route(c, "/", 1, v);
 }
 
 static const char *k_srv_route(load_ctx *c, const char *v)
@@ -438,7 +442,7 @@ static const char *k_srv_route(load_ctx *c, const char *v)
     const char *up = sp;
     while (*up == ' ' || *up == '\t')
         up++;
-    return add_route(c->srv, v, (size_t)(sp - v), up);
+    return add_route(c, v, (size_t)(sp - v), up);
 }
 
 static const char *k_srv_return(load_ctx *c, const char *v)

@@ -118,7 +118,7 @@ static const struct {
     {"[global]\nserver_tokens = yes\n" MIN_SERVER, "server_tokens: expected on or off"},
     {"[global]\nworkers = 2\nworkers = 3\n" MIN_SERVER, ":3: [global] workers: key given twice"},
     {"[upstream app]\nserver = 127.0.0.1:8081\n[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = nope\n",
-     "proxy_pass: no [upstream nope] is defined"},
+     ":5: [server s] proxy_pass: no [upstream nope] is defined"},
     {"[upstream app]\nserver = 127.0.0.1:8081\n[server s]\nproxy_pass = app\n", "listen: a server needs"},
     {"[upstream app]\n[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = app\n", "an upstream needs at least one"},
     {"[upstream app]\nserver = 127.0.0.1:8081 weight=0\n[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = app\n",
