@@ -113,8 +113,8 @@ void px_access_log(px_conn *c)
         wire_timer_init(&w->alog_timer, on_flush_timer, w);
         wire_timer_start(w->loop, &w->alog_timer, 1000);
     }
-    char peer[64], when[64], req[1024], ref[512], ua[512];
-    wire_addr_host(&c->peer, peer, sizeof(peer));
+    char when[64], req[1024], ref[512], ua[512];
+    const char *peer = c->peer;
     local_time(w, when, sizeof(when), w->rt->cfg->access_log_json);
     uint64_t now = wire_now(w->loop);
     double rt = (double)(now - c->started_ms) / 1000.0;

@@ -39,7 +39,7 @@ void px_conn_accept(px_worker *w, px_bind *bind, int fd, const wire_addr *peer)
     px_runtime_ref(c->rt);
     c->bind = bind;
     c->server = bind->default_server;
-    c->peer = *peer;
+    px_peer_text(peer, c->peer, sizeof(c->peer));
     c->file_fd = -1;
     wire_set_nodelay(fd);
     wire_io_init(&c->io, fd, conn_io_cb, c);
@@ -432,6 +432,5 @@ void px_conn_close(px_conn *c)
 
 const char *px_conn_peer(px_conn *c)
 {
-    static _Thread_local char buf[64];
-    return wire_addr_host(&c->peer, buf, sizeof(buf));
+    return c->peer;
 }

@@ -21,33 +21,60 @@ static int overridden(const px_server *s, http_slice name)
 
 /* Fields never copied from the client: framing and hop-by-hop fields are proxyd's to write, and the
  * forwarding fields are replaced so that a client cannot forge them. */
-static int dropped(const px_conn *c, size_t i)
+static int dropped(const px_conn *c, size_t i, int conn_names)
 {
-    static const char *const names[] = {"content-length", "transfer-encoding", "expect", "x-real-ip",
-                                        "x-forwarded-for", "x-forwarded-proto", "host"};
     const http_field *f = &c->req.fields[i];
-    for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
-        if (http_slice_eq_ci(f->name, names[k]))
-            return 1;
-    if (c->req.upgrade && http_slice_eq_ci(f->name, "upgrade"))
-        return 0;
-    return http_is_hop_by_hop(c->req.fields, c->req.nfields, i) || overridden(c->server, f->name);
+    switch (px_field_classify(f->name)) {
+    case PF_CONTENT_LENGTH: case PF_TRANSFER_ENCODING: case PF_EXPECT: case PF_X_REAL_IP:
+    case PF_X_FORWARDED_FOR: case PF_X_FORWARDED_PROTO: case PF_HOST:
+        return 1;
+    case PF_UPGRADE:
+        return !c->req.upgrade;
+    case PF_CONNECTION: case PF_KEEP_ALIVE: case PF_PROXY_CONNECTION: case PF_TE: case PF_PROXY_AUTHENTICATE:
+    case PF_PROXY_AUTHORIZATION: case PF_TRAILER:
+        return 1;
+    default:
+        break;
+    }
+    if (conn_names && http_is_hop_by_hop(c->req.fields, c->req.nfields, i))
+        return 1;
+    return c->server->nset_headers && overridden(c->server, f->name);
+}
+
+/* Copies a field libhttp already validated, without checking it again. */
+void px_copy_field(http_writer *hw, const http_field *f)
+{
+    size_t need = f->name.len + f->value.len + 4;
+    if (hw->overflow || hw->cap - hw->len < need) {
+        hw->overflow = 1;
+        return;
+    }
+    char *p = hw->buf + hw->len;
+    memcpy(p, f->name.base, f->name.len);
+    p += f->name.len;
+    *p++ = ':';
+    *p++ = ' ';
+    memcpy(p, f->value.base, f->value.len);
+    p += f->value.len;
+    *p++ = '\r';
+    *p++ = '\n';
+    hw->len += need;
 }
 
 static void write_default_fields(px_conn *c, http_writer *hw, char *tmp, size_t tmpcap)
 {
     static const struct {
-        const char *name;
+        http_slice name;
         px_var var;
-    } defaults[] = {{"Host", PX_VAR_HTTP_HOST}, /* as received: Lync and Exchange need the original */
-                    {"X-Real-IP", PX_VAR_REMOTE_ADDR},
-                    {"X-Forwarded-For", PX_VAR_PROXY_ADD_XFF},
-                    {"X-Forwarded-Proto", PX_VAR_SCHEME}};
+    } defaults[] = {{PX_LIT("Host"), PX_VAR_HTTP_HOST}, /* as received: Lync and Exchange need the original */
+                    {PX_LIT("X-Real-IP"), PX_VAR_REMOTE_ADDR},
+                    {PX_LIT("X-Forwarded-For"), PX_VAR_PROXY_ADD_XFF},
+                    {PX_LIT("X-Forwarded-Proto"), PX_VAR_SCHEME}};
     for (size_t k = 0; k < sizeof(defaults) / sizeof(defaults[0]); k++) {
-        if (overridden(c->server, http_slice_cstr(defaults[k].name)))
+        if (c->server->nset_headers && overridden(c->server, defaults[k].name))
             continue;
-        size_t n = px_var_expand(c, defaults[k].var, tmp, tmpcap);
-        http_write_field(hw, http_slice_cstr(defaults[k].name), http_slice_of(tmp, n));
+        http_field f = {defaults[k].name, http_slice_of(tmp, px_var_expand(c, defaults[k].var, tmp, tmpcap))};
+        px_copy_field(hw, &f);
     }
     for (int k = 0; k < c->server->nset_headers; k++) {
         const px_header *h = &c->server->set_headers[k];
@@ -65,17 +92,27 @@ static long build_request_head(px_conn *c)
     http_writer hw;
     char tmp[2048];
     http_writer_init(&hw, w->scratch, w->scratch_size);
-    http_write_request_line(&hw, r->method, r->form == HTTP_TARGET_ABSOLUTE ? r->path : r->target, 1);
+    http_slice target = r->target;
+    if (r->form == HTTP_TARGET_ABSOLUTE) {
+        target = r->path;
+    }
+    http_write_slice(&hw, r->method);
+    http_write_raw(&hw, " ", 1);
+    if (r->form == HTTP_TARGET_ABSOLUTE && (!target.len || target.base[0] == '?'))
+        http_write_raw(&hw, "/", 1); /* "http://h?q" asks for "/?q" */
+    http_write_slice(&hw, target);
+    http_write_raw(&hw, " HTTP/1.1\r\n", 11);
+    int conn_names = px_connection_names_fields(r->fields, r->nfields);
     for (size_t i = 0; i < r->nfields; i++)
-        if (!dropped(c, i))
-            http_write_field(&hw, r->fields[i].name, r->fields[i].value);
+        if (!dropped(c, i, conn_names))
+            px_copy_field(&hw, &r->fields[i]);
     write_default_fields(c, &hw, tmp, sizeof(tmp));
     if (r->body == HTTP_BODY_LENGTH) {
-        http_write_str(&hw, "Content-Length: ");
+        http_write_raw(&hw, "Content-Length: ", 16);
         http_write_u64(&hw, r->content_length);
-        http_write_str(&hw, "\r\n");
+        http_write_raw(&hw, "\r\n", 2);
     } else if (r->body == HTTP_BODY_CHUNKED) {
-        http_write_str(&hw, "Transfer-Encoding: chunked\r\n");
+        http_write_raw(&hw, "Transfer-Encoding: chunked\r\n", 28);
     }
     if (r->upgrade)
         http_write_str(&hw, "Connection: upgrade\r\n");

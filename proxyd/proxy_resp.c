@@ -80,11 +80,11 @@ static http_slice rewrite_refresh(px_conn *c, http_slice v, char *tmp, size_t ca
     return v;
 }
 
-static int response_field_dropped(const http_response *resp, size_t i)
+static int response_field_dropped(const http_response *resp, size_t i, px_field_kind k, int conn_names)
 {
-    http_slice name = resp->fields[i].name;
-    return http_slice_eq_ci(name, "server") || http_slice_eq_ci(name, "content-length") ||
-           http_is_hop_by_hop(resp->fields, resp->nfields, i);
+    if (k == PF_SERVER || k == PF_CONTENT_LENGTH || px_field_hop_by_hop(k))
+        return 1;
+    return conn_names && http_is_hop_by_hop(resp->fields, resp->nfields, i);
 }
 
 /* Builds the client's response head into the worker's scratch block. Returns its length or -1. */
@@ -95,11 +95,17 @@ static long build_response_head(px_conn *c, const http_response *resp)
     char tmp[2048];
     http_writer_init(&hw, w->scratch, w->scratch_size);
     http_write_status_line(&hw, 1, resp->status, resp->reason);
+    int conn_names = px_connection_names_fields(resp->fields, resp->nfields);
     for (size_t i = 0; i < resp->nfields; i++) {
-        if (response_field_dropped(resp, i))
+        px_field_kind k = px_field_classify(resp->fields[i].name);
+        if (response_field_dropped(resp, i, k, conn_names))
             continue;
         http_slice v = resp->fields[i].value;
-        if (c->gz && http_slice_eq_ci(resp->fields[i].name, "etag") && v.len && v.base[0] == '"') {
+        if (k == PF_OTHER) {
+            px_copy_field(&hw, &resp->fields[i]);
+            continue;
+        }
+        if (c->gz && k == PF_ETAG && v.len && v.base[0] == '"') {
             http_write_field(&hw, resp->fields[i].name, v); /* replaced below by its weak form */
             hw.len -= v.len + 2;
             http_write_str(&hw, "W/");
@@ -107,9 +113,9 @@ static long build_response_head(px_conn *c, const http_response *resp)
             http_write_str(&hw, "\r\n");
             continue;
         }
-        if (http_slice_eq_ci(resp->fields[i].name, "location"))
+        if (k == PF_LOCATION)
             v = rewrite_location(c, v, tmp, sizeof(tmp));
-        else if (http_slice_eq_ci(resp->fields[i].name, "refresh"))
+        else if (k == PF_REFRESH)
             v = rewrite_refresh(c, v, tmp, sizeof(tmp));
         http_write_field(&hw, resp->fields[i].name, v);
     }
@@ -119,12 +125,12 @@ static long build_response_head(px_conn *c, const http_response *resp)
             http_write_str(&hw, "Vary: Accept-Encoding\r\n");
     } else if (resp->body == HTTP_BODY_LENGTH ||
                (resp->body == HTTP_BODY_NONE && http_find_field(resp->fields, resp->nfields, "content-length", 0) >= 0)) {
-        http_write_str(&hw, "Content-Length: ");
+        http_write_raw(&hw, "Content-Length: ", 16);
         http_write_u64(&hw, resp->content_length);
-        http_write_str(&hw, "\r\n");
+        http_write_raw(&hw, "\r\n", 2);
     }
     if (c->resp_chunk_out)
-        http_write_str(&hw, "Transfer-Encoding: chunked\r\n");
+        http_write_raw(&hw, "Transfer-Encoding: chunked\r\n", 28);
     px_write_common_fields(c, &hw, resp->status);
     return http_write_end(&hw);
 }

@@ -23,6 +23,17 @@ typedef struct px_daemon px_daemon;
 typedef struct px_conn px_conn;
 typedef struct px_upconn px_upconn;
 
+/* Fields proxyd treats specially (fields.c). */
+typedef enum px_field_kind {
+    PF_OTHER = 0, PF_HOST, PF_CONNECTION, PF_KEEP_ALIVE, PF_PROXY_CONNECTION, PF_TE, PF_TRANSFER_ENCODING,
+    PF_UPGRADE, PF_PROXY_AUTHENTICATE, PF_PROXY_AUTHORIZATION, PF_TRAILER, PF_CONTENT_LENGTH, PF_EXPECT,
+    PF_X_REAL_IP, PF_X_FORWARDED_FOR, PF_X_FORWARDED_PROTO, PF_SERVER, PF_LOCATION, PF_REFRESH, PF_ETAG, PF_VIA,
+    PF_AUTHORIZATION, PF_WWW_AUTHENTICATE, PF_ACCEPT_ENCODING,
+} px_field_kind;
+
+/* A literal as a slice initializer, without strlen at run time. */
+#define PX_LIT(s) {"" s, sizeof(s) - 1}
+
 /* One listening address and the servers that share it. */
 typedef struct px_bind {
     wire_addr addr;
@@ -216,7 +227,7 @@ struct px_conn {
     px_bind *bind;
     px_server *server;
     px_conn *prev, *next; /* worker's list */
-    wire_addr peer;
+    char peer[48];           /* client address as text (IPv4, IPv6 or unix), formatted once at accept */
     wire_buf in;             /* block: [head + body bytes] then the field array */
     size_t head_len;         /* bytes of the current request head kept at in.start */
     size_t body_off;         /* next unprocessed body byte, relative to in.base */
@@ -341,6 +352,13 @@ size_t px_gzip_input_budget(const px_conn *c);
 int px_gzip_feed(px_conn *c, const char *p, size_t n, int finish);
 http_slice px_gzip_take(px_conn *c);
 void px_gzip_end(px_conn *c);
+
+/* fields.c */
+px_field_kind px_field_classify(http_slice name);
+int px_field_hop_by_hop(px_field_kind k);
+int px_connection_names_fields(const http_field *f, size_t n);
+void px_copy_field(http_writer *hw, const http_field *f);
+void px_peer_text(const wire_addr *a, char *out, size_t cap);
 
 /* notify.c: systemd's NOTIFY_SOCKET protocol */
 void px_notify_ready(void);

@@ -26,9 +26,7 @@ static size_t expand_xff(const px_conn *c, char *out, size_t cap)
         n += put(out + n, cap - n, r->fields[i].value.base, r->fields[i].value.len);
         n += put(out + n, cap - n, ", ", 2);
     }
-    char host[64];
-    wire_addr_host(&c->peer, host, sizeof(host));
-    return n + put(out + n, cap - n, host, strlen(host));
+    return n + put(out + n, cap - n, c->peer, strlen(c->peer));
 }
 
 /* $host as nginx defines it: the host name of the request (no port, lower case), else the server's name. */
@@ -53,7 +51,6 @@ static size_t expand_host(const px_conn *c, char *out, size_t cap)
 
 size_t px_var_expand(const px_conn *c, px_var v, char *out, size_t cap)
 {
-    char host[64];
     switch (v) {
     case PX_VAR_HOST:
         return expand_host(c, out, cap);
@@ -66,8 +63,7 @@ size_t px_var_expand(const px_conn *c, px_var v, char *out, size_t cap)
     case PX_VAR_SCHEME:
         return c->bind->tls ? put(out, cap, "https", 5) : put(out, cap, "http", 4);
     case PX_VAR_REMOTE_ADDR:
-        wire_addr_host(&c->peer, host, sizeof(host));
-        return put(out, cap, host, strlen(host));
+        return put(out, cap, c->peer, strlen(c->peer));
     case PX_VAR_PROXY_ADD_XFF:
         return expand_xff(c, out, cap);
     case PX_VAR_SERVER_NAME:
@@ -104,7 +100,10 @@ static int add_header_applies(int status)
 void px_write_common_fields(px_conn *c, http_writer *hw, int status)
 {
     char tmp[2048];
-    http_write_str(hw, c->server->server_tokens ? "Server: proxyd/" PX_VERSION "\r\n" : "Server: proxyd\r\n");
+    if (c->server->server_tokens)
+        http_write_raw(hw, "Server: proxyd/" PX_VERSION "\r\n", sizeof("Server: proxyd/" PX_VERSION "\r\n") - 1);
+    else
+        http_write_raw(hw, "Server: proxyd\r\n", 16);
     for (int i = 0; i < c->server->nadd_headers; i++) {
         const px_header *h = &c->server->add_headers[i];
         if (!h->always && !add_header_applies(status))
@@ -116,9 +115,9 @@ void px_write_common_fields(px_conn *c, http_writer *hw, int status)
     if (c->rt != c->w->rt || c->w->stopping)
         c->keep_alive = 0; /* a reload or a graceful stop retires this connection after this answer */
     if (!c->keep_alive)
-        http_write_str(hw, "Connection: close\r\n");
+        http_write_raw(hw, "Connection: close\r\n", 19);
     else if (c->req.minor == 0)
-        http_write_str(hw, "Connection: keep-alive\r\n");
+        http_write_raw(hw, "Connection: keep-alive\r\n", 24);
 }
 
 /* ---------------------------------------------------------------- proxyd's own responses */
