@@ -285,6 +285,8 @@ static step conn_linger(conn *c)
 /* CONN_WS: echoes frames until a close frame, an error or the end of input. */
 static step conn_ws(conn *c)
 {
+    if (wire_buf_len(&c->in) > 0 && take_block(&c->w->out_pool, &c->out, ORIGIN_OUT_SIZE) < 0)
+        return STEP_CLOSE; /* the output block went back to the pool while the connection was idle */
     switch (ws_echo(c)) {
     case WS_PROGRESS:
         return STEP_AGAIN;

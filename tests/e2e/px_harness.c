@@ -3,6 +3,7 @@
 #include "px_harness.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -19,7 +20,7 @@ static px_env *current; /* for the at-exit cleanup when a failed assertion ends 
 
 static void remove_dir(const char *dir)
 {
-    char cmd[128];
+    char cmd[400];
     if (dir[0] && snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir) < (int)sizeof cmd && system(cmd) != 0)
         fprintf(stderr, "px_harness: cannot remove %s\n", dir);
 }
@@ -61,12 +62,32 @@ static void origin_start(px_env *e, int i)
     ck_assert_int_gt(e->oport[i], 0);
 }
 
+/* A failed assertion ends the test process without at-exit handlers: its directory (named after its pid) is
+ * removed by a later test once that pid is gone. */
+static void remove_stale_dirs(void)
+{
+    DIR *d = opendir("/tmp");
+    struct dirent *de;
+    char path[300];
+    if (!d)
+        return;
+    while ((de = readdir(d)) != NULL) {
+        long pid;
+        if (sscanf(de->d_name, "pxe2e-%ld-", &pid) != 1 || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        snprintf(path, sizeof path, "/tmp/%s", de->d_name);
+        remove_dir(path);
+    }
+    closedir(d);
+}
+
 void px_env_init(px_env *e, int norigins)
 {
     static int registered;
     memset(e, 0, sizeof *e);
     ck_assert_int_le(norigins, PX_MAX_ORIGINS);
-    strcpy(e->dir, "/tmp/pxe2e-XXXXXX");
+    remove_stale_dirs();
+    snprintf(e->dir, sizeof e->dir, "/tmp/pxe2e-%ld-XXXXXX", (long)getpid());
     ck_assert_msg(mkdtemp(e->dir) != NULL, "mkdtemp: %s", strerror(errno));
     snprintf(e->conf, sizeof e->conf, "%s/proxyd.ini", e->dir);
     snprintf(e->log, sizeof e->log, "%s/error.log", e->dir);

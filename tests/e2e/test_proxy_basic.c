@@ -3,9 +3,13 @@
 #include "px_harness.h"
 
 #include <check.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static px_env env;
@@ -282,6 +286,95 @@ START_TEST(chunked_request)
 }
 END_TEST
 
+/* A one-shot raw upstream: accepts one connection, keeps every byte until the chunked body's end, answers 200. */
+typedef struct raw_upstream {
+    int lfd;
+    char got[8192];
+    size_t len;
+} raw_upstream;
+
+static void *raw_serve(void *arg)
+{
+    raw_upstream *u = arg;
+    struct pollfd pfd = {.fd = u->lfd, .events = POLLIN};
+    if (poll(&pfd, 1, 5000) != 1)
+        return NULL;
+    int fd = accept(u->lfd, NULL, NULL);
+    if (fd < 0)
+        return NULL;
+    pfd.fd = fd;
+    while (u->len < sizeof u->got - 1 && poll(&pfd, 1, 3000) == 1) {
+        ssize_t n = recv(fd, u->got + u->len, sizeof u->got - 1 - u->len, 0);
+        if (n <= 0)
+            break;
+        u->len += (size_t)n;
+        u->got[u->len] = 0;
+        const char *body = strstr(u->got, "\r\n\r\n");
+        if (body && strstr(body + 4, "0\r\n\r\n"))
+            break;
+    }
+    const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+    if (send(fd, ok, strlen(ok), MSG_NOSIGNAL) < 0) {
+        /* the test then fails on the missing response */
+    }
+    close(fd);
+    return NULL;
+}
+
+/* Decodes a chunked body with no extensions or trailers into out. Returns its length, or -1 when it has either
+ * or is malformed. */
+static long strict_dechunk(const char *p, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (;;) {
+        char *end;
+        unsigned long size = strtoul(p, &end, 16);
+        if (end == p || strncmp(end, "\r\n", 2) != 0)
+            return -1; /* an extension, or garbage */
+        p = end + 2;
+        if (size == 0)
+            return strcmp(p, "\r\n") == 0 ? (long)n : -1; /* no trailer fields, nothing after */
+        if (n + size > cap || strlen(p) < size + 2 || strncmp(p + size, "\r\n", 2) != 0)
+            return -1;
+        memcpy(out + n, p, size);
+        n += size;
+        p += size + 2;
+    }
+}
+
+/* The bytes on the upstream wire: chunked re-encoded without the client's extensions and trailers. */
+START_TEST(chunked_request_wire)
+{
+    char body[64];
+    ts_response r;
+    raw_upstream u = {.lfd = -1};
+    pthread_t t;
+    px_env_init(&env, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)env.port2),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    u.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(u.lfd, 0);
+    ck_assert_int_eq(bind(u.lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(listen(u.lfd, 4), 0);
+    ck_assert_int_eq(pthread_create(&t, NULL, raw_serve, &u), 0);
+    px_proxy_start(&env, PX_GLOBAL "[upstream raw]\nserver = 127.0.0.1:@PORT2@\n"
+                                   "[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = raw\n");
+    px_req(env.port, "POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "5;ext=1\r\nhello\r\n6;a=\"b\"\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n", &r);
+    pthread_join(t, NULL);
+    close(u.lfd);
+    ck_assert_int_eq(r.status, 200);
+    ts_response_free(&r);
+    const char *head_end = strstr(u.got, "\r\n\r\n");
+    ck_assert_msg(head_end != NULL, "upstream got: %s", u.got);
+    ck_assert_msg(strcasestr(u.got, "\r\nTransfer-Encoding: chunked\r\n") != NULL, "upstream head: %s", u.got);
+    long n = strict_dechunk(head_end + 4, body, sizeof body);
+    ck_assert_msg(n == 11 && memcmp(body, "hello world", 11) == 0, "upstream body not plain re-chunked: [%s]",
+                  head_end + 4);
+    px_env_done(&env);
+}
+END_TEST
+
 /* 11b. A chunked response decoded whole; an HTTP/1.0 client gets it close-delimited. */
 START_TEST(chunked_response)
 {
@@ -352,6 +445,7 @@ static Suite *basic_suite(void)
     tcase_add_test(tc, redirect_301);
     tcase_add_test(tc, proxy_redirect);
     tcase_add_test(tc, chunked_request);
+    tcase_add_test(tc, chunked_request_wire);
     tcase_add_test(tc, chunked_response);
     tcase_add_test(tc, pipelined);
     suite_add_tcase(s, tc);
