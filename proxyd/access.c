@@ -104,10 +104,11 @@ static void local_time(px_worker *w, char *buf, size_t cap, int iso)
 void px_access_log(px_conn *c)
 {
     px_worker *w = c->w;
-    int cls = c->resp_status / 100;
-    if (cls >= 1 && cls <= 5)
-        PX_ADD(w->stats.status[cls], 1);
-    if (atomic_load(&access_fd) < 0 || !c->resp_status)
+    int status = c->resp_status;
+    c->resp_status = 0; /* counted and logged once, whichever of next-request or close comes first */
+    if (status >= 100 && status <= 599)
+        PX_ADD(w->stats.status[status / 100], 1);
+    if (atomic_load(&access_fd) < 0 || !status)
         return;
     if (!wire_timer_active(&w->alog_timer)) {
         wire_timer_init(&w->alog_timer, on_flush_timer, w);
@@ -135,11 +136,10 @@ void px_access_log(px_conn *c)
              "{\"time\":\"%s\",\"remote_addr\":\"%s\",\"request\":\"%s%s\",\"status\":%d,\"bytes_sent\":%llu,"
              "\"referer\":\"%s\",\"user_agent\":\"%s\",\"request_time\":%.3f,\"upstream_addr\":\"%s\","
              "\"upstream_time\":%.3f}\n",
-             when, peer, rq, c->req.method.len ? (c->req.minor ? " HTTP/1.1" : " HTTP/1.0") : "", c->resp_status,
+             when, peer, rq, c->req.method.len ? (c->req.minor ? " HTTP/1.1" : " HTTP/1.0") : "", status,
              (unsigned long long)c->resp_bytes, rf, ag, rt, ua_addr, ut);
     else
         emit(w, "%s - - [%s] \"%s%s\" %d %llu \"%s\" \"%s\" rt=%.3f uaddr=%s ut=%.3f\n", peer, when, rq,
-             c->req.method.len ? (c->req.minor ? " HTTP/1.1" : " HTTP/1.0") : "", c->resp_status,
+             c->req.method.len ? (c->req.minor ? " HTTP/1.1" : " HTTP/1.0") : "", status,
              (unsigned long long)c->resp_bytes, rf, ag, rt, ua_addr, ut);
-    c->resp_status = 0;
 }

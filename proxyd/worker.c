@@ -41,6 +41,18 @@ static void start_listeners(px_worker *w)
         px_worker_hold(w, 1);
 }
 
+/* Stopping: this worker's listening sockets close now, so the kernel refuses new connections instead of
+ * queueing them for a worker that will never accept them. */
+static void close_sockets(px_worker *w)
+{
+    px_runtime *rt = w->rt;
+    for (int i = 0; i < rt->nbinds; i++)
+        if (rt->binds[i].fds[w->id] >= 0) {
+            close(rt->binds[i].fds[w->id]);
+            rt->binds[i].fds[w->id] = -1;
+        }
+}
+
 void px_worker_hold(px_worker *w, int hold)
 {
     for (int i = 0; i < w->nlisteners; i++)
@@ -101,6 +113,7 @@ static void on_wake(wire_loop *loop, wire_async *a)
     if (stop && w->stopping < stop) {
         w->stopping = stop;
         stop_listeners(w);
+        close_sockets(w);
         close_pools(w, w->rt);
         close_idle(w);
         if (stop == 1 && w->nconns)
