@@ -185,9 +185,9 @@ static int run(px_daemon *d, px_config *cfg)
         return 1;
     }
     atomic_store(&d->rt, rt);
+    write_pid(cfg->pid_file); /* before dropping privileges, as nginx does: /run is root's */
     if (drop_privileges(cfg->user) < 0)
         return 1;
-    write_pid(cfg->pid_file);
     d->workers = calloc(d->nworkers, sizeof(px_worker));
     for (unsigned i = 0; i < d->nworkers; i++)
         if (px_worker_start(&d->workers[i], d, i, rt) < 0) {
@@ -254,6 +254,10 @@ int main(int argc, char **argv)
                             "proxyd: configuration file %s test is successful\n", path, path);
         px_config_free(cfg);
         return rc;
+    }
+    if (px_check_keys(cfg, stderr)) {
+        px_config_free(cfg);
+        return 1;
     }
     if (px_log_open(cfg->error_log, cfg->log_level) < 0) {
         fprintf(stderr, "proxyd: cannot open error log %s: %s\n", cfg->error_log, strerror(errno));

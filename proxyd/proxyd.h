@@ -366,5 +366,6 @@ void px_notify(const char *state);
 
 /* check.c: -t beyond syntax (certificates, keys) */
 int px_config_test(const px_config *cfg, void *errfp);
+int px_check_keys(const px_config *cfg, void *errfp);
 
 #endif
