@@ -88,8 +88,8 @@ static const char *escape(http_slice s, char *out, size_t cap, int json)
 
 static http_slice field(const px_conn *c, const char *name)
 {
-    long i = c->req.method.len ? http_find_field(c->req.fields, c->req.nfields, name, 0) : -1;
-    return i >= 0 ? c->req.fields[i].value : http_slice_of("", 0);
+    long i = c->x->req.method.len ? http_find_field(c->x->req.fields, c->x->req.nfields, name, 0) : -1;
+    return i >= 0 ? c->x->req.fields[i].value : http_slice_of("", 0);
 }
 
 static void local_time(px_worker *w, char *buf, size_t cap, int iso)
@@ -120,9 +120,9 @@ void px_access_log(px_conn *c)
     uint64_t now = wire_now(w->loop);
     double rt = (double)(now - c->started_ms) / 1000.0;
     double ut = c->up_ms ? (double)c->up_ms / 1000.0 : 0;
-    http_slice line = c->req.method.len ? http_slice_of(c->req.method.base, (size_t)(c->req.target.base +
-                                                                                     c->req.target.len -
-                                                                                     c->req.method.base))
+    http_slice line = c->x->req.method.len ? http_slice_of(c->x->req.method.base, (size_t)(c->x->req.target.base +
+                                                                                     c->x->req.target.len -
+                                                                                     c->x->req.method.base))
                                         : http_slice_of("", 0);
     int json = w->rt->cfg->access_log_json;
     if (sizeof(w->alog) - w->alog_len < 3072)
@@ -136,10 +136,10 @@ void px_access_log(px_conn *c)
              "{\"time\":\"%s\",\"remote_addr\":\"%s\",\"request\":\"%s%s\",\"status\":%d,\"bytes_sent\":%llu,"
              "\"referer\":\"%s\",\"user_agent\":\"%s\",\"request_time\":%.3f,\"upstream_addr\":\"%s\","
              "\"upstream_time\":%.3f}\n",
-             when, peer, rq, c->req.method.len ? (c->req.minor ? " HTTP/1.1" : " HTTP/1.0") : "", status,
+             when, peer, rq, c->x->req.method.len ? (c->x->req.minor ? " HTTP/1.1" : " HTTP/1.0") : "", status,
              (unsigned long long)c->resp_bytes, rf, ag, rt, ua_addr, ut);
     else
         emit(w, "%s - - [%s] \"%s%s\" %d %llu \"%s\" \"%s\" rt=%.3f uaddr=%s ut=%.3f\n", peer, when, rq,
-             c->req.method.len ? (c->req.minor ? " HTTP/1.1" : " HTTP/1.0") : "", status,
+             c->x->req.method.len ? (c->x->req.minor ? " HTTP/1.1" : " HTTP/1.0") : "", status,
              (unsigned long long)c->resp_bytes, rf, ag, rt, ua_addr, ut);
 }

@@ -109,13 +109,20 @@ int px_conn_alloc_in(px_conn *c)
 {
     if (c->in.base)
         return 0;
-    char *b = wire_pool_get(&c->w->in_pool);
+    char *b = wire_pool_get(&PX_WS(c)->in_pool);
     if (!b)
         return -ENOMEM;
     c->in.base = b;
     c->in.cap = c->rt->buf_size;
     c->in.start = c->in.end = 0;
+    c->x = (px_exchange *)(void *)(b + c->rt->buf_size + c->rt->fields_cap * sizeof(http_field));
+    memset(c->x, 0, sizeof(*c->x));
     return 0;
+}
+
+size_t px_in_block_size(const px_runtime *rt)
+{
+    return rt->buf_size + rt->fields_cap * sizeof(http_field) + sizeof(px_exchange);
 }
 
 /* Reads what the client sent into the input block. Returns bytes read, 0 when nothing is ready (or no room),
@@ -147,8 +154,9 @@ ssize_t px_conn_read(px_conn *c)
 static void release_idle_in(px_conn *c)
 {
     if (c->in.base && c->in.end == 0) {
-        wire_pool_put(&c->w->in_pool, c->in.base);
+        wire_pool_put(&PX_WS(c)->in_pool, c->in.base);
         memset(&c->in, 0, sizeof(c->in));
+        c->x = NULL;
     }
     if (!c->in.base && c->tls && !c->out.len)
         tlsio_conn_idle(c->tls);
@@ -166,11 +174,11 @@ static http_limits request_limits(const px_conn *c)
 
 static int parse_head(px_conn *c)
 {
-    memset(&c->req, 0, sizeof(c->req));
-    c->req.fields = (http_field *)(void *)(c->in.base + c->rt->buf_size);
-    c->req.fields_cap = c->rt->fields_cap;
+    memset(&c->x->req, 0, sizeof(c->x->req));
+    c->x->req.fields = (http_field *)(void *)(c->in.base + c->rt->buf_size);
+    c->x->req.fields_cap = c->rt->fields_cap;
     http_limits lim = request_limits(c);
-    long rc = http_parse_request(c->in.base, c->in.end, c->last_len, &c->req, &lim);
+    long rc = http_parse_request(c->in.base, c->in.end, c->last_len, &c->x->req, &lim);
     if (rc == HTTP_INCOMPLETE) {
         c->last_len = c->in.end;
         if (c->in.end >= lim.max_head || wire_buf_room(&c->in) == 0)
@@ -180,7 +188,7 @@ static int parse_head(px_conn *c)
     c->last_len = 0;
     if (rc < 0) {
         px_debug("client %s: bad request: %s at byte %zu", px_conn_peer(c), http_strerror((int)rc),
-                 c->req.err_offset);
+                 c->x->req.err_offset);
         return px_respond_error(c, http_err_status((int)rc), http_strerror((int)rc));
     }
     c->head_len = (size_t)rc;
@@ -217,7 +225,7 @@ static int state_flush(px_conn *c)
     if (c->out.len) {
         if (!c->ready_write)
             return 0;
-        int r = px_out_flush(c->w, c->io.fd, c->tls, &c->out);
+        int r = px_out_flush(PX_WS(c), c->io.fd, c->tls, &c->out);
         if (r == 0) {
             c->ready_write = 0;
             return 0;
@@ -415,8 +423,8 @@ void px_conn_close(px_conn *c)
         wire_set_linger0(c->io.fd);
     close(c->io.fd);
     if (c->in.base)
-        wire_pool_put(&w->in_pool, c->in.base);
-    px_out_release(w, &c->out);
+        wire_pool_put(&PX_WS(c)->in_pool, c->in.base);
+    px_out_release(PX_WS(c), &c->out);
     if (c->prev)
         c->prev->next = c->next;
     else

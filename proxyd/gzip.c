@@ -73,7 +73,7 @@ static int type_listed(const px_gzip *g, http_slice ct)
 int px_gzip_wanted(const px_conn *c, const http_response *resp)
 {
     const px_gzip *g = &c->server->gzip;
-    const http_request *r = &c->req;
+    const http_request *r = &c->x->req;
     if (!g->on || resp->status != 200 || r->method_id == HTTP_M_HEAD || resp->body == HTTP_BODY_NONE)
         return 0;
     if (resp->body == HTTP_BODY_LENGTH && resp->content_length < g->min_length)
@@ -91,10 +91,10 @@ int px_gzip_start(px_conn *c)
     struct px_gzip_state *gz = calloc(1, sizeof(*gz));
     if (!gz)
         return -1;
-    gz->out = wire_pool_get(&c->w->out_pool);
+    gz->out = wire_pool_get(&PX_WS(c)->out_pool);
     if (!gz->out || deflateInit2(&gz->z, c->server->gzip.level, Z_DEFLATED, 15 + 16, GZ_MEM_LEVEL, Z_DEFAULT_STRATEGY) != Z_OK) {
         if (gz->out)
-            wire_pool_put(&c->w->out_pool, gz->out);
+            wire_pool_put(&PX_WS(c)->out_pool, gz->out);
         free(gz);
         return -1;
     }
@@ -104,7 +104,7 @@ int px_gzip_start(px_conn *c)
 
 size_t px_gzip_input_budget(const px_conn *c)
 {
-    size_t cap = c->w->out_pool.block_size;
+    size_t cap = PX_WS(c)->out_pool.block_size;
     return cap > GZ_HELD_MAX + 2048 ? (cap - GZ_HELD_MAX - 2048) * 1000 / 1001 : 1024;
 }
 
@@ -116,9 +116,9 @@ int px_gzip_feed(px_conn *c, const char *p, size_t n, int finish)
     gz->z.next_in = (Bytef *)(uintptr_t)p;
     gz->z.avail_in = (uInt)n;
     gz->z.next_out = (Bytef *)gz->out + gz->len;
-    gz->z.avail_out = (uInt)(c->w->out_pool.block_size - gz->len);
+    gz->z.avail_out = (uInt)(PX_WS(c)->out_pool.block_size - gz->len);
     int rc = deflate(&gz->z, finish ? Z_FINISH : Z_NO_FLUSH);
-    gz->len = c->w->out_pool.block_size - gz->z.avail_out;
+    gz->len = PX_WS(c)->out_pool.block_size - gz->z.avail_out;
     if (rc == Z_STREAM_ERROR || gz->z.avail_in || (finish && rc != Z_STREAM_END)) {
         px_error("gzip: compressed output did not fit its buffer (%d)", rc);
         return -1;
@@ -139,7 +139,7 @@ void px_gzip_end(px_conn *c)
     if (!c->gz)
         return;
     deflateEnd(&c->gz->z);
-    wire_pool_put(&c->w->out_pool, c->gz->out);
+    wire_pool_put(&PX_WS(c)->out_pool, c->gz->out);
     free(c->gz);
     c->gz = NULL;
 }

@@ -26,10 +26,10 @@ void px_batch_add_chunk(px_batch *b, const void *p, size_t n)
     px_batch_add(b, "\r\n", 2);
 }
 
-static int out_append(px_worker *w, px_out *out, const px_batch *b, size_t skip)
+static int out_append(px_wstate *ws, px_out *out, const px_batch *b, size_t skip)
 {
     if (!out->buf) {
-        out->buf = wire_pool_get(&w->out_pool);
+        out->buf = wire_pool_get(&ws->out_pool);
         if (!out->buf)
             return -ENOMEM;
         out->off = out->len = 0;
@@ -45,7 +45,7 @@ static int out_append(px_worker *w, px_out *out, const px_batch *b, size_t skip)
             continue;
         }
         l -= skip;
-        if (out->len + l > w->out_pool.block_size)
+        if (out->len + l > ws->out_pool.block_size)
             return -ENOBUFS; /* cannot happen while output is produced only when nothing is pending */
         memcpy(out->buf + out->len, (char *)b->iov[i].iov_base + skip, l);
         out->len += l;
@@ -54,25 +54,25 @@ static int out_append(px_worker *w, px_out *out, const px_batch *b, size_t skip)
     return 0;
 }
 
-static ssize_t tls_batch_write(px_worker *w, int fd, tlsio_conn *tls, px_out *out, const px_batch *b)
+static ssize_t tls_batch_write(px_wstate *ws, int fd, tlsio_conn *tls, px_out *out, const px_batch *b)
 {
     int pending = out->len != 0;
-    int rc = out_append(w, out, b, 0);
+    int rc = out_append(ws, out, b, 0);
     if (rc < 0)
         return rc;
     if (pending)
         return 0;
-    rc = px_out_flush(w, fd, tls, out);
+    rc = px_out_flush(ws, fd, tls, out);
     return rc < 0 ? rc : rc == 1 ? (ssize_t)b->total : 0;
 }
 
-ssize_t px_batch_write(px_worker *w, int fd, tlsio_conn *tls, px_out *out, const px_batch *b)
+ssize_t px_batch_write(px_wstate *ws, int fd, tlsio_conn *tls, px_out *out, const px_batch *b)
 {
     ssize_t n = 0;
     if (b->total == 0)
         return 0;
     if (tls)
-        return tls_batch_write(w, fd, tls, out, b);
+        return tls_batch_write(ws, fd, tls, out, b);
     if (fd >= 0 && out->len == 0) {
         n = wire_writev(fd, b->iov, b->n);
         if (n == -EAGAIN)
@@ -82,7 +82,7 @@ ssize_t px_batch_write(px_worker *w, int fd, tlsio_conn *tls, px_out *out, const
         if ((size_t)n == b->total)
             return n;
     }
-    int rc = out_append(w, out, b, (size_t)n);
+    int rc = out_append(ws, out, b, (size_t)n);
     return rc < 0 ? rc : n;
 }
 
@@ -104,7 +104,7 @@ ssize_t px_sock_read(int fd, tlsio_conn *tls, void *buf, size_t len)
     return tls_status(tls, tlsio_read(tls, buf, len));
 }
 
-int px_out_flush(px_worker *w, int fd, tlsio_conn *tls, px_out *out)
+int px_out_flush(px_wstate *ws, int fd, tlsio_conn *tls, px_out *out)
 {
     while (out->len) {
         ssize_t n = tls ? tls_status(tls, tlsio_write(tls, out->buf + out->off, out->len))
@@ -116,14 +116,14 @@ int px_out_flush(px_worker *w, int fd, tlsio_conn *tls, px_out *out)
         out->off += (size_t)n;
         out->len -= (size_t)n;
     }
-    px_out_release(w, out);
+    px_out_release(ws, out);
     return 1;
 }
 
-void px_out_release(px_worker *w, px_out *out)
+void px_out_release(px_wstate *ws, px_out *out)
 {
     if (out->buf)
-        wire_pool_put(&w->out_pool, out->buf);
+        wire_pool_put(&ws->out_pool, out->buf);
     out->buf = NULL;
     out->off = out->len = 0;
 }

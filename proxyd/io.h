@@ -36,15 +36,15 @@ void px_batch_add_chunk(px_batch *b, const void *p, size_t n);
 /* Writes the batch to fd unless output is pending (or fd < 0: not connected yet); whatever is not written is
  * copied into out. Over TLS the batch is copied into out first: mbedTLS encrypts from one buffer that must stay
  * unchanged until the record is sent. Returns the bytes written to the socket (>= 0) or -errno for a write error. */
-ssize_t px_batch_write(px_worker *w, int fd, tlsio_conn *tls, px_out *out, const px_batch *b);
+ssize_t px_batch_write(px_wstate *ws, int fd, tlsio_conn *tls, px_out *out, const px_batch *b);
 
 /* Writes pending output. Returns 1 when everything is written (the block goes back to the pool), 0 when the
  * socket would block, or -errno. */
-int px_out_flush(px_worker *w, int fd, tlsio_conn *tls, px_out *out);
+int px_out_flush(px_wstate *ws, int fd, tlsio_conn *tls, px_out *out);
 
 /* Reads from a plain or TLS socket: bytes (> 0), 0 at end of stream, -EAGAIN when it would block, or -errno. */
 ssize_t px_sock_read(int fd, tlsio_conn *tls, void *buf, size_t len);
 
-void px_out_release(px_worker *w, px_out *out);
+void px_out_release(px_wstate *ws, px_out *out);
 
 #endif

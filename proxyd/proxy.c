@@ -23,20 +23,20 @@ static int overridden(const px_server *s, http_slice name)
  * forwarding fields are replaced so that a client cannot forge them. */
 static int dropped(const px_conn *c, size_t i, int conn_names)
 {
-    const http_field *f = &c->req.fields[i];
+    const http_field *f = &c->x->req.fields[i];
     switch (px_field_classify(f->name)) {
     case PF_CONTENT_LENGTH: case PF_TRANSFER_ENCODING: case PF_EXPECT: case PF_X_REAL_IP:
     case PF_X_FORWARDED_FOR: case PF_X_FORWARDED_PROTO: case PF_HOST:
         return 1;
     case PF_UPGRADE:
-        return !c->req.upgrade;
+        return !c->x->req.upgrade;
     case PF_CONNECTION: case PF_KEEP_ALIVE: case PF_PROXY_CONNECTION: case PF_TE: case PF_PROXY_AUTHENTICATE:
     case PF_PROXY_AUTHORIZATION: case PF_TRAILER:
         return 1;
     default:
         break;
     }
-    if (conn_names && http_is_hop_by_hop(c->req.fields, c->req.nfields, i))
+    if (conn_names && http_is_hop_by_hop(c->x->req.fields, c->x->req.nfields, i))
         return 1;
     return c->server->nset_headers && overridden(c->server, f->name);
 }
@@ -88,7 +88,7 @@ static void write_default_fields(px_conn *c, http_writer *hw, char *tmp, size_t 
 static long build_request_head(px_conn *c)
 {
     px_worker *w = c->w;
-    http_request *r = &c->req;
+    http_request *r = &c->x->req;
     http_writer hw;
     char tmp[2048];
     http_writer_init(&hw, w->scratch, w->scratch_size);
@@ -138,15 +138,15 @@ static int collect_request_body(px_conn *c, px_batch *b)
             continue;
         }
         http_slice data;
-        long n = http_chunked_decode(&c->req_chunked, base + c->body_off, avail, &data);
+        long n = http_chunked_decode(&c->x->req_chunked, base + c->body_off, avail, &data);
         if (n < 0)
             return (int)n;
         c->body_off += (size_t)n;
         px_batch_add_chunk(b, data.base, data.len);
         uint64_t max = c->server->limits.client_max_body_size;
-        if (max && c->req_chunked.body_bytes > max)
+        if (max && c->x->req_chunked.body_bytes > max)
             return HTTP_E_BODY_TOO_LARGE;
-        if (c->req_chunked.done) {
+        if (c->x->req_chunked.done) {
             px_batch_add(b, HTTP_LAST_CHUNK, sizeof(HTTP_LAST_CHUNK) - 1);
             c->req_body = BODY_DONE;
         } else if (n == 0) {
@@ -172,7 +172,7 @@ static void compact_body(px_conn *c)
 static int write_upstream(px_conn *c, px_batch *b)
 {
     px_upconn *u = c->up;
-    ssize_t n = px_batch_write(c->w, u->io.fd, u->tls, &u->out, b);
+    ssize_t n = px_batch_write(PX_WS(c), u->io.fd, u->tls, &u->out, b);
     if (n < 0)
         return (int)n;
     if ((size_t)n < b->total)
@@ -234,7 +234,7 @@ static int forward_request_body(px_conn *c)
 static int flush_upstream(px_conn *c)
 {
     px_upconn *u = c->up;
-    int r = px_out_flush(c->w, u->io.fd, u->tls, &u->out);
+    int r = px_out_flush(PX_WS(c), u->io.fd, u->tls, &u->out);
     if (r < 0)
         return px_proxy_upstream_error(c, r);
     if (r == 0)
@@ -244,7 +244,7 @@ static int flush_upstream(px_conn *c)
 
 static int flush_client(px_conn *c)
 {
-    int r = px_out_flush(c->w, c->io.fd, c->tls, &c->out);
+    int r = px_out_flush(PX_WS(c), c->io.fd, c->tls, &c->out);
     if (r < 0)
         return px_proxy_client_gone(c);
     if (r == 0)

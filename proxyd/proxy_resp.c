@@ -22,8 +22,8 @@ static void check_pinning(px_conn *c, const http_response *resp)
 {
     if (!c->upstream->ntlm || c->pin)
         return;
-    long i = http_find_field(c->req.fields, c->req.nfields, "authorization", 0);
-    if (i >= 0 && is_ntlm(c->req.fields[i].value))
+    long i = http_find_field(c->x->req.fields, c->x->req.nfields, "authorization", 0);
+    if (i >= 0 && is_ntlm(c->x->req.fields[i].value))
         c->pin = 1;
     if (resp->status == 401)
         for (long j = http_find_field(resp->fields, resp->nfields, "www-authenticate", 0); j >= 0;
@@ -184,7 +184,7 @@ static void collect_response_body(px_conn *c, px_batch *b)
             budget -= avail;
         } else {
             http_slice data;
-            long n = http_chunked_decode(&c->resp_chunked, p, avail, &data);
+            long n = http_chunked_decode(&c->x->resp_chunked, p, avail, &data);
             if (n < 0) {
                 c->resp_error = (int)n;
                 return;
@@ -192,7 +192,7 @@ static void collect_response_body(px_conn *c, px_batch *b)
             u->in.start += (size_t)n;
             budget -= (size_t)n;
             emit_data(c, b, data.base, data.len);
-            if (c->resp_chunked.done)
+            if (c->x->resp_chunked.done)
                 c->resp_body = BODY_DONE;
             else if (n == 0)
                 break;
@@ -203,7 +203,7 @@ static void collect_response_body(px_conn *c, px_batch *b)
 
 static int write_client(px_conn *c, px_batch *b)
 {
-    ssize_t n = px_batch_write(c->w, c->io.fd, c->tls, &c->out, b);
+    ssize_t n = px_batch_write(PX_WS(c), c->io.fd, c->tls, &c->out, b);
     if (n < 0)
         return px_proxy_client_gone(c);
     PX_ADD(c->w->stats.bytes_out, n);
@@ -246,21 +246,21 @@ static void choose_framing(px_conn *c, const http_response *resp)
         break;
     case HTTP_BODY_CHUNKED:
         c->resp_body = BODY_CHUNKED;
-        memset(&c->resp_chunked, 0, sizeof(c->resp_chunked));
-        c->resp_chunk_out = c->req.minor == 1;
+        memset(&c->x->resp_chunked, 0, sizeof(c->x->resp_chunked));
+        c->resp_chunk_out = c->x->req.minor == 1;
         break;
     case HTTP_BODY_CLOSE:
         c->resp_body = BODY_CLOSE;
-        c->resp_chunk_out = c->req.minor == 1;
+        c->resp_chunk_out = c->x->req.minor == 1;
         break;
     }
     c->up_reusable = resp->keep_alive && !resp->must_close && resp->body != HTTP_BODY_CLOSE;
     if (c->resp_body != BODY_DONE && px_gzip_wanted(c, resp) && px_gzip_start(c) == 0) {
-        c->resp_chunk_out = c->req.minor == 1; /* the compressed length is known only at the end */
-        if (c->req.minor == 0)
+        c->resp_chunk_out = c->x->req.minor == 1; /* the compressed length is known only at the end */
+        if (c->x->req.minor == 0)
             c->keep_alive = 0;
     }
-    if (c->req.minor == 0 && (resp->body == HTTP_BODY_CHUNKED || resp->body == HTTP_BODY_CLOSE))
+    if (c->x->req.minor == 0 && (resp->body == HTTP_BODY_CHUNKED || resp->body == HTTP_BODY_CLOSE))
         c->keep_alive = 0; /* an HTTP/1.0 client learns where the body ends from the close */
 }
 
@@ -302,7 +302,7 @@ static int parse_response_head(px_conn *c)
         resp.fields_cap = sizeof(c->w->resp_fields) / sizeof(c->w->resp_fields[0]);
         http_limits lim = {0};
         lim.max_head = lim.max_line = c->rt->buf_size;
-        unsigned flags = c->req.method_id == HTTP_M_HEAD ? HTTP_RESP_TO_HEAD : 0;
+        unsigned flags = c->x->req.method_id == HTTP_M_HEAD ? HTTP_RESP_TO_HEAD : 0;
         long rc = http_parse_response(wire_buf_data(&u->in), wire_buf_len(&u->in), c->resp_last_len, &resp, &lim,
                                       flags);
         if (rc == HTTP_INCOMPLETE) {
@@ -317,7 +317,7 @@ static int parse_response_head(px_conn *c)
         if (rc < 0)
             return bad_response(c, http_strerror((int)rc));
         if (resp.status == 101)
-            return c->req.upgrade ? px_tunnel_begin(c, &resp, (size_t)rc) : bad_response(c, "unrequested 101");
+            return c->x->req.upgrade ? px_tunnel_begin(c, &resp, (size_t)rc) : bad_response(c, "unrequested 101");
         if (resp.status >= 200)
             return on_response_head(c, &resp, (size_t)rc);
         u->in.start += (size_t)rc; /* interim responses: proxyd answered Expect itself */
@@ -354,7 +354,7 @@ int px_proxy_read_response(px_conn *c)
 {
     px_upconn *u = c->up;
     if (!u->in.base) {
-        u->in.base = wire_pool_get(&c->w->in_pool);
+        u->in.base = wire_pool_get(&PX_WS(c)->in_pool);
         if (!u->in.base)
             return px_proxy_upstream_error(c, -ENOMEM);
         u->in.cap = c->rt->buf_size;
@@ -436,7 +436,7 @@ int px_proxy_upstream_error(px_conn *c, int err)
     }
     const px_upstream_server *s = &u->up->servers[u->server];
     int connecting = u->state != UP_ACTIVE; /* nothing was sent yet */
-    int safe = connecting || (u->reused && c->req.body == HTTP_BODY_NONE && http_method_idempotent(c->req.method_id));
+    int safe = connecting || (u->reused && c->x->req.body == HTTP_BODY_NONE && http_method_idempotent(c->x->req.method_id));
     px_error("upstream %s: %s (%s) while %s for %s", s->text, wire_strerror(err),
              connecting ? "connect" : u->reused ? "reused connection" : "new connection",
              connecting ? "connecting" : "sending the request", px_conn_peer(c));

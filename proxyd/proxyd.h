@@ -63,6 +63,10 @@ typedef struct px_wstate {
     tlsio_server_config *tls_server[PX_MAX_BINDS]; /* per bind */
     tlsio_client_config **tls_client;              /* per upstream (NULL when plain) */
     tlsio_session **sessions;                      /* per upstream server: resumption toward it */
+    /* Buffer pools sized for this runtime (a reload may change the sizes): used by this worker's thread only;
+     * drained when the runtime is freed, after the last connection using it gave its blocks back. */
+    wire_pool in_pool;  /* input blocks: data, field array, exchange state */
+    wire_pool out_pool; /* pending-output blocks: 2 * buf_size + PX_HEAD_EXTRA */
 } px_wstate;
 
 /* Everything built from one configuration: shared read-only by the workers, freed when the last
@@ -120,8 +124,6 @@ struct px_worker {
     int nlisteners;
     wire_pool conn_pool;  /* px_conn structs */
     wire_pool up_pool;    /* px_upconn structs */
-    wire_pool in_pool;    /* input blocks: buf_size + field array */
-    wire_pool out_pool;   /* pending-output blocks: 2 * buf_size + PX_HEAD_EXTRA */
     px_conn *conns;       /* all client connections of this worker */
     uint64_t nconns;
     int stopping;         /* 1: graceful, 2: fast */
@@ -232,7 +234,7 @@ struct px_conn {
     size_t head_len;         /* bytes of the current request head kept at in.start */
     size_t body_off;         /* next unprocessed body byte, relative to in.base */
     size_t last_len;         /* parse resume hint */
-    http_request req;
+    struct px_exchange *x;   /* per-request state, inside the input block: gone while the connection idles */
     px_out out;
     px_upconn *up;
     px_upconn *pinned;       /* NTLM/Negotiate: the upstream connection this client owns */
@@ -246,7 +248,6 @@ struct px_conn {
     px_body_state req_body;
     uint64_t req_remaining;
     uint64_t req_total;
-    http_chunked req_chunked;
     /* response body toward the client */
     px_body_state resp_body;
     int resp_chunk_out;      /* re-encode the response body as chunked */
@@ -257,7 +258,6 @@ struct px_conn {
     size_t resp_last_len;
     int resp_status;
     uint64_t resp_remaining;
-    http_chunked resp_chunked;
     uint64_t resp_bytes;
     struct px_gzip_state *gz; /* compressing this response */
     int file_fd;             /* static file being sent, or -1 */
@@ -269,6 +269,20 @@ struct px_conn {
     uint64_t up_ms;          /* upstream response time (head received) */
     const char *up_addr;     /* upstream server that answered, for the access log */
 };
+
+/* What a request needs only while it is being served. It lives at the end of the connection's input block
+ * (after the data and the field array), so an idle keep-alive connection carries none of it. */
+typedef struct px_exchange {
+    http_request req;
+    http_chunked req_chunked;
+    http_chunked resp_chunked;
+} px_exchange;
+
+/* Bytes of an input block: data, the request's field array, then the exchange state. */
+size_t px_in_block_size(const px_runtime *rt);
+
+/* The worker's pools and pooled state for the runtime a connection lives in. */
+#define PX_WS(conn) (&(conn)->rt->ws[(conn)->w->id])
 
 /* conn.c */
 void px_conn_accept(px_worker *w, px_bind *bind, int fd, const wire_addr *peer);

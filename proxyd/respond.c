@@ -20,7 +20,7 @@ static size_t put(char *out, size_t cap, const char *p, size_t n)
 static size_t expand_xff(const px_conn *c, char *out, size_t cap)
 {
     size_t n = 0;
-    const http_request *r = &c->req;
+    const http_request *r = &c->x->req;
     for (long i = http_find_field(r->fields, r->nfields, "x-forwarded-for", 0); i >= 0;
          i = http_find_field(r->fields, r->nfields, "x-forwarded-for", (size_t)i + 1)) {
         n += put(out + n, cap - n, r->fields[i].value.base, r->fields[i].value.len);
@@ -32,7 +32,7 @@ static size_t expand_xff(const px_conn *c, char *out, size_t cap)
 /* $host as nginx defines it: the host name of the request (no port, lower case), else the server's name. */
 static size_t expand_host(const px_conn *c, char *out, size_t cap)
 {
-    http_slice h = c->req.host;
+    http_slice h = c->x->req.host;
     if (!h.len)
         return c->server->nnames ? put(out, cap, c->server->names[0], strlen(c->server->names[0])) : 0;
     size_t len = h.len;
@@ -55,11 +55,11 @@ size_t px_var_expand(const px_conn *c, px_var v, char *out, size_t cap)
     case PX_VAR_HOST:
         return expand_host(c, out, cap);
     case PX_VAR_HTTP_HOST:
-        if (c->req.host.len)
-            return put(out, cap, c->req.host.base, c->req.host.len);
+        if (c->x->req.host.len)
+            return put(out, cap, c->x->req.host.base, c->x->req.host.len);
         return expand_host(c, out, cap);
     case PX_VAR_REQUEST_URI:
-        return put(out, cap, c->req.path.base, c->req.path.len);
+        return put(out, cap, c->x->req.path.base, c->x->req.path.len);
     case PX_VAR_SCHEME:
         return c->bind->tls ? put(out, cap, "https", 5) : put(out, cap, "http", 4);
     case PX_VAR_REMOTE_ADDR:
@@ -116,7 +116,7 @@ void px_write_common_fields(px_conn *c, http_writer *hw, int status)
         c->keep_alive = 0; /* a reload or a graceful stop retires this connection after this answer */
     if (!c->keep_alive)
         http_write_raw(hw, "Connection: close\r\n", 19);
-    else if (c->req.minor == 0)
+    else if (c->x->req.minor == 0)
         http_write_raw(hw, "Connection: keep-alive\r\n", 24);
 }
 
@@ -143,11 +143,11 @@ static int send_local(px_conn *c, int status, const char *location, const char *
     px_batch b;
     px_batch_init(&b);
     px_batch_add(&b, w->scratch, (size_t)hl);
-    if (c->req.method_id != HTTP_M_HEAD)
+    if (c->x->req.method_id != HTTP_M_HEAD)
         px_batch_add(&b, body, body_len);
     c->resp_status = status;
     c->resp_bytes = body_len;
-    ssize_t n = px_batch_write(w, c->io.fd, c->tls, &c->out, &b);
+    ssize_t n = px_batch_write(PX_WS(c), c->io.fd, c->tls, &c->out, &b);
     if (n < 0)
         return -1;
     if ((size_t)n < b.total)

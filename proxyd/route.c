@@ -44,7 +44,7 @@ static const px_route *find_route(const px_server *s, http_slice path)
 
 static int start_body(px_conn *c)
 {
-    const http_request *r = &c->req;
+    const http_request *r = &c->x->req;
     uint64_t max = c->server->limits.client_max_body_size;
     c->body_off = c->head_len;
     c->req_total = 0;
@@ -57,7 +57,7 @@ static int start_body(px_conn *c)
         c->req_body = r->content_length ? BODY_LENGTH : BODY_DONE;
         break;
     case HTTP_BODY_CHUNKED:
-        http_chunked_init(&c->req_chunked, 0, 0);
+        http_chunked_init(&c->x->req_chunked, 0, 0);
         c->req_body = BODY_CHUNKED;
         break;
     default:
@@ -85,7 +85,7 @@ static void reset_exchange(px_conn *c)
 int px_request_begin(px_conn *c)
 {
     px_worker *w = c->w;
-    const http_request *r = &c->req;
+    const http_request *r = &c->x->req;
     c->server = px_select_server(c->bind, r->host);
     const px_limits *l = &c->server->limits;
     c->requests++;
@@ -115,7 +115,7 @@ int px_request_begin(px_conn *c)
         px_batch b;
         px_batch_init(&b);
         px_batch_add(&b, cont, sizeof(cont) - 1);
-        if (px_batch_write(w, c->io.fd, c->tls, &c->out, &b) < 0) {
+        if (px_batch_write(PX_WS(c), c->io.fd, c->tls, &c->out, &b) < 0) {
             px_conn_close(c);
             return -1;
         }

@@ -126,6 +126,8 @@ static void runtime_free(px_runtime *rt)
             if (rt->binds[i].fds[k] >= 0)
                 close(rt->binds[i].fds[k]);
     for (unsigned k = 0; rt->ws && k < rt->nworkers; k++) {
+        wire_pool_drain(&rt->ws[k].in_pool);
+        wire_pool_drain(&rt->ws[k].out_pool);
         free(rt->ws[k].pools);
         free(rt->ws[k].active);
         free(rt->ws[k].rr_weight);
@@ -165,6 +167,8 @@ px_runtime *px_runtime_new(px_config *cfg, unsigned workers, px_runtime *old, ch
         ws->pools = calloc((size_t)total + 1, sizeof(px_pool));
         ws->active = calloc((size_t)total + 1, sizeof(unsigned));
         ws->rr_weight = calloc((size_t)total + 1, sizeof(int));
+        wire_pool_init(&ws->in_pool, px_in_block_size(rt), 256);
+        wire_pool_init(&ws->out_pool, 2 * rt->buf_size + PX_HEAD_EXTRA, 64);
         rc = ws->pools && ws->active && ws->rr_weight ? 0 : -1;
     }
     if (rc < 0)

@@ -75,7 +75,7 @@ static int send_head(px_conn *c, const char *type, uint64_t size)
     px_batch b;
     px_batch_init(&b);
     px_batch_add(&b, c->w->scratch, (size_t)hl);
-    ssize_t n = px_batch_write(c->w, c->io.fd, c->tls, &c->out, &b);
+    ssize_t n = px_batch_write(PX_WS(c), c->io.fd, c->tls, &c->out, &b);
     if (n >= 0 && (size_t)n < b.total)
         c->ready_write = 0;
     return n < 0 ? -1 : 0;
@@ -85,9 +85,9 @@ int px_static_respond(px_conn *c)
 {
     const px_server *s = c->server;
     char rel[2048], full[4096];
-    if (c->req.method_id != HTTP_M_GET && c->req.method_id != HTTP_M_HEAD)
+    if (c->x->req.method_id != HTTP_M_GET && c->x->req.method_id != HTTP_M_HEAD)
         return px_respond_error(c, 405, "static files answer GET and HEAD only");
-    long n = decode_path(c->req.path, rel, sizeof(rel));
+    long n = decode_path(c->x->req.path, rel, sizeof(rel));
     if (n < 0)
         return px_respond_error(c, 400, "path not servable");
     int len = snprintf(full, sizeof(full), "%s%s%s", s->root, rel, rel[n - 1] == '/' ? (s->index ? s->index : "index.html") : "");
@@ -108,7 +108,7 @@ int px_static_respond(px_conn *c)
         px_conn_close(c);
         return -1;
     }
-    if (c->req.method_id == HTTP_M_HEAD || st.st_size == 0) {
+    if (c->x->req.method_id == HTTP_M_HEAD || st.st_size == 0) {
         close(fd);
         c->state = c->keep_alive ? CS_LOCAL : CS_CLOSING;
         return 1;
@@ -126,7 +126,7 @@ int px_static_step(px_conn *c)
     if (c->out.len) {
         if (!c->ready_write)
             return 0;
-        int r = px_out_flush(c->w, c->io.fd, c->tls, &c->out);
+        int r = px_out_flush(PX_WS(c), c->io.fd, c->tls, &c->out);
         if (r <= 0) {
             if (r < 0)
                 return px_conn_close(c), -1;
@@ -155,7 +155,7 @@ int px_static_step(px_conn *c)
             px_batch_init(&b);
             px_batch_add(&b, blk, (size_t)n);
             c->file_off += n;
-            if (px_batch_write(c->w, c->io.fd, c->tls, &c->out, &b) < 0)
+            if (px_batch_write(PX_WS(c), c->io.fd, c->tls, &c->out, &b) < 0)
                 n = -EPIPE;
         } else if (n == 0) {
             n = -EIO; /* the file shrank under us */

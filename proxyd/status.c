@@ -82,8 +82,8 @@ static void health(sbuf *b, const px_runtime *rt, uint64_t now)
 
 int px_status_respond(px_conn *c)
 {
-    if (c->req.path.len < 8 || memcmp(c->req.path.base, "/metrics", 8) != 0 ||
-        (c->req.path.len > 8 && c->req.path.base[8] != '?'))
+    if (c->x->req.path.len < 8 || memcmp(c->x->req.path.base, "/metrics", 8) != 0 ||
+        (c->x->req.path.len > 8 && c->x->req.path.base[8] != '?'))
         return px_respond_error(c, 404, "status: only /metrics");
     sbuf b = {malloc(65536), 0, 65536};
     if (!b.p)

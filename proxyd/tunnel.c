@@ -40,7 +40,7 @@ int px_tunnel_begin(px_conn *c, const http_response *resp, size_t head_len)
     px_batch_init(&b);
     px_batch_add(&b, w->scratch, (size_t)hl);
     px_batch_add(&b, wire_buf_data(&u->in), wire_buf_len(&u->in));
-    ssize_t n = px_batch_write(w, c->io.fd, c->tls, &c->out, &b);
+    ssize_t n = px_batch_write(PX_WS(c), c->io.fd, c->tls, &c->out, &b);
     u->in.start = u->in.end = 0;
     if (n < 0) {
         px_conn_close(c);
@@ -52,13 +52,13 @@ int px_tunnel_begin(px_conn *c, const http_response *resp, size_t head_len)
 }
 
 /* Moves one buffer's worth from src to dst. Returns 1 on progress, 0 when nothing moved, -1 on end or error. */
-static int pump(px_worker *w, wire_buf *in, int *src_ready, int src_fd, tlsio_conn *src_tls, px_out *dst_out,
+static int pump(px_wstate *ws, wire_buf *in, int *src_ready, int src_fd, tlsio_conn *src_tls, px_out *dst_out,
                 int *dst_ready, int dst_fd, tlsio_conn *dst_tls)
 {
     if (dst_out->len) {
         if (!*dst_ready)
             return 0;
-        int r = px_out_flush(w, dst_fd, dst_tls, dst_out);
+        int r = px_out_flush(ws, dst_fd, dst_tls, dst_out);
         if (r == 0)
             *dst_ready = 0;
         return r < 0 ? -1 : r;
@@ -79,7 +79,7 @@ static int pump(px_worker *w, wire_buf *in, int *src_ready, int src_fd, tlsio_co
     px_batch b;
     px_batch_init(&b);
     px_batch_add(&b, wire_buf_data(in), wire_buf_len(in));
-    ssize_t n = px_batch_write(w, dst_fd, dst_tls, dst_out, &b);
+    ssize_t n = px_batch_write(ws, dst_fd, dst_tls, dst_out, &b);
     if (n < 0)
         return -1;
     if ((size_t)n < b.total)
@@ -92,7 +92,7 @@ int px_tunnel_step(px_conn *c)
 {
     px_upconn *u = c->up;
     if (!u->in.base) {
-        u->in.base = wire_pool_get(&c->w->in_pool);
+        u->in.base = wire_pool_get(&PX_WS(c)->in_pool);
         if (!u->in.base) {
             px_conn_close(c);
             return -1;
@@ -100,9 +100,9 @@ int px_tunnel_step(px_conn *c)
         u->in.cap = c->rt->buf_size;
         u->in.start = u->in.end = 0;
     }
-    int up = pump(c->w, &c->in, &c->ready_read, c->io.fd, c->tls, &u->out, &u->ready_write, u->io.fd, u->tls);
+    int up = pump(PX_WS(c), &c->in, &c->ready_read, c->io.fd, c->tls, &u->out, &u->ready_write, u->io.fd, u->tls);
     int down = up < 0 ? 0
-                      : pump(c->w, &u->in, &u->ready_read, u->io.fd, u->tls, &c->out, &c->ready_write, c->io.fd, c->tls);
+                      : pump(PX_WS(c), &u->in, &u->ready_read, u->io.fd, u->tls, &c->out, &c->ready_write, c->io.fd, c->tls);
     if (up < 0 || down < 0) {
         px_conn_close(c);
         return -1;

@@ -119,8 +119,8 @@ void px_upstream_close(px_worker *w, px_upconn *u)
     }
     close(u->io.fd);
     if (u->in.base)
-        wire_pool_put(&w->in_pool, u->in.base);
-    px_out_release(w, &u->out);
+        wire_pool_put(&PX_WS(u)->in_pool, u->in.base);
+    px_out_release(PX_WS(u), &u->out);
     px_runtime_unref(u->rt);
     wire_pool_put(&w->up_pool, u);
 }
@@ -138,7 +138,7 @@ void px_upstream_release(px_worker *w, px_upconn *u, int reusable)
     u->state = UP_IDLE;
     wire_timer_stop(w->loop, &u->timer);
     if (u->in.base) {
-        wire_pool_put(&w->in_pool, u->in.base);
+        wire_pool_put(&PX_WS(u)->in_pool, u->in.base);
         memset(&u->in, 0, sizeof(u->in));
     }
     if (u->tls)

@@ -95,6 +95,20 @@ static void on_grace_timeout(wire_loop *loop, wire_timer *t)
     wire_loop_stop(loop);
 }
 
+/* The scratch block where heads are built grows with the runtime's buffers (a reload may enlarge them). */
+static int worker_scratch(px_worker *w)
+{
+    size_t want = 2 * w->rt->buf_size + PX_HEAD_EXTRA;
+    if (w->scratch_size >= want)
+        return 0;
+    char *p = realloc(w->scratch, want);
+    if (!p)
+        return -1;
+    w->scratch = p;
+    w->scratch_size = want;
+    return 0;
+}
+
 static void on_wake(wire_loop *loop, wire_async *a)
 {
     px_worker *w = a->data;
@@ -106,6 +120,8 @@ static void on_wake(wire_loop *loop, wire_async *a)
         px_runtime_unref(w->rt);
         px_runtime_ref(next);
         w->rt = next;
+        if (worker_scratch(w) < 0)
+            px_error("worker %u: out of memory growing the scratch block", w->id);
         start_listeners(w);
         atomic_fetch_add(&d->acks, 1);
     }
@@ -125,16 +141,13 @@ static void on_wake(wire_loop *loop, wire_async *a)
 
 static int worker_setup(px_worker *w)
 {
-    size_t bs = w->rt->buf_size;
     if (wire_loop_new(&w->loop) < 0)
         return -1;
     wire_loop_set_data(w->loop, w);
     wire_pool_init(&w->conn_pool, sizeof(px_conn), 1024);
     wire_pool_init(&w->up_pool, sizeof(px_upconn), 1024);
-    wire_pool_init(&w->in_pool, bs + w->rt->fields_cap * sizeof(http_field), 256);
-    wire_pool_init(&w->out_pool, 2 * bs + PX_HEAD_EXTRA, 64);
-    w->scratch_size = 2 * bs + PX_HEAD_EXTRA;
-    w->scratch = malloc(w->scratch_size);
+    if (worker_scratch(w) < 0)
+        return -1;
     wire_timer_init(&w->grace, on_grace_timeout, w);
     wire_timer_init(&w->alog_timer, NULL, w);
     if (!w->scratch || wire_async_start(w->loop, &w->wake, on_wake, w) < 0)
@@ -164,8 +177,6 @@ static void worker_main(wire_worker *ww)
     wire_loop_free(w->loop);
     wire_pool_drain(&w->conn_pool);
     wire_pool_drain(&w->up_pool);
-    wire_pool_drain(&w->in_pool);
-    wire_pool_drain(&w->out_pool);
     free(w->scratch);
     px_runtime_unref(w->rt);
 }
