@@ -12,13 +12,18 @@
 
 #include "config_internal.h"
 
+/* Loading runs once at start or reload, before anything is served: out of memory there is fatal. */
+static void oom(void)
+{
+    fprintf(stderr, "proxyd: out of memory loading configuration\n");
+    exit(1);
+}
+
 char *px__xstrdup(const char *s)
 {
     char *d = strdup(s ? s : "");
-    if (!d) {
-        fprintf(stderr, "proxyd: out of memory loading configuration\n");
-        exit(1);
-    }
+    if (!d)
+        oom();
     return d;
 }
 
@@ -211,15 +216,22 @@ const char *px__parse_header(px_header *h, const char *v, int allow_always)
 
 /* ---------------------------------------------------------------- sections */
 
+/* Appends a zeroed element to a growing array (configuration time only: out of memory is fatal, as in
+ * px__xstrdup). */
+static void *append(void *arrp, int *n, size_t size)
+{
+    void **arr = arrp;
+    char *grown = realloc(*arr, size * (size_t)(*n + 1));
+    if (!grown)
+        oom();
+    *arr = grown;
+    memset(grown + size * (size_t)*n, 0, size);
+    return grown + size * (size_t)(*n)++;
+}
+
 static px_upstream *new_upstream(load_ctx *c, const char *name)
 {
-    px_config *cfg = c->cfg;
-    px_upstream *u = realloc(cfg->upstreams, sizeof(*u) * (size_t)(cfg->nupstreams + 1));
-    if (!u)
-        return NULL;
-    cfg->upstreams = u;
-    u = &cfg->upstreams[cfg->nupstreams++];
-    memset(u, 0, sizeof(*u));
+    px_upstream *u = append(&c->cfg->upstreams, &c->cfg->nupstreams, sizeof(*u));
     u->name = px__xstrdup(name);
     u->line = c->lineno;
     u->keepalive = 32;
@@ -247,13 +259,7 @@ static void gzip_unset(px_gzip *g)
 
 static px_server *new_server(load_ctx *c, const char *name)
 {
-    px_config *cfg = c->cfg;
-    px_server *s = realloc(cfg->servers, sizeof(*s) * (size_t)(cfg->nservers + 1));
-    if (!s)
-        return NULL;
-    cfg->servers = s;
-    s = &cfg->servers[cfg->nservers++];
-    memset(s, 0, sizeof(*s));
+    px_server *s = append(&c->cfg->servers, &c->cfg->nservers, sizeof(*s));
     s->name = px__xstrdup(name);
     s->line = c->lineno;
     s->proxy_buffering = 1;
