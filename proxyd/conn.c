@@ -84,8 +84,8 @@ static int state_handshake(px_conn *c)
         return 0;
     }
     if (r != TLSIO_OK) {
-        px_info("client %s: TLS handshake failed: %s%s%s", px_conn_peer(c), tlsio_strerror(r),
-                *tlsio_conn_error_text(c->tls) ? ": " : "", tlsio_conn_error_text(c->tls));
+        px_info("TLS handshake with client failed: %s%s%s%s", tlsio_strerror(r),
+                *tlsio_conn_error_text(c->tls) ? ": " : "", tlsio_conn_error_text(c->tls), px_log_context(c));
         px_conn_close(c);
         return -1;
     }
@@ -379,7 +379,7 @@ void px_conn_timeout(px_conn *c)
         }
         break;
     case T_BODY:
-        px_info("client %s: body timeout", px_conn_peer(c));
+        px_info("client body timeout%s", px_log_context(c));
         if (!c->resp_head_sent && !c->out.len) {
             px_proxy_abort(c);
             px_respond_error(c, 408, "client body timeout");
@@ -388,7 +388,7 @@ void px_conn_timeout(px_conn *c)
         }
         break;
     case T_SEND:
-        px_info("client %s: send timeout", px_conn_peer(c));
+        px_info("client send timeout%s", px_log_context(c));
         break;
     case T_TUNNEL:
         px_debug("client %s: tunnel idle timeout", px_conn_peer(c));

@@ -215,8 +215,8 @@ static int write_client(px_conn *c, px_batch *b)
         c->resp_done = 1;
     if (c->resp_error) {
         if (c->resp_error != HTTP_E_BODY_TOO_LARGE) /* that one is the compressor's, already logged */
-            px_error("upstream %s: malformed chunked response body: %s", c->up->up->servers[c->up->server].text,
-                     http_strerror(c->resp_error));
+            px_error("malformed chunked response body from upstream: %s%s", http_strerror(c->resp_error),
+                     px_log_context(c));
         px_conn_close(c); /* never reuse a client connection that got half a response */
         return -1;
     }
@@ -287,7 +287,7 @@ static int on_response_head(px_conn *c, const http_response *resp, size_t head_l
 static int bad_response(px_conn *c, const char *why)
 {
     px_upconn *u = c->up;
-    px_error("upstream %s: invalid response to %s: %s", u->up->servers[u->server].text, px_conn_peer(c), why);
+    px_error("upstream sent an invalid response: %s%s", why, px_log_context(c));
     px_upstream_failed(u);
     px_proxy_abort(c);
     return px_respond_error(c, 502, why);
@@ -343,8 +343,7 @@ static int upstream_eof(px_conn *c)
         emit_batch_end(c, &b, 1);
         return write_client(c, &b);
     }
-    px_error("upstream %s: connection closed in the middle of a response to %s",
-             u->up->servers[u->server].text, px_conn_peer(c));
+    px_error("upstream closed the connection in the middle of a response%s", px_log_context(c));
     px_upstream_failed(u);
     px_conn_close(c); /* the client must not take half a response for a whole one */
     return -1;
@@ -419,7 +418,7 @@ void px_proxy_abort(px_conn *c)
 
 int px_proxy_client_gone(px_conn *c)
 {
-    px_info("client %s closed the connection before the response was complete", px_conn_peer(c));
+    px_info("client closed the connection before the response was complete%s", px_log_context(c));
     c->resp_status = c->resp_status ? c->resp_status : 499;
     px_conn_close(c);
     return -1;
@@ -434,12 +433,11 @@ int px_proxy_upstream_error(px_conn *c, int err)
         px_conn_close(c);
         return -1;
     }
-    const px_upstream_server *s = &u->up->servers[u->server];
     int connecting = u->state != UP_ACTIVE; /* nothing was sent yet */
     int safe = connecting || (u->reused && c->x->req.body == HTTP_BODY_NONE && http_method_idempotent(c->x->req.method_id));
-    px_error("upstream %s: %s (%s) while %s for %s", s->text, wire_strerror(err),
+    px_error("%s (%s) while %s%s", wire_strerror(err),
              connecting ? "connect" : u->reused ? "reused connection" : "new connection",
-             connecting ? "connecting" : "sending the request", px_conn_peer(c));
+             connecting ? "connecting to upstream" : "sending the request to upstream", px_log_context(c));
     if (!(u->reused && !connecting))
         px_upstream_failed(u);
     c->tried |= 1ull << (u->server & 63);
@@ -455,9 +453,8 @@ int px_proxy_upstream_error(px_conn *c, int err)
 void px_proxy_upstream_timeout(px_conn *c)
 {
     px_upconn *u = c->up;
-    const px_upstream_server *s = &u->up->servers[u->server];
     if (u->state != UP_ACTIVE) {
-        px_error("upstream %s: connect timeout for %s", s->text, px_conn_peer(c));
+        px_error("upstream connect timeout%s", px_log_context(c));
         px_upstream_failed(u);
         c->tried |= 1ull << (u->server & 63);
         px_proxy_abort(c);
@@ -471,7 +468,7 @@ void px_proxy_upstream_timeout(px_conn *c)
         return;
     }
     /* A read timeout is not a failure of the server: one slow long poll must not take it out of rotation. */
-    px_warn("upstream %s: %s timeout for %s", s->text, u->out.len ? "send" : "read", px_conn_peer(c));
+    px_warn("upstream %s timeout%s", u->out.len ? "send" : "read", px_log_context(c));
     if (c->resp_head_sent) {
         px_conn_close(c);
         return;

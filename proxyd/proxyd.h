@@ -303,6 +303,7 @@ px_server *px_select_server(const px_bind *b, http_slice host);
 
 /* respond.c: the one place where errors become statuses and log lines */
 int px_respond_error(px_conn *c, int status, const char *why);
+const char *px_log_context(const px_conn *c);
 int px_respond_return(px_conn *c);
 int px_respond_body(px_conn *c, int status, const char *content_type, const char *body, size_t len);
 void px_write_common_fields(px_conn *c, http_writer *hw, int status);

@@ -120,6 +120,25 @@ void px_write_common_fields(px_conn *c, http_writer *hw, int status)
         http_write_raw(hw, "Connection: keep-alive\r\n", 24);
 }
 
+/* ---------------------------------------------------------------- log context */
+
+/* The tail of every log line about an exchange, as nginx writes it: who, which server, which upstream, what. */
+const char *px_log_context(const px_conn *c)
+{
+    static _Thread_local char buf[512];
+    int n = snprintf(buf, sizeof(buf), ", client: %s, server: %s", c->peer, c->server ? c->server->name : "-");
+    if (n > 0 && c->up)
+        n += snprintf(buf + n, sizeof(buf) - (size_t)n, ", upstream: %s (%s)", c->up->up->name,
+                      c->up->up->servers[c->up->server].text);
+    else if (n > 0 && c->upstream)
+        n += snprintf(buf + n, sizeof(buf) - (size_t)n, ", upstream: %s", c->upstream->name);
+    if (n > 0 && (size_t)n < sizeof(buf) && c->x && c->x->req.method.len) /* a parsed target holds no CTL */
+        snprintf(buf + n, sizeof(buf) - (size_t)n, ", request: \"%.*s %.*s\"", (int)c->x->req.method.len,
+                 c->x->req.method.base, (int)(c->x->req.target.len > 200 ? 200 : c->x->req.target.len),
+                 c->x->req.target.base);
+    return buf;
+}
+
 /* ---------------------------------------------------------------- proxyd's own responses */
 
 static int send_local(px_conn *c, int status, const char *location, const char *ctype, const char *body,
@@ -170,9 +189,9 @@ int px_respond_error(px_conn *c, int status, const char *why)
                      "<hr><center>proxyd</center>\r\n</body>\r\n</html>\r\n",
                      status, reason, status, reason);
     if (status >= 500)
-        px_notice("client %s: %d (%s)", px_conn_peer(c), status, why);
+        px_notice("%d: %s%s", status, why, px_log_context(c));
     else
-        px_info("client %s: %d (%s)", px_conn_peer(c), status, why);
+        px_info("%d: %s%s", status, why, px_log_context(c));
     if (closes_connection(status) || c->req_body != BODY_DONE)
         c->keep_alive = 0;
     c->state = c->keep_alive ? CS_LOCAL : CS_CLOSING;

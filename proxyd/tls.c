@@ -206,8 +206,9 @@ int px_tls_upstream_handshake(px_upconn *u)
         return 1;
     }
     if (r != TLSIO_OK) {
-        px_error("upstream %s: TLS handshake failed: %s%s%s", u->up->servers[u->server].text, tlsio_strerror(r),
-                 *tlsio_conn_error_text(u->tls) ? ": " : "", tlsio_conn_error_text(u->tls));
+        px_error("TLS handshake with upstream %s failed: %s%s%s%s", u->up->servers[u->server].text,
+                 tlsio_strerror(r), *tlsio_conn_error_text(u->tls) ? ": " : "", tlsio_conn_error_text(u->tls),
+                 u->owner ? px_log_context(u->owner) : "");
         return -EPROTO;
     }
     px_wstate *ws = &u->rt->ws[u->w->id];

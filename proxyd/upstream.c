@@ -157,7 +157,7 @@ static int connect_new(px_conn *c, const px_upstream *up, int s, int hidx)
     px_wstate *ws = &c->rt->ws[w->id];
     int fd = wire_connect(&up->servers[s].addr);
     if (fd < 0) {
-        px_error("upstream %s: cannot connect: %s", up->servers[s].text, wire_strerror(fd));
+        px_error("cannot connect to %s: %s%s", up->servers[s].text, wire_strerror(fd), px_log_context(c));
         mark_failure(c->rt, up, s, wire_now(w->loop));
         return fd;
     }

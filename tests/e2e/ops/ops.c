@@ -46,22 +46,33 @@ int ops_file_has(const char *path, const char *needle, int timeout_ms)
     }
 }
 
-long ops_metric(int status_port, const char *name)
+char *ops_scrape(int status_port)
 {
     ts_response r;
-    long v = -1;
-    size_t n = strlen(name);
     if (ts_request(status_port, "GET /metrics HTTP/1.1\r\nHost: status\r\nConnection: close\r\n\r\n", &r) < 0)
-        return -1;
-    for (const char *line = r.status == 200 ? r.body : NULL; line && *line;) {
-        if (strncmp(line, name, n) == 0 && line[n] == ' ') {
-            v = strtol(line + n + 1, NULL, 10);
-            break;
-        }
+        return NULL;
+    if (r.status != 200)
+        ts_response_free(&r);
+    return r.status == 200 ? r.body : NULL; /* ts_response_free only frees the body */
+}
+
+long ops_sample(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *line = text; line && *line;) {
+        if (strncmp(line, name, n) == 0 && line[n] == ' ')
+            return strtol(line + n + 1, NULL, 10);
         line = strchr(line, '\n');
         line = line ? line + 1 : NULL;
     }
-    ts_response_free(&r);
+    return -1;
+}
+
+long ops_metric(int status_port, const char *name)
+{
+    char *text = ops_scrape(status_port);
+    long v = text ? ops_sample(text, name) : -1;
+    free(text);
     return v;
 }
 

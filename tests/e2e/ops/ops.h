@@ -19,8 +19,14 @@ int ops_file_has(const char *path, const char *needle, int timeout_ms);
 /* Occurrences of needle in path (0 when the file is missing). */
 int ops_file_count(const char *path, const char *needle);
 
-/* GET /metrics on the status port; the value of the sample whose line starts with "name " (name may carry its
- * labels, e.g. proxyd_responses_total{class="2xx"}), or -1 when absent or the scrape failed. */
+/* GET /metrics on the status port: the body (malloc'd: the caller frees), or NULL. */
+char *ops_scrape(int status_port);
+
+/* The value of the sample whose line starts with "name " in a scraped text (name may carry its labels, e.g.
+ * proxyd_responses_total{class="2xx"}), or -1 when absent. */
+long ops_sample(const char *text, const char *name);
+
+/* One scrape, one sample; -1 when absent or when the scrape failed. */
 long ops_metric(int status_port, const char *name);
 
 /* Waits up to timeout_ms for pid to exit without signalling it. Returns the exit code, 128+signal, or -1 when it
