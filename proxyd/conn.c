@@ -57,7 +57,7 @@ void px_conn_accept(px_worker *w, px_bind *bind, int fd, const wire_addr *peer)
     w->nconns++;
     PX_ADD(w->stats.accepted, 1);
     PX_ADD(w->stats.conns, 1);
-    if (w->nconns >= w->rt->cfg->max_connections)
+    if (w->nconns >= w->rt->conn_cap)
         px_worker_hold(w, 1);
     c->state = CS_HEAD;
     if (bind->tls) {
@@ -433,7 +433,7 @@ void px_conn_close(px_conn *c)
         c->next->prev = c->prev;
     px_runtime_unref(c->rt);
     wire_pool_put(&w->conn_pool, c);
-    if (w->nconns-- == w->rt->cfg->max_connections)
+    if (--w->nconns < w->rt->conn_cap)
         px_worker_hold(w, 0);
     px_worker_conn_closed(w);
 }

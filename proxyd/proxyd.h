@@ -82,6 +82,8 @@ typedef struct px_runtime {
     unsigned nworkers;
     size_t buf_size;       /* request/response buffer block size */
     size_t fields_cap;     /* request fields kept after the buffer in each input block */
+    uint64_t conn_cap;     /* client connections per worker: max_connections, lowered so that each accepted
+                            * client can still get its upstream descriptor under RLIMIT_NOFILE */
     atomic_int refs;
     px_server *status_server; /* limits for the [status] listener */
     unsigned generation;
@@ -127,6 +129,7 @@ struct px_worker {
     px_conn *conns;       /* all client connections of this worker */
     uint64_t nconns;
     int stopping;         /* 1: graceful, 2: fast */
+    int held;             /* accepting paused at the connection cap */
     struct px_daemon *daemon;
     wire_timer grace;
     px_stats stats;

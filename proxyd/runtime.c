@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -98,6 +99,24 @@ static int open_sockets(px_runtime *rt, unsigned workers, px_runtime *old, char 
     return 0;
 }
 
+/* Every client may need a second descriptor toward its upstream: accepting more than the descriptor limit can
+ * carry would leave accepted clients without an answer, so the cap follows RLIMIT_NOFILE. */
+static void cap_connections(px_runtime *rt, unsigned workers)
+{
+    struct rlimit rl;
+    uint64_t cap = rt->cfg->max_connections;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        uint64_t reserve = 16 + (uint64_t)rt->nbinds * workers; /* logs, epoll, eventfds, listeners */
+        uint64_t fit = rl.rlim_cur > reserve ? (rl.rlim_cur - reserve) / 2 / workers : 1;
+        if (fit < cap) {
+            px_warn("max_connections lowered to %llu per worker: nofile %llu leaves room for no more",
+                    (unsigned long long)(fit ? fit : 1), (unsigned long long)rl.rlim_cur);
+            cap = fit ? fit : 1;
+        }
+    }
+    rt->conn_cap = cap;
+}
+
 static size_t round_up(size_t v, size_t to)
 {
     return (v + to - 1) / to * to;
@@ -181,6 +200,8 @@ px_runtime *px_runtime_new(px_config *cfg, unsigned workers, px_runtime *old, ch
         rc = px_tls_runtime_init(rt, err, errlen);
     if (rc == 0)
         rc = open_sockets(rt, workers, old, err, errlen);
+    if (rc == 0)
+        cap_connections(rt, workers);
     if (rc < 0) {
         rt->cfg = NULL; /* the caller still owns cfg on failure */
         runtime_free(rt);

@@ -37,8 +37,10 @@ static void start_listeners(px_worker *w)
         }
         w->listener_bind[w->nlisteners++] = b;
     }
-    if (w->nconns >= rt->cfg->max_connections)
+    if (w->nconns >= rt->conn_cap) {
+        w->held = 0; /* the new listeners start unheld */
         px_worker_hold(w, 1);
+    }
 }
 
 /* Stopping: this worker's listening sockets close now, so the kernel refuses new connections instead of
@@ -55,6 +57,9 @@ static void close_sockets(px_worker *w)
 
 void px_worker_hold(px_worker *w, int hold)
 {
+    if (w->held == hold)
+        return;
+    w->held = hold;
     for (int i = 0; i < w->nlisteners; i++)
         hold ? wire_listener_hold(&w->listeners[i]) : wire_listener_release(&w->listeners[i]);
 }
