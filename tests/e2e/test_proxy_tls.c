@@ -80,9 +80,10 @@ START_TEST(tls_listener_and_sni)
 END_TEST
 
 /* proxyd in front of itself: a plain listener proxies to an https upstream (its own TLS listener). */
-#define TLS_UPSTREAM(server_name)                                                                                \
+#define TLS_UPSTREAM(server_name) TLS_UPSTREAM_CA(server_name, "a.test")
+#define TLS_UPSTREAM_CA(server_name, ca)                                                                         \
     "[upstream o]\nserver = 127.0.0.1:@O0@\n"                                                                    \
-    "[upstream secure]\nserver = 127.0.0.1:@PORT2@\ntls = on\ntls_ca = @DIR@/a.test.crt\n"                       \
+    "[upstream secure]\nserver = 127.0.0.1:@PORT2@\ntls = on\ntls_ca = @DIR@/" ca ".crt\n"                       \
     "tls_server_name = " server_name "\n"                                                                        \
     "[server front]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = https://secure\n"                                   \
     "[server back]\nlisten = 127.0.0.1:@PORT2@ tls\nserver_name = a.test\n"                                      \
@@ -127,6 +128,27 @@ START_TEST(https_upstream_wrong_name)
 }
 END_TEST
 
+/* An upstream whose certificate the configured CA did not sign: 502, the origin sees nothing, and the error
+ * log says why. */
+START_TEST(https_upstream_untrusted)
+{
+    ts_response r;
+    px_env_init(&env, 1);
+    make_cert("a.test");
+    make_cert("b.test");
+    px_proxy_start(&env, PX_GLOBAL TLS_UPSTREAM_CA("a.test", "b.test"));
+    px_req(env.port, "GET /size/10 HTTP/1.1\r\nHost: h\r\n\r\n", &r);
+    ck_assert_int_eq(r.status, 502);
+    ts_response_free(&r);
+    ck_assert_int_eq(px_origin_requests(env.oport[0]), 0);
+    char *log = px_read_file(env.log);
+    ck_assert_msg(log && strstr(log, "TLS handshake with upstream") && strstr(log, "not trusted"),
+                  "error log does not say the certificate is not trusted:\n%s", log);
+    free(log);
+    px_env_done(&env);
+}
+END_TEST
+
 static Suite *tls_suite(void)
 {
     Suite *s = suite_create("e2e_proxy_tls");
@@ -135,6 +157,7 @@ static Suite *tls_suite(void)
     tcase_add_test(tc, tls_listener_and_sni);
     tcase_add_test(tc, https_upstream);
     tcase_add_test(tc, https_upstream_wrong_name);
+    tcase_add_test(tc, https_upstream_untrusted);
     suite_add_tcase(s, tc);
     return s;
 }
