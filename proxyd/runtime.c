@@ -81,6 +81,15 @@ static int open_sockets(px_runtime *rt, unsigned workers, px_runtime *old, char 
     for (int i = 0; i < rt->nbinds; i++) {
         px_bind *b = &rt->binds[i];
         px_bind *ob = old ? find_bind(old, &b->addr) : NULL;
+        if (!ob) {
+            /* SO_REUSEPORT would let a second proxyd share the port silently: probe without it first. */
+            int probe = wire_listen(&b->addr, 1, b->addr.ss.ss_family == AF_INET6 ? WIRE_LISTEN_V6ONLY : 0);
+            if (probe < 0) {
+                snprintf(err, errlen, "cannot listen on %s: %s", b->text, wire_strerror(probe));
+                return -1;
+            }
+            close(probe);
+        }
         for (unsigned k = 0; k < workers; k++) {
             if (ob && ob->fds[k] >= 0) {
                 b->fds[k] = ob->fds[k];
