@@ -18,6 +18,7 @@ static void server_opts(const px_config *cfg, struct tlsio_server_opts *o, struc
     o->session_cache_bytes = (size_t)cfg->tls_session_cache;
     o->no_session_cache = cfg->tls_session_cache == 0;
     o->no_session_tickets = !cfg->tls_session_tickets;
+    o->ticket_key_file = cfg->tls_ticket_key_file; /* shared by a fleet: resumption on any machine */
 }
 
 static void client_opts(const px_upstream *up, struct tlsio_client_opts *o)

@@ -33,7 +33,8 @@ struct tlsio__cert {
     int is_default; /* served when SNI is absent or matches nothing */
 };
 
-struct tlsio__cache; /* sharded session-id cache, cache.c */
+struct tlsio__cache;       /* sharded session-id cache, cache.c */
+struct tlsio__ticket_keys; /* immutable ticket keys read from a key file, ticket.c */
 
 struct tlsio_server_settings {
     struct tlsio__cert *certs;
@@ -41,8 +42,9 @@ struct tlsio_server_settings {
     int suites[TLSIO__MAX_SUITES + 1]; /* 0-terminated, server preference order */
     unsigned timeout;
     struct tlsio__cache *cache; /* NULL when disabled */
-    int tickets;                /* nonzero when ticket is set up */
+    int tickets;                /* nonzero when ticket is set up (random keys rotated by mbedTLS) */
     mbedtls_ssl_ticket_context ticket;
+    struct tlsio__ticket_keys *ticket_keys; /* key file in use instead of ticket; NULL otherwise */
     mbedtls_entropy_context entropy; /* feeds the ticket keys and nonces, used under the ticket mutex */
     mbedtls_ctr_drbg_context drbg;
 };
@@ -119,6 +121,13 @@ void tlsio__cache_free(struct tlsio__cache *cache);
 int tlsio__cache_get(void *cache, mbedtls_ssl_session *session);
 int tlsio__cache_set(void *cache, const mbedtls_ssl_session *session);
 size_t tlsio__cache_capacity(const struct tlsio__cache *cache);
+
+/* ticket.c */
+int tlsio__ticket_keys_load(struct tlsio__ticket_keys **out, const char *path, unsigned lifetime, char *err,
+                            size_t errlen);
+void tlsio__ticket_keys_free(struct tlsio__ticket_keys *keys);
+mbedtls_ssl_ticket_write_t tlsio__ticket_write;
+mbedtls_ssl_ticket_parse_t tlsio__ticket_parse;
 
 /* conn.c, idle.c */
 int tlsio__map(tlsio_conn *conn, int mbed_ret);

@@ -33,6 +33,7 @@ void tlsio_server_settings_free(tlsio_server_settings *s)
     tlsio__cache_free(s->cache);
     if (s->tickets)
         mbedtls_ssl_ticket_free(&s->ticket);
+    tlsio__ticket_keys_free(s->ticket_keys);
     mbedtls_ctr_drbg_free(&s->drbg);
     mbedtls_entropy_free(&s->entropy);
     free(s);
@@ -71,7 +72,29 @@ static void mark_defaults(tlsio_server_settings *s)
     }
 }
 
-static int setup_resumption(tlsio_server_settings *s, const struct tlsio_server_opts *o, char *err, size_t errlen)
+/* Tickets: sealed with the fleet's key file when one is given, else with random keys mbedTLS rotates. */
+static int setup_tickets(tlsio_server_settings *s, const struct tlsio_server_opts *o, char *err, size_t errlen,
+                         char *warn, size_t warnlen)
+{
+    if (o->no_session_tickets) {
+        if (o->ticket_key_file != NULL)
+            tlsio__append(warn, warnlen, "%s: ticket key file ignored: session tickets are off", o->ticket_key_file);
+        return TLSIO_OK;
+    }
+    if (o->ticket_key_file != NULL)
+        return tlsio__ticket_keys_load(&s->ticket_keys, o->ticket_key_file, s->timeout, err, errlen);
+    mbedtls_ssl_ticket_init(&s->ticket);
+    s->tickets = 1;
+    if (mbedtls_ssl_ticket_setup(&s->ticket, mbedtls_ctr_drbg_random, &s->drbg, MBEDTLS_CIPHER_AES_256_GCM,
+                                 s->timeout) != 0) {
+        tlsio__msg(err, errlen, "cannot set up session ticket keys");
+        return TLSIO_ECRYPTO;
+    }
+    return TLSIO_OK;
+}
+
+static int setup_resumption(tlsio_server_settings *s, const struct tlsio_server_opts *o, char *err, size_t errlen,
+                            char *warn, size_t warnlen)
 {
     s->timeout = o->session_timeout ? o->session_timeout : DEFAULT_TIMEOUT;
     if (!o->no_session_cache) {
@@ -86,16 +109,7 @@ static int setup_resumption(tlsio_server_settings *s, const struct tlsio_server_
         tlsio__msg(err, errlen, "cannot seed the random generator");
         return TLSIO_ECRYPTO;
     }
-    if (!o->no_session_tickets) {
-        mbedtls_ssl_ticket_init(&s->ticket);
-        s->tickets = 1;
-        if (mbedtls_ssl_ticket_setup(&s->ticket, mbedtls_ctr_drbg_random, &s->drbg, MBEDTLS_CIPHER_AES_256_GCM,
-                                     s->timeout) != 0) {
-            tlsio__msg(err, errlen, "cannot set up session ticket keys");
-            return TLSIO_ECRYPTO;
-        }
-    }
-    return TLSIO_OK;
+    return setup_tickets(s, o, err, errlen, warn, warnlen);
 }
 
 int tlsio_server_settings_new(tlsio_server_settings **out, const struct tlsio_server_opts *o, char *err,
@@ -117,7 +131,7 @@ int tlsio_server_settings_new(tlsio_server_settings **out, const struct tlsio_se
     for (size_t i = 0; rc == TLSIO_OK && i < o->ncerts; i++)
         rc = load_cert(s, &o->certs[i], err, errlen);
     if (rc == TLSIO_OK)
-        rc = setup_resumption(s, o, err, errlen);
+        rc = setup_resumption(s, o, err, errlen, warn, warnlen);
     if (rc != TLSIO_OK) {
         tlsio_server_settings_free(s);
         return rc;
@@ -206,6 +220,8 @@ static int setup_conf(tlsio_server_config *cfg, char *err, size_t errlen)
         mbedtls_ssl_conf_session_cache(conf, s->cache, tlsio__cache_get, tlsio__cache_set);
     if (s->tickets)
         mbedtls_ssl_conf_session_tickets_cb(conf, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse, &s->ticket);
+    else if (s->ticket_keys != NULL)
+        mbedtls_ssl_conf_session_tickets_cb(conf, tlsio__ticket_write, tlsio__ticket_parse, s->ticket_keys);
     return TLSIO_OK;
 }
 

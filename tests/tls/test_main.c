@@ -1,5 +1,5 @@
 /* tests/tls runner: makes the test certificates once (children of Check's forks inherit the directory),
- * runs the config, connection and interoperability cases, then removes the certificates. */
+ * runs the config, connection, interoperability and ticket key file cases, then removes the certificates. */
 #include <stdlib.h>
 
 #include "tls_test.h"
@@ -14,6 +14,7 @@ int main(void)
     TCase *interop = tls_tcase_interop();
     tcase_set_timeout(interop, 60);
     suite_add_tcase(s, interop);
+    suite_add_tcase(s, tls_tcase_ticket());
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
     int failed = srunner_ntests_failed(r);

@@ -45,5 +45,6 @@ int tls_pump_handshake(tlsio_conn *cli, tlsio_conn *srv, int *srv_rc);
 TCase *tls_tcase_config(void);
 TCase *tls_tcase_conn(void);
 TCase *tls_tcase_interop(void);
+TCase *tls_tcase_ticket(void);
 
 #endif

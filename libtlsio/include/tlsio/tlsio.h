@@ -9,7 +9,8 @@
 /*
  * Threading model. A tlsio_server_settings is built once (main thread) and is then immutable and shared by
  * all workers: it holds the certificate list, the policy, the sharded session-id cache and the session-ticket
- * keys (rotated automatically every ticket lifetime), all internally locked. Each worker builds its own
+ * keys (random ones rotated automatically every ticket lifetime, or the fixed set of a ticket key file), all
+ * internally locked or immutable. Each worker builds its own
  * tlsio_server_config / tlsio_client_config from it: that holds the random generator and the parsed private
  * keys, and must only be used by that worker's thread. A tlsio_conn belongs to one thread.
  *
@@ -65,7 +66,19 @@ struct tlsio_server_opts {
     unsigned session_timeout;    /* seconds a cached session (and ticket) stays valid; 0: 300 */
     int no_session_cache;        /* nonzero: no session-id resumption */
     int no_session_tickets;      /* nonzero: no ticket resumption */
+    const char *ticket_key_file; /* NULL: random ticket keys of this process; else the fleet's key file, below */
 };
+
+/* Ticket key file, shared by every machine answering for the same names so that a client resumes on any of
+ * them: one or more 80-byte binary records and nothing else; `openssl rand 80 > ticket.key` makes one (the
+ * nginx ssl_session_ticket_key layout: a 16-byte key name, a 32-byte AES-256 key, 32 bytes unused here). The
+ * FIRST record seals new tickets; every record opens the tickets naming it. To rotate across a fleet: prepend
+ * a new record, distribute the file, reload every machine, then drop the oldest record once no ticket under it
+ * can still be valid (session_timeout). At most 64 records; names must differ; the file must not be readable
+ * by other users. It is read once by tlsio_server_settings_new(); a reload builds new settings. Tickets are
+ * AES-256-GCM sealed, valid session_timeout seconds from their issue (wall clock; up to 60 s of clock skew
+ * between machines is tolerated), and only open on machines running the same mbedTLS version and build
+ * options (others fall back to a full handshake). */
 
 typedef struct tlsio_server_settings tlsio_server_settings;
 typedef struct tlsio_server_config tlsio_server_config;
