@@ -161,6 +161,7 @@ typedef struct px_config {
     uint64_t tls_session_cache;
     int tls_session_tickets;
     char *tls_ticket_key_file;
+    int tls_ticket_key_line;
     char *tls_protocols;
     char *tls_ciphers;
     uint64_t shutdown_timeout; /* graceful stop: longest wait for in-flight requests */

@@ -172,7 +172,13 @@ static const char *k_nofile(load_ctx *c, const char *v)
 STRING_KEY(k_user, c->cfg->user)
 STRING_KEY(k_pid_file, c->cfg->pid_file)
 STRING_KEY(k_error_log, c->cfg->error_log)
-STRING_KEY(k_ticket_key_file, c->cfg->tls_ticket_key_file)
+STRING_KEY(k_ticket_key_path, c->cfg->tls_ticket_key_file)
+
+static const char *k_ticket_key_file(load_ctx *c, const char *v)
+{
+    c->cfg->tls_ticket_key_line = c->lineno;
+    return k_ticket_key_path(c, v);
+}
 STRING_KEY(k_tls_protocols, c->cfg->tls_protocols)
 STRING_KEY(k_tls_ciphers, c->cfg->tls_ciphers)
 
