@@ -14,21 +14,29 @@ static bool port_valid(const char *p, size_t n)
     return v <= 65535;
 }
 
-/* reg-name or IPv4: unreserved, sub-delims and well-formed pct-encoded bytes, at least one. */
-static bool reg_name_valid(const char *p, size_t n)
+/* reg-name or IPv4 from p: unreserved, sub-delims and well-formed pct-encoded bytes, at least one, up to the first
+ * ':' or e. Returns where it stopped, or NULL when a byte is not allowed. One pass: Host is checked per request. */
+static const char *reg_name_end(const char *p, const char *e)
 {
-    if (n == 0) return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (!http__is(c, HTTP__C_HOST)) return false;
-        if (c == '%') {
-            if (n - i < 3 || !http__is((unsigned char)p[i + 1], HTTP__C_HEX) ||
-                !http__is((unsigned char)p[i + 2], HTTP__C_HEX))
-                return false;
-            i += 2;
+    const char *s = p;
+    const unsigned char *cc = http__cc;
+    while (e - p >= 8 && (cc[(unsigned char)p[0]] & cc[(unsigned char)p[1]] & cc[(unsigned char)p[2]] &
+                          cc[(unsigned char)p[3]] & cc[(unsigned char)p[4]] & cc[(unsigned char)p[5]] &
+                          cc[(unsigned char)p[6]] & cc[(unsigned char)p[7]] & HTTP__C_HOST_PLAIN))
+        p += 8;
+    while (p < e) {
+        unsigned char c = (unsigned char)*p;
+        if (http__is(c, HTTP__C_HOST_PLAIN)) {
+            p++;
+            continue;
         }
+        if (c == ':') break;
+        if (c != '%' || e - p < 3 || !http__is((unsigned char)p[1], HTTP__C_HEX) ||
+            !http__is((unsigned char)p[2], HTTP__C_HEX))
+            return NULL;
+        p += 3;
     }
-    return true;
+    return p == s ? NULL : p;
 }
 
 /* Inside brackets: hex digits, ':' and '.' (embedded IPv4), with at least two colons. IPvFuture is refused. */
@@ -58,10 +66,8 @@ bool http__authority_valid(http_slice a, bool port_required)
         if (q == e || !ipv6_valid(p + 1, (size_t)(q - p - 1))) return false;
         host_end = q + 1;
     } else {
-        host_end = p;
-        while (host_end < e && *host_end != ':')
-            host_end++;
-        if (!reg_name_valid(p, (size_t)(host_end - p))) return false;
+        host_end = reg_name_end(p, e);
+        if (host_end == NULL) return false;
     }
     if (host_end == e) return !port_required;
     if (*host_end != ':') return false;

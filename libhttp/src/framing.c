@@ -76,11 +76,25 @@ static void note_host(http_slice v, size_t off, http__facts *f)
     }
 }
 
+/* One walk over the list for the three options that matter; a lone "keep-alive" or "close", what browsers and
+ * most clients send, is recognised without it. */
 static void note_connection(http_slice v, http__facts *f)
 {
-    f->conn_close |= http__list_has(v, "close", 5);
-    f->conn_keep_alive |= http__list_has(v, "keep-alive", 10);
-    f->conn_upgrade |= http__list_has(v, "upgrade", 7);
+    size_t pos = 0;
+    http_slice el;
+    if (http__eq_lower(v, "keep-alive", 10)) {
+        f->conn_keep_alive = true;
+        return;
+    }
+    if (http__eq_lower(v, "close", 5)) {
+        f->conn_close = true;
+        return;
+    }
+    while (http__list_next(v, &pos, &el)) {
+        f->conn_close |= http__eq_lower(el, "close", 5);
+        f->conn_keep_alive |= http__eq_lower(el, "keep-alive", 10);
+        f->conn_upgrade |= http__eq_lower(el, "upgrade", 7);
+    }
 }
 
 void http__note_field(const char *buf, const http_field *fl, http__facts *f)

@@ -4,13 +4,6 @@
 
 #include <string.h>
 
-void http__limits(const http_limits *lim, http__head *h)
-{
-    h->max_line = (lim && lim->max_line) ? lim->max_line : HTTP__MAX_LINE;
-    h->max_head = (lim && lim->max_head) ? lim->max_head : HTTP__MAX_HEAD;
-    h->max_fields = (lim && lim->max_fields) ? lim->max_fields : HTTP__MAX_FIELDS;
-}
-
 static size_t min_sz(size_t a, size_t b)
 {
     return a < b ? a : b;
@@ -59,10 +52,7 @@ long http__find_head(const char *buf, size_t len, size_t last_len, bool skip_emp
                      http__head *h)
 {
     http__limits(lim, h);
-    h->start = 0;
-    if (skip_empty)
-        while (h->start + 1 < len && buf[h->start] == '\r' && buf[h->start + 1] == '\n')
-            h->start += 2;
+    h->start = skip_empty ? http__skip_empty_lines(buf, len) : 0;
     size_t limit = min_sz(len, h->max_head);
     if (h->start >= limit) return not_found(len, h);
     long r = find_first_lf(buf, len, h);

@@ -4,14 +4,6 @@
 
 #include <string.h>
 
-bool http__eq_lower(http_slice s, const char *lit, size_t n)
-{
-    if (s.len != n) return false;
-    for (size_t i = 0; i < n; i++)
-        if (http__lower((unsigned char)s.base[i]) != (unsigned char)lit[i]) return false;
-    return true;
-}
-
 static bool eq_ci(const char *a, const char *b, size_t n)
 {
     for (size_t i = 0; i < n; i++)

@@ -1,5 +1,6 @@
 /* libhttp request heads (RFC 9112 3): request line, target forms, Host rules and the resulting framing and
- * connection flags. http_parse_request is the entry point; fields and framing live in fields.c and framing.c. */
+ * connection flags. http_parse_request is the entry point: a one-pass parse for valid heads, else the exact two-pass
+ * parse (locate the head, then parse it) that reports errors; fields and framing live in fields.c and framing.c. */
 #include "internal.h"
 
 #include <string.h>
@@ -13,16 +14,25 @@ static void reset(http_request *req)
     req->fields_cap = fields ? cap : 0;
 }
 
+/* Methods are case-sensitive. By length first so that a request costs one or two fixed-size compares. */
 static http_method method_id(const char *p, size_t n)
 {
-    static const struct { const char *name; size_t len; http_method id; } tab[] = {
-        {"GET", 3, HTTP_M_GET},         {"PUT", 3, HTTP_M_PUT},         {"HEAD", 4, HTTP_M_HEAD},
-        {"POST", 4, HTTP_M_POST},       {"PATCH", 5, HTTP_M_PATCH},     {"TRACE", 5, HTTP_M_TRACE},
-        {"DELETE", 6, HTTP_M_DELETE},   {"CONNECT", 7, HTTP_M_CONNECT}, {"OPTIONS", 7, HTTP_M_OPTIONS},
-    };
-    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
-        if (tab[i].len == n && memcmp(tab[i].name, p, n) == 0) return tab[i].id; /* methods are case-sensitive */
-    return HTTP_M_OTHER;
+    switch (n) {
+    case 3:
+        return memcmp(p, "GET", 3) == 0 ? HTTP_M_GET : memcmp(p, "PUT", 3) == 0 ? HTTP_M_PUT : HTTP_M_OTHER;
+    case 4:
+        return memcmp(p, "POST", 4) == 0 ? HTTP_M_POST : memcmp(p, "HEAD", 4) == 0 ? HTTP_M_HEAD : HTTP_M_OTHER;
+    case 5:
+        return memcmp(p, "PATCH", 5) == 0 ? HTTP_M_PATCH : memcmp(p, "TRACE", 5) == 0 ? HTTP_M_TRACE : HTTP_M_OTHER;
+    case 6:
+        return memcmp(p, "DELETE", 6) == 0 ? HTTP_M_DELETE : HTTP_M_OTHER;
+    case 7:
+        return memcmp(p, "CONNECT", 7) == 0   ? HTTP_M_CONNECT
+               : memcmp(p, "OPTIONS", 7) == 0 ? HTTP_M_OPTIONS
+                                              : HTTP_M_OTHER;
+    default:
+        return HTTP_M_OTHER;
+    }
 }
 
 /* "HTTP/" DIGIT "." DIGIT: 1.0 and 1.1 are served, 2.0 and up are refused with 505, the rest is malformed. */
@@ -59,10 +69,9 @@ static int absolute_form(http_request *req)
 }
 
 /* RFC 9112 3.2: which form the target takes, allowed per method. A fragment is never part of a target. */
-static int classify_target(http_request *req)
+static int classify_form(http_request *req)
 {
     http_slice t = req->target;
-    if (memchr(t.base, '#', t.len) != NULL) return HTTP_E_TARGET;
     if (req->method_id == HTTP_M_CONNECT) {
         if (!http__authority_valid(t, true)) return HTTP_E_TARGET;
         req->form = HTTP_TARGET_AUTHORITY;
@@ -82,6 +91,12 @@ static int classify_target(http_request *req)
         return 0;
     }
     return absolute_form(req);
+}
+
+static int classify_target(http_request *req)
+{
+    if (memchr(req->target.base, '#', req->target.len) != NULL) return HTTP_E_TARGET;
+    return classify_form(req);
 }
 
 /* method SP request-target SP HTTP-version, between h->start and the CR before h->lf1. */
@@ -135,23 +150,81 @@ static int finish(const char *buf, const http__head *h, const http__facts *f, un
     return 0;
 }
 
+/* The request line in one pass from p, never reading at or past e: method SP target SP "HTTP/1.0" or "HTTP/1.1"
+ * CRLF, the LF at most max_line + 1 bytes after p. Returns one past the LF, or NULL for anything else. */
+static const char *onepass_request_line(const char *p, const char *e, size_t max_line, http_request *req)
+{
+    const char *q = http__scan_token(p, e);
+    if (q == p || q == e || *q != ' ') return NULL;
+    req->method = http_slice_of(p, (size_t)(q - p));
+    req->method_id = method_id(p, req->method.len);
+    const char *t = q + 1;
+    q = http__scan_target(t, e);
+    if (q == t || e - q < 11 || *q != ' ' || memcmp(q + 1, "HTTP/1.", 7) != 0 || (q[8] != '0' && q[8] != '1') ||
+        q[9] != '\r' || q[10] != '\n' || (size_t)(q + 10 - p) > max_line + 1)
+        return NULL;
+    req->target = http_slice_of(t, (size_t)(q - t));
+    req->minor = q[8] - '0';
+    return q + 11;
+}
+
+/* The common case, a complete and valid head, in one pass over buf[h->start, e). Returns the head length, or 0
+ * when the head is incomplete or anything is wrong: the two-pass parser below then decides, so that results and
+ * error precedence never depend on which path ran. */
+static long onepass(const char *buf, const char *e, http__head *h, unsigned flags, http_request *req)
+{
+    const char *p = onepass_request_line(buf + h->start, e, h->max_line, req);
+    if (p == NULL || classify_target(req) != 0) return 0;
+    http__facts f = {.is_request = true};
+    size_t limit = req->fields_cap < h->max_fields ? req->fields_cap : h->max_fields;
+    p = http__parse_fields_onepass(buf, p, e, req->fields, limit, &req->nfields, &f);
+    if (p == NULL) return 0;
+    h->end = (size_t)(p - buf);
+    if (finish(buf, h, &f, flags, req) != 0) return 0;
+    req->err_offset = 0;
+    req->head_len = h->end;
+    return (long)h->end;
+}
+
+/* Request line and fields of a head that http__find_head has located; errors are reported here. */
+static long twopass(const char *buf, const http__head *h, unsigned flags, http_request *req)
+{
+    int e = parse_request_line(buf, h, req);
+    if (e != 0) return e;
+    http__facts f = {.is_request = true};
+    size_t limit = req->fields_cap < h->max_fields ? req->fields_cap : h->max_fields;
+    e = http__parse_fields(buf, h->lf1 + 1, h, req->fields, limit, &req->nfields, &f, &req->err_offset);
+    if (e == 0) e = finish(buf, h, &f, flags, req);
+    if (e != 0) return e;
+    req->err_offset = 0;
+    req->head_len = h->end;
+    return (long)h->end;
+}
+
+/* On a first call (last_len 0) the one-pass parser runs over the whole buffer. On later calls http__find_head
+ * first looks for the end of the head in the new bytes only, so a head arriving byte by byte costs linear time,
+ * and the one-pass parser then runs over the located head. */
 long http_parse_request(const char *buf, size_t len, size_t last_len, http_request *req, const http_limits *lim)
 {
     http__head h;
+    unsigned flags = lim ? lim->flags : 0;
     reset(req);
+    if (last_len == 0) {
+        http__limits(lim, &h);
+        h.start = http__skip_empty_lines(buf, len);
+        size_t e = len < h.max_head ? len : h.max_head;
+        long r = h.start < e ? onepass(buf, buf + e, &h, flags, req) : 0;
+        if (r > 0) return r;
+    }
     long r = http__find_head(buf, len, last_len, true, lim, &h);
+    reset(req); /* drop what a failed one-pass attempt left */
     if (r < 0) {
         req->err_offset = r == HTTP_INCOMPLETE ? 0 : h.err_off;
         return r;
     }
-    int e = parse_request_line(buf, &h, req);
-    if (e != 0) return e;
-    http__facts f = {.is_request = true};
-    size_t limit = req->fields_cap < h.max_fields ? req->fields_cap : h.max_fields;
-    e = http__parse_fields(buf, h.lf1 + 1, &h, req->fields, limit, &req->nfields, &f, &req->err_offset);
-    if (e == 0) e = finish(buf, &h, &f, lim ? lim->flags : 0, req);
-    if (e != 0) return e;
-    req->err_offset = 0;
-    req->head_len = h.end;
-    return (long)h.end;
+    if (last_len != 0) {
+        if ((r = onepass(buf, buf + h.end, &h, flags, req)) > 0) return r;
+        reset(req);
+    }
+    return twopass(buf, &h, flags, req);
 }

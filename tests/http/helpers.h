@@ -4,7 +4,12 @@
 #define TESTS_HTTP_HELPERS_H
 
 #include <check.h>
+#include <stdbool.h>
 #include <stddef.h>
+
+/* libhttp's internal switch (declared in libhttp/src/internal.h): true makes the parsers' scanners take their
+ * portable table loops instead of SSE2, so that tests cover both paths. */
+extern bool http__force_scalar;
 
 #define S(x) x, sizeof(x) - 1
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

@@ -96,6 +96,15 @@ static const vcase valid[] = {
      1, 0, 0, 0, 1},
     {S("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\n"), 47, HTTP_M_POST, O, "/", "a", 1,
      LEN, 3, 1, 0, 0, 0, 2},
+    /* shapes at the edges of the 16-byte SIMD blocks: names past one block, tchars other than letters, digits
+     * and '-', obs-text and HTAB inside values, values ending on a block boundary */
+    {S("GET / HTTP/1.1\r\nHost: a\r\nX-A-Very-Long-Field-Name: v\r\nX_y.z~!: \xff\xfe\tq \r\n\r\n"), 0, HTTP_M_GET, O,
+     "/", "a", 1, NONE, 0, 1, 0, 0, 0, 3},
+    {S("GET / HTTP/1.1\r\nHost: a\r\nX: 0123456789abcdefghijklmnopqrstuvw\xc3\xa9xyz\tend\r\nY: 0123456789ab\r\n\r\n"), 0,
+     HTTP_M_GET, O, "/", "a", 1, NONE, 0, 1, 0, 0, 0, 3},
+    {S("GET / HTTP/1.1\r\nHost: a\r\nConnection: Keep-Alive\r\n\r\n"), 0, HTTP_M_GET, O, "/", "a", 1, NONE, 0, 1, 0, 0,
+     0, 2},
+    {S("GET / HTTP/1.0\r\nConnection: CLOSE\r\n\r\n"), 0, HTTP_M_GET, O, "/", "", 0, NONE, 0, 0, 0, 0, 0, 1},
 };
 
 typedef struct icase {
@@ -167,6 +176,13 @@ static const icase invalid[] = {
     {S(H11 "X: a\x1b[0m\r\n\r\n"), HTTP_E_FIELD_VALUE, 0, 0, 0, 0},
     {S(P11 "Transfer-Encoding:\x0b" "chunked\r\n\r\n"), HTTP_E_FIELD_VALUE, 0, 0, 0, 0},
     {S(P11 "Transfer-Encoding:\x0c" "chunked\r\n\r\n"), HTTP_E_FIELD_VALUE, 0, 0, 0, 0},
+    {S(H11 "X-A-Very-Long-Name_x y: v\r\n\r\n"), HTTP_E_FIELD_NAME, 0, 0, 0, 0},
+    {S(H11 "ABCDEFGHIJKLMNOPQRSTU\r\n\r\n"), HTTP_E_FIELD_NAME, 0, 0, 0, 0},
+    {S(H11 "X: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\x7f\r\n\r\n"), HTTP_E_FIELD_VALUE, 0, 0, 0, 0},
+    {S(H11 "X: \xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01\r\n\r\n"), HTTP_E_FIELD_VALUE,
+     0, 0, 0, 0},
+    {S(H11 "X: a\tb\tc\x7f\r\n\r\n"), HTTP_E_FIELD_VALUE, 0, 0, 0, 0},
+    {S("GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\x01b HTTP/1.1\r\nHost: a\r\n\r\n"), HTTP_E_TARGET, 0, 0, 0, 0},
     {S(H11 "X: a\r\n b\r\n\r\n"), HTTP_E_OBS_FOLD, 0, 0, 0, 0},
     {S(H11 "X: a\r\n\tb\r\n\r\n"), HTTP_E_OBS_FOLD, 0, 0, 0, 0},
     {S("GET / HTTP/1.1\r\n Host: a\r\n\r\n"), HTTP_E_OBS_FOLD, 0, 0, 0, 0},
@@ -352,6 +368,35 @@ static void split_invalid(int i, size_t step)
     feed_split(invalid[i].in, invalid[i].len, &lim, step, w, &whole);
 }
 
+/* The whole-message tables again with the portable scanners (flag restored so no-fork runs are unaffected). */
+START_TEST(valid_whole_scalar)
+{
+    http__force_scalar = true;
+    const vcase *c = &valid[_i];
+    http_request req;
+    http_field f[CAP];
+    const char *in = guard_copy(c->in, c->len);
+    check_valid(c, &req, parse_row(in, c->len, 0, &req, f, NULL));
+    guard_free();
+    http__force_scalar = false;
+}
+END_TEST
+
+START_TEST(invalid_whole_scalar)
+{
+    http__force_scalar = true;
+    const icase *c = &invalid[_i];
+    http_request req;
+    http_field f[CAP];
+    http_limits lim = row_limits(c);
+    const char *in = guard_copy(c->in, c->len);
+    long r = parse_row(in, c->len, 0, &req, f, &lim);
+    ck_assert_msg(r == c->err, "row %d: got %ld (%s), want %d", _i, r, http_strerror((int)r), c->err);
+    guard_free();
+    http__force_scalar = false;
+}
+END_TEST
+
 START_TEST(valid_bytewise) { split_valid(_i, 1); }
 END_TEST
 START_TEST(valid_step5) { split_valid(_i, 5); }
@@ -418,6 +463,7 @@ static Suite *request_suite(void)
     tcase_add_loop_test(tc, valid_whole, 0, (int)NELEM(valid));
     tcase_add_loop_test(tc, valid_bytewise, 0, (int)NELEM(valid));
     tcase_add_loop_test(tc, valid_step5, 0, (int)NELEM(valid));
+    tcase_add_loop_test(tc, valid_whole_scalar, 0, (int)NELEM(valid));
     tcase_add_test(tc, fields_and_slices);
     tcase_add_test(tc, zero_capacity_rejects_fields);
     tcase_add_test(tc, last_len_larger_than_len_is_ignored);
@@ -426,6 +472,7 @@ static Suite *request_suite(void)
     tcase_add_loop_test(tc, invalid_whole, 0, (int)NELEM(invalid));
     tcase_add_loop_test(tc, invalid_bytewise, 0, (int)NELEM(invalid));
     tcase_add_loop_test(tc, invalid_step5, 0, (int)NELEM(invalid));
+    tcase_add_loop_test(tc, invalid_whole_scalar, 0, (int)NELEM(invalid));
     tcase_add_test(tc, error_offsets);
     suite_add_tcase(s, tc);
     return s;

@@ -95,14 +95,14 @@ static long parse_row(const rcase *c, const char *in, size_t len, size_t last, h
     return http_parse_response(in, len, last, resp, &lim, c->resp_flags);
 }
 
-START_TEST(response_whole)
+static void check_whole(int i)
 {
-    const rcase *c = &rows[_i];
+    const rcase *c = &rows[i];
     http_response r;
     http_field f[CAP];
     long got = parse_row(c, guard_copy(c->in, c->len), c->len, 0, &r, f);
     if (c->want != 0) {
-        ck_assert_msg(got == c->want, "row %d: got %ld (%s)", _i, got, http_strerror((int)got));
+        ck_assert_msg(got == c->want, "row %d: got %ld (%s)", i, got, http_strerror((int)got));
         guard_free();
         return;
     }
@@ -117,6 +117,17 @@ START_TEST(response_whole)
     ck_assert_uint_eq(r.reason.len, strlen(c->reason));
     ck_assert(memcmp(r.reason.base, c->reason, r.reason.len) == 0);
     guard_free();
+}
+
+START_TEST(response_whole) { check_whole(_i); }
+END_TEST
+
+/* Again with libhttp's portable scanners instead of SSE2 (flag restored so no-fork runs are unaffected). */
+START_TEST(response_whole_scalar)
+{
+    http__force_scalar = true;
+    check_whole(_i);
+    http__force_scalar = false;
 }
 END_TEST
 
@@ -161,6 +172,7 @@ int main(void)
     TCase *tc = tcase_create("response");
     tcase_add_loop_test(tc, response_whole, 0, (int)NELEM(rows));
     tcase_add_loop_test(tc, response_bytewise, 0, (int)NELEM(rows));
+    tcase_add_loop_test(tc, response_whole_scalar, 0, (int)NELEM(rows));
     tcase_add_test(tc, response_fields_kept);
     suite_add_tcase(s, tc);
     return run_suite(s);
