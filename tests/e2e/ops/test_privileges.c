@@ -23,7 +23,7 @@ static px_env env;
 /* The "Uid:" or "Gid:" line of /proc/pid/task/tid/status, without the tag (copied into out). */
 static const char *id_line(pid_t pid, const char *tid, const char *tag, char *out, size_t cap)
 {
-    char path[128];
+    char path[300]; /* tid is a d_name: up to 255 bytes */
     snprintf(path, sizeof path, "/proc/%d/task/%s/status", (int)pid, tid);
     char *text = px_read_file(path);
     const char *p = text ? strstr(text, tag) : NULL;
