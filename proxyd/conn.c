@@ -57,6 +57,8 @@ void px_conn_accept(px_worker *w, px_bind *bind, int fd, const wire_addr *peer)
     w->nconns++;
     PX_ADD(w->stats.accepted, 1);
     PX_ADD(w->stats.conns, 1);
+    c->gauge = G_READING;
+    PX_ADD(w->stats.by_state[G_READING], 1);
     if (w->nconns >= w->rt->conn_cap)
         px_worker_hold(w, 1);
     c->state = CS_HEAD;
@@ -94,6 +96,15 @@ static int state_handshake(px_conn *c)
         PX_ADD(c->w->stats.tls_resumed, 1);
     c->state = CS_HEAD;
     return 1;
+}
+
+void px_conn_gauge(px_conn *c, px_gauge g)
+{
+    if (c->gauge == g)
+        return;
+    PX_ADD(c->w->stats.by_state[c->gauge], -1);
+    PX_ADD(c->w->stats.by_state[g], 1);
+    c->gauge = g;
 }
 
 void px_conn_set_timer(px_conn *c, px_timer_kind kind, uint64_t ms)
@@ -214,8 +225,10 @@ static int state_head(px_conn *c)
         release_idle_in(c);
         return 0;
     }
-    if (was_empty && c->requests > 0)
+    if (was_empty && c->requests > 0) {
         px_conn_set_timer(c, T_HEADER, c->server->limits.client_header_timeout);
+        px_conn_gauge(c, G_READING);
+    }
     return 1;
 }
 
@@ -289,6 +302,7 @@ void px_conn_next(px_conn *c)
     c->req_body = BODY_DONE;
     c->resp_body = BODY_DONE;
     release_idle_in(c);
+    px_conn_gauge(c, left ? G_READING : G_IDLE);
     if (left)
         px_conn_set_timer(c, T_HEADER, c->server->limits.client_header_timeout);
     else
@@ -406,6 +420,7 @@ void px_conn_close(px_conn *c)
     if (c->resp_status)
         px_access_log(c); /* an exchange that ended with the connection (errors, client gone) */
     PX_ADD(w->stats.conns, -1);
+    PX_ADD(w->stats.by_state[c->gauge], -1);
     if (c->up)
         px_proxy_abort(c);
     px_gzip_end(c);

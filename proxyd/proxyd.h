@@ -101,6 +101,7 @@ typedef struct px_stats {
     _Atomic uint64_t tls_handshakes;
     _Atomic uint64_t tls_resumed;
     _Atomic uint64_t conns;     /* open client connections */
+    _Atomic uint64_t by_state[3]; /* of them: reading a head, in an exchange, idle keep-alive (px_gauge) */
 } px_stats;
 
 /* A single writer needs no locked instruction: relaxed load and store keep readers from tearing. */
@@ -211,6 +212,9 @@ typedef enum px_timer_kind {
     T_READ,      /* upstream read_timeout: awaiting response bytes */
 } px_timer_kind;
 
+/* What the status endpoint reports a connection as doing. */
+typedef enum px_gauge { G_READING = 0, G_ACTIVE, G_IDLE } px_gauge;
+
 typedef enum px_body_state {
     BODY_DONE = 0,
     BODY_LENGTH,
@@ -226,6 +230,7 @@ struct px_conn {
     px_conn_state state;
     int ready_read, ready_write, eof, hup;
     int progress;            /* something moved in this run (re-arms send/body timers) */
+    px_gauge gauge;          /* counted in stats.by_state under this */
     int reset;               /* close with RST (reset_timedout_connection) */
     px_worker *w;
     px_runtime *rt;
@@ -298,6 +303,7 @@ ssize_t px_conn_read(px_conn *c);
 void px_conn_set_timer(px_conn *c, px_timer_kind kind, uint64_t ms);
 void px_conn_update_timer(px_conn *c);
 void px_conn_timeout(px_conn *c);
+void px_conn_gauge(px_conn *c, px_gauge g);
 const char *px_conn_peer(px_conn *c);
 
 /* route.c */

@@ -91,6 +91,7 @@ int px_request_begin(px_conn *c)
     c->requests++;
     PX_ADD(w->stats.requests, 1);
     c->started_ms = wire_now(w->loop);
+    px_conn_gauge(c, G_ACTIVE);
     reset_exchange(c);
     c->keep_alive = r->keep_alive && !r->must_close &&
                     (l->keepalive_requests == 0 || c->requests < l->keepalive_requests);
