@@ -5,7 +5,8 @@
 # TLS listener with a self-signed certificate. Prints a markdown summary (the figures in docs/security.md).
 #
 # Usage: tests/soak.sh [SECONDS]     SECONDS: length of each wrk measurement (default 10)
-# Env:   PX_SOAK_CONNS (2000), PX_SOAK_BUILD (build-soak, a release build), PX_SOAK_SKIP_TLS=1
+# Env:   PX_SOAK_CONNS (2000), PX_SOAK_BUILD (build-soak, a release build), PX_SOAK_SKIP_TLS=1,
+#        PX_SOAK_PENDING (9000 connections holding a pending request body)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
@@ -119,6 +120,11 @@ for srv in proxyd:$pport nginx:$nport; do
         echo "| ${a%%:*} | $name | $r | $((100 * r / (base > 0 ? base : 1)))% | $h1 / $h2 |"
     done
 done
+
+# Memory per connection with pending bodies: each client announces 100 MB and sends 1 KiB, then waits.
+pb=${PX_SOAK_PENDING:-9000}
+echo
+python3 tests/pending_bodies.py --port "$pport" --pid "${pids[1]}" --count "$pb" || echo "pending bodies: FAILED"
 
 [ "${PX_SOAK_SKIP_TLS:-0}" = 1 ] && exit 0
 tport=$(free_port)
