@@ -45,7 +45,9 @@ static void check_result(long r, const http_request *req, const char *buf, size_
     assert(req->method.len > 0);
     assert_within(req->method, buf, (size_t)r);
     assert_within(req->target, buf, (size_t)r);
-    assert_within(req->path, buf, (size_t)r);
+    /* The one slice allowed outside the buffer: an absolute-form target without a path reads as "/" (http.h). */
+    if (!(req->form == HTTP_TARGET_ABSOLUTE && req->path.len == 1 && req->path.base[0] == '/'))
+        assert_within(req->path, buf, (size_t)r);
     assert_within(req->host, buf, (size_t)r);
     for (size_t i = 0; i < req->nfields; i++) {
         assert(req->fields[i].name.len > 0);
