@@ -387,8 +387,8 @@ void px_conn_timeout(px_conn *c)
     case T_HEADER:
         px_debug("client %s: header timeout", px_conn_peer(c));
         if (c->in.end && c->requests == 0 && !c->out.len) {
-            px_respond_error(c, 408, "client header timeout");
-            px_conn_run(c);
+            if (px_respond_error(c, 408, "client header timeout") >= 0)
+                px_conn_run(c);
             return;
         }
         break;
@@ -396,8 +396,8 @@ void px_conn_timeout(px_conn *c)
         px_info("client body timeout%s", px_log_context(c));
         if (!c->resp_head_sent && !c->out.len) {
             px_proxy_abort(c);
-            px_respond_error(c, 408, "client body timeout");
-            px_conn_run(c);
+            if (px_respond_error(c, 408, "client body timeout") >= 0)
+                px_conn_run(c);
             return;
         }
         break;

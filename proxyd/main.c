@@ -130,6 +130,8 @@ static void reload(px_daemon *d)
         nanosleep(&(struct timespec){0, 1000000}, NULL);
     px_log_open(cfg->error_log, cfg->log_level);
     px_access_open(cfg->access_log);
+    if (atomic_load(&d->acks) >= (int)d->nworkers)
+        px_runtime_close_listeners(old); /* every worker stopped accepting on them */
     px_runtime_unref(old);
     atomic_fetch_add(&d->reloads, 1);
     px_notice("reloaded (generation %u)", rt->generation);

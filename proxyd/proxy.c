@@ -265,6 +265,9 @@ int px_proxy_step(px_conn *c)
     }
     if (!u)
         return c->out.len ? progress : px_proxy_finish(c);
+    /* A client that hung up while waiting (a long poll abandoned, or during the connect) frees its upstream. */
+    if ((c->eof || (c->hup && c->req_body == BODY_DONE)) && !c->resp_done)
+        return px_proxy_client_gone(c);
     if (u->state != UP_ACTIVE)
         return progress;
     if (!c->head_sent)
@@ -274,9 +277,6 @@ int px_proxy_step(px_conn *c)
             return -1;
         progress |= r;
     }
-    /* A client that hung up while waiting (a long poll abandoned) frees its upstream connection now. */
-    if ((c->eof || (c->hup && c->req_body == BODY_DONE)) && !c->resp_done)
-        return px_proxy_client_gone(c);
     /* The response is read even while request bytes wait: an origin may answer before reading the body. */
     if (!c->out.len && !c->resp_done && u->ready_read && (r = px_proxy_read_response(c)) != 0)
         return r;

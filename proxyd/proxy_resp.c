@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <strings.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -82,7 +83,9 @@ static http_slice rewrite_refresh(px_conn *c, http_slice v, char *tmp, size_t ca
 
 static int response_field_dropped(const http_response *resp, size_t i, px_field_kind k, int conn_names)
 {
-    if (k == PF_SERVER || k == PF_CONTENT_LENGTH || px_field_hop_by_hop(k))
+    if (k == PF_CONTENT_LENGTH) /* rewritten when a body follows; as sent for HEAD, 204 and 304 */
+        return resp->body != HTTP_BODY_NONE;
+    if (k == PF_SERVER || px_field_hop_by_hop(k))
         return 1;
     return conn_names && http_is_hop_by_hop(resp->fields, resp->nfields, i);
 }
@@ -123,8 +126,7 @@ static long build_response_head(px_conn *c, const http_response *resp)
         http_write_str(&hw, "Content-Encoding: gzip\r\n");
         if (c->server->gzip.vary)
             http_write_str(&hw, "Vary: Accept-Encoding\r\n");
-    } else if (resp->body == HTTP_BODY_LENGTH ||
-               (resp->body == HTTP_BODY_NONE && http_find_field(resp->fields, resp->nfields, "content-length", 0) >= 0)) {
+    } else if (resp->body == HTTP_BODY_LENGTH) {
         http_write_raw(&hw, "Content-Length: ", 16);
         http_write_u64(&hw, resp->content_length);
         http_write_raw(&hw, "\r\n", 2);
@@ -382,18 +384,37 @@ int px_proxy_read_response(px_conn *c)
 
 /* ---------------------------------------------------------------- ending the exchange */
 
+/* Whether nothing more is waiting on an upstream connection about to be pooled: bytes after a response (or a
+ * close the origin already sent) would otherwise be read by the next client's exchange. */
+static int drained(px_upconn *u)
+{
+    if (u->hup || (u->tls && tlsio_pending(u->tls)))
+        return 0;
+    if (!u->ready_read)
+        return 1; /* the last read came short: the socket was empty */
+    char b;
+    ssize_t n = recv(u->io.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        u->ready_read = 0;
+        return 1;
+    }
+    return 0;
+}
+
 int px_proxy_finish(px_conn *c)
 {
     px_upconn *u = c->up;
     if (u) {
         int reusable = c->up_reusable && c->req_body == BODY_DONE && !c->req_aborted && !wire_buf_len(&u->in) &&
-                       !u->out.len;
+                       !u->out.len && drained(u);
         c->up = NULL;
         if (c->pinned == u)
             c->pinned = NULL;
         if (c->pin && reusable) {
-            c->pinned = u; /* stays with this client: not pooled, closed with it */
-            wire_timer_stop(c->w->loop, &u->timer);
+            if (c->pinned) /* pinned to another upstream before: one authenticated connection at a time */
+                px_upstream_close(c->w, c->pinned);
+            px_upstream_pin(c->w, u); /* stays with this client: not pooled, closed with it */
+            c->pinned = u;
         } else {
             if (c->pin)
                 c->keep_alive = 0; /* the authenticated pair ends together */
@@ -440,7 +461,8 @@ int px_proxy_upstream_error(px_conn *c, int err)
              connecting ? "connecting to upstream" : "sending the request to upstream", px_log_context(c));
     if (!(u->reused && !connecting))
         px_upstream_failed(u);
-    c->tried |= 1ull << (u->server & 63);
+    if (!u->reused || connecting) /* a stale pooled connection says nothing about the server: retry it fresh */
+        c->tried |= 1ull << (u->server & 63);
     px_proxy_abort(c);
     if (safe && ++c->tries < 2 * c->upstream->nservers + 1) {
         c->head_sent = 0;
@@ -463,8 +485,8 @@ void px_proxy_upstream_timeout(px_conn *c)
             px_conn_run(c);
             return;
         }
-        px_respond_error(c, 504, "upstream connect timeout");
-        px_conn_run(c);
+        if (px_respond_error(c, 504, "upstream connect timeout") >= 0)
+            px_conn_run(c);
         return;
     }
     /* A read timeout is not a failure of the server: one slow long poll must not take it out of rotation. */
@@ -474,6 +496,6 @@ void px_proxy_upstream_timeout(px_conn *c)
         return;
     }
     px_proxy_abort(c);
-    px_respond_error(c, 504, "upstream timeout");
-    px_conn_run(c);
+    if (px_respond_error(c, 504, "upstream timeout") >= 0)
+        px_conn_run(c);
 }

@@ -167,7 +167,8 @@ typedef enum px_up_state {
     UP_CONNECTING = 0,
     UP_HANDSHAKE, /* TLS toward an https upstream */
     UP_ACTIVE,
-    UP_IDLE, /* in the pool */
+    UP_IDLE,   /* in the pool */
+    UP_PINNED, /* kept by its NTLM/Negotiate client between requests: not pooled, not counted active */
 } px_up_state;
 
 struct px_upconn {
@@ -335,6 +336,7 @@ int px_tunnel_step(px_conn *c);
 int px_upstream_acquire(px_conn *c, px_upstream *up);
 void px_upstream_release(px_worker *w, px_upconn *u, int reusable);
 void px_upstream_close(px_worker *w, px_upconn *u);
+void px_upstream_pin(px_worker *w, px_upconn *u);
 /* Counts a failure (refused, reset, invalid response) toward max_fails within fail_timeout. */
 void px_upstream_failed(px_upconn *u);
 
@@ -342,6 +344,7 @@ void px_upstream_failed(px_upconn *u);
 px_runtime *px_runtime_new(px_config *cfg, unsigned workers, px_runtime *old, char *err, size_t errlen);
 void px_runtime_ref(px_runtime *rt);
 void px_runtime_unref(px_runtime *rt);
+void px_runtime_close_listeners(px_runtime *rt);
 
 /* worker.c */
 int px_worker_start(px_worker *w, px_daemon *d, unsigned id, px_runtime *rt);

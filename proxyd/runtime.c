@@ -75,37 +75,59 @@ static int add_status_bind(px_runtime *rt, char *err, size_t errlen)
     return 0;
 }
 
-/* Opens one socket per worker for each address, or takes the ones the previous runtime had open. */
-static int open_sockets(px_runtime *rt, unsigned workers, px_runtime *old, char *err, size_t errlen)
+static int open_new(px_bind *b, unsigned workers, px_bind *ob, char *err, size_t errlen)
 {
-    for (int i = 0; i < rt->nbinds; i++) {
-        px_bind *b = &rt->binds[i];
-        px_bind *ob = old ? find_bind(old, &b->addr) : NULL;
-        if (!ob) {
-            /* SO_REUSEPORT would let a second proxyd share the port silently: probe without it first. */
-            int probe = wire_listen(&b->addr, 1, b->addr.ss.ss_family == AF_INET6 ? WIRE_LISTEN_V6ONLY : 0);
-            if (probe < 0) {
-                snprintf(err, errlen, "cannot listen on %s: %s", b->text, wire_strerror(probe));
-                return -1;
-            }
-            close(probe);
+    unsigned v6 = b->addr.ss.ss_family == AF_INET6 ? WIRE_LISTEN_V6ONLY : 0;
+    if (!ob) {
+        /* SO_REUSEPORT would let a second proxyd share the port silently: probe without it first. */
+        int probe = wire_listen(&b->addr, 1, v6);
+        if (probe < 0) {
+            snprintf(err, errlen, "cannot listen on %s: %s", b->text, wire_strerror(probe));
+            return -1;
         }
-        for (unsigned k = 0; k < workers; k++) {
-            if (ob && ob->fds[k] >= 0) {
-                b->fds[k] = ob->fds[k];
-                ob->fds[k] = -1; /* moved: the old runtime must not close it */
-                continue;
-            }
-            unsigned flags = WIRE_LISTEN_REUSEPORT | (b->addr.ss.ss_family == AF_INET6 ? WIRE_LISTEN_V6ONLY : 0);
-            int fd = wire_listen(&b->addr, 511, flags);
-            if (fd < 0) {
-                snprintf(err, errlen, "cannot listen on %s: %s", b->text, wire_strerror(fd));
-                return -1;
-            }
-            b->fds[k] = fd;
+        close(probe);
+    }
+    for (unsigned k = 0; k < workers; k++) {
+        if (ob && ob->fds[k] >= 0)
+            continue; /* taken over below, once every new socket exists */
+        int fd = wire_listen(&b->addr, 511, WIRE_LISTEN_REUSEPORT | v6);
+        if (fd < 0) {
+            snprintf(err, errlen, "cannot listen on %s: %s", b->text, wire_strerror(fd));
+            return -1;
         }
+        b->fds[k] = fd;
     }
     return 0;
+}
+
+/* Opens one socket per worker for each address, or takes the ones the previous runtime had open. The taking
+ * happens only after every new socket is open, so a reload that fails leaves the running sockets untouched. */
+static int open_sockets(px_runtime *rt, unsigned workers, px_runtime *old, char *err, size_t errlen)
+{
+    for (int i = 0; i < rt->nbinds; i++)
+        if (open_new(&rt->binds[i], workers, old ? find_bind(old, &rt->binds[i].addr) : NULL, err, errlen) < 0)
+            return -1;
+    for (int i = 0; old && i < rt->nbinds; i++) {
+        px_bind *b = &rt->binds[i], *ob = find_bind(old, &b->addr);
+        for (unsigned k = 0; ob && k < workers; k++)
+            if (ob->fds[k] >= 0) {
+                b->fds[k] = ob->fds[k];
+                ob->fds[k] = -1; /* moved: the old runtime must not close it */
+            }
+    }
+    return 0;
+}
+
+/* After a reload: the addresses the new configuration dropped stop listening now, not when the last connection
+ * of the old configuration ends (the kernel would queue connections nobody accepts). */
+void px_runtime_close_listeners(px_runtime *rt)
+{
+    for (int i = 0; i < rt->nbinds; i++)
+        for (int k = 0; k < PX_MAX_WORKERS; k++)
+            if (rt->binds[i].fds[k] >= 0) {
+                close(rt->binds[i].fds[k]);
+                rt->binds[i].fds[k] = -1;
+            }
 }
 
 /* Every client may need a second descriptor toward its upstream: accepting more than the descriptor limit can

@@ -87,6 +87,8 @@ int px_static_respond(px_conn *c)
     char rel[2048], full[4096];
     if (c->x->req.method_id != HTTP_M_GET && c->x->req.method_id != HTTP_M_HEAD)
         return px_respond_error(c, 405, "static files answer GET and HEAD only");
+    if (c->req_body != BODY_DONE)
+        c->keep_alive = 0; /* the body is not read: what follows it must never pass for a request */
     long n = decode_path(c->x->req.path, rel, sizeof(rel));
     if (n < 0)
         return px_respond_error(c, 400, "path not servable");

@@ -92,12 +92,19 @@ int px_status_respond(px_conn *c)
     if (c->x->req.path.len < 8 || memcmp(c->x->req.path.base, "/metrics", 8) != 0 ||
         (c->x->req.path.len > 8 && c->x->req.path.base[8] != '?'))
         return px_respond_error(c, 404, "status: only /metrics");
-    sbuf b = {malloc(65536), 0, 65536};
+    /* The answer must fit one pending-output block, since a slow scraper may take it in pieces. */
+    size_t cap = PX_WS(c)->out_pool.block_size - 2048;
+    sbuf b = {malloc(cap), 0, cap};
     if (!b.p)
         return px_respond_error(c, 500, "out of memory");
     b.p[0] = 0;
     counters(&b, c->w->daemon);
     health(&b, c->rt, wire_now(c->w->loop));
+    if (b.len >= cap - 1) {
+        static const char cut[] = "\n# truncated: more upstream servers than one answer holds\n";
+        memcpy(b.p + cap - sizeof(cut), cut, sizeof(cut) - 1);
+        b.len = cap - 1;
+    }
     int r = px_respond_body(c, 200, "text/plain; version=0.0.4", b.p, b.len);
     free(b.p);
     return r;

@@ -108,7 +108,7 @@ void px_upstream_close(px_worker *w, px_upconn *u)
     px_wstate *ws = &u->rt->ws[w->id];
     if (u->state == UP_IDLE)
         pool_remove(w, u);
-    else if (ws->active[u->hidx])
+    else if (u->state != UP_PINNED && ws->active[u->hidx])
         ws->active[u->hidx]--;
     wire_io_stop(w->loop, &u->io);
     wire_timer_stop(w->loop, &u->timer);
@@ -123,6 +123,15 @@ void px_upstream_close(px_worker *w, px_upconn *u)
     px_out_release(PX_WS(u), &u->out);
     px_runtime_unref(u->rt);
     wire_pool_put(&w->up_pool, u);
+}
+
+void px_upstream_pin(px_worker *w, px_upconn *u)
+{
+    px_wstate *ws = &u->rt->ws[w->id];
+    if (ws->active[u->hidx])
+        ws->active[u->hidx]--;
+    u->state = UP_PINNED;
+    wire_timer_stop(w->loop, &u->timer);
 }
 
 void px_upstream_release(px_worker *w, px_upconn *u, int reusable)
@@ -242,7 +251,8 @@ static void drive_handshake(px_upconn *u)
         return;
     if (r < 0) {
         px_upstream_failed(u);
-        px_proxy_upstream_error(c, r);
+        if (px_proxy_upstream_error(c, r) < 0)
+            return; /* c is gone */
     }
     px_conn_run(c);
 }
@@ -253,8 +263,8 @@ static void on_connected(px_upconn *u)
     px_conn *c = u->owner;
     if (err) {
         u->ready_write = 0;
-        px_proxy_upstream_error(c, err);
-        px_conn_run(c);
+        if (px_proxy_upstream_error(c, err) >= 0)
+            px_conn_run(c);
         return;
     }
     mark_success(u);
@@ -265,8 +275,8 @@ static void on_connected(px_upconn *u)
         return;
     }
     if (px_tls_client_start(u) < 0) {
-        px_proxy_upstream_error(c, -ENOMEM);
-        px_conn_run(c);
+        if (px_proxy_upstream_error(c, -ENOMEM) >= 0)
+            px_conn_run(c);
         return;
     }
     drive_handshake(u);
