@@ -51,7 +51,7 @@ static void on_flush_timer(wire_loop *loop, wire_timer *t)
     px_access_flush(t->data);
 }
 
-/* Appends printf output; a line that does not fit flushes first (lines are never split). */
+/* Appends one formatted line to the worker's buffer. */
 static void emit(px_worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void emit(px_worker *w, const char *fmt, ...)
 {
@@ -59,14 +59,10 @@ static void emit(px_worker *w, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(w->alog + w->alog_len, sizeof(w->alog) - w->alog_len, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n >= sizeof(w->alog) - w->alog_len) {
-        w->alog_truncated = 1;
-        w->alog_len = sizeof(w->alog) - 1;
-    } else {
+    /* 3 KiB are free before each line and escaped fields are bounded below that: a line that still did not fit
+     * is dropped whole rather than written cut. */
+    if (n >= 0 && (size_t)n < sizeof(w->alog) - w->alog_len)
         w->alog_len += (size_t)n;
-    }
 }
 
 /* Copies a field value into out, escaping what could forge a line or break JSON. */

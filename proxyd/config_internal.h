@@ -20,14 +20,12 @@ typedef struct load_ctx {
     int errors;
     int in_section;
     int continuation;   /* the current line is a multi-line continuation */
-    int line_too_long;
     sect_kind kind;
     char section[128];
     px_upstream *up;
     px_server *srv;
     const char *seen[64]; /* non-repeatable keys seen in this section */
     int nseen;
-    const char *last_key;
 } load_ctx;
 
 

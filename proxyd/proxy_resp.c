@@ -374,7 +374,6 @@ int px_proxy_read_response(px_conn *c)
     if ((size_t)n < room && !u->hup && !u->tls)
         u->ready_read = 0; /* edge-triggered: a short read drained the socket */
     u->in.end += (size_t)n;
-    u->got_bytes = 1;
     u->tkind = T_READ;
     wire_timer_start(c->w->loop, &u->timer, u->up->read_timeout);
     if (!c->resp_head_sent)

@@ -136,7 +136,6 @@ struct px_worker {
     px_stats stats;
     char alog[65536];     /* access log lines waiting for one write(2) */
     size_t alog_len;
-    int alog_truncated;
     wire_timer alog_timer;
     char *scratch;        /* 2 * buf_size + PX_HEAD_EXTRA: a forwarded head is built here, then written */
     size_t scratch_size;
@@ -178,7 +177,6 @@ struct px_upconn {
     wire_timer timer;
     px_up_state state;
     int ready_read, ready_write, eof, hup;
-    int got_bytes;
     int hidx;      /* health index of its server */
     px_upstream *up;
     int server;    /* index in up->servers */
@@ -256,7 +254,6 @@ struct px_conn {
     /* request body toward the upstream */
     px_body_state req_body;
     uint64_t req_remaining;
-    uint64_t req_total;
     /* response body toward the client */
     px_body_state resp_body;
     int resp_chunk_out;      /* re-encode the response body as chunked */

@@ -47,7 +47,6 @@ static int start_body(px_conn *c)
     const http_request *r = &c->x->req;
     uint64_t max = c->server->limits.client_max_body_size;
     c->body_off = c->head_len;
-    c->req_total = 0;
     c->req_aborted = 0;
     switch (r->body) {
     case HTTP_BODY_LENGTH:
