@@ -169,8 +169,16 @@ static void release_idle_in(px_conn *c)
         memset(&c->in, 0, sizeof(c->in));
         c->x = NULL;
     }
-    if (!c->in.base && c->tls && !c->out.len)
-        tlsio_conn_idle(c->tls);
+}
+
+/* The keep-alive wait: a TLS connection first waits PX_TLS_TRIM_MS, then drops its record buffers. */
+static void start_keepalive(px_conn *c)
+{
+    uint64_t ka = c->server->limits.keepalive_timeout;
+    if (c->tls && ka > PX_TLS_TRIM_MS)
+        px_conn_set_timer(c, T_TRIM, PX_TLS_TRIM_MS);
+    else
+        px_conn_set_timer(c, T_KEEPALIVE, ka);
 }
 
 static http_limits request_limits(const px_conn *c)
@@ -306,7 +314,7 @@ void px_conn_next(px_conn *c)
     if (left)
         px_conn_set_timer(c, T_HEADER, c->server->limits.client_header_timeout);
     else
-        px_conn_set_timer(c, T_KEEPALIVE, c->server->limits.keepalive_timeout);
+        start_keepalive(c);
 }
 
 void px_conn_run(px_conn *c)
@@ -353,9 +361,12 @@ void px_conn_update_timer(px_conn *c)
     case CS_HANDSHAKE:
         return;
     case CS_HEAD:
-        if (c->tkind != T_HEADER && c->tkind != T_KEEPALIVE)
-            px_conn_set_timer(c, c->in.end ? T_HEADER : T_KEEPALIVE,
-                              c->in.end ? l->client_header_timeout : l->keepalive_timeout);
+        if (c->tkind != T_HEADER && c->tkind != T_KEEPALIVE && c->tkind != T_TRIM) {
+            if (c->in.end)
+                px_conn_set_timer(c, T_HEADER, l->client_header_timeout);
+            else
+                start_keepalive(c);
+        }
         return;
     case CS_UPSTREAM:
         px_proxy_update_timer(c, progress);
@@ -384,6 +395,11 @@ void px_conn_update_timer(px_conn *c)
 void px_conn_timeout(px_conn *c)
 {
     switch (c->tkind) {
+    case T_TRIM:
+        if (c->state == CS_HEAD && !c->in.end && !c->out.len)
+            tlsio_conn_idle(c->tls);
+        px_conn_set_timer(c, T_KEEPALIVE, c->server->limits.keepalive_timeout - PX_TLS_TRIM_MS);
+        return;
     case T_HEADER:
         px_debug("client %s: header timeout", px_conn_peer(c));
         if (c->in.end && c->requests == 0 && !c->out.len) {

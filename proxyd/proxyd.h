@@ -17,6 +17,9 @@
 #define PX_MAX_BINDS 32
 #define PX_IOV_MAX 64
 #define PX_HEAD_EXTRA 4096 /* room for fields proxyd adds to a forwarded head */
+/* An idle TLS connection gives back its record buffers (about 33 KB) only after this long: freeing and
+ * re-allocating them between every two keep-alive requests cost more than half of all instructions. */
+#define PX_TLS_TRIM_MS 1000
 
 typedef struct px_worker px_worker;
 typedef struct px_daemon px_daemon;
@@ -209,6 +212,7 @@ typedef enum px_timer_kind {
     T_TUNNEL,    /* upstream read_timeout: idle tunnel */
     T_LINGER,    /* lingering close */
     T_READ,      /* upstream read_timeout: awaiting response bytes */
+    T_TRIM,      /* keep-alive idle long enough to give back TLS record buffers (then T_KEEPALIVE) */
 } px_timer_kind;
 
 /* What the status endpoint reports a connection as doing. */

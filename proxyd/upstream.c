@@ -150,8 +150,8 @@ void px_upstream_release(px_worker *w, px_upconn *u, int reusable)
         wire_pool_put(&PX_WS(u)->in_pool, u->in.base);
         memset(&u->in, 0, sizeof(u->in));
     }
-    if (u->tls)
-        tlsio_conn_idle(u->tls);
+    if (u->tls) /* its record buffers go back only if it stays pooled a while (see PX_TLS_TRIM_MS) */
+        wire_timer_start(w->loop, &u->timer, PX_TLS_TRIM_MS);
     u->next = p->head;
     u->prev = NULL;
     if (p->head)
@@ -323,4 +323,6 @@ static void up_timer_cb(wire_loop *loop, wire_timer *t)
     px_upconn *u = t->data;
     if (u->owner && u->owner->up == u)
         px_proxy_upstream_timeout(u->owner);
+    else if (u->state == UP_IDLE && u->tls)
+        tlsio_conn_idle(u->tls);
 }
