@@ -169,13 +169,18 @@ static void release_idle_in(px_conn *c)
         memset(&c->in, 0, sizeof(c->in));
         c->x = NULL;
     }
+    /* Called after a read found nothing: mbedTLS holds no record then, so its buffers can go. */
+    if (!c->in.base && c->tls && !c->out.len && (c->trim_due || c->w->nconns > PX_TLS_TRIM_CONNS)) {
+        tlsio_conn_idle(c->tls);
+        c->trim_due = 0;
+    }
 }
 
-/* The keep-alive wait: a TLS connection first waits PX_TLS_TRIM_MS, then drops its record buffers. */
+/* The keep-alive wait; a TLS connection drops its record buffers now or after PX_TLS_TRIM_MS (see proxyd.h). */
 static void start_keepalive(px_conn *c)
 {
     uint64_t ka = c->server->limits.keepalive_timeout;
-    if (c->tls && ka > PX_TLS_TRIM_MS)
+    if (c->tls && ka > PX_TLS_TRIM_MS && c->w->nconns <= PX_TLS_TRIM_CONNS)
         px_conn_set_timer(c, T_TRIM, PX_TLS_TRIM_MS);
     else
         px_conn_set_timer(c, T_KEEPALIVE, ka);
@@ -396,9 +401,11 @@ void px_conn_timeout(px_conn *c)
 {
     switch (c->tkind) {
     case T_TRIM:
-        if (c->state == CS_HEAD && !c->in.end && !c->out.len)
-            tlsio_conn_idle(c->tls);
+        /* One read (it finds nothing, or the next request) leaves mbedTLS clean; the buffers go then. */
         px_conn_set_timer(c, T_KEEPALIVE, c->server->limits.keepalive_timeout - PX_TLS_TRIM_MS);
+        c->trim_due = 1;
+        c->ready_read = 1;
+        px_conn_run(c);
         return;
     case T_HEADER:
         px_debug("client %s: header timeout", px_conn_peer(c));

@@ -17,9 +17,11 @@
 #define PX_MAX_BINDS 32
 #define PX_IOV_MAX 64
 #define PX_HEAD_EXTRA 4096 /* room for fields proxyd adds to a forwarded head */
-/* An idle TLS connection gives back its record buffers (about 33 KB) only after this long: freeing and
- * re-allocating them between every two keep-alive requests cost more than half of all instructions. */
+/* An idle TLS connection gives back its record buffers (about 33 KB) at once when the worker holds many
+ * connections (memory matters then), else only after PX_TLS_TRIM_MS: freeing and re-allocating them between
+ * every two keep-alive requests of a busy connection cost more than half of all instructions. */
 #define PX_TLS_TRIM_MS 1000
+#define PX_TLS_TRIM_CONNS 256
 
 typedef struct px_worker px_worker;
 typedef struct px_daemon px_daemon;
@@ -235,6 +237,7 @@ struct px_conn {
     int progress;            /* something moved in this run (re-arms send/body timers) */
     px_gauge gauge;          /* counted in stats.by_state under this */
     int reset;               /* close with RST (reset_timedout_connection) */
+    int trim_due;            /* give back the TLS record buffers at the next empty read */
     px_worker *w;
     px_runtime *rt;
     px_bind *bind;
