@@ -201,6 +201,16 @@ static int ready(tlsio_conn *c)
     return tlsio_handshake(c);
 }
 
+/* mbedTLS 2.28 takes any unsent output for a retry of the caller's own last write and reports that write done:
+ * output that is not the caller's (an alert queued by a read, e.g. refusing renegotiation) is flushed first. */
+static int flush_foreign(tlsio_conn *c)
+{
+    if (c->wpending || c->ssl.out_left == 0)
+        return TLSIO_OK;
+    int ret = mbedtls_ssl_flush_output(&c->ssl);
+    return ret == 0 ? TLSIO_OK : tlsio__map(c, ret);
+}
+
 ssize_t tlsio_read(tlsio_conn *c, void *buf, size_t len)
 {
     if (len == 0)
@@ -208,6 +218,8 @@ ssize_t tlsio_read(tlsio_conn *c, void *buf, size_t len)
     if (c->eof)
         return 0;
     int rc = ready(c);
+    if (rc == TLSIO_OK)
+        rc = flush_foreign(c);
     if (rc != TLSIO_OK)
         return rc;
     int ret = mbedtls_ssl_read(&c->ssl, buf, len > INT_MAX ? INT_MAX : len);
@@ -226,9 +238,12 @@ ssize_t tlsio_write(tlsio_conn *c, const void *buf, size_t len)
     if (len == 0)
         return 0;
     int rc = ready(c);
+    if (rc == TLSIO_OK)
+        rc = flush_foreign(c);
     if (rc != TLSIO_OK)
         return rc;
     int ret = mbedtls_ssl_write(&c->ssl, buf, len > INT_MAX ? INT_MAX : len);
+    c->wpending = ret == MBEDTLS_ERR_SSL_WANT_WRITE || ret == MBEDTLS_ERR_SSL_WANT_READ;
     return ret >= 0 ? ret : tlsio__map(c, ret);
 }
 
@@ -253,6 +268,15 @@ int tlsio_close_notify(tlsio_conn *c)
         if (rc != TLSIO_OK)
             return rc;
     }
+    if (c->ssl.out_left) { /* whatever is queued goes first, or close_notify would be taken as sent */
+        int ret = mbedtls_ssl_flush_output(&c->ssl);
+        if (ret != 0)
+            return tlsio__map(c, ret);
+        c->wpending = 0;
+        if (c->cn_queued)
+            return TLSIO_OK;
+    }
+    c->cn_queued = 1;
     int ret = mbedtls_ssl_close_notify(&c->ssl);
     return ret == 0 ? TLSIO_OK : tlsio__map(c, ret);
 }

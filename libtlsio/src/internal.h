@@ -90,6 +90,8 @@ struct tlsio_conn {
     int eof;      /* end of stream seen: reads return 0 */
     int fatal;    /* latched TLSIO_* error, 0 while healthy */
     int sys_errno;
+    int wpending;   /* the output mbedTLS holds is the caller's own write, to be retried (not an alert) */
+    int cn_queued;  /* close_notify is in the output already */
     char *server_name;                /* SNI received or sent, NUL-terminated; NULL if none */
     unsigned char saved_ctr[2][8];    /* record sequence numbers kept while idle (they live in the buffers) */
     char err[192];
