@@ -198,7 +198,8 @@ ssize_t wire_sendfile(int out_fd, int in_fd, off_t *offset, size_t count);
 
 typedef struct wire_listener wire_listener;
 
-/* Receives each accepted fd (non-blocking, close-on-exec); the callee owns it. */
+/* Receives each accepted fd (non-blocking, close-on-exec); the callee owns it. The callback may hold, release or
+ * stop the listener, but must not free it: the listener is touched again after the callback returns. */
 typedef void (*wire_accept_cb)(wire_listener *l, int fd, const wire_addr *peer);
 
 /* Accepts up to `batch` connections per readiness event (nginx's multi_accept). On EMFILE/ENFILE/ENOBUFS/ENOMEM
