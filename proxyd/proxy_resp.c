@@ -354,13 +354,8 @@ static int upstream_eof(px_conn *c)
 int px_proxy_read_response(px_conn *c)
 {
     px_upconn *u = c->up;
-    if (!u->in.base) {
-        u->in.base = wire_pool_get(&PX_WS(c)->in_pool);
-        if (!u->in.base)
-            return px_proxy_upstream_error(c, -ENOMEM);
-        u->in.cap = c->rt->buf_size;
-        u->in.start = u->in.end = 0;
-    }
+    if (px_upstream_alloc_in(u) < 0)
+        return px_proxy_upstream_error(c, -ENOMEM);
     if (wire_buf_room(&u->in) == 0)
         wire_buf_compact(&u->in);
     size_t room = wire_buf_room(&u->in);

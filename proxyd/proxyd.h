@@ -320,6 +320,8 @@ int px_respond_error(px_conn *c, int status, const char *why);
 const char *px_log_context(const px_conn *c);
 int px_respond_return(px_conn *c);
 int px_respond_body(px_conn *c, int status, const char *content_type, const char *body, size_t len);
+int px_respond_head(px_conn *c, int status, const char *location, const char *ctype, uint64_t content_length,
+                    const char *body, size_t body_len);
 void px_write_common_fields(px_conn *c, http_writer *hw, int status);
 size_t px_var_expand(const px_conn *c, px_var v, char *out, size_t cap);
 size_t px_tpl_expand(const px_conn *c, const px_tpl *t, char *out, size_t cap);
@@ -340,6 +342,7 @@ int px_tunnel_step(px_conn *c);
 int px_upstream_acquire(px_conn *c, px_upstream *up);
 void px_upstream_release(px_worker *w, px_upconn *u, int reusable);
 void px_upstream_close(px_worker *w, px_upconn *u);
+int px_upstream_alloc_in(px_upconn *u);
 void px_upstream_pin(px_worker *w, px_upconn *u);
 /* Counts a failure (refused, reset, invalid response) toward max_fails within fail_timeout. */
 void px_upstream_failed(px_upconn *u);

@@ -141,8 +141,10 @@ const char *px_log_context(const px_conn *c)
 
 /* ---------------------------------------------------------------- proxyd's own responses */
 
-static int send_local(px_conn *c, int status, const char *location, const char *ctype, const char *body,
-                      size_t body_len)
+/* Writes a head proxyd makes itself (Content-Type only when ctype is given) and, except for HEAD, body_len
+ * bytes of body; content_length may exceed body_len when the caller sends the rest (a static file). */
+int px_respond_head(px_conn *c, int status, const char *location, const char *ctype, uint64_t content_length,
+                    const char *body, size_t body_len)
 {
     px_worker *w = c->w;
     http_writer hw;
@@ -150,11 +152,11 @@ static int send_local(px_conn *c, int status, const char *location, const char *
     http_write_status_line(&hw, 1, status, http_slice_of("", 0));
     if (location)
         http_write_field(&hw, http_slice_cstr("Location"), http_slice_cstr(location));
-    if (body_len)
+    if (ctype)
         http_write_field(&hw, http_slice_cstr("Content-Type"), http_slice_cstr(ctype));
-    http_write_str(&hw, "Content-Length: ");
-    http_write_u64(&hw, body_len);
-    http_write_str(&hw, "\r\n");
+    http_write_raw(&hw, "Content-Length: ", 16);
+    http_write_u64(&hw, content_length);
+    http_write_raw(&hw, "\r\n", 2);
     px_write_common_fields(c, &hw, status);
     long hl = http_write_end(&hw);
     if (hl < 0)
@@ -165,13 +167,19 @@ static int send_local(px_conn *c, int status, const char *location, const char *
     if (c->x->req.method_id != HTTP_M_HEAD)
         px_batch_add(&b, body, body_len);
     c->resp_status = status;
-    c->resp_bytes = body_len;
+    c->resp_bytes = content_length;
     ssize_t n = px_batch_write(PX_WS(c), c->io.fd, c->tls, &c->out, &b);
     if (n < 0)
         return -1;
     if ((size_t)n < b.total)
         c->ready_write = 0;
     return 0;
+}
+
+static int send_local(px_conn *c, int status, const char *location, const char *ctype, const char *body,
+                      size_t body_len)
+{
+    return px_respond_head(c, status, location, body_len ? ctype : NULL, body_len, body, body_len);
 }
 
 /* Statuses after which the rest of the request cannot be trusted or was not read: the connection closes. */

@@ -59,28 +59,6 @@ static long decode_path(http_slice path, char *out, size_t cap)
     return (long)n;
 }
 
-static int send_head(px_conn *c, const char *type, uint64_t size)
-{
-    http_writer hw;
-    http_writer_init(&hw, c->w->scratch, c->w->scratch_size);
-    http_write_status_line(&hw, 1, 200, http_slice_of("", 0));
-    http_write_field(&hw, http_slice_cstr("Content-Type"), http_slice_cstr(type));
-    http_write_str(&hw, "Content-Length: ");
-    http_write_u64(&hw, size);
-    http_write_str(&hw, "\r\n");
-    px_write_common_fields(c, &hw, 200);
-    long hl = http_write_end(&hw);
-    if (hl < 0)
-        return -1;
-    px_batch b;
-    px_batch_init(&b);
-    px_batch_add(&b, c->w->scratch, (size_t)hl);
-    ssize_t n = px_batch_write(PX_WS(c), c->io.fd, c->tls, &c->out, &b);
-    if (n >= 0 && (size_t)n < b.total)
-        c->ready_write = 0;
-    return n < 0 ? -1 : 0;
-}
-
 int px_static_respond(px_conn *c)
 {
     const px_server *s = c->server;
@@ -103,9 +81,7 @@ int px_static_respond(px_conn *c)
             close(fd);
         return px_respond_error(c, err == EACCES ? 403 : 404, "no such file");
     }
-    c->resp_status = 200;
-    c->resp_bytes = (uint64_t)st.st_size;
-    if (send_head(c, content_type(full), (uint64_t)st.st_size) < 0) {
+    if (px_respond_head(c, 200, NULL, content_type(full), (uint64_t)st.st_size, NULL, 0) < 0) {
         close(fd);
         px_conn_close(c);
         return -1;

@@ -91,14 +91,9 @@ static int pump(px_wstate *ws, wire_buf *in, int *src_ready, int src_fd, tlsio_c
 int px_tunnel_step(px_conn *c)
 {
     px_upconn *u = c->up;
-    if (!u->in.base) {
-        u->in.base = wire_pool_get(&PX_WS(c)->in_pool);
-        if (!u->in.base) {
-            px_conn_close(c);
-            return -1;
-        }
-        u->in.cap = c->rt->buf_size;
-        u->in.start = u->in.end = 0;
+    if (px_upstream_alloc_in(u) < 0) {
+        px_conn_close(c);
+        return -1;
     }
     int up = pump(PX_WS(c), &c->in, &c->ready_read, c->io.fd, c->tls, &u->out, &u->ready_write, u->io.fd, u->tls);
     int down = up < 0 ? 0

@@ -125,6 +125,19 @@ void px_upstream_close(px_worker *w, px_upconn *u)
     wire_pool_put(&w->up_pool, u);
 }
 
+/* The upstream side's input block, taken when its first bytes are awaited. 0 or -ENOMEM. */
+int px_upstream_alloc_in(px_upconn *u)
+{
+    if (u->in.base)
+        return 0;
+    u->in.base = wire_pool_get(&PX_WS(u)->in_pool);
+    if (!u->in.base)
+        return -ENOMEM;
+    u->in.cap = u->rt->buf_size;
+    u->in.start = u->in.end = 0;
+    return 0;
+}
+
 void px_upstream_pin(px_worker *w, px_upconn *u)
 {
     px_wstate *ws = &u->rt->ws[w->id];
