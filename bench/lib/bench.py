@@ -2,6 +2,7 @@
 # bench/lib/bench.py: the body of bench/run: sets up origin, TLS upstream and the three proxies, runs every scenario
 # A B C A B C, and hands the measurements to report.py. Loopback only; proxies on CPU 0, load tools on CPU 1.
 import argparse
+import collections
 import os
 import re
 import shutil
@@ -35,6 +36,7 @@ THROUGHPUT = {
     "tls64k": ("64 KiB body, TLS keep-alive", "req/s", "higher", "tls", "/size/65536", "wrk"),
 }
 OTHER = ["mem", "cost"]
+CPU_ROWS = ("plain", "tls", "tls2")  # throughput scenarios whose proxy CPU time per request is reported
 ALL = list(THROUGHPUT) + OTHER
 
 
@@ -74,6 +76,7 @@ class Bench:
         self.procs = {}
         self.rows = {}  # scenario key -> report.Row
         self.commands = {}  # what was run, for the report
+        self.load_cpu = collections.defaultdict(list)  # (scenario, proxy) -> busy % of the load CPU per run
         self.notes = [os.environ["PROXYD_BENCH_STALE"]] if os.environ.get("PROXYD_BENCH_STALE") else []
 
     # ---- setup -----------------------------------------------------------------------------------------------
@@ -198,9 +201,9 @@ class Bench:
         url = f"{scheme}://127.0.0.1:{self.listen[proxy][listener]}{path}"
         d = self.a.duration
         if tool == "wrk":
-            return ["wrk", "-t2", "-c64", f"-d{d}s", url]
+            return ["wrk", "-t1", "-c64", f"-d{d}s", url]
         if tool == "wrk-close":
-            return ["wrk", "-t2", "-c64", f"-d{d}s", "-H", "Connection: close", url]
+            return ["wrk", "-t1", "-c64", f"-d{d}s", "-H", "Connection: close", url]
         return ["openssl", "s_time", "-connect", f"127.0.0.1:{self.listen[proxy][listener]}", "-www", path,
                 "-time", str(d), "-reuse"]
 
@@ -209,7 +212,7 @@ class Bench:
         tool = THROUGHPUT[key][5]
         cmd = self.load_cmd(key, proxy)
         pid = self.procs[proxy].pid
-        t0, c0 = time.monotonic(), procs.cpu_ticks(pid)
+        t0, c0, l0 = time.monotonic(), procs.cpu_ticks(pid), procs.cpu_busy(LOAD_CPU)
         if tool == "s_time":
             # s_time clients side by side: one sequential client would leave the proxy idle between handshakes
             ps = [subprocess.Popen(["taskset", "-c", str(LOAD_CPU)] + cmd, stdout=subprocess.PIPE,
@@ -218,12 +221,13 @@ class Bench:
             out = "\n".join(outs)
         else:
             out = procs.run(cmd, timeout=self.a.duration + 60, cpu=LOAD_CPU)
-        dt, c1 = time.monotonic() - t0, procs.cpu_ticks(pid)
+        dt, c1, l1 = time.monotonic() - t0, procs.cpu_ticks(pid), procs.cpu_busy(LOAD_CPU)
+        self.load_cpu[(key, proxy)].append(100.0 * (l1[0] - l0[0]) / max(1, l1[1] - l0[1]))
         user, system = (c1[0] - c0[0]) / CLK_TCK, (c1[1] - c0[1]) / CLK_TCK
         cpu = 100.0 * (user + system) / dt
         total = re.search(r"(\d+) requests in", out)
-        if key == "plain" and total:
-            self.cpu_per_request(proxy, user, system, int(total.group(1)))
+        if key in CPU_ROWS and total:
+            self.cpu_per_request(key, proxy, user, system, int(total.group(1)))
         self.rawlog.write(f"=== {key} {proxy} round {round_no}: {' '.join(cmd)}\n{out}\n")
         shown = " ".join(["taskset", "-c", "1"] + cmd).replace(str(self.listen[proxy][THROUGHPUT[key][3]]), "PORT")
         self.commands.setdefault(key, shown + (f"  (x{S_TIME_CLIENTS} in parallel)" if tool == "s_time" else ""))
@@ -232,11 +236,13 @@ class Bench:
         value, note = self.parse_wrk(out)
         return value, note, cpu
 
-    def cpu_per_request(self, proxy, user, system, requests):
-        """The proxy's own CPU time per request in the plain run: a cost that does not depend on the load generator."""
-        for key, title, secs in (("cpu_user", "user CPU per request (plain, /proc utime)", user),
-                                 ("cpu_sys", "kernel CPU per request (plain, /proc stime)", system)):
-            row = self.rows.setdefault(key, report.Row(key, title, "ns/req", "lower"))
+    def cpu_per_request(self, key, proxy, user, system, requests):
+        """The proxy's own CPU time per request: a cost that does not depend on the load generator, and, split into
+        user and kernel time, what bounds the ratio (report.py's "What limits the ratios")."""
+        for part, where, secs in (("user", "/proc utime", user), ("sys", "/proc stime", system)):
+            name = "user" if part == "user" else "kernel"
+            row = self.rows.setdefault(f"cpu_{part}_{key}", report.Row(
+                f"cpu_{part}_{key}", f"{name} CPU per request ({key}, {where})", "ns/req", "lower"))
             row.add(proxy, secs * 1e9 / requests, None, "")
 
     @staticmethod
@@ -464,7 +470,7 @@ class Bench:
             self.run_cost()
         self.rawlog.close()
         elapsed = time.monotonic() - started
-        report.write(self.a, self.rows, self.commands, self.notes, elapsed, self.a.build)
+        report.write(self.a, self.rows, self.commands, self.notes, elapsed, self.a.build, self.load_cpu)
         log(f"done in {elapsed:.0f}s: {os.path.join(self.a.out, 'latest.md')}")
 
 

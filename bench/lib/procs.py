@@ -114,6 +114,16 @@ def cpu_ticks(pid):
     return int(fields[11]), int(fields[12])
 
 
+def cpu_busy(cpu):
+    """(busy, total) clock ticks of one CPU since boot, from /proc/stat (idle and iowait are not busy)."""
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith(f"cpu{cpu} "):
+                t = [int(x) for x in line.split()[1:]]
+                return sum(t) - t[3] - t[4], sum(t)
+    raise RuntimeError(f"no cpu{cpu} in /proc/stat")
+
+
 def rss_bytes(pid):
     """VmRSS of the process: one address space shared by all its threads."""
     with open(f"/proc/{pid}/status") as f:

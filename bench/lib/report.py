@@ -92,6 +92,14 @@ def eff_cell(row):
     return f"{fmt(en) + '×' if en else '—'}, {fmt(eh) + '×' if eh else '—'}"
 
 
+BOUND_CPU = 95.0  # below this proxy CPU share (median), the load generator rather than the proxy set the rate
+
+
+def proxyd_cpu(row):
+    c = row.cpu["proxyd"]
+    return statistics.median(c) if c else None
+
+
 def goal_cell(row):
     goal = GOALS.get(row.key)
     if not goal:
@@ -100,7 +108,32 @@ def goal_cell(row):
     r, v = row.ratio("nginx"), row.median("proxyd")
     if check is None or v is None or (r is None and "nginx" in text):
         return text
-    return f"{text}: {'met' if check(r, v) else 'not met'}"
+    if check(r, v):
+        return f"{text}: met"
+    c = proxyd_cpu(row)
+    return f"{text}: not met" + (f" (load-generator bound: proxyd at {c:.0f}% CPU)" if c and c < BOUND_CPU else "")
+
+
+def limits(rows_by_key, load_cpu):
+    """Why a rate ratio is what it is: who was saturated, and the best ratio proxyd could reach with no user-space
+    work at all (its kernel time per request against nginx's whole CPU time per request)."""
+    out = []
+    for key in ("plain", "tls", "tls2"):
+        row, u, k = (rows_by_key.get(x) for x in (key, f"cpu_user_{key}", f"cpu_sys_{key}"))
+        if not row or not u or not k or None in (u.median("proxyd"), k.median("proxyd"), u.median("nginx"),
+                                                  k.median("nginx")):
+            continue
+        pu, pk, nu, nk = u.median("proxyd"), k.median("proxyd"), u.median("nginx"), k.median("nginx")
+        c, eff = proxyd_cpu(row), row.efficiency_ratio("nginx")
+        who = "the load generator (CPU 1)" if c and c < BOUND_CPU else "proxyd itself (CPU 0)"
+        busy = " / ".join(f"{statistics.median(load_cpu[(key, p)]):.0f}%" if load_cpu.get((key, p)) else "—"
+                          for p in PROXIES)
+        out.append(f"- **{key}**: proxyd spends {fmt(pu)} ns user + {fmt(pk)} ns kernel per request, nginx {fmt(nu)}"
+                   f" + {fmt(nk)} ns. Rate set by {who}: proxyd at {c:.0f}% CPU, CPU 1 busy {busy} (p / n / h); "
+                   f"per proxy CPU-second proxyd "
+                   f"does {fmt(eff)}× nginx's requests. Kernel share of proxyd's time {100 * pk / (pu + pk):.0f}%: "
+                   f"with no user-space work at all proxyd would reach at most {fmt((nu + nk) / pk)}× nginx here.")
+    return out
 
 
 def versions(build):
@@ -162,9 +195,9 @@ def chart(args, rows):
     return None
 
 
-def write(args, rows_by_key, commands, notes, elapsed, build):
+def write(args, rows_by_key, commands, notes, elapsed, build, load_cpu):
     order = ["plain", "tls", "tls2", "handshake", "resume", "plain64k", "tls64k", "mem_plain", "mem_tls", "syscalls",
-             "instructions", "cpu_user", "cpu_sys"]
+             "instructions"] + [f"cpu_{part}_{key}" for key in ("plain", "tls", "tls2") for part in ("user", "sys")]
     rows = [rows_by_key[k] for k in order if k in rows_by_key]
     v = versions(build)
     chart_err = chart(args, rows)
@@ -178,8 +211,11 @@ def write(args, rows_by_key, commands, notes, elapsed, build):
           "well below 100% means the load generator, not the proxy, was the limit; "
           "the per CPU-s column then compares rate per proxy CPU-second instead.", ""]
     md += table(rows)
-    md += ["", "![requests per second by scenario](latest.png)" if not chart_err else f"Chart: {chart_err}", "",
-           "## Notes", ""]
+    md += ["", "![requests per second by scenario](latest.png)" if not chart_err else f"Chart: {chart_err}", ""]
+    why = limits(rows_by_key, load_cpu)
+    if why:
+        md += ["## What limits the ratios", ""] + why + [""]
+    md += ["## Notes", ""]
     for n in notes:
         md.append(f"- {n}")
     for row in rows:
@@ -196,4 +232,5 @@ def write(args, rows_by_key, commands, notes, elapsed, build):
     with open(os.path.join(args.out, "raw", "runs.json"), "w") as f:
         json.dump({"date": datetime.datetime.now().isoformat(), "mode": mode, "versions": v,
                    "rows": [{"key": r.key, "title": r.title, "unit": r.unit, "values": r.values, "cpu": r.cpu,
-                             "notes": r.notes, "skip": r.skip} for r in rows]}, f, indent=1)
+                             "notes": r.notes, "skip": r.skip} for r in rows],
+                   "load_cpu": {f"{k}/{p}": v for (k, p), v in load_cpu.items()}}, f, indent=1)

@@ -26,19 +26,39 @@ static int bio_send(void *ctx, const unsigned char *buf, size_t len)
     return errno == EPIPE || errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_SEND_FAILED;
 }
 
-static int bio_recv(void *ctx, unsigned char *buf, size_t len)
+static int recv_errno(tlsio_conn *c)
 {
-    tlsio_conn *c = ctx;
-    ssize_t n;
-    do
-        n = recv(c->fd, buf, len, 0);
-    while (n < 0 && errno == EINTR);
-    if (n >= 0)
-        return (int)n; /* 0 is EOF: mbedTLS turns it into MBEDTLS_ERR_SSL_CONN_EOF */
     if (errno == EAGAIN || errno == EWOULDBLOCK)
         return MBEDTLS_ERR_SSL_WANT_READ;
     c->sys_errno = errno;
     return errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
+/* Serves mbedTLS's exact-size reads from the read-ahead, refilled by one recv() when empty; reads of at least
+ * TLSIO__READAHEAD bytes go straight to the caller's buffer. WANT_READ only when the socket itself is empty, so
+ * "read until WANT_READ" stays the rule for edge-triggered callers (tlsio_pending counts the read-ahead). */
+static int bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+    tlsio_conn *c = ctx;
+    ssize_t n;
+    if (c->ra_off == c->ra_len) {
+        c->ra_off = c->ra_len = 0;
+        if (c->ra == NULL && len < TLSIO__READAHEAD && (c->ra = malloc(TLSIO__READAHEAD)) == NULL)
+            return MBEDTLS_ERR_SSL_ALLOC_FAILED;
+        int direct = len >= TLSIO__READAHEAD;
+        do
+            n = direct ? recv(c->fd, buf, len, 0) : recv(c->fd, c->ra, TLSIO__READAHEAD, 0);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+            return recv_errno(c);
+        if (direct || n == 0)
+            return (int)n; /* 0 is EOF: mbedTLS turns it into MBEDTLS_ERR_SSL_CONN_EOF */
+        c->ra_len = (size_t)n;
+    }
+    size_t take = c->ra_len - c->ra_off < len ? c->ra_len - c->ra_off : len;
+    memcpy(buf, c->ra + c->ra_off, take);
+    c->ra_off += take;
+    return (int)take;
 }
 
 static int conn_new(tlsio_conn **out, const mbedtls_ssl_config *conf, int is_server)
@@ -89,6 +109,7 @@ void tlsio_conn_free(tlsio_conn *c)
     if (c == NULL)
         return;
     mbedtls_ssl_free(&c->ssl); /* copes with the buffers released by tlsio_conn_idle() */
+    free(c->ra);
     free(c->server_name);
     free(c);
 }
@@ -251,6 +272,8 @@ size_t tlsio_pending(const tlsio_conn *c)
 {
     if (c->idle || c->fatal != 0)
         return 0;
+    if (c->ra_off != c->ra_len)
+        return 1;
     size_t n = mbedtls_ssl_get_bytes_avail(&c->ssl);
     if (n > 0)
         return n;

@@ -44,13 +44,18 @@ void tlsio__conn_release_buffers(tlsio_conn *c)
     }
     ssl->in_buf = ssl->in_hdr = ssl->in_ctr = ssl->in_len = ssl->in_iv = ssl->in_msg = NULL;
     ssl->out_buf = ssl->out_hdr = ssl->out_ctr = ssl->out_len = ssl->out_iv = ssl->out_msg = NULL;
+    if (c->ra != NULL) /* plaintext never lands here, but record bytes are scrubbed like the buffers */
+        mbedtls_platform_zeroize(c->ra, TLSIO__READAHEAD);
+    free(c->ra);
+    c->ra = NULL;
+    c->ra_off = c->ra_len = 0;
 }
 
 int tlsio_conn_idle(tlsio_conn *c)
 {
     if (c->idle)
         return TLSIO_OK;
-    if (c->fatal != 0 || !c->handshake_done || !quiescent(&c->ssl))
+    if (c->fatal != 0 || !c->handshake_done || !quiescent(&c->ssl) || c->ra_off != c->ra_len)
         return TLSIO_EINVAL;
     memcpy(c->saved_ctr[0], c->ssl.in_ctr, 8);
     memcpy(c->saved_ctr[1], c->ssl.out_ctr, 8);

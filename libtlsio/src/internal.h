@@ -23,6 +23,10 @@
 
 #define TLSIO__MAX_SUITES 16
 #define TLSIO__SNI_MAX 255
+/* Socket read-ahead per busy connection: mbedTLS asks for a record's 5-byte header, then its body, so without
+ * it every record costs two recv() calls. One recv() of this size takes the header and a small record whole;
+ * bodies at least this long are still read straight into mbedTLS's buffer. Released with the record buffers. */
+#define TLSIO__READAHEAD 4096
 
 /* One certificate entry of the shared settings: paths (re-read per worker) and the names SNI matches on. */
 struct tlsio__cert {
@@ -94,6 +98,8 @@ struct tlsio_conn {
     int cn_queued;  /* close_notify is in the output already */
     char *server_name;                /* SNI received or sent, NUL-terminated; NULL if none */
     unsigned char saved_ctr[2][8];    /* record sequence numbers kept while idle (they live in the buffers) */
+    unsigned char *ra;                /* read-ahead, TLSIO__READAHEAD bytes; NULL until the first read */
+    size_t ra_off, ra_len;            /* unread socket bytes are ra[ra_off, ra_len) */
     char err[192];
 };
 

@@ -2,6 +2,7 @@
  * verification outcomes, both resumption kinds, 1 MB each way with partial writes, idle buffers, bad input. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -205,6 +206,36 @@ START_TEST(megabyte_both_ways_and_idle)
 }
 END_TEST
 
+/* Three records queued at once: one recv() takes them all into the read-ahead (the socket is then empty), each
+ * tlsio_read() returns one record's data, tlsio_pending() says more is there, and idle waits until it is read. */
+START_TEST(records_share_one_recv)
+{
+    struct pair p;
+    pair_open(&p, tls_settings(0, 0), "a.test", 0);
+    handshake_ok(&p);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(tlsio_write(p.cli, i == 1 ? "second record of fifty bytes........................"
+                                                  : "other record of fifty bytes.........................",
+                                     50),
+                         50);
+    unsigned char buf[200];
+    int queued = -1;
+    ck_assert_int_eq(tlsio_read(p.srv, buf, sizeof buf), 50);
+    ck_assert_int_eq(ioctl(p.fds[1], FIONREAD, &queued), 0);
+    ck_assert_int_eq(queued, 0);
+    ck_assert_uint_gt(tlsio_pending(p.srv), 0);
+    ck_assert_int_eq(tlsio_conn_idle(p.srv), TLSIO_EINVAL);
+    ck_assert_int_eq(tlsio_read(p.srv, buf, sizeof buf), 50);
+    ck_assert(memcmp(buf, "second record", 13) == 0);
+    ck_assert_int_eq(tlsio_read(p.srv, buf, sizeof buf), 50);
+    ck_assert_uint_eq(tlsio_pending(p.srv), 0);
+    ck_assert_int_eq(tlsio_read(p.srv, buf, sizeof buf), TLSIO_WANT_READ);
+    ck_assert_int_eq(tlsio_conn_idle(p.srv), TLSIO_OK);
+    transfer(p.cli, p.srv, (const unsigned char *)"after idle", buf, 10);
+    pair_close(&p);
+}
+END_TEST
+
 static const struct {
     const char *bytes;
     size_t len;
@@ -263,6 +294,7 @@ TCase *tls_tcase_conn(void)
     tcase_add_test(tc, verify_failures_have_reasons);
     tcase_add_loop_test(tc, client_session_resumption, 0, (int)(sizeof resume_cases / sizeof resume_cases[0]));
     tcase_add_test(tc, megabyte_both_ways_and_idle);
+    tcase_add_test(tc, records_share_one_recv);
     tcase_add_loop_test(tc, garbage_to_server, 0, (int)(sizeof junk_cases / sizeof junk_cases[0]));
     tcase_add_test(tc, garbage_after_handshake);
     return tc;
