@@ -29,8 +29,7 @@ THROUGHPUT = {
     "plain": ("plain HTTP keep-alive, 100 B", "req/s", "higher", "plain", "/size/100", "wrk"),
     "tls": ("TLS to the client, keep-alive, 100 B", "req/s", "higher", "tls", "/size/100", "wrk"),
     "tls2": ("TLS both ways (https upstream), 100 B", "req/s", "higher", "tls2", "/size/100", "wrk"),
-    "handshake": ("new TLS connection per request (full handshakes)", "conn/s", "higher", "tls", "/size/100",
-                  "wrk-close"),
+    "handshake": ("full TLS handshakes (openssl s_time -new)", "conn/s", "higher", "tls", "/size/100", "s_time-new"),
     "resume": ("resumed TLS handshakes (openssl s_time -reuse)", "conn/s", "higher", "tls", "/size/100", "s_time"),
     "plain64k": ("64 KiB body, plain keep-alive", "req/s", "higher", "plain", "/size/65536", "wrk"),
     "tls64k": ("64 KiB body, TLS keep-alive", "req/s", "higher", "tls", "/size/65536", "wrk"),
@@ -202,10 +201,8 @@ class Bench:
         d = self.a.duration
         if tool == "wrk":
             return ["wrk", "-t1", "-c64", f"-d{d}s", url]
-        if tool == "wrk-close":
-            return ["wrk", "-t1", "-c64", f"-d{d}s", "-H", "Connection: close", url]
         return ["openssl", "s_time", "-connect", f"127.0.0.1:{self.listen[proxy][listener]}", "-www", path,
-                "-time", str(d), "-reuse"]
+                "-time", str(d), "-new" if tool == "s_time-new" else "-reuse"]
 
     def measure(self, key, proxy, round_no):
         """One timed run against a proxy: returns (value, proxy CPU %, error note or '')."""
@@ -213,7 +210,7 @@ class Bench:
         cmd = self.load_cmd(key, proxy)
         pid = self.procs[proxy].pid
         t0, c0, l0 = time.monotonic(), procs.cpu_ticks(pid), procs.cpu_busy(LOAD_CPU)
-        if tool == "s_time":
+        if tool.startswith("s_time"):
             # s_time clients side by side: one sequential client would leave the proxy idle between handshakes
             ps = [subprocess.Popen(["taskset", "-c", str(LOAD_CPU)] + cmd, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL) for _ in range(S_TIME_CLIENTS)]
@@ -230,9 +227,10 @@ class Bench:
             self.cpu_per_request(key, proxy, user, system, int(total.group(1)))
         self.rawlog.write(f"=== {key} {proxy} round {round_no}: {' '.join(cmd)}\n{out}\n")
         shown = " ".join(["taskset", "-c", "1"] + cmd).replace(str(self.listen[proxy][THROUGHPUT[key][3]]), "PORT")
-        self.commands.setdefault(key, shown + (f"  (x{S_TIME_CLIENTS} in parallel)" if tool == "s_time" else ""))
-        if tool == "s_time":
-            return self.parse_s_time(out, dt) + (cpu,)
+        self.commands.setdefault(key, shown + (f"  (x{S_TIME_CLIENTS} in parallel)" if tool.startswith("s_time")
+                                               else ""))
+        if tool.startswith("s_time"):
+            return self.parse_s_time(out, dt, tool == "s_time") + (cpu,)
         value, note = self.parse_wrk(out)
         return value, note, cpu
 
@@ -264,13 +262,18 @@ class Bench:
         return float(m.group(1)), note
 
     @staticmethod
-    def parse_s_time(out, dt):
+    def parse_s_time(out, dt, reuse):
         conns = [int(n) for n in re.findall(r"^(\d+) connections in [\d.]+s", out, re.M)]
         if len(conns) != S_TIME_CLIENTS:
             raise RuntimeError("unexpected s_time output: " + out[-300:])
         marks = "".join(re.findall(r"^[*r0-9]+$", out, re.M))
         reused = marks.count("r") / max(1, len(marks))
-        note = "" if reused > 0.95 else f"only {reused:.0%} resumed"
+        # wrk is no tool for full handshakes: it keeps the session across its reconnects (SSL_clear), so nearly
+        # every one resumes. s_time -new never offers a session; -reuse offers the first one each time.
+        if reuse:
+            note = "" if reused > 0.95 else f"only {reused:.0%} resumed"
+        else:
+            note = "" if reused == 0 else f"{reused:.0%} resumed"
         if re.search(r"bytes read 0\b", out) or "0 bytes read per connection" in out:
             note = (note + "; " if note else "") + "no response bytes read"
         return sum(conns) / dt, note
