@@ -485,9 +485,16 @@ static const char *k_srv_add_header(load_ctx *c, const char *v)
     return err;
 }
 
+/* nginx's response buffering (read the whole response ahead of a slow client) is not built: proxyd streams
+ * through its fixed per-connection buffers. Say so at -t and start rather than pretend. */
 static const char *k_srv_proxy_buffering(load_ctx *c, const char *v)
 {
-    return px__parse_switch(v, &c->srv->proxy_buffering) ? SWITCH_MSG : NULL;
+    if (px__parse_switch(v, &c->srv->proxy_buffering))
+        return SWITCH_MSG;
+    if (c->srv->proxy_buffering)
+        px__cfg_warn(c, "proxy_buffering", "proxyd streams responses through fixed per-connection buffers; "
+                                            "\"on\" is accepted for nginx compatibility and behaves as \"off\"");
+    return NULL;
 }
 
 static const char *k_srv_proxy_buffers(load_ctx *c, const char *v)
@@ -499,6 +506,7 @@ static const char *k_srv_proxy_buffers(load_ctx *c, const char *v)
         c->srv->proxy_buffers_size > 1048576)
         return "expected \"NUMBER SIZE\", e.g. 128 4k (size from 1k to 1m)";
     c->srv->proxy_buffers_num = (uint64_t)n;
+    px__cfg_warn(c, "proxy_buffers", "accepted for nginx compatibility; it has no effect (see proxy_buffering)");
     return NULL;
 }
 
