@@ -138,6 +138,7 @@ typedef struct px_server {
     uint64_t proxy_buffers_num;
     uint64_t proxy_buffers_size;
     int proxy_redirect; /* default (1) or off (0) */
+    int ignore_client_abort; /* keep the exchange when the client half-closes after its request */
     char *root;
     char *index;
     px_limits limits;

@@ -497,6 +497,11 @@ static const char *k_srv_proxy_buffering(load_ctx *c, const char *v)
     return NULL;
 }
 
+static const char *k_srv_ignore_client_abort(load_ctx *c, const char *v)
+{
+    return px__parse_switch(v, &c->srv->ignore_client_abort) ? SWITCH_MSG : NULL;
+}
+
 static const char *k_srv_proxy_buffers(load_ctx *c, const char *v)
 {
     char num[32], size[32];
@@ -582,6 +587,7 @@ static const key_def keys[] = {
     {SECT_SERVER, "proxy_buffering", k_srv_proxy_buffering, 0},
     {SECT_SERVER, "proxy_buffers", k_srv_proxy_buffers, 0},
     {SECT_SERVER, "proxy_redirect", k_srv_proxy_redirect, 0},
+    {SECT_SERVER, "proxy_ignore_client_abort", k_srv_ignore_client_abort, 0},
     {SECT_SERVER, "root", k_srv_root, 0},
     {SECT_SERVER, "index", k_srv_index, 0},
     {SECT_STATUS, "listen", k_status_listen, 0},

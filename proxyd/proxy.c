@@ -265,8 +265,11 @@ int px_proxy_step(px_conn *c)
     }
     if (!u)
         return c->out.len ? progress : px_proxy_finish(c);
-    /* A client that hung up while waiting (a long poll abandoned, or during the connect) frees its upstream. */
-    if ((c->eof || (c->hup && c->req_body == BODY_DONE)) && !c->resp_done)
+    /* A client that hung up while waiting (a long poll abandoned, or during the connect) frees its upstream, as
+     * nginx does. A FIN may also be a half-close of a client still reading: proxy_ignore_client_abort keeps the
+     * exchange then (a client really gone shows when the response cannot be written). */
+    if ((c->eof || (c->hup && c->req_body == BODY_DONE)) && !c->resp_done &&
+        !(c->server->ignore_client_abort && c->req_body == BODY_DONE))
         return px_proxy_client_gone(c);
     if (u->state != UP_ACTIVE)
         return progress;
@@ -278,6 +281,9 @@ int px_proxy_step(px_conn *c)
         progress |= r;
     }
     /* The response is read even while request bytes wait: an origin may answer before reading the body. */
+    if (!c->out.len && !c->resp_done && c->resp_head_sent && wire_buf_len(&u->in) &&
+        (r = px_proxy_forward_buffered(c)) != 0)
+        return r;
     if (!c->out.len && !c->resp_done && u->ready_read && (r = px_proxy_read_response(c)) != 0)
         return r;
     if (c->req_body != BODY_DONE && !c->req_aborted && !u->out.len && (r = forward_request_body(c)) != 0)

@@ -83,8 +83,8 @@ static http_slice rewrite_refresh(px_conn *c, http_slice v, char *tmp, size_t ca
 
 static int response_field_dropped(const http_response *resp, size_t i, px_field_kind k, int conn_names)
 {
-    if (k == PF_CONTENT_LENGTH) /* rewritten when a body follows; as sent for HEAD, 204 and 304 */
-        return resp->body != HTTP_BODY_NONE;
+    if (k == PF_CONTENT_LENGTH) /* rewritten when a body follows; as sent for HEAD and 304; never on a 204 */
+        return resp->body != HTTP_BODY_NONE || resp->status == 204;
     if (k == PF_SERVER || px_field_hop_by_hop(k))
         return 1;
     return conn_names && http_is_hop_by_hop(resp->fields, resp->nfields, i);
@@ -272,6 +272,8 @@ static int on_response_head(px_conn *c, const http_response *resp, size_t head_l
     c->up_ms = wire_now(c->w->loop) - c->started_ms;
     check_pinning(c, resp);
     choose_framing(c, resp);
+    if (c->req_body != BODY_DONE)
+        c->keep_alive = 0; /* an early answer: proxyd will close, so the head says so (RFC 9112 9.6) */
     long hl = build_response_head(c, resp);
     c->up->in.start += head_len;
     if (hl < 0) {
@@ -304,6 +306,7 @@ static int parse_response_head(px_conn *c)
         resp.fields_cap = sizeof(c->w->resp_fields) / sizeof(c->w->resp_fields[0]);
         http_limits lim = {0};
         lim.max_head = lim.max_line = c->rt->buf_size;
+        lim.max_fields = resp.fields_cap; /* the array bounds it; libhttp's default (100) would refuse valid heads */
         unsigned flags = c->x->req.method_id == HTTP_M_HEAD ? HTTP_RESP_TO_HEAD : 0;
         long rc = http_parse_response(wire_buf_data(&u->in), wire_buf_len(&u->in), c->resp_last_len, &resp, &lim,
                                       flags);
@@ -349,6 +352,17 @@ static int upstream_eof(px_conn *c)
     px_upstream_failed(u);
     px_conn_close(c); /* the client must not take half a response for a whole one */
     return -1;
+}
+
+/* Response bytes already read but not yet forwarded: a batch fills up (many small chunks, each three iovecs) or
+ * the compressor's budget runs out before the input block is used up. Edge-triggered, the socket will not
+ * signal these again. Returns 1 on progress, 0 if nothing could move (a partial chunk header waits for more
+ * input), -1 when the connection was freed. */
+int px_proxy_forward_buffered(px_conn *c)
+{
+    size_t before = wire_buf_len(&c->up->in);
+    int r = forward_response_body(c);
+    return r < 0 ? r : (c->up && wire_buf_len(&c->up->in) != before) || c->resp_done;
 }
 
 int px_proxy_read_response(px_conn *c)

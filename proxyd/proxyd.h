@@ -329,6 +329,7 @@ size_t px_tpl_expand(const px_conn *c, const px_tpl *t, char *out, size_t cap);
 /* proxy.c, proxy_resp.c, tunnel.c */
 int px_proxy_step(px_conn *c);
 void px_proxy_update_timer(px_conn *c, int progress);
+int px_proxy_forward_buffered(px_conn *c);
 int px_proxy_read_response(px_conn *c);
 int px_proxy_finish(px_conn *c);
 void px_proxy_abort(px_conn *c);

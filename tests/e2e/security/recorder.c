@@ -71,7 +71,26 @@ static int answer(int fd, const char *path)
     static const char trailing[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"
                                    "okHTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nsmuggled!";
     static const char garbage[] = "SSH-2.0-OpenSSH_9.2 this is not HTTP\r\n\r\n";
-    if (strcmp(path, "/h/clte") == 0)
+    static const char nocontent[] = "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n";
+    if (strcmp(path, "/early") == 0)
+        return 0; /* answered when its head arrived (process) */
+    if (strcmp(path, "/manychunks") == 0) {
+        char out[1024];
+        size_t n = (size_t)snprintf(out, sizeof out, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+        for (int i = 0; i < 120; i++) /* more one-byte chunks than one write batch of proxyd holds */
+            n += (size_t)snprintf(out + n, sizeof out - n, "1\r\n%c\r\n", 'a' + i % 26);
+        n += (size_t)snprintf(out + n, sizeof out - n, "0\r\n\r\n");
+        send_all(fd, out, n);
+    } else if (strcmp(path, "/manyfields") == 0) {
+        char out[4096];
+        size_t n = (size_t)snprintf(out, sizeof out, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n");
+        for (int i = 0; i < 120; i++)
+            n += (size_t)snprintf(out + n, sizeof out - n, "X-F-%d: %d\r\n", i, i);
+        n += (size_t)snprintf(out + n, sizeof out - n, "\r\nok");
+        send_all(fd, out, n);
+    } else if (strcmp(path, "/204cl") == 0)
+        send_all(fd, nocontent, sizeof nocontent - 1);
+    else if (strcmp(path, "/h/clte") == 0)
         send_all(fd, clte, sizeof clte - 1);
     else if (strcmp(path, "/h/twocl") == 0)
         send_all(fd, twocl, sizeof twocl - 1);
@@ -163,7 +182,13 @@ static int process(recorder *r, rec_conn *c, int idx, rec_parse *p)
     for (;;) {
         char path[256];
         pthread_mutex_lock(&r->mu);
+        int fresh = !p->in_body;
         int rc = p->in_body ? 1 : parse_head(r, c, idx, p);
+        if (fresh && rc == 1 && strcmp(p->req->path, "/early") == 0) {
+            /* answers before reading the body, as an origin refusing an upload does */
+            static const char denied[] = "HTTP/1.1 401 Unauthorized\r\nContent-Length: 6\r\n\r\ndenied";
+            send_all(c->fd, denied, sizeof denied - 1);
+        }
         if (rc == 1)
             rc = parse_body(c, p);
         if (rc == 1) {

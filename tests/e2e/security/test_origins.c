@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -117,6 +118,68 @@ START_TEST(hostile_origin)
     ck_assert_int_ge(hc, 0);
     ck_assert_msg(nc != hc, "%s: the upstream connection that sent it was reused for the next request", path);
     ck_assert_int_ge(rec_nconns(&rec), 2);
+    stop_all();
+}
+END_TEST
+
+/* Framing that once went wrong: 120 one-byte chunks (more than one write batch: the rest waited for input that
+ * never came, until read_timeout), a 204 carrying Content-Length (never forwarded on a 204), 120 fields (over
+ * libhttp's default limit, within proxyd's array), and an answer before the upload was complete (proxyd will
+ * close, so the head must say Connection: close). */
+START_TEST(unusual_framing)
+{
+    start_with_recorder(PX_GLOBAL "[upstream o]\nserver = 127.0.0.1:@O0@\nkeepalive = 8\nread_timeout = 3s\n" SERVER);
+    ts_response r;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    px_req(env.port, "GET /manychunks HTTP/1.1\r\nHost: h\r\n\r\n", &r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_msg(r.body_len == 120 && r.body[0] == 'a' && r.body[119] == 'a' + 119 % 26, "%zu bytes", r.body_len);
+    ck_assert_msg(t1.tv_sec - t0.tv_sec < 2, "took %ld s", (long)(t1.tv_sec - t0.tv_sec));
+    ts_response_free(&r);
+
+    px_req(env.port, "GET /204cl HTTP/1.1\r\nHost: h\r\n\r\n", &r);
+    ck_assert_int_eq(r.status, 204);
+    ck_assert_ptr_null(ts_header(&r, "Content-Length"));
+    ts_response_free(&r);
+
+    px_req(env.port, "GET /manyfields HTTP/1.1\r\nHost: h\r\n\r\n", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(ts_header(&r, "X-F-119"));
+    ts_response_free(&r);
+
+    int fd = ts_connect(env.port);
+    ck_assert_int_ge(fd, 0);
+    const char *early = "POST /early HTTP/1.1\r\nHost: h\r\nContent-Length: 5000\r\n\r\n0123456789";
+    ck_assert_int_eq(ts_send(fd, early, strlen(early)), 0);
+    ck_assert_int_eq(ts_read_response(fd, &r, 0), 0);
+    ck_assert_int_eq(r.status, 401);
+    const char *conn = ts_header(&r, "Connection");
+    ck_assert_msg(conn && strcasecmp(conn, "close") == 0, "Connection: %s", conn ? conn : "(none)");
+    ts_response_free(&r);
+    close(fd);
+    assert_fresh_ok("/after");
+    stop_all();
+}
+END_TEST
+
+/* proxy_ignore_client_abort = on: a client that half-closes after its request still gets the response. */
+START_TEST(half_close_ignored)
+{
+    start_with_recorder(TO_REC "proxy_ignore_client_abort = on\n");
+    for (int i = 0; i < 20; i++) {
+        int fd = ts_connect(env.port);
+        ck_assert_int_ge(fd, 0);
+        const char *req = "GET /half HTTP/1.1\r\nHost: h\r\n\r\n";
+        ck_assert_int_eq(ts_send(fd, req, strlen(req)), 0);
+        shutdown(fd, SHUT_WR);
+        ts_response r;
+        ck_assert_msg(ts_read_response(fd, &r, 0) == 0, "round %d: no response", i);
+        ck_assert_msg(r.status == 200 && strcmp(r.body, "ok:/half") == 0, "round %d: %d", i, r.status);
+        ts_response_free(&r);
+        close(fd);
+    }
     stop_all();
 }
 END_TEST
@@ -277,6 +340,8 @@ static Suite *origins_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, hostile_origin, 0, (int)(sizeof hostile / sizeof hostile[0]));
     tcase_add_test(tc, refused_next_server);
+    tcase_add_test(tc, unusual_framing);
+    tcase_add_test(tc, half_close_ignored);
     tcase_add_test(tc, reset_mid_response);
     tcase_add_test(tc, garbage_response);
     tcase_add_test(tc, large_response_bounded);
