@@ -28,15 +28,18 @@ static int bio_send(void *ctx, const unsigned char *buf, size_t len)
 
 static int recv_errno(tlsio_conn *c)
 {
-    if (errno == EAGAIN || errno == EWOULDBLOCK)
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        c->rd_blocked = 1;
         return MBEDTLS_ERR_SSL_WANT_READ;
+    }
     c->sys_errno = errno;
     return errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_RECV_FAILED;
 }
 
 /* Serves mbedTLS's exact-size reads from the read-ahead, refilled by one recv() when empty; reads of at least
  * TLSIO__READAHEAD bytes go straight to the caller's buffer. WANT_READ only when the socket itself is empty, so
- * "read until WANT_READ" stays the rule for edge-triggered callers (tlsio_pending counts the read-ahead). */
+ * "read until WANT_READ" stays the rule for edge-triggered callers (tlsio_pending counts the read-ahead;
+ * want_read() below covers the WANT_READ mbedTLS makes up itself). */
 static int bio_recv(void *ctx, unsigned char *buf, size_t len)
 {
     tlsio_conn *c = ctx;
@@ -187,6 +190,24 @@ int tlsio__map(tlsio_conn *c, int ret)
     return c->fatal;
 }
 
+/* Whether a WANT_READ from mbedTLS means the socket is empty. mbedTLS 2.28 also answers WANT_READ after a record
+ * it consumed and ignored (a warning alert) although more input may wait in the read-ahead, where no epoll
+ * event will announce it: the caller retries then, a bounded number of times (*ignored counts them). */
+static int retry_read(tlsio_conn *c, int ret, int *ignored)
+{
+    if (ret != MBEDTLS_ERR_SSL_WANT_READ || c->rd_blocked)
+        return 0;
+    return ++*ignored <= TLSIO__MAX_IGNORED;
+}
+
+/* A WANT_READ that retry_read() gave up on: the peer keeps sending records that carry nothing. */
+static int too_many_ignored(tlsio_conn *c)
+{
+    tlsio__msg(c->err, sizeof c->err, "more than %d ignored records in a row", TLSIO__MAX_IGNORED);
+    c->fatal = c->handshake_done ? TLSIO_EPROTO : TLSIO_EHANDSHAKE;
+    return c->fatal;
+}
+
 /* Steps the handshake by hand so the "resumed" flag can be seen before mbedTLS frees the handshake state. */
 int tlsio_handshake(tlsio_conn *c)
 {
@@ -196,12 +217,18 @@ int tlsio_handshake(tlsio_conn *c)
         return TLSIO_OK;
     if (c->fd < 0)
         return TLSIO_EINVAL;
+    int ignored = 0;
     while (c->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER) {
+        c->rd_blocked = 0;
         int ret = mbedtls_ssl_handshake_step(&c->ssl);
         /* The client sets resume when offering a session; ServerHello clears it if refused. The last value
          * seen before mbedTLS frees the handshake state is the outcome. */
         if (c->ssl.handshake != NULL)
             c->resumed = c->ssl.handshake->resume != 0;
+        if (retry_read(c, ret, &ignored))
+            continue;
+        if (ret == MBEDTLS_ERR_SSL_WANT_READ && !c->rd_blocked)
+            return too_many_ignored(c);
         if (ret != 0)
             return tlsio__map(c, ret);
     }
@@ -243,7 +270,13 @@ ssize_t tlsio_read(tlsio_conn *c, void *buf, size_t len)
         rc = flush_foreign(c);
     if (rc != TLSIO_OK)
         return rc;
-    int ret = mbedtls_ssl_read(&c->ssl, buf, len > INT_MAX ? INT_MAX : len);
+    int ret, ignored = 0;
+    do {
+        c->rd_blocked = 0;
+        ret = mbedtls_ssl_read(&c->ssl, buf, len > INT_MAX ? INT_MAX : len);
+    } while (retry_read(c, ret, &ignored));
+    if (ret == MBEDTLS_ERR_SSL_WANT_READ && !c->rd_blocked)
+        return too_many_ignored(c);
     if (ret > 0)
         return ret;
     if (ret == 0 || ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || ret == MBEDTLS_ERR_SSL_CONN_EOF) {

@@ -27,6 +27,9 @@
  * it every record costs two recv() calls. One recv() of this size takes the header and a small record whole;
  * bodies at least this long are still read straight into mbedTLS's buffer. Released with the record buffers. */
 #define TLSIO__READAHEAD 4096
+/* Records in a row that mbedTLS may consume without progress (warning alerts it ignores) before the peer is
+ * refused; OpenSSL allows 5 warning alerts in a row. */
+#define TLSIO__MAX_IGNORED 32
 
 /* One certificate entry of the shared settings: paths (re-read per worker) and the names SNI matches on. */
 struct tlsio__cert {
@@ -100,6 +103,7 @@ struct tlsio_conn {
     unsigned char saved_ctr[2][8];    /* record sequence numbers kept while idle (they live in the buffers) */
     unsigned char *ra;                /* read-ahead, TLSIO__READAHEAD bytes; NULL until the first read */
     size_t ra_off, ra_len;            /* unread socket bytes are ra[ra_off, ra_len) */
+    int rd_blocked;                   /* the last recv() found the socket empty */
     char err[192];
 };
 
