@@ -373,6 +373,11 @@ int px_proxy_read_response(px_conn *c)
     if (wire_buf_room(&u->in) == 0)
         wire_buf_compact(&u->in);
     size_t room = wire_buf_room(&u->in);
+    if (room == 0) { /* a full block that forwarding cannot use: a zero-length read would look like EOF */
+        px_error("upstream response stuck: %zu bytes cannot be forwarded%s", wire_buf_len(&u->in), px_log_context(c));
+        px_conn_close(c);
+        return -1;
+    }
     ssize_t n = px_sock_read(u->io.fd, u->tls, wire_buf_tail(&u->in), room);
     if (n == -EAGAIN) {
         u->ready_read = 0;
