@@ -115,6 +115,12 @@ typedef struct px_route {
     px_upstream *upstream;
 } px_route;
 
+/* Statuses whose `return` argument is a URL (nginx's rule); any other status takes it as the body text. */
+static inline int px_return_is_redirect(int status)
+{
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
 typedef struct px_server {
     char *name;
     int line;

@@ -459,8 +459,8 @@ static const char *k_srv_return(load_ctx *c, const char *v)
         return "expected \"STATUS [URL]\", e.g. 301 https://$host$request_uri";
     while (*end == ' ')
         end++;
-    if (status >= 300 && status < 400 && !*end)
-        return "a redirect status needs a URL";
+    if (px_return_is_redirect((int)status) && !*end)
+        return "a redirect status (301, 302, 303, 307, 308) needs a URL";
     c->srv->return_status = (int)status;
     return px__tpl_compile(&c->srv->return_url, end);
 }

@@ -19,8 +19,9 @@ struct px_gzip_state {
 #define GZ_MEM_LEVEL 6          /* literal buffer of 4K symbols: a block never exceeds ~20 KiB */
 #define GZ_HELD_MAX (20 * 1024)
 
-/* One element of Accept-Encoding: "gzip", "gzip;q=0.5" and "*" accept; "gzip;q=0" refuses. */
-static int element_accepts(const char *p, size_t n)
+/* One element of Accept-Encoding: 1 for "gzip" or "gzip;q=0.5", 0 for "gzip;q=0", -1 for any other coding.
+ * *star gets the same verdict for "*" (which only counts when gzip is not named). */
+static int element_gzip(const char *p, size_t n, int *star)
 {
     size_t name = 0;
     while (name < n && p[name] != ';')
@@ -30,31 +31,41 @@ static int element_accepts(const char *p, size_t n)
         b++;
     while (e > b && (p[e - 1] == ' ' || p[e - 1] == '\t'))
         e--;
-    if (!((e - b == 4 && strncasecmp(p + b, "gzip", 4) == 0) || (e - b == 1 && p[b] == '*')))
-        return 0;
+    int is_star = e - b == 1 && p[b] == '*';
+    if (!(e - b == 4 && strncasecmp(p + b, "gzip", 4) == 0) && !is_star)
+        return -1;
+    int ok = 1;
     for (size_t i = name; i + 2 < n; i++)
         if ((p[i] == 'q' || p[i] == 'Q') && p[i + 1] == '=') {
             char q[8] = {0};
             memcpy(q, p + i + 2, n - i - 2 < sizeof(q) - 1 ? n - i - 2 : sizeof(q) - 1);
-            return strtod(q, NULL) > 0;
+            ok = strtod(q, NULL) > 0;
+            break;
         }
-    return 1;
+    if (is_star) {
+        *star = ok;
+        return -1;
+    }
+    return ok;
 }
 
+/* RFC 9110 12.5.3: gzip named (with q > 0) accepts and "gzip;q=0" refuses, whatever "*" says. */
 static int accepts_gzip(const http_request *r)
 {
+    int gzip = -1, star = 0;
     for (long i = http_find_field(r->fields, r->nfields, "accept-encoding", 0); i >= 0;
          i = http_find_field(r->fields, r->nfields, "accept-encoding", (size_t)i + 1)) {
         http_slice v = r->fields[i].value;
         size_t start = 0;
         for (size_t k = 0; k <= v.len; k++)
             if (k == v.len || v.base[k] == ',') {
-                if (element_accepts(v.base + start, k - start))
-                    return 1;
+                int g = element_gzip(v.base + start, k - start, &star);
+                if (g >= 0)
+                    gzip = g;
                 start = k + 1;
             }
     }
-    return 0;
+    return gzip >= 0 ? gzip : star;
 }
 
 static int type_listed(const px_gzip *g, http_slice ct)
@@ -70,7 +81,8 @@ static int type_listed(const px_gzip *g, http_slice ct)
     return 0;
 }
 
-int px_gzip_wanted(const px_conn *c, const http_response *resp)
+/* Whether this response would be compressed for a client that accepts gzip (nginx's gzip_vary follows this). */
+static int eligible(const px_conn *c, const http_response *resp)
 {
     const px_gzip *g = &c->server->gzip;
     const http_request *r = &c->x->req;
@@ -78,12 +90,22 @@ int px_gzip_wanted(const px_conn *c, const http_response *resp)
         return 0;
     if (resp->body == HTTP_BODY_LENGTH && resp->content_length < g->min_length)
         return 0;
-    if (http_find_field(resp->fields, resp->nfields, "content-encoding", 0) >= 0 || !accepts_gzip(r))
+    if (http_find_field(resp->fields, resp->nfields, "content-encoding", 0) >= 0)
         return 0;
     if (!g->proxied_any && http_find_field(r->fields, r->nfields, "via", 0) >= 0)
         return 0;
     long ct = http_find_field(resp->fields, resp->nfields, "content-type", 0);
     return ct >= 0 && type_listed(g, resp->fields[ct].value);
+}
+
+int px_gzip_wanted(const px_conn *c, const http_response *resp)
+{
+    return eligible(c, resp) && accepts_gzip(&c->x->req);
+}
+
+int px_gzip_vary(const px_conn *c, const http_response *resp)
+{
+    return c->server->gzip.vary && eligible(c, resp);
 }
 
 int px_gzip_start(px_conn *c)

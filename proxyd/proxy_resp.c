@@ -122,11 +122,11 @@ static long build_response_head(px_conn *c, const http_response *resp)
             v = rewrite_refresh(c, v, tmp, sizeof(tmp));
         http_write_field(&hw, resp->fields[i].name, v);
     }
-    if (c->gz) {
+    if (c->gz)
         http_write_str(&hw, "Content-Encoding: gzip\r\n");
-        if (c->server->gzip.vary)
-            http_write_str(&hw, "Vary: Accept-Encoding\r\n");
-    } else if (resp->body == HTTP_BODY_LENGTH) {
+    if (c->gz ? c->server->gzip.vary : px_gzip_vary(c, resp)) /* both variants say so, for shared caches */
+        http_write_str(&hw, "Vary: Accept-Encoding\r\n");
+    if (!c->gz && resp->body == HTTP_BODY_LENGTH) {
         http_write_raw(&hw, "Content-Length: ", 16);
         http_write_u64(&hw, resp->content_length);
         http_write_raw(&hw, "\r\n", 2);

@@ -382,6 +382,7 @@ int px_static_step(px_conn *c);
 
 /* gzip.c */
 int px_gzip_wanted(const px_conn *c, const http_response *resp);
+int px_gzip_vary(const px_conn *c, const http_response *resp);
 int px_gzip_start(px_conn *c);
 size_t px_gzip_input_budget(const px_conn *c);
 int px_gzip_feed(px_conn *c, const char *p, size_t n, int finish);

@@ -13,7 +13,8 @@ static size_t put(char *out, size_t cap, const char *p, size_t n)
 {
     if (n > cap)
         n = cap;
-    memcpy(out, p, n);
+    if (n) /* an unparsed request has {NULL, 0} slices */
+        memcpy(out, p, n);
     return n;
 }
 
@@ -112,6 +113,8 @@ void px_write_common_fields(px_conn *c, http_writer *hw, int status)
         if (n)
             http_write_field(hw, http_slice_cstr(h->name), http_slice_of(tmp, n));
     }
+    if (status == 101)
+        return; /* the connection becomes a tunnel: Connection: upgrade is the caller's, keep-alive has no sense */
     if (c->rt != c->w->rt || c->w->stopping)
         c->keep_alive = 0; /* a reload or a graceful stop retires this connection after this answer */
     if (!c->keep_alive)
@@ -154,9 +157,12 @@ int px_respond_head(px_conn *c, int status, const char *location, const char *ct
         http_write_field(&hw, http_slice_cstr("Location"), http_slice_cstr(location));
     if (ctype)
         http_write_field(&hw, http_slice_cstr("Content-Type"), http_slice_cstr(ctype));
-    http_write_raw(&hw, "Content-Length: ", 16);
-    http_write_u64(&hw, content_length);
-    http_write_raw(&hw, "\r\n", 2);
+    int bodiless = status == 204 || status == 304; /* no body, and no Content-Length on a 204 (RFC 9110 8.6) */
+    if (!bodiless) {
+        http_write_raw(&hw, "Content-Length: ", 16);
+        http_write_u64(&hw, content_length);
+        http_write_raw(&hw, "\r\n", 2);
+    }
     px_write_common_fields(c, &hw, status);
     long hl = http_write_end(&hw);
     if (hl < 0)
@@ -164,10 +170,10 @@ int px_respond_head(px_conn *c, int status, const char *location, const char *ct
     px_batch b;
     px_batch_init(&b);
     px_batch_add(&b, w->scratch, (size_t)hl);
-    if (c->x->req.method_id != HTTP_M_HEAD)
+    if (c->x->req.method_id != HTTP_M_HEAD && !bodiless)
         px_batch_add(&b, body, body_len);
     c->resp_status = status;
-    c->resp_bytes = content_length;
+    c->resp_bytes = bodiless ? 0 : content_length;
     ssize_t n = px_batch_write(PX_WS(c), c->io.fd, c->tls, &c->out, &b);
     if (n < 0)
         return -1;
@@ -212,20 +218,31 @@ int px_respond_error(px_conn *c, int status, const char *why)
 
 int px_respond_return(px_conn *c)
 {
-    char url[4096];
     const px_server *s = c->server;
-    size_t n = px_tpl_expand(c, &s->return_url, url, sizeof(url) - 1);
+    px_wstate *ws = PX_WS(c);
+    /* A URL may carry $request_uri (up to a whole input block): expanded into a spare output block, which the
+     * head built in the worker's scratch (2 input blocks + extra) can hold. */
+    char *url = wire_pool_get(&ws->out_pool);
+    if (!url)
+        return px_respond_error(c, 503, "out of output blocks for a return");
+    size_t cap = ws->out_pool.block_size - 1;
+    size_t n = px_tpl_expand(c, &s->return_url, url, cap);
     url[n] = 0;
-    int redirect = s->return_status >= 300 && s->return_status < 400;
+    int redirect = px_return_is_redirect(s->return_status), rc = 1;
+    if (n == cap) {
+        wire_pool_put(&ws->out_pool, url);
+        return px_respond_error(c, 500, "return: the expanded text does not fit an output block");
+    }
     if (c->req_body != BODY_DONE)
         c->keep_alive = 0;
     c->state = c->keep_alive ? CS_LOCAL : CS_CLOSING;
     if (send_local(c, s->return_status, redirect ? url : NULL, "text/plain", redirect ? "" : url,
                    redirect ? 0 : n) < 0) {
         px_conn_close(c);
-        return -1;
+        rc = -1;
     }
-    return 1;
+    wire_pool_put(&ws->out_pool, url);
+    return rc;
 }
 
 int px_respond_body(px_conn *c, int status, const char *content_type, const char *body, size_t len)

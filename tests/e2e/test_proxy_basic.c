@@ -196,6 +196,57 @@ START_TEST(redirect_301)
     ck_assert_int_eq(r.status, 301);
     ck_assert_pstr_eq(ts_header(&r, "Location"), "https://example.org/");
     ts_response_free(&r);
+    /* A long query string survives whole (it was cut at 4 KiB), and a start line over the buffer is a 414. */
+    enum { LONG = 6000 }; /* over the old 4 KiB cut, under the test client's 8 KiB head */
+    char *req = malloc(LONG + 64), *want = malloc(LONG + 64);
+    ck_assert_ptr_nonnull(req);
+    ck_assert_ptr_nonnull(want);
+    memset(want, 'q', LONG);
+    int n = snprintf(req, LONG + 64, "GET /?%.*s HTTP/1.1\r\nHost: h\r\n\r\n", LONG, want);
+    ck_assert_int_lt(n, LONG + 64);
+    px_req(env.port, req, &r);
+    ck_assert_int_eq(r.status, 301);
+    snprintf(want, LONG + 64, "https://h/?%.*s", LONG, req + 6);
+    const char *loc = ts_header(&r, "Location");
+    ck_assert_ptr_nonnull(loc);
+    ck_assert_uint_eq(strlen(loc), strlen(want)); /* not ck_assert_str_eq: Check's message limit is 4 KiB */
+    ck_assert(strcmp(loc, want) == 0);
+    ts_response_free(&r);
+    free(req);
+    free(want);
+    enum { HUGE = 70000 }; /* over any client_header_buffer_size default */
+    char *huge = malloc(HUGE + 64);
+    ck_assert_ptr_nonnull(huge);
+    memset(huge, 'u', HUGE + 64);
+    memcpy(huge, "GET /", 5);
+    snprintf(huge + 5 + HUGE, 59, " HTTP/1.1\r\nHost: h\r\n\r\n");
+    px_req(env.port, huge, &r);
+    ck_assert_int_eq(r.status, 414);
+    ts_response_free(&r);
+    free(huge);
+    px_env_done(&env);
+}
+END_TEST
+
+/* `return` with a status that has no body: nothing after the head, no Content-Length on a 204, and the next
+ * request on the same connection is read as a request. */
+START_TEST(return_bodiless)
+{
+    ts_response r;
+    px_env_init(&env, 0);
+    px_proxy_start(&env, PX_GLOBAL "[server s]\nlisten = 127.0.0.1:@PORT@\nreturn = 204 hello\n");
+    int fd = ts_connect(env.port);
+    ck_assert_int_ge(fd, 0);
+    const char *two = "GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n";
+    ck_assert_int_eq(ts_send(fd, two, strlen(two)), 0);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(ts_read_response(fd, &r, 0), 0);
+        ck_assert_int_eq(r.status, 204);
+        ck_assert_ptr_null(ts_header(&r, "Content-Length"));
+        ck_assert_uint_eq(r.body_len, 0);
+        ts_response_free(&r);
+    }
+    close(fd);
     px_env_done(&env);
 }
 END_TEST
@@ -443,6 +494,7 @@ static Suite *basic_suite(void)
     tcase_add_test(tc, server_tokens_on);
     tcase_add_test(tc, add_header);
     tcase_add_test(tc, redirect_301);
+    tcase_add_test(tc, return_bodiless);
     tcase_add_test(tc, proxy_redirect);
     tcase_add_test(tc, chunked_request);
     tcase_add_test(tc, chunked_request_wire);

@@ -129,7 +129,7 @@ static const struct {
     {MIN_SERVER "tls_cert = /nonexistent.pem\n", "1 tls_cert but 0 tls_key"},
     {MIN_SERVER "proxy_set_header = X-A $host\n", "proxy_set_header: expected \"Name: value\""},
     {MIN_SERVER "add_header = X-A: $nosuchvar\n", "add_header: unknown variable"},
-    {MIN_SERVER "return = 301\n", "return: a redirect status needs a URL"},
+    {MIN_SERVER "return = 301\n", "return: a redirect status (301, 302, 303, 307, 308) needs a URL"},
     {MIN_SERVER "route = api app\n", "route: expected \"/PREFIX UPSTREAM\""},
     {MIN_SERVER "server_name = a*.example.com\n", "server_name: a wildcard name must start with"},
     {MIN_SERVER "[server t]\nlisten = 127.0.0.1:8080 default\nproxy_pass = app\n"

@@ -62,6 +62,8 @@ START_TEST(gzip_by_type_and_encoding)
     get(env.port, "/type/text_html/20000", NULL, "GET", &plain);
     ck_assert(!gzipped(&plain));
     ck_assert_uint_eq(plain.body_len, 20000);
+    const char *pvary = ts_header(&plain, "Vary"); /* the uncompressed variant says it varies too (nginx does) */
+    ck_assert_msg(pvary && strcasestr(pvary, "Accept-Encoding"), "%s", plain.head);
     get(env.port, "/type/text_html/20000", "gzip, deflate", "GET", &z);
     ck_assert_msg(gzipped(&z), "%s", z.head);
     const char *vary = ts_header(&z, "Vary");
@@ -74,11 +76,18 @@ START_TEST(gzip_by_type_and_encoding)
     ck_assert_msg(!gzipped(&z), "%s", z.head);
     ck_assert_uint_eq(z.body_len, 20000);
     ts_response_free(&z);
+    get(env.port, "/type/text_html/20000", "gzip;q=0, *", "GET", &z); /* "*" does not undo an explicit refusal */
+    ck_assert_msg(!gzipped(&z), "%s", z.head);
+    ts_response_free(&z);
+    get(env.port, "/type/text_html/20000", "br, *;q=0.5", "GET", &z); /* gzip unnamed: "*" decides */
+    ck_assert_msg(gzipped(&z), "%s", z.head);
+    ts_response_free(&z);
     get(env.port, "/type/text_html/20000", "identity", "GET", &z);
     ck_assert(!gzipped(&z));
     ts_response_free(&z);
     get(env.port, "/type/image_png/20000", "gzip", "GET", &z); /* not in gzip_types */
     ck_assert_msg(!gzipped(&z), "%s", z.head);
+    ck_assert_msg(ts_header(&z, "Vary") == NULL, "%s", z.head);
     ck_assert_uint_eq(z.body_len, 20000);
     ts_response_free(&z);
     get(env.port, "/type/text_html/500", "gzip", "GET", &z); /* under gzip_min_length */
