@@ -270,6 +270,7 @@ static int on_response_head(px_conn *c, const http_response *resp, size_t head_l
 {
     c->resp_status = resp->status;
     c->up_ms = wire_now(c->w->loop) - c->started_ms;
+    px_upstream_succeeded(c->up);
     check_pinning(c, resp);
     choose_framing(c, resp);
     if (c->req_body != BODY_DONE)
@@ -468,16 +469,19 @@ int px_proxy_upstream_error(px_conn *c, int err)
         return -1;
     }
     int connecting = u->state != UP_ACTIVE; /* nothing was sent yet */
-    int safe = connecting || (u->reused && c->x->req.body == HTTP_BODY_NONE && http_method_idempotent(c->x->req.method_id));
+    /* As nginx: a request that may have reached the server is retried only when repeating it is harmless. */
+    int safe = connecting || (c->x->req.body == HTTP_BODY_NONE && http_method_idempotent(c->x->req.method_id));
+    int stale = u->reused && !connecting; /* a pooled connection the origin had closed: not the server's fault */
     px_error("%s (%s) while %s%s", wire_strerror(err),
              connecting ? "connect" : u->reused ? "reused connection" : "new connection",
              connecting ? "connecting to upstream" : "sending the request to upstream", px_log_context(c));
-    if (!(u->reused && !connecting))
+    if (!stale)
         px_upstream_failed(u);
-    if (!u->reused || connecting) /* a stale pooled connection says nothing about the server: retry it fresh */
+    if (!stale) /* a stale pooled connection says nothing about the server: retry it fresh */
         c->tried |= 1ull << (u->server & 63);
     px_proxy_abort(c);
-    if (safe && ++c->tries < 2 * c->upstream->nservers + 1) {
+    /* Stale pooled connections do not use up tries: each is closed, so the pool bounds them. */
+    if (safe && (stale || ++c->tries < 2 * c->upstream->nservers + 1)) {
         c->head_sent = 0;
         if (px_upstream_acquire(c, c->upstream) == 0)
             return 1;

@@ -347,6 +347,7 @@ int px_upstream_alloc_in(px_upconn *u);
 void px_upstream_pin(px_worker *w, px_upconn *u);
 /* Counts a failure (refused, reset, invalid response) toward max_fails within fail_timeout. */
 void px_upstream_failed(px_upconn *u);
+void px_upstream_succeeded(px_upconn *u);
 
 /* runtime.c */
 px_runtime *px_runtime_new(px_config *cfg, unsigned workers, px_runtime *old, char *err, size_t errlen);

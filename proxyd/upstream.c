@@ -41,7 +41,8 @@ void px_upstream_failed(px_upconn *u)
     mark_failure(u->rt, u->up, u->server, wire_now(u->w->loop));
 }
 
-static void mark_success(px_upconn *u)
+/* A valid response head (nginx's rule): a server that accepts connections and then fails is still counted. */
+void px_upstream_succeeded(px_upconn *u)
 {
     px_health *h = &u->rt->health[u->hidx];
     if (atomic_load(&h->fails))
@@ -262,8 +263,7 @@ static void drive_handshake(px_upconn *u)
     int r = px_tls_upstream_handshake(u);
     if (r > 0)
         return;
-    if (r < 0) {
-        px_upstream_failed(u);
+    if (r < 0) { /* counted against the server by px_proxy_upstream_error (still connecting) */
         if (px_proxy_upstream_error(c, r) < 0)
             return; /* c is gone */
     }
@@ -280,7 +280,6 @@ static void on_connected(px_upconn *u)
             px_conn_run(c);
         return;
     }
-    mark_success(u);
     wire_timer_start(u->w->loop, &u->timer, u->up->connect_timeout); /* bounds the TLS handshake too */
     if (!u->up->tls) {
         u->state = UP_ACTIVE;

@@ -74,6 +74,11 @@ static int answer(int fd, const char *path)
     static const char nocontent[] = "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n";
     if (strcmp(path, "/early") == 0)
         return 0; /* answered when its head arrived (process) */
+    if (strncmp(path, "/rst", 4) == 0) { /* read the request, then reset without a byte of answer */
+        struct linger lg = {1, 0};
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        return -1;
+    }
     if (strcmp(path, "/manychunks") == 0) {
         char out[1024];
         size_t n = (size_t)snprintf(out, sizeof out, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");

@@ -164,6 +164,62 @@ START_TEST(unusual_framing)
 }
 END_TEST
 
+/* How many requests for path the recorder received. */
+static int count_path(const char *path)
+{
+    int n = 0;
+    pthread_mutex_lock(&rec.mu);
+    for (int i = 0; i < rec.nreqs; i++)
+        n += strcmp(rec.reqs[i].path, path) == 0;
+    pthread_mutex_unlock(&rec.mu);
+    return n;
+}
+
+/* A server that takes the request and resets before answering: an idempotent GET goes on to the next server
+ * (nginx's proxy_next_upstream error), a POST is never sent twice; and such failures add up to max_fails
+ * (they were reset by the successful connect before). */
+START_TEST(reset_before_answer)
+{
+    px_env_init(&env, 1);
+    rec_start(&rec);
+    env.oport[1] = rec.port;
+    px_proxy_start(&env, PX_GLOBAL "[upstream o]\nserver = 127.0.0.1:@O1@ max_fails=3 fail_timeout=30s\n"
+                                   "server = 127.0.0.1:@O0@\nkeepalive = 0\n" SERVER);
+    char raw[128];
+    ts_response r;
+    for (int i = 0; i < 6; i++) {
+        snprintf(raw, sizeof raw, "GET /rst/g%d HTTP/1.1\r\nHost: h\r\n\r\n", i);
+        px_req(env.port, raw, &r);
+        ck_assert_msg(r.status != 502, "GET %d: 502 instead of the next server's answer", i);
+        ts_response_free(&r);
+    }
+    int before = rec_nreqs(&rec);
+    ck_assert_int_eq(before, 3); /* the third failure marked it down: later requests skip it */
+    char *log = px_read_file(env.log);
+    ck_assert_msg(log && strstr(log, "marked down"), "%s", log ? log : "(no log)");
+    free(log);
+    px_proxy_stop(&env);
+    rec_stop(&rec);
+    px_env_done(&env);
+
+    px_env_init(&env, 1);
+    rec_start(&rec);
+    env.oport[1] = rec.port;
+    px_proxy_start(&env, PX_GLOBAL "[upstream o]\nserver = 127.0.0.1:@O1@ max_fails=0\nserver = 127.0.0.1:@O0@\n"
+                                   "keepalive = 0\n" SERVER);
+    int got502 = 0;
+    for (int i = 0; i < 4; i++) {
+        const char *post = "POST /rst/p HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi";
+        px_req(env.port, post, &r);
+        got502 += r.status == 502;
+        ts_response_free(&r);
+    }
+    ck_assert_int_eq(count_path("/rst/p"), got502); /* each POST that reached the bad server: once, then 502 */
+    ck_assert_int_gt(got502, 0);
+    stop_all();
+}
+END_TEST
+
 /* proxy_ignore_client_abort = on: a client that half-closes after its request still gets the response. */
 START_TEST(half_close_ignored)
 {
@@ -342,6 +398,7 @@ static Suite *origins_suite(void)
     tcase_add_test(tc, refused_next_server);
     tcase_add_test(tc, unusual_framing);
     tcase_add_test(tc, half_close_ignored);
+    tcase_add_test(tc, reset_before_answer);
     tcase_add_test(tc, reset_mid_response);
     tcase_add_test(tc, garbage_response);
     tcase_add_test(tc, large_response_bounded);
