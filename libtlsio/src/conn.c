@@ -39,7 +39,7 @@ static int recv_errno(tlsio_conn *c)
 /* Serves mbedTLS's exact-size reads from the read-ahead, refilled by one recv() when empty; reads of at least
  * TLSIO__READAHEAD bytes go straight to the caller's buffer. WANT_READ only when the socket itself is empty, so
  * "read until WANT_READ" stays the rule for edge-triggered callers (tlsio_pending counts the read-ahead;
- * want_read() below covers the WANT_READ mbedTLS makes up itself). */
+ * retry_read() below covers the WANT_READ mbedTLS makes up itself). */
 static int bio_recv(void *ctx, unsigned char *buf, size_t len)
 {
     tlsio_conn *c = ctx;
