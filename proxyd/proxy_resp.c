@@ -475,10 +475,10 @@ int px_proxy_upstream_error(px_conn *c, int err)
     px_error("%s (%s) while %s%s", wire_strerror(err),
              connecting ? "connect" : u->reused ? "reused connection" : "new connection",
              connecting ? "connecting to upstream" : "sending the request to upstream", px_log_context(c));
-    if (!stale)
+    if (!stale) { /* a stale pooled connection says nothing about the server: it may be tried again, fresh */
         px_upstream_failed(u);
-    if (!stale) /* a stale pooled connection says nothing about the server: retry it fresh */
         c->tried |= 1ull << (u->server & 63);
+    }
     px_proxy_abort(c);
     /* Stale pooled connections do not use up tries: each is closed, so the pool bounds them. */
     if (safe && (stale || ++c->tries < 2 * c->upstream->nservers + 1)) {
