@@ -1,18 +1,18 @@
-/* proxyd entry point: command line, configuration test, pid file, privileges, starting the workers, and the main
- * thread's signal loop (reload, reopen, graceful and fast stop). */
+/* proxyd entry point: the command line (-c, -t, -s, -v), the configuration test, and the hooks that compose the
+ * layers: core's workers reach the client connections, the upstream pools and the router only through them. */
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "proxyd.h"
+#include "common/log.h"
+#include "core/worker.h"
+#include "handler/handlers.h"
+#include "http/conn.h"
+#include "http/exchange.h"
+#include "upstream/upstream.h"
 
 static void usage(FILE *fp)
 {
@@ -50,170 +50,6 @@ static int send_signal(const px_config *cfg, const char *name)
     }
     fprintf(stderr, "proxyd: unknown signal \"%s\" (reload, reopen, quit, stop)\n", name);
     return 1;
-}
-
-static int drop_privileges(const char *user)
-{
-    if (!user || geteuid() != 0)
-        return 0;
-    struct passwd *pw = getpwnam(user);
-    if (!pw) {
-        px_error("user \"%s\" does not exist", user);
-        return -1;
-    }
-    if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
-        px_error("cannot switch to user \"%s\": %s", user, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-static void write_pid(const char *path)
-{
-    if (!path)
-        return;
-    FILE *fp = fopen(path, "w");
-    if (!fp) {
-        px_error("cannot write pid file %s: %s", path, strerror(errno));
-        return;
-    }
-    fprintf(fp, "%ld\n", (long)getpid());
-    fclose(fp);
-}
-
-static void broadcast(px_daemon *d)
-{
-    for (unsigned i = 0; i < d->nworkers; i++)
-        px_worker_wake(&d->workers[i]);
-}
-
-/* Loads a configuration with its error lines going to the error log, one log line each. */
-static px_config *load_logged(const char *path)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
-    if (!mem)
-        return px_config_load(path, stderr);
-    px_config *cfg = px_config_load(path, mem);
-    fclose(mem);
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-        cfg ? px_warn("%s", line) : px_error("%s", line);
-    free(text);
-    return cfg;
-}
-
-static void reload(px_daemon *d)
-{
-    char err[512];
-    px_notice("reloading %s", d->conf_path);
-    px_notify("RELOADING=1");
-    px_config *cfg = load_logged(d->conf_path);
-    if (!cfg) {
-        px_error("reload failed: the configuration has errors (see above); still serving the previous one");
-        px_notify("READY=1");
-        return;
-    }
-    px_runtime *old = atomic_load(&d->rt);
-    px_runtime *rt = px_runtime_new(cfg, d->nworkers, old, err, sizeof(err));
-    if (!rt) {
-        px_error("reload failed: %s; still serving the previous one", err);
-        px_config_free(cfg);
-        px_notify("READY=1");
-        return;
-    }
-    atomic_store(&d->acks, 0);
-    atomic_store(&d->rt, rt);
-    broadcast(d);
-    for (int i = 0; i < 2000 && atomic_load(&d->acks) < (int)d->nworkers; i++)
-        nanosleep(&(struct timespec){0, 1000000}, NULL);
-    px_log_open(cfg->error_log, cfg->log_level);
-    px_access_open(cfg->access_log);
-    if (atomic_load(&d->acks) >= (int)d->nworkers)
-        px_runtime_close_listeners(old); /* every worker stopped accepting on them */
-    px_runtime_unref(old);
-    atomic_fetch_add(&d->reloads, 1);
-    px_notice("reloaded (generation %u)", rt->generation);
-    px_notify("READY=1");
-}
-
-static void on_signal(wire_loop *loop, int signo, void *data)
-{
-    px_daemon *d = data;
-    switch (signo) {
-    case SIGHUP:
-        reload(d);
-        return;
-    case SIGUSR1:
-        px_log_reopen();
-        px_access_reopen();
-        px_notice("logs reopened");
-        return;
-    case SIGQUIT:
-        px_notice("graceful stop requested");
-        atomic_store(&d->stopping, 1);
-        break;
-    default:
-        px_notice("stop requested");
-        atomic_store(&d->stopping, 2);
-        break;
-    }
-    broadcast(d);
-    wire_loop_stop(loop);
-}
-
-static int run(px_daemon *d, px_config *cfg)
-{
-    char err[512];
-    sigset_t set;
-    sigemptyset(&set);
-    int sigs[] = {SIGHUP, SIGUSR1, SIGQUIT, SIGTERM, SIGINT};
-    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-        sigaddset(&set, sigs[i]);
-    signal(SIGPIPE, SIG_IGN);
-    if (wire_loop_new(&d->loop) < 0 || wire_signal_start(d->loop, &set, on_signal, d) < 0) {
-        fprintf(stderr, "proxyd: cannot create the main event loop\n");
-        return 1;
-    }
-    long nofile = wire_raise_nofile((long)cfg->nofile);
-    if (nofile < (long)cfg->nofile)
-        px_warn("nofile: could only raise the descriptor limit to %ld", nofile);
-    d->nworkers = cfg->workers ? (unsigned)cfg->workers : wire_cpu_count();
-    px_runtime *rt = px_runtime_new(cfg, d->nworkers, NULL, err, sizeof(err));
-    if (!rt) {
-        fprintf(stderr, "proxyd: %s\n", err);
-        px_config_free(cfg);
-        return 1;
-    }
-    atomic_store(&d->rt, rt);
-    write_pid(cfg->pid_file); /* before dropping privileges, as nginx does: /run is root's */
-    if (drop_privileges(cfg->user) < 0)
-        return 1;
-    d->workers = calloc(d->nworkers, sizeof(px_worker));
-    for (unsigned i = 0; i < d->nworkers; i++)
-        if (px_worker_start(&d->workers[i], d, i, rt) < 0) {
-            fprintf(stderr, "proxyd: cannot start worker %u\n", i);
-            return 1;
-        }
-    while (atomic_load(&d->ready) < (int)d->nworkers)
-        nanosleep(&(struct timespec){0, 1000000}, NULL);
-    px_notice("proxyd %s started with %u worker(s)", PX_VERSION, d->nworkers);
-    px_notify_ready();
-    wire_loop_run(d->loop);
-    for (unsigned i = 0; i < d->nworkers; i++)
-        wire_worker_join(&d->workers[i].thread);
-    free(d->workers);
-    wire_signal_stop(d->loop);
-    wire_loop_free(d->loop);
-    px_runtime *last = atomic_load(&d->rt);
-    if (last->cfg->pid_file)
-        unlink(last->cfg->pid_file);
-    px_runtime_unref(last);
-    px_access_open(NULL);
-    px_notice("stopped");
-    px_log_close();
-    return 0;
 }
 
 int main(int argc, char **argv)
@@ -271,8 +107,18 @@ int main(int argc, char **argv)
         px_config_free(cfg);
         return 1;
     }
+    static const px_hooks hooks = {
+        .conn_size = sizeof(px_conn),
+        .upconn_size = sizeof(px_upconn),
+        .exchange_size = sizeof(px_exchange),
+        .accept = px_conn_accept,
+        .close_conns = px_conn_close_all,
+        .close_pools = px_upstream_close_pools,
+        .route = px_route_request,
+    };
     static px_daemon d;
+    d.hooks = &hooks;
     d.conf_path = path;
     d.grace_ms = cfg->shutdown_timeout;
-    return run(&d, cfg);
+    return px_daemon_run(&d, cfg);
 }

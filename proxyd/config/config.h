@@ -1,0 +1,210 @@
+/* proxyd configuration: the INI contract ([global], [upstream NAME], [server NAME], [status]) loaded with inih
+ * into immutable structs shared read-only by all workers. A reload builds a new px_config; nothing mutates one. */
+#ifndef PROXYD_CONFIG_H
+#define PROXYD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <wire/wire.h>
+
+#define PX_MAX_LISTEN 16
+#define PX_MAX_SERVERS_PER_UPSTREAM 64
+#define PX_MAX_NAMES 32
+#define PX_MAX_CERTS 8
+#define PX_MAX_ROUTES 64
+#define PX_MAX_HEADERS 32
+#define PX_MAX_TYPES 32
+/* Sizes of the runtime's fixed arrays: the loader rejects what would not fit, so -t and a reload report it. */
+#define PX_MAX_WORKERS 256
+#define PX_MAX_BINDS 32        /* distinct listen addresses, the [status] one included */
+#define PX_MAX_BIND_SERVERS 64 /* servers listening on one address */
+#define PX_MAX_BIND_CERTS 64   /* certificates of all the servers on one tls address */
+
+/* A value template: literal text with $variables expanded per request. */
+typedef enum px_var {
+    PX_VAR_NONE = 0,
+    PX_VAR_HOST,
+    PX_VAR_REQUEST_URI,
+    PX_VAR_SCHEME,
+    PX_VAR_REMOTE_ADDR,
+    PX_VAR_PROXY_ADD_XFF,
+    PX_VAR_SERVER_NAME,
+    PX_VAR_HTTP_HOST, /* the Host field (or absolute-form authority) as received, port included */
+} px_var;
+
+#define PX_TPL_MAX_PARTS 8
+typedef struct px_tpl {
+    char *text; /* the whole template as written */
+    struct {
+        const char *lit; /* points into text (not NUL-terminated) */
+        size_t len;
+        px_var var; /* expanded after the literal, or NONE */
+    } parts[PX_TPL_MAX_PARTS];
+    int nparts;
+} px_tpl;
+
+typedef struct px_header {
+    char *name;
+    px_tpl value; /* empty value: remove the field (proxy_set_header) */
+    int always;   /* add_header ... always */
+} px_header;
+
+/* Limits and timeouts that a [server] may override. Durations in ms, sizes in bytes. */
+typedef struct px_limits {
+    uint64_t client_header_timeout;
+    uint64_t client_body_timeout;
+    uint64_t keepalive_timeout;
+    uint64_t send_timeout;
+    uint64_t client_max_body_size; /* 0: no limit */
+    uint64_t keepalive_requests;   /* requests per client connection before closing it */
+    int reset_timedout_connection;
+    uint64_t client_header_buffer_size; /* largest request head accepted (431 beyond) */
+    uint64_t max_header_fields;
+    int underscores_in_headers; /* forward request fields whose name contains '_' (dropped when off) */
+} px_limits;
+
+typedef struct px_gzip {
+    int on;
+    int level;
+    uint64_t min_length;
+    char *types[PX_MAX_TYPES];
+    int ntypes;
+    int vary;
+    int proxied_any;
+} px_gzip;
+
+typedef enum px_balance { PX_BALANCE_ROUND_ROBIN = 0, PX_BALANCE_LEAST_CONN } px_balance;
+
+typedef struct px_upstream_server {
+    char *text; /* "host:port" as written */
+    char *host; /* host part, for SNI and Host defaults */
+    wire_addr addr;
+    int weight;
+    int max_fails;
+    uint64_t fail_timeout;
+    int backup;
+} px_upstream_server;
+
+typedef struct px_upstream {
+    char *name;
+    int line;
+    px_upstream_server servers[PX_MAX_SERVERS_PER_UPSTREAM];
+    int nservers;
+    px_balance balance;
+    uint64_t keepalive;
+    int tls;
+    int tls_verify;
+    char *tls_ca;
+    char *tls_server_name;
+    char *tls_cert;
+    char *tls_key;
+    uint64_t connect_timeout;
+    uint64_t read_timeout;
+    uint64_t send_timeout;
+    int ntlm;
+    int index; /* position in px_config.upstreams */
+} px_upstream;
+
+typedef struct px_listen {
+    char *text;
+    wire_addr addr;
+    int tls;
+    int is_default;
+} px_listen;
+
+typedef struct px_route {
+    int line; /* where it was written, for errors found after the file is read */
+    char *prefix;
+    size_t len;
+    char *upstream_name;
+    px_upstream *upstream;
+} px_route;
+
+/* Statuses whose `return` argument is a URL (nginx's rule); any other status takes it as the body text. */
+static inline int px_return_is_redirect(int status)
+{
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+typedef struct px_server {
+    char *name;
+    int line;
+    px_listen listen[PX_MAX_LISTEN];
+    int nlisten;
+    char *names[PX_MAX_NAMES]; /* server_name entries: exact or "*.suffix" */
+    int nnames;
+    char *tls_cert[PX_MAX_CERTS];
+    char *tls_key[PX_MAX_CERTS];
+    int cert_line[PX_MAX_CERTS], key_line[PX_MAX_CERTS];
+    int ncert, nkey;
+    px_route routes[PX_MAX_ROUTES]; /* sorted longest prefix first */
+    int nroutes;
+    int return_status; /* 0: none */
+    px_tpl return_url;
+    px_header set_headers[PX_MAX_HEADERS];
+    int nset_headers;
+    px_header add_headers[PX_MAX_HEADERS];
+    int nadd_headers;
+    int proxy_buffering;
+    uint64_t proxy_buffers_num;
+    uint64_t proxy_buffers_size;
+    int proxy_redirect; /* default (1) or off (0) */
+    int ignore_client_abort; /* keep the exchange when the client half-closes after its request */
+    char *root;
+    char *index;
+    px_limits limits;
+    px_gzip gzip;
+    int server_tokens;
+} px_server;
+
+typedef struct px_config {
+    char *path;
+    /* [global] */
+    long workers; /* 0: auto */
+    uint64_t max_connections;
+    uint64_t nofile;
+    char *user;
+    char *pid_file;
+    char *error_log;
+    int log_level; /* px_log_level */
+    char *access_log; /* NULL: off */
+    int access_log_json;
+    int server_tokens;
+    uint64_t tls_session_cache;
+    int tls_session_tickets;
+    char *tls_ticket_key_file;
+    int tls_ticket_key_line;
+    char *tls_protocols;
+    char *tls_ciphers;
+    uint64_t shutdown_timeout; /* graceful stop: longest wait for in-flight requests */
+    px_limits limits; /* defaults for servers */
+    px_gzip gzip;
+    /* [status] */
+    int status_on;
+    wire_addr status_addr;
+    char *status_listen;
+
+    px_upstream *upstreams;
+    int nupstreams;
+    px_server *servers;
+    int nservers;
+    int warnings; /* count of warnings printed during load */
+} px_config;
+
+/* Loads and validates path. On failure returns NULL and has written one line per error to errfp
+ * ("FILE:LINE: [section] key: message"). Warnings also go to errfp. */
+px_config *px_config_load(const char *path, void *errfp);
+
+/* Frees a configuration returned by px_config_load. */
+void px_config_free(px_config *cfg);
+
+/* Parses "10s", "500ms", "5m", "1h", "30" (seconds) into ms. 0 or -1. */
+int px_parse_duration(const char *s, uint64_t *ms);
+/* Parses "10m", "4k", "1g", "100" (bytes). 0 or -1. */
+int px_parse_size(const char *s, uint64_t *bytes);
+
+/* Finds the upstream by name, or NULL. */
+px_upstream *px_config_upstream(const px_config *cfg, const char *name);
+
+#endif

@@ -1,0 +1,165 @@
+/* proxyd configuration checks: defaults, inheritance of [global] limits into each [server], and the
+ * cross-references (routes to upstreams, listen addresses, certificate pairs) checked once the file is read. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config_internal.h"
+#include "common/log.h"
+
+void px__config_defaults(px_config *cfg)
+{
+    cfg->workers = 0;
+    cfg->max_connections = 4096;
+    cfg->nofile = 8192;
+    cfg->log_level = PX_LOG_WARN;
+    cfg->tls_session_cache = 10 * 1024 * 1024;
+    cfg->tls_session_tickets = 1;
+    cfg->shutdown_timeout = 30000;
+    px_limits *l = &cfg->limits;
+    l->client_header_timeout = 60000;
+    l->client_body_timeout = 60000;
+    l->keepalive_timeout = 10000;
+    l->send_timeout = 60000;
+    l->client_max_body_size = 10 * 1024 * 1024;
+    l->keepalive_requests = 10000;
+    l->reset_timedout_connection = 1;
+    l->client_header_buffer_size = 16384;
+    l->max_header_fields = 100;
+    px_gzip *g = &cfg->gzip;
+    g->on = 0;
+    g->level = 1;
+    g->min_length = 20;
+    g->ntypes = 0;
+    g->vary = 1;
+    g->proxied_any = 1;
+}
+
+#define INHERIT(dst, src, field, unset)                                                                          \
+    do {                                                                                                         \
+        if ((dst)->field == (unset))                                                                             \
+            (dst)->field = (src)->field;                                                                         \
+    } while (0)
+
+static void inherit(px_server *s, const px_config *cfg)
+{
+    px_limits *l = &s->limits;
+    const px_limits *g = &cfg->limits;
+    INHERIT(l, g, client_header_timeout, UNSET);
+    INHERIT(l, g, client_body_timeout, UNSET);
+    INHERIT(l, g, keepalive_timeout, UNSET);
+    INHERIT(l, g, send_timeout, UNSET);
+    INHERIT(l, g, client_max_body_size, UNSET);
+    INHERIT(l, g, keepalive_requests, UNSET);
+    INHERIT(l, g, client_header_buffer_size, UNSET);
+    INHERIT(l, g, max_header_fields, UNSET);
+    INHERIT(l, g, reset_timedout_connection, -1);
+    INHERIT(&s->gzip, &cfg->gzip, on, -1);
+    INHERIT(&s->gzip, &cfg->gzip, level, -1);
+    INHERIT(&s->gzip, &cfg->gzip, vary, -1);
+    INHERIT(&s->gzip, &cfg->gzip, proxied_any, -1);
+    INHERIT(&s->gzip, &cfg->gzip, min_length, UNSET);
+    if (s->gzip.ntypes < 0) {
+        s->gzip.ntypes = cfg->gzip.ntypes;
+        for (int i = 0; i < cfg->gzip.ntypes; i++)
+            s->gzip.types[i] = px__xstrdup(cfg->gzip.types[i]);
+    }
+    INHERIT(s, cfg, server_tokens, -1);
+}
+
+static int route_cmp(const void *a, const void *b)
+{
+    const px_route *x = a, *y = b;
+    return x->len < y->len ? 1 : x->len > y->len ? -1 : 0;
+}
+
+static void check_server(load_ctx *c, px_server *s)
+{
+    c->lineno = s->line;
+    snprintf(c->section, sizeof(c->section), "server %s", s->name);
+    inherit(s, c->cfg);
+    if (s->nlisten == 0)
+        px__cfg_error(c, "listen", "a server needs at least one listen address");
+    int tls = 0;
+    for (int i = 0; i < s->nlisten; i++)
+        tls |= s->listen[i].tls;
+    if (s->ncert != s->nkey)
+        px__cfg_error(c, "tls_cert", "%d tls_cert but %d tls_key: they pair in order", s->ncert, s->nkey);
+    if (tls && s->ncert == 0)
+        px__cfg_error(c, "tls_cert", "a tls listen address needs tls_cert and tls_key");
+    for (int i = 0; i < s->ncert && i < s->nkey; i++) {
+        c->lineno = s->cert_line[i];
+        if (access(s->tls_cert[i], R_OK) != 0)
+            px__cfg_error(c, "tls_cert", "cannot read %s", s->tls_cert[i]);
+        c->lineno = s->key_line[i];
+        if (access(s->tls_key[i], R_OK) != 0)
+            px__cfg_error(c, "tls_key", "cannot read %s", s->tls_key[i]);
+    }
+    for (int i = 0; i < s->nroutes; i++) {
+        s->routes[i].upstream = px_config_upstream(c->cfg, s->routes[i].upstream_name);
+        c->lineno = s->routes[i].line;
+        if (!s->routes[i].upstream)
+            px__cfg_error(c, s->routes[i].len == 1 ? "proxy_pass" : "route", "no [upstream %s] is defined",
+                          s->routes[i].upstream_name);
+    }
+    c->lineno = s->line;
+    qsort(s->routes, (size_t)s->nroutes, sizeof(s->routes[0]), route_cmp);
+    if (s->nroutes == 0 && s->return_status == 0 && !s->root)
+        px__cfg_error(c, "proxy_pass", "a server needs proxy_pass, route, return or root");
+    if (s->limits.client_header_buffer_size < 1024 || s->limits.client_header_buffer_size > 1048576)
+        px__cfg_error(c, "client_header_buffer_size", "must be from 1k to 1m");
+}
+
+static void check_upstream(load_ctx *c, px_upstream *u)
+{
+    c->lineno = u->line;
+    snprintf(c->section, sizeof(c->section), "upstream %s", u->name);
+    if (u->nservers == 0)
+        px__cfg_error(c, "server", "an upstream needs at least one server");
+    if (!!u->tls_cert != !!u->tls_key)
+        px__cfg_error(c, "tls_cert", "tls_cert and tls_key go together");
+    if (u->tls && u->tls_verify && !u->tls_ca)
+        px__cfg_warn(c, "tls_ca", "no tls_ca: the upstream certificate is verified against the system CAs");
+    if (u->tls && !u->tls_verify)
+        px__cfg_warn(c, "tls_verify", "upstream certificate verification is off");
+    if (u->read_timeout < 1000)
+        px__cfg_warn(c, "read_timeout", "below 1s: long polls will be cut");
+}
+
+/* Two servers on the same address need server_name to tell them apart; only one may be the default. */
+static void check_listens(load_ctx *c)
+{
+    px_config *cfg = c->cfg;
+    for (int i = 0; i < cfg->nservers; i++)
+        for (int j = 0; j < cfg->servers[i].nlisten; j++) {
+            px_listen *a = &cfg->servers[i].listen[j];
+            for (int k = i + 1; k < cfg->nservers; k++)
+                for (int m = 0; m < cfg->servers[k].nlisten; m++) {
+                    px_listen *b = &cfg->servers[k].listen[m];
+                    if (a->addr.len != b->addr.len || memcmp(&a->addr.ss, &b->addr.ss, a->addr.len) != 0)
+                        continue;
+                    c->lineno = cfg->servers[k].line;
+                    snprintf(c->section, sizeof(c->section), "server %s", cfg->servers[k].name);
+                    if (a->tls != b->tls)
+                        px__cfg_error(c, "listen", "%s is tls in one server and plain in another", b->text);
+                    if (a->is_default && b->is_default)
+                        px__cfg_error(c, "listen", "%s has two default servers", b->text);
+                }
+        }
+}
+
+void px__config_finish(load_ctx *c)
+{
+    px_config *cfg = c->cfg;
+    if (cfg->nservers == 0) {
+        c->lineno = 0;
+        px__cfg_error(c, NULL, "no [server] section: nothing to listen on");
+    }
+    for (int i = 0; i < cfg->nupstreams; i++) {
+        cfg->upstreams[i].index = i;
+        check_upstream(c, &cfg->upstreams[i]);
+    }
+    for (int i = 0; i < cfg->nservers; i++)
+        check_server(c, &cfg->servers[i]);
+    check_listens(c);
+}

@@ -1,0 +1,607 @@
+/* proxyd configuration keys: the contract table (section, key, parser, repeatability) and one small parser per
+ * key. A parser returns NULL or a message saying what the value should look like. */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_internal.h"
+#include "common/log.h"
+
+static px_limits *limits_of(load_ctx *c)
+{
+    return c->kind == SECT_SERVER ? &c->srv->limits : &c->cfg->limits;
+}
+
+static px_gzip *gzip_of(load_ctx *c)
+{
+    return c->kind == SECT_SERVER ? &c->srv->gzip : &c->cfg->gzip;
+}
+
+#define DURATION_MSG "expected a duration such as 500ms, 60s, 5m or 1h (a bare number is seconds)"
+#define SIZE_MSG "expected a size such as 512, 16k, 10m or 1g (a bare number is bytes)"
+#define SWITCH_MSG "expected on or off"
+
+/* Each limit key parses into its own field of px_limits. */
+#define LIMIT_DURATION(field)                                                                                    \
+    static const char *k_##field(load_ctx *c, const char *v)                                                     \
+    {                                                                                                            \
+        return px_parse_duration(v, &limits_of(c)->field) ? DURATION_MSG : NULL;                                 \
+    }
+#define LIMIT_SIZE(field)                                                                                        \
+    static const char *k_##field(load_ctx *c, const char *v)                                                     \
+    {                                                                                                            \
+        return px_parse_size(v, &limits_of(c)->field) ? SIZE_MSG : NULL;                                         \
+    }
+LIMIT_DURATION(client_header_timeout)
+LIMIT_DURATION(client_body_timeout)
+LIMIT_DURATION(keepalive_timeout)
+LIMIT_DURATION(send_timeout)
+LIMIT_SIZE(client_max_body_size)
+LIMIT_SIZE(client_header_buffer_size)
+
+static const char *k_keepalive_requests(load_ctx *c, const char *v)
+{
+    long n;
+    if (px__parse_int(v, 0, 100000000, &n))
+        return "expected a number of requests (0: no limit)";
+    limits_of(c)->keepalive_requests = (uint64_t)n;
+    return NULL;
+}
+
+static const char *k_max_header_fields(load_ctx *c, const char *v)
+{
+    long n;
+    if (px__parse_int(v, 1, 1000, &n))
+        return "expected a number from 1 to 1000";
+    limits_of(c)->max_header_fields = (uint64_t)n;
+    return NULL;
+}
+
+static const char *k_reset_timedout_connection(load_ctx *c, const char *v)
+{
+    return px__parse_switch(v, &limits_of(c)->reset_timedout_connection) ? SWITCH_MSG : NULL;
+}
+
+static const char *k_server_tokens(load_ctx *c, const char *v)
+{
+    int *dst = c->kind == SECT_SERVER ? &c->srv->server_tokens : &c->cfg->server_tokens;
+    return px__parse_switch(v, dst) ? SWITCH_MSG : NULL;
+}
+
+/* ---------------------------------------------------------------- gzip */
+
+static const char *k_gzip(load_ctx *c, const char *v)
+{
+    return px__parse_switch(v, &gzip_of(c)->on) ? SWITCH_MSG : NULL;
+}
+
+static const char *k_gzip_level(load_ctx *c, const char *v)
+{
+    long n;
+    if (px__parse_int(v, 1, 9, &n))
+        return "expected a compression level from 1 to 9";
+    gzip_of(c)->level = (int)n;
+    return NULL;
+}
+
+static const char *k_gzip_min_length(load_ctx *c, const char *v)
+{
+    return px_parse_size(v, &gzip_of(c)->min_length) ? SIZE_MSG : NULL;
+}
+
+static const char *k_gzip_types(load_ctx *c, const char *v)
+{
+    px_gzip *g = gzip_of(c);
+    if (g->ntypes < 0)
+        g->ntypes = 0;
+    char *copy = px__xstrdup(v), *save = NULL;
+    for (char *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+        if (g->ntypes == PX_MAX_TYPES) {
+            free(copy);
+            return "too many types";
+        }
+        if (!strchr(t, '/') && strcmp(t, "*") != 0) {
+            free(copy);
+            return "expected MIME types such as text/html (or *)";
+        }
+        g->types[g->ntypes++] = px__xstrdup(t);
+    }
+    free(copy);
+    return NULL;
+}
+
+static const char *k_gzip_vary(load_ctx *c, const char *v)
+{
+    return px__parse_switch(v, &gzip_of(c)->vary) ? SWITCH_MSG : NULL;
+}
+
+static const char *k_gzip_proxied(load_ctx *c, const char *v)
+{
+    if (strcmp(v, "any") == 0)
+        gzip_of(c)->proxied_any = 1;
+    else if (strcmp(v, "off") == 0)
+        gzip_of(c)->proxied_any = 0;
+    else
+        return "expected any or off";
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- [global] */
+
+static const char *k_shutdown_timeout(load_ctx *c, const char *v)
+{
+    return px_parse_duration(v, &c->cfg->shutdown_timeout) ? DURATION_MSG : NULL;
+}
+
+static const char *k_workers(load_ctx *c, const char *v)
+{
+    if (strcmp(v, "auto") == 0) {
+        c->cfg->workers = 0;
+        return NULL;
+    }
+    return px__parse_int(v, 1, 256, &c->cfg->workers) ? "expected auto or a number from 1 to 256" : NULL;
+}
+
+static const char *k_max_connections(load_ctx *c, const char *v)
+{
+    long n;
+    if (px__parse_int(v, 1, 10000000, &n))
+        return "expected a number of connections per worker";
+    c->cfg->max_connections = (uint64_t)n;
+    return NULL;
+}
+
+static const char *k_nofile(load_ctx *c, const char *v)
+{
+    long n;
+    if (px__parse_int(v, 16, 100000000, &n))
+        return "expected a number of file descriptors (at least 16)";
+    c->cfg->nofile = (uint64_t)n;
+    return NULL;
+}
+
+#define STRING_KEY(fn, field)                                                                                    \
+    static const char *fn(load_ctx *c, const char *v)                                                            \
+    {                                                                                                            \
+        if (!*v)                                                                                                 \
+            return "expected a value";                                                                           \
+        free(field);                                                                                             \
+        field = px__xstrdup(v);                                                                                  \
+        return NULL;                                                                                             \
+    }
+STRING_KEY(k_user, c->cfg->user)
+STRING_KEY(k_pid_file, c->cfg->pid_file)
+STRING_KEY(k_error_log, c->cfg->error_log)
+STRING_KEY(k_ticket_key_path, c->cfg->tls_ticket_key_file)
+
+static const char *k_ticket_key_file(load_ctx *c, const char *v)
+{
+    c->cfg->tls_ticket_key_line = c->lineno;
+    return k_ticket_key_path(c, v);
+}
+STRING_KEY(k_tls_protocols, c->cfg->tls_protocols)
+STRING_KEY(k_tls_ciphers, c->cfg->tls_ciphers)
+
+static const char *k_access_log(load_ctx *c, const char *v)
+{
+    free(c->cfg->access_log);
+    c->cfg->access_log = strcmp(v, "off") == 0 ? NULL : px__xstrdup(v);
+    return NULL;
+}
+
+static const char *k_access_log_format(load_ctx *c, const char *v)
+{
+    if (strcmp(v, "combined") == 0)
+        c->cfg->access_log_json = 0;
+    else if (strcmp(v, "json") == 0)
+        c->cfg->access_log_json = 1;
+    else
+        return "expected combined or json";
+    return NULL;
+}
+
+static const char *k_log_level(load_ctx *c, const char *v)
+{
+    int l = px_log_level_parse(v);
+    if (l < 0)
+        return "expected debug, info, notice, warn or error";
+    c->cfg->log_level = l;
+    return NULL;
+}
+
+static const char *k_tls_session_cache(load_ctx *c, const char *v)
+{
+    if (strcmp(v, "off") == 0) {
+        c->cfg->tls_session_cache = 0;
+        return NULL;
+    }
+    return px_parse_size(v, &c->cfg->tls_session_cache) ? "expected off or a size such as 10m" : NULL;
+}
+
+static const char *k_tls_session_tickets(load_ctx *c, const char *v)
+{
+    return px__parse_switch(v, &c->cfg->tls_session_tickets) ? SWITCH_MSG : NULL;
+}
+
+static const char *k_tls_stapling(load_ctx *c, const char *v)
+{
+    px__cfg_warn(c, "tls_stapling", "OCSP stapling is not supported by mbedTLS 2.28; the setting is ignored");
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- [status] */
+
+static const char *k_status_listen(load_ctx *c, const char *v)
+{
+    if (wire_addr_parse(v, &c->cfg->status_addr))
+        return "expected ADDR:PORT, e.g. 127.0.0.1:9145";
+    free(c->cfg->status_listen);
+    c->cfg->status_listen = px__xstrdup(v);
+    c->cfg->status_on = 1;
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- [upstream NAME] */
+
+/* "HOST:PORT [weight=N] [max_fails=N] [fail_timeout=10s] [backup]" */
+static const char *k_up_server(load_ctx *c, const char *v)
+{
+    px_upstream *u = c->up;
+    if (u->nservers == PX_MAX_SERVERS_PER_UPSTREAM)
+        return "too many servers in one upstream";
+    px_upstream_server *s = &u->servers[u->nservers];
+    memset(s, 0, sizeof(*s));
+    s->weight = 1;
+    s->max_fails = 1;
+    s->fail_timeout = 10000;
+    char *copy = px__xstrdup(v), *save = NULL;
+    const char *err = NULL;
+    char *addr = strtok_r(copy, " \t", &save);
+    if (!addr || wire_addr_parse(addr, &s->addr))
+        err = "expected HOST:PORT (the host must resolve) then optional weight=N max_fails=N fail_timeout=T backup";
+    for (char *t = addr ? strtok_r(NULL, " \t", &save) : NULL; t && !err; t = strtok_r(NULL, " \t", &save)) {
+        long n;
+        if (strncmp(t, "weight=", 7) == 0 && !px__parse_int(t + 7, 1, 1000, &n))
+            s->weight = (int)n;
+        else if (strncmp(t, "max_fails=", 10) == 0 && !px__parse_int(t + 10, 0, 1000, &n))
+            s->max_fails = (int)n;
+        else if (strncmp(t, "fail_timeout=", 13) == 0 && !px_parse_duration(t + 13, &s->fail_timeout))
+            ;
+        else if (strcmp(t, "backup") == 0)
+            s->backup = 1;
+        else
+            err = "unknown or invalid server parameter (weight=1..1000, max_fails=0..1000, fail_timeout=T, backup)";
+    }
+    if (!err) {
+        s->text = px__xstrdup(addr);
+        char *colon = strrchr(addr, ':');
+        if (colon)
+            *colon = 0;
+        if (addr[0] == '[') {
+            addr++;
+            addr[strlen(addr) - 1] = 0;
+        }
+        s->host = px__xstrdup(addr);
+        u->nservers++;
+    }
+    free(copy);
+    return err;
+}
+
+static const char *k_up_balance(load_ctx *c, const char *v)
+{
+    if (strcmp(v, "round_robin") == 0)
+        c->up->balance = PX_BALANCE_ROUND_ROBIN;
+    else if (strcmp(v, "least_conn") == 0)
+        c->up->balance = PX_BALANCE_LEAST_CONN;
+    else
+        return "expected round_robin or least_conn";
+    return NULL;
+}
+
+static const char *k_up_keepalive(load_ctx *c, const char *v)
+{
+    long n;
+    if (px__parse_int(v, 0, 100000, &n))
+        return "expected the number of idle upstream connections kept per worker (0 to 100000)";
+    c->up->keepalive = (uint64_t)n;
+    return NULL;
+}
+
+static const char *k_up_tls(load_ctx *c, const char *v)
+{
+    return px__parse_switch(v, &c->up->tls) ? SWITCH_MSG : NULL;
+}
+
+static const char *k_up_tls_verify(load_ctx *c, const char *v)
+{
+    return px__parse_switch(v, &c->up->tls_verify) ? SWITCH_MSG : NULL;
+}
+
+static const char *k_up_ntlm(load_ctx *c, const char *v)
+{
+    return px__parse_switch(v, &c->up->ntlm) ? SWITCH_MSG : NULL;
+}
+
+STRING_KEY(k_up_tls_ca, c->up->tls_ca)
+STRING_KEY(k_up_tls_server_name, c->up->tls_server_name)
+STRING_KEY(k_up_tls_cert, c->up->tls_cert)
+STRING_KEY(k_up_tls_key, c->up->tls_key)
+
+static const char *k_up_connect_timeout(load_ctx *c, const char *v)
+{
+    return px_parse_duration(v, &c->up->connect_timeout) ? DURATION_MSG : NULL;
+}
+
+static const char *k_up_read_timeout(load_ctx *c, const char *v)
+{
+    return px_parse_duration(v, &c->up->read_timeout) ? DURATION_MSG : NULL;
+}
+
+static const char *k_up_send_timeout(load_ctx *c, const char *v)
+{
+    return px_parse_duration(v, &c->up->send_timeout) ? DURATION_MSG : NULL;
+}
+
+/* ---------------------------------------------------------------- [server NAME] */
+
+/* "ADDR:PORT [tls] [default]" */
+static const char *k_srv_listen(load_ctx *c, const char *v)
+{
+    px_server *s = c->srv;
+    if (s->nlisten == PX_MAX_LISTEN)
+        return "too many listen addresses";
+    px_listen *l = &s->listen[s->nlisten];
+    memset(l, 0, sizeof(*l));
+    char *copy = px__xstrdup(v), *save = NULL;
+    const char *err = NULL;
+    char *addr = strtok_r(copy, " \t", &save);
+    if (!addr || wire_addr_parse(addr, &l->addr))
+        err = "expected ADDR:PORT (e.g. 0.0.0.0:443, [::]:443, *:80) then optional tls and default";
+    for (char *t = addr ? strtok_r(NULL, " \t", &save) : NULL; t && !err; t = strtok_r(NULL, " \t", &save)) {
+        if (strcmp(t, "tls") == 0 || strcmp(t, "ssl") == 0)
+            l->tls = 1;
+        else if (strcmp(t, "default") == 0 || strcmp(t, "default_server") == 0)
+            l->is_default = 1;
+        else
+            err = "unknown listen parameter (tls, default)";
+    }
+    if (!err) {
+        l->text = px__xstrdup(addr);
+        s->nlisten++;
+    }
+    free(copy);
+    return err;
+}
+
+static const char *k_srv_server_name(load_ctx *c, const char *v)
+{
+    px_server *s = c->srv;
+    char *copy = px__xstrdup(v), *save = NULL;
+    const char *err = NULL;
+    for (char *t = strtok_r(copy, " \t", &save); t && !err; t = strtok_r(NULL, " \t", &save)) {
+        if (s->nnames == PX_MAX_NAMES)
+            err = "too many names";
+        else if (strchr(t + 1, '*') || (t[0] == '*' && t[1] != '.'))
+            err = "a wildcard name must start with \"*.\" (e.g. *.example.com)";
+        else {
+            for (char *p = t; *p; p++)
+                *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+            s->names[s->nnames++] = px__xstrdup(t);
+        }
+    }
+    free(copy);
+    return err;
+}
+
+static const char *k_srv_tls_cert(load_ctx *c, const char *v)
+{
+    if (c->srv->ncert == PX_MAX_CERTS)
+        return "too many certificates";
+    c->srv->cert_line[c->srv->ncert] = c->lineno;
+    c->srv->tls_cert[c->srv->ncert++] = px__xstrdup(v);
+    return NULL;
+}
+
+static const char *k_srv_tls_key(load_ctx *c, const char *v)
+{
+    if (c->srv->nkey == PX_MAX_CERTS)
+        return "too many keys";
+    c->srv->key_line[c->srv->nkey] = c->lineno;
+    c->srv->tls_key[c->srv->nkey++] = px__xstrdup(v);
+    return NULL;
+}
+
+static const char *add_route(load_ctx *c, const char *prefix, size_t plen, const char *upstream)
+{
+    px_server *s = c->srv;
+    if (s->nroutes == PX_MAX_ROUTES)
+        return "too many routes";
+    if (!*upstream || strchr(upstream, ' '))
+        return "expected an upstream name";
+    for (int i = 0; i < s->nroutes; i++)
+        if (s->routes[i].len == plen && strncmp(s->routes[i].prefix, prefix, plen) == 0)
+            return "route prefix given twice";
+    px_route *r = &s->routes[s->nroutes++];
+    r->line = c->lineno;
+    r->prefix = strndup(prefix, plen);
+    r->len = plen;
+    r->upstream_name = px__xstrdup(upstream);
+    return NULL;
+}
+
+static const char *k_srv_proxy_pass(load_ctx *c, const char *v)
+{
+    /* nginx spells it proxy_pass https://lync_backend: accept the scheme, the upstream decides TLS. */
+    if (strncmp(v, "http://", 7) == 0)
+        v += 7;
+    else if (strncmp(v, "https://", 8) == 0)
+        v += 8;
+    return add_route(c, "/", 1, v);
+}
+
+static const char *k_srv_route(load_ctx *c, const char *v)
+{
+    const char *sp = strpbrk(v, " \t");
+    if (v[0] != '/' || !sp)
+        return "expected \"/PREFIX UPSTREAM\"";
+    const char *up = sp;
+    while (*up == ' ' || *up == '\t')
+        up++;
+    return add_route(c, v, (size_t)(sp - v), up);
+}
+
+static const char *k_srv_return(load_ctx *c, const char *v)
+{
+    char *end;
+    long status = strtol(v, &end, 10);
+    if (end == v || status < 200 || status > 599 || (*end && *end != ' '))
+        return "expected \"STATUS [URL]\", e.g. 301 https://$host$request_uri";
+    while (*end == ' ')
+        end++;
+    if (px_return_is_redirect((int)status) && !*end)
+        return "a redirect status (301, 302, 303, 307, 308) needs a URL";
+    c->srv->return_status = (int)status;
+    return px__tpl_compile(&c->srv->return_url, end);
+}
+
+static const char *k_srv_proxy_set_header(load_ctx *c, const char *v)
+{
+    px_server *s = c->srv;
+    if (s->nset_headers == PX_MAX_HEADERS)
+        return "too many proxy_set_header";
+    const char *err = px__parse_header(&s->set_headers[s->nset_headers], v, 0);
+    s->nset_headers++; /* counted even on error so that the strings are freed */
+    return err;
+}
+
+static const char *k_srv_add_header(load_ctx *c, const char *v)
+{
+    px_server *s = c->srv;
+    if (s->nadd_headers == PX_MAX_HEADERS)
+        return "too many add_header";
+    const char *err = px__parse_header(&s->add_headers[s->nadd_headers], v, 1);
+    s->nadd_headers++;
+    return err;
+}
+
+/* nginx's response buffering (read the whole response ahead of a slow client) is not built: proxyd streams
+ * through its fixed per-connection buffers. Say so at -t and start rather than pretend. */
+static const char *k_srv_proxy_buffering(load_ctx *c, const char *v)
+{
+    if (px__parse_switch(v, &c->srv->proxy_buffering))
+        return SWITCH_MSG;
+    if (c->srv->proxy_buffering)
+        px__cfg_warn(c, "proxy_buffering", "proxyd streams responses through fixed per-connection buffers; "
+                                            "\"on\" is accepted for nginx compatibility and behaves as \"off\"");
+    return NULL;
+}
+
+static const char *k_srv_ignore_client_abort(load_ctx *c, const char *v)
+{
+    return px__parse_switch(v, &c->srv->ignore_client_abort) ? SWITCH_MSG : NULL;
+}
+
+static const char *k_srv_proxy_buffers(load_ctx *c, const char *v)
+{
+    char num[32], size[32];
+    long n;
+    if (sscanf(v, "%31s %31s", num, size) != 2 || px__parse_int(num, 1, 1024, &n) ||
+        px_parse_size(size, &c->srv->proxy_buffers_size) || c->srv->proxy_buffers_size < 1024 ||
+        c->srv->proxy_buffers_size > 1048576)
+        return "expected \"NUMBER SIZE\", e.g. 128 4k (size from 1k to 1m)";
+    c->srv->proxy_buffers_num = (uint64_t)n;
+    px__cfg_warn(c, "proxy_buffers", "accepted for nginx compatibility; it has no effect (see proxy_buffering)");
+    return NULL;
+}
+
+static const char *k_srv_proxy_redirect(load_ctx *c, const char *v)
+{
+    if (strcmp(v, "default") == 0)
+        c->srv->proxy_redirect = 1;
+    else if (strcmp(v, "off") == 0)
+        c->srv->proxy_redirect = 0;
+    else
+        return "expected default or off";
+    return NULL;
+}
+
+STRING_KEY(k_srv_root, c->srv->root)
+STRING_KEY(k_srv_index, c->srv->index)
+
+static const key_def keys[] = {
+    {SECT_GLOBAL, "workers", k_workers, 0},
+    {SECT_GLOBAL, "max_connections", k_max_connections, 0},
+    {SECT_GLOBAL, "nofile", k_nofile, 0},
+    {SECT_GLOBAL, "shutdown_timeout", k_shutdown_timeout, 0},
+    {SECT_GLOBAL, "user", k_user, 0},
+    {SECT_GLOBAL, "pid_file", k_pid_file, 0},
+    {SECT_GLOBAL, "error_log", k_error_log, 0},
+    {SECT_GLOBAL, "log_level", k_log_level, 0},
+    {SECT_GLOBAL, "access_log", k_access_log, 0},
+    {SECT_GLOBAL, "access_log_format", k_access_log_format, 0},
+    {SECT_GLOBAL, "tls_session_cache", k_tls_session_cache, 0},
+    {SECT_GLOBAL, "tls_session_tickets", k_tls_session_tickets, 0},
+    {SECT_GLOBAL, "tls_ticket_key_file", k_ticket_key_file, 0},
+    {SECT_GLOBAL, "tls_protocols", k_tls_protocols, 0},
+    {SECT_GLOBAL, "tls_ciphers", k_tls_ciphers, 0},
+    {SECT_GLOBAL, "tls_stapling", k_tls_stapling, 0},
+    {SECT_NONE, "server_tokens", k_server_tokens, 0},
+    {SECT_NONE, "client_header_timeout", k_client_header_timeout, 0},
+    {SECT_NONE, "client_body_timeout", k_client_body_timeout, 0},
+    {SECT_NONE, "keepalive_timeout", k_keepalive_timeout, 0},
+    {SECT_NONE, "send_timeout", k_send_timeout, 0},
+    {SECT_NONE, "reset_timedout_connection", k_reset_timedout_connection, 0},
+    {SECT_NONE, "client_max_body_size", k_client_max_body_size, 0},
+    {SECT_NONE, "client_header_buffer_size", k_client_header_buffer_size, 0},
+    {SECT_NONE, "max_header_fields", k_max_header_fields, 0},
+    {SECT_NONE, "keepalive_requests", k_keepalive_requests, 0},
+    {SECT_NONE, "gzip", k_gzip, 0},
+    {SECT_NONE, "gzip_level", k_gzip_level, 0},
+    {SECT_NONE, "gzip_min_length", k_gzip_min_length, 0},
+    {SECT_NONE, "gzip_types", k_gzip_types, K_LIST},
+    {SECT_NONE, "gzip_vary", k_gzip_vary, 0},
+    {SECT_NONE, "gzip_proxied", k_gzip_proxied, 0},
+    {SECT_UPSTREAM, "server", k_up_server, K_REPEAT},
+    {SECT_UPSTREAM, "balance", k_up_balance, 0},
+    {SECT_UPSTREAM, "keepalive", k_up_keepalive, 0},
+    {SECT_UPSTREAM, "tls", k_up_tls, 0},
+    {SECT_UPSTREAM, "tls_verify", k_up_tls_verify, 0},
+    {SECT_UPSTREAM, "tls_ca", k_up_tls_ca, 0},
+    {SECT_UPSTREAM, "tls_server_name", k_up_tls_server_name, 0},
+    {SECT_UPSTREAM, "tls_cert", k_up_tls_cert, 0},
+    {SECT_UPSTREAM, "tls_key", k_up_tls_key, 0},
+    {SECT_UPSTREAM, "connect_timeout", k_up_connect_timeout, 0},
+    {SECT_UPSTREAM, "read_timeout", k_up_read_timeout, 0},
+    {SECT_UPSTREAM, "send_timeout", k_up_send_timeout, 0},
+    {SECT_UPSTREAM, "ntlm", k_up_ntlm, 0},
+    {SECT_SERVER, "listen", k_srv_listen, K_REPEAT},
+    {SECT_SERVER, "server_name", k_srv_server_name, K_LIST},
+    {SECT_SERVER, "tls_cert", k_srv_tls_cert, K_REPEAT},
+    {SECT_SERVER, "tls_key", k_srv_tls_key, K_REPEAT},
+    {SECT_SERVER, "proxy_pass", k_srv_proxy_pass, 0},
+    {SECT_SERVER, "route", k_srv_route, K_REPEAT},
+    {SECT_SERVER, "return", k_srv_return, 0},
+    {SECT_SERVER, "proxy_set_header", k_srv_proxy_set_header, K_REPEAT},
+    {SECT_SERVER, "add_header", k_srv_add_header, K_REPEAT},
+    {SECT_SERVER, "proxy_buffering", k_srv_proxy_buffering, 0},
+    {SECT_SERVER, "proxy_buffers", k_srv_proxy_buffers, 0},
+    {SECT_SERVER, "proxy_redirect", k_srv_proxy_redirect, 0},
+    {SECT_SERVER, "proxy_ignore_client_abort", k_srv_ignore_client_abort, 0},
+    {SECT_SERVER, "root", k_srv_root, 0},
+    {SECT_SERVER, "index", k_srv_index, 0},
+    {SECT_STATUS, "listen", k_status_listen, 0},
+};
+
+const key_def *px__find_key(sect_kind kind, const char *name)
+{
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (strcmp(keys[i].name, name) != 0)
+            continue;
+        if (keys[i].kind == kind)
+            return &keys[i];
+        if (keys[i].kind == SECT_NONE && (kind == SECT_GLOBAL || kind == SECT_SERVER))
+            return &keys[i];
+    }
+    return NULL;
+}

@@ -1,0 +1,109 @@
+/* proxyd runtime: everything built from one configuration (listening sockets, virtual-server tables, TLS
+ * contexts, shared upstream health, per-worker pools), shared read-only by the workers and freed with its last user. */
+#ifndef PROXYD_CORE_RUNTIME_H
+#define PROXYD_CORE_RUNTIME_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <http/http.h>
+#include <tlsio/tlsio.h>
+#include <wire/wire.h>
+
+#include "config/config.h"
+
+typedef struct px_upconn px_upconn;
+
+/* One listening address and the servers that share it. */
+typedef struct px_bind {
+    wire_addr addr;
+    char text[64];
+    int tls;
+    px_server *servers[PX_MAX_BIND_SERVERS]; /* the loader refuses more (config_check.c) */
+    int nservers;
+    px_server *default_server;
+    int *fds;   /* [worker]: one SO_REUSEPORT socket each, -1 when closed */
+    int status; /* the [status] listener: answers /metrics itself */
+    int index;  /* position in px_runtime.binds, for per-worker TLS contexts */
+    tlsio_server_settings *tls_settings; /* certificates of every server on this address */
+} px_bind;
+
+/* Passive health of one upstream server, shared by all workers. */
+typedef struct px_health {
+    atomic_uint_fast64_t down_until; /* ms (monotonic); 0: up */
+    atomic_uint_fast64_t window_start;
+    atomic_int fails;
+} px_health;
+
+/* Idle upstream connections of one upstream server, per worker (LIFO). */
+typedef struct px_pool {
+    px_upconn *head;
+    unsigned count;
+} px_pool;
+
+/* A worker's state tied to one runtime: pools and counters indexed like px_runtime.health. Touched by that
+ * worker's thread only. */
+typedef struct px_wstate {
+    px_pool *pools;
+    unsigned *active;                              /* connections in use, for least_conn */
+    int *rr_weight;                                /* smooth weighted round-robin state */
+    tlsio_server_config *tls_server[PX_MAX_BINDS]; /* per bind */
+    tlsio_client_config **tls_client;              /* per upstream (NULL when plain) */
+    tlsio_session **sessions;                      /* per upstream server: resumption toward it */
+    /* Buffer pools sized for this runtime (a reload may change the sizes); drained when the runtime is freed,
+     * after the last connection using it gave its blocks back. */
+    wire_pool in_pool;  /* input blocks: data, field array, exchange state */
+    wire_pool out_pool; /* pending-output blocks: 2 * buf_size + PX_HEAD_EXTRA */
+} px_wstate;
+
+typedef struct px_runtime {
+    px_config *cfg;
+    px_bind binds[PX_MAX_BINDS];
+    int nbinds;
+    px_health *health; /* [upstream][server] flattened: health_base[u] + s */
+    int *health_base;
+    int nhealth;
+    px_wstate *ws; /* [worker] */
+    unsigned nworkers;
+    size_t buf_size;   /* request/response buffer block size */
+    size_t fields_cap; /* request fields kept after the buffer in each input block */
+    size_t exchange_size; /* per-request state kept after the fields (http/exchange.h) */
+    uint64_t conn_cap; /* client connections per worker: max_connections, lowered so that each accepted
+                        * client can still get its upstream descriptor under RLIMIT_NOFILE */
+    atomic_int refs;
+    px_server *status_server; /* limits for the [status] listener */
+    unsigned generation;
+} px_runtime;
+
+/* Builds the runtime for cfg with one listening socket per worker and address, taking over old's sockets for
+ * addresses both have. Takes cfg on success; on failure returns NULL with err set and cfg still the caller's.
+ * exchange_size is the per-request state the client connections keep in each input block. Main thread. */
+px_runtime *px_runtime_new(px_config *cfg, unsigned workers, size_t exchange_size, px_runtime *old, char *err,
+                           size_t errlen);
+/* Takes a reference. Any thread. */
+void px_runtime_ref(px_runtime *rt);
+/* Drops a reference; the last one frees the runtime (its sockets, contexts, pools, configuration). Any thread. */
+void px_runtime_unref(px_runtime *rt);
+/* Closes the listening sockets still open (addresses a reload dropped). Main thread, after every worker moved. */
+void px_runtime_close_listeners(px_runtime *rt);
+/* Bytes of an input block: data, the request's field array, then the exchange state. */
+size_t px_runtime_in_block_size(const px_runtime *rt);
+/* The health slot of server s of upstream up. */
+static inline px_health *px_runtime_health(const px_runtime *rt, const px_upstream *up, int s)
+{
+    return &rt->health[rt->health_base[up->index] + s];
+}
+
+/* core/tls.c: the TLS contexts of a runtime (per bind and worker, per upstream and worker). 0, or -1 with err. */
+int px_tls_runtime_init(px_runtime *rt, char *err, size_t errlen);
+/* Frees what px_tls_runtime_init built (also after a partial init). */
+void px_tls_runtime_free(px_runtime *rt);
+/* -t: loads every certificate, key and CA file once; one line per problem to errfp (a FILE *). Returns the count. */
+int px_tls_check(const px_config *cfg, void *errfp);
+
+/* core/check.c: -t beyond syntax. Returns 0 when the configuration can start, else 1; one line per problem. */
+int px_config_test(const px_config *cfg, void *errfp);
+/* Refuses private keys other users can read. Returns the number of problems, each printed. */
+int px_check_keys(const px_config *cfg, void *errfp);
+
+#endif

@@ -1,0 +1,16 @@
+/* proxyd $variables: the values a template (proxy_set_header, add_header, return) may name, expanded per request
+ * straight into the head being written, so no value is ever cut to fit a temporary buffer. */
+#ifndef PROXYD_HTTP_VARS_H
+#define PROXYD_HTTP_VARS_H
+
+#include "http/conn.h"
+
+/* Appends the value of v for this request to hw (overflow set when it does not fit). */
+void px_var_write(const px_conn *c, px_var v, http_writer *hw);
+/* Appends the expanded template to hw (overflow set when it does not fit). */
+void px_tpl_write(const px_conn *c, const px_tpl *t, http_writer *hw);
+/* Appends "name: <expanded template>\r\n", or nothing when the expansion is empty (nginx removes the field then).
+ * A value holding CR, LF or NUL sets overflow: a head is never split. */
+void px_tpl_write_field(const px_conn *c, http_writer *hw, const char *name, const px_tpl *t);
+
+#endif

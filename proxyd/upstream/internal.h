@@ -1,0 +1,12 @@
+/* Private to proxyd/upstream/: what pool.c and connect.c share. Nothing outside this folder includes it. */
+#ifndef PROXYD_UPSTREAM_INTERNAL_H
+#define PROXYD_UPSTREAM_INTERNAL_H
+
+#include "upstream/upstream.h"
+
+/* Opens a non-blocking connection to server s of up for a->owner (UP_CONNECTING; ops->ready follows). Returns it,
+ * or NULL with *err (-errno; the failure is logged and counted against the server). */
+px_upconn *px__upstream_connect(px_worker *w, px_runtime *rt, const px_upstream *up, int s, const px_acquire *a,
+                                int *err);
+
+#endif
