@@ -52,6 +52,44 @@ static int send_signal(const px_config *cfg, const char *name)
     return 1;
 }
 
+/* -t and -s: the configuration is loaded, nothing starts. */
+static int test_or_signal(px_config *cfg, const char *path, int test, const char *sig)
+{
+    int rc = sig ? send_signal(cfg, sig) : px_config_test(cfg, stderr);
+    if (test && rc == 0)
+        fprintf(stderr, "proxyd: the configuration file %s syntax is ok\n"
+                        "proxyd: configuration file %s test is successful\n", path, path);
+    px_config_free(cfg);
+    return rc;
+}
+
+/* What can still be refused on the terminal before the daemon starts: exposed keys and unopenable logs. */
+static int prepare(const px_config *cfg)
+{
+    if (px_check_keys(cfg, stderr))
+        return -1;
+    if (px_log_open(cfg->error_log, cfg->log_level) < 0) {
+        fprintf(stderr, "proxyd: cannot open error log %s: %s\n", cfg->error_log, strerror(errno));
+        return -1;
+    }
+    if (px_access_open(cfg->access_log) < 0) {
+        fprintf(stderr, "proxyd: cannot open access log %s: %s\n", cfg->access_log, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* The composition of the layers: core's workers reach the layers above only through these. */
+static const px_hooks hooks = {
+    .conn_size = sizeof(px_conn),
+    .upconn_size = sizeof(px_upconn),
+    .exchange_size = sizeof(px_exchange),
+    .accept = px_conn_accept,
+    .close_conns = px_conn_close_all,
+    .close_pools = px_upstream_close_pools,
+    .route = px_route_request,
+};
+
 int main(int argc, char **argv)
 {
     const char *path = "/etc/proxyd/proxyd.ini", *sig = NULL;
@@ -85,37 +123,12 @@ int main(int argc, char **argv)
     px_config *cfg = px_config_load(path, stderr);
     if (!cfg)
         return 1;
-    if (test || sig) {
-        int rc = sig ? send_signal(cfg, sig) : px_config_test(cfg, stderr);
-        if (test && rc == 0)
-            fprintf(stderr, "proxyd: the configuration file %s syntax is ok\n"
-                            "proxyd: configuration file %s test is successful\n", path, path);
-        px_config_free(cfg);
-        return rc;
-    }
-    if (px_check_keys(cfg, stderr)) {
+    if (test || sig)
+        return test_or_signal(cfg, path, test, sig);
+    if (prepare(cfg) < 0) {
         px_config_free(cfg);
         return 1;
     }
-    if (px_log_open(cfg->error_log, cfg->log_level) < 0) {
-        fprintf(stderr, "proxyd: cannot open error log %s: %s\n", cfg->error_log, strerror(errno));
-        px_config_free(cfg);
-        return 1;
-    }
-    if (px_access_open(cfg->access_log) < 0) {
-        fprintf(stderr, "proxyd: cannot open access log %s: %s\n", cfg->access_log, strerror(errno));
-        px_config_free(cfg);
-        return 1;
-    }
-    static const px_hooks hooks = {
-        .conn_size = sizeof(px_conn),
-        .upconn_size = sizeof(px_upconn),
-        .exchange_size = sizeof(px_exchange),
-        .accept = px_conn_accept,
-        .close_conns = px_conn_close_all,
-        .close_pools = px_upstream_close_pools,
-        .route = px_route_request,
-    };
     static px_daemon d;
     d.hooks = &hooks;
     d.conf_path = path;

@@ -65,7 +65,8 @@ int px_log_open(const char *path, int level)
     int fd = open_path(path);
     if (fd < 0)
         return fd;
-    snprintf(log_path, sizeof(log_path), "%s", path ? path : "stderr");
+    if (path != log_path) /* a reopen passes log_path itself */
+        snprintf(log_path, sizeof(log_path), "%s", path ? path : "stderr");
     int rc = px_log_swap_fd(&log_fd, fd, 3);
     atomic_store(&log_level, level);
     return rc;
@@ -138,7 +139,8 @@ int px_access_open(const char *path)
         fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
         if (fd < 0)
             return -errno;
-        snprintf(access_path, sizeof(access_path), "%s", path);
+        if (path != access_path) /* a reopen passes access_path itself */
+            snprintf(access_path, sizeof(access_path), "%s", path);
     }
     return px_log_swap_fd(&access_fd, fd, 0);
 }

@@ -126,9 +126,9 @@ static void on_signal(wire_loop *loop, int signo, void *data)
     wire_loop_stop(loop);
 }
 
-int px_daemon_run(px_daemon *d, px_config *cfg)
+/* The main thread's loop and its signals; SIGPIPE ignored (a write to a closed socket is an error code). */
+static int main_loop(px_daemon *d)
 {
-    char err[512];
     sigset_t set;
     sigemptyset(&set);
     int sigs[] = {SIGHUP, SIGUSR1, SIGQUIT, SIGTERM, SIGINT};
@@ -137,33 +137,31 @@ int px_daemon_run(px_daemon *d, px_config *cfg)
     signal(SIGPIPE, SIG_IGN);
     if (wire_loop_new(&d->loop) < 0 || wire_signal_start(d->loop, &set, on_signal, d) < 0) {
         fprintf(stderr, "proxyd: cannot create the main event loop\n");
-        return 1;
+        return -1;
     }
-    long nofile = wire_raise_nofile((long)cfg->nofile);
-    if (nofile < (long)cfg->nofile)
-        px_warn("nofile: could only raise the descriptor limit to %ld", nofile);
-    d->nworkers = cfg->workers ? (unsigned)cfg->workers : wire_cpu_count();
-    px_runtime *rt = px_runtime_new(cfg, d->nworkers, d->hooks->exchange_size, NULL, err, sizeof(err));
-    if (!rt) {
-        fprintf(stderr, "proxyd: %s\n", err);
-        px_config_free(cfg);
-        return 1;
-    }
-    atomic_store(&d->rt, rt);
-    write_pid(cfg->pid_file); /* before dropping privileges, as nginx does: /run is root's */
-    if (drop_privileges(cfg->user) < 0)
-        return 1;
+    return 0;
+}
+
+static int start_workers(px_daemon *d, px_runtime *rt)
+{
     d->workers = calloc(d->nworkers, sizeof(px_worker));
+    if (!d->workers) {
+        fprintf(stderr, "proxyd: out of memory for %u workers\n", d->nworkers);
+        return -1;
+    }
     for (unsigned i = 0; i < d->nworkers; i++)
         if (px_worker_start(&d->workers[i], d, i, rt) < 0) {
             fprintf(stderr, "proxyd: cannot start worker %u\n", i);
-            return 1;
+            return -1;
         }
     while (atomic_load(&d->ready) < (int)d->nworkers)
         nanosleep(&(struct timespec){0, 1000000}, NULL);
-    px_notice("proxyd %s started with %u worker(s)", PX_VERSION, d->nworkers);
-    px_notify_ready();
-    wire_loop_run(d->loop);
+    return 0;
+}
+
+/* After the main loop stopped: the workers finish, then everything they shared goes. */
+static void shut_down(px_daemon *d)
+{
     for (unsigned i = 0; i < d->nworkers; i++)
         wire_worker_join(&d->workers[i].thread);
     free(d->workers);
@@ -176,5 +174,30 @@ int px_daemon_run(px_daemon *d, px_config *cfg)
     px_access_open(NULL);
     px_notice("stopped");
     px_log_close();
+}
+
+int px_daemon_run(px_daemon *d, px_config *cfg)
+{
+    char err[512];
+    if (main_loop(d) < 0)
+        return 1;
+    long nofile = wire_raise_nofile((long)cfg->nofile);
+    if (nofile < (long)cfg->nofile)
+        px_warn("nofile: could only raise the descriptor limit to %ld", nofile);
+    d->nworkers = cfg->workers ? (unsigned)cfg->workers : wire_cpu_count();
+    px_runtime *rt = px_runtime_new(cfg, d->nworkers, d->hooks->exchange_size, NULL, err, sizeof(err));
+    if (!rt) {
+        fprintf(stderr, "proxyd: %s\n", err);
+        px_config_free(cfg);
+        return 1;
+    }
+    atomic_store(&d->rt, rt);
+    write_pid(cfg->pid_file); /* before dropping privileges, as nginx does: /run is root's */
+    if (drop_privileges(cfg->user) < 0 || start_workers(d, rt) < 0)
+        return 1;
+    px_notice("proxyd %s started with %u worker(s)", PX_VERSION, d->nworkers);
+    px_notify_ready();
+    wire_loop_run(d->loop);
+    shut_down(d);
     return 0;
 }

@@ -206,6 +206,35 @@ size_t px_runtime_in_block_size(const px_runtime *rt)
     return rt->buf_size + rt->fields_cap * sizeof(http_field) + rt->exchange_size;
 }
 
+/* Health slots shared by all workers, and each worker's pools and balancer state, one per upstream server. */
+static int alloc_state(px_runtime *rt)
+{
+    const px_config *cfg = rt->cfg;
+    rt->health_base = calloc((size_t)cfg->nupstreams + 1, sizeof(int));
+    if (!rt->health_base)
+        return -1;
+    for (int i = 0; i < cfg->nupstreams; i++) {
+        rt->health_base[i] = rt->nhealth;
+        rt->nhealth += cfg->upstreams[i].nservers;
+    }
+    size_t slots = (size_t)rt->nhealth + 1;
+    rt->health = calloc(slots, sizeof(px_health));
+    rt->ws = calloc(rt->nworkers, sizeof(px_wstate));
+    if (!rt->health || !rt->ws)
+        return -1;
+    for (unsigned k = 0; k < rt->nworkers; k++) {
+        px_wstate *ws = &rt->ws[k];
+        wire_pool_init(&ws->in_pool, px_runtime_in_block_size(rt), PX_IN_POOL_CACHE);
+        wire_pool_init(&ws->out_pool, 2 * rt->buf_size + PX_HEAD_EXTRA, PX_OUT_POOL_CACHE);
+        ws->pools = calloc(slots, sizeof(px_pool));
+        ws->active = calloc(slots, sizeof(unsigned));
+        ws->rr_weight = calloc(slots, sizeof(int));
+        if (!ws->pools || !ws->active || !ws->rr_weight)
+            return -1;
+    }
+    return 0;
+}
+
 px_runtime *px_runtime_new(px_config *cfg, unsigned workers, size_t exchange_size, px_runtime *old, char *err,
                            size_t errlen)
 {
@@ -217,28 +246,10 @@ px_runtime *px_runtime_new(px_config *cfg, unsigned workers, size_t exchange_siz
     rt->cfg = cfg;
     atomic_init(&rt->refs, 1);
     rt->generation = old ? old->generation + 1 : 1;
-    rt->health_base = calloc((size_t)cfg->nupstreams + 1, sizeof(int));
-    int total = 0;
-    for (int i = 0; i < cfg->nupstreams; i++) {
-        rt->health_base[i] = total;
-        total += cfg->upstreams[i].nservers;
-    }
-    rt->nhealth = total;
-    rt->health = calloc((size_t)total + 1, sizeof(px_health));
-    size_buffers(rt);
     rt->exchange_size = exchange_size;
     rt->nworkers = workers;
-    rt->ws = calloc(workers, sizeof(px_wstate));
-    int rc = rt->health && rt->health_base && rt->ws ? 0 : -1;
-    for (unsigned k = 0; rc == 0 && k < workers; k++) {
-        px_wstate *ws = &rt->ws[k];
-        ws->pools = calloc((size_t)total + 1, sizeof(px_pool));
-        ws->active = calloc((size_t)total + 1, sizeof(unsigned));
-        ws->rr_weight = calloc((size_t)total + 1, sizeof(int));
-        wire_pool_init(&ws->in_pool, px_runtime_in_block_size(rt), PX_IN_POOL_CACHE);
-        wire_pool_init(&ws->out_pool, 2 * rt->buf_size + PX_HEAD_EXTRA, PX_OUT_POOL_CACHE);
-        rc = ws->pools && ws->active && ws->rr_weight ? 0 : -1;
-    }
+    size_buffers(rt);
+    int rc = alloc_state(rt);
     if (rc < 0)
         snprintf(err, errlen, "out of memory");
     for (int i = 0; rc == 0 && i < cfg->nservers; i++)

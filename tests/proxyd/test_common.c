@@ -1,0 +1,155 @@
+/* tests/proxyd: common/: field classification, Connection options, the underscore rule, log escaping, and the
+ * log reopen that must keep the descriptor's number (another thread may be writing to it). */
+#include <check.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/fields.h"
+#include "common/log.h"
+
+static http_slice S(const char *s)
+{
+    return http_slice_of(s, strlen(s));
+}
+
+static const struct {
+    const char *name;
+    px_field_kind kind;
+} kinds[] = {
+    {"Host", PF_HOST},
+    {"content-length", PF_CONTENT_LENGTH},
+    {"Transfer-Encoding", PF_TRANSFER_ENCODING},
+    {"TRANSFER-ENCODING", PF_TRANSFER_ENCODING},
+    {"Transfer_Encoding", PF_OTHER},
+    {"Transfer-Encodings", PF_OTHER},
+    {"X-Forwarded-For", PF_X_FORWARDED_FOR},
+    {"Proxy-Authorization", PF_PROXY_AUTHORIZATION},
+    {"te", PF_TE},
+    {"t", PF_OTHER},
+    {"", PF_OTHER},
+    {"WWW-Authenticate", PF_WWW_AUTHENTICATE},
+};
+
+START_TEST(classify)
+{
+    ck_assert_int_eq(px_field_classify(S(kinds[_i].name)), kinds[_i].kind);
+}
+END_TEST
+
+static const struct {
+    const char *value;
+    int names;
+} connections[] = {
+    {"close", 0},
+    {"keep-alive", 0},
+    {"Upgrade", 0},
+    {"keep-alive, Upgrade", 0},
+    {" close ,\tkeep-alive ", 0},
+    {"X-Secret", 1},
+    {"close, X-Secret", 1},
+    {"keep-alive,,x", 1},
+    {"", 0},
+};
+
+START_TEST(connection_names_fields)
+{
+    http_field f[2] = {{S("Accept"), S("*/*")}, {S("Connection"), S(connections[_i].value)}};
+    ck_assert_msg(px_connection_names_fields(f, 2) == connections[_i].names, "Connection: %s",
+                  connections[_i].value);
+}
+END_TEST
+
+START_TEST(underscore)
+{
+    ck_assert(px_field_has_underscore(S("Transfer_Encoding")));
+    ck_assert(px_field_has_underscore(S("_")));
+    ck_assert(!px_field_has_underscore(S("X-Custom")));
+    ck_assert(!px_field_has_underscore(S("")));
+}
+END_TEST
+
+START_TEST(copy_field_bounded)
+{
+    char buf[16];
+    http_writer hw;
+    http_field f = {S("X-A"), S("12345")};
+    http_writer_init(&hw, buf, sizeof(buf));
+    px_copy_field(&hw, &f);
+    ck_assert_int_eq((int)hw.len, 12);
+    ck_assert(memcmp(buf, "X-A: 12345\r\n", 12) == 0);
+    px_copy_field(&hw, &f); /* does not fit: overflow, nothing half-written */
+    ck_assert(hw.overflow);
+    ck_assert_int_eq((int)hw.len, 12);
+}
+END_TEST
+
+START_TEST(escape)
+{
+    static const char raw[] = "GET /a\r\n2026/01/01 [error] forged\"\\\x80";
+    char out[64];
+    px_log_escape(raw, sizeof(raw) - 1, out, sizeof(out));
+    ck_assert_str_eq(out, "GET /a\\x0D\\x0A2026/01/01 [error] forged\\x22\\x5C\\x80");
+    ck_assert(!strchr(out, '\n'));
+    char small[8];
+    size_t n = px_log_escape("\n\n\n\n", 4, small, sizeof(small)); /* stops before an escape would not fit */
+    ck_assert_uint_eq(n, 4);
+    ck_assert_str_eq(small, "\\x0A");
+}
+END_TEST
+
+static char *readlink_fd(int fd)
+{
+    static char target[256];
+    char link[64];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, target, sizeof(target) - 1);
+    ck_assert_int_gt(n, 0);
+    target[n] = 0;
+    return target;
+}
+
+/* Defect: a reopen closed the old descriptor while workers may still write to it; accept4 could then hand the
+ * number to a client and log lines would go to that client. The number must stay and point at the new file. */
+START_TEST(swap_keeps_number)
+{
+    char a[] = "/tmp/pxlog-a-XXXXXX", b[] = "/tmp/pxlog-b-XXXXXX";
+    int fa = mkstemp(a), fb = mkstemp(b);
+    ck_assert(fa >= 0 && fb >= 0);
+    atomic_int slot = fa;
+    ck_assert_int_eq(px_log_swap_fd(&slot, fb, 3), 0);
+    ck_assert_int_eq(atomic_load(&slot), fa);
+    ck_assert_str_eq(readlink_fd(fa), b);
+    ck_assert_int_lt(fcntl(fb, F_GETFD), 0); /* the new descriptor was folded into the old number */
+    ck_assert_int_eq(px_log_swap_fd(&slot, -1, 0), 0); /* logging off: the number stays, pointed at /dev/null */
+    ck_assert_int_eq(atomic_load(&slot), -1);
+    ck_assert_str_eq(readlink_fd(fa), "/dev/null");
+    close(fa);
+    unlink(a);
+    unlink(b);
+}
+END_TEST
+
+#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+int main(void)
+{
+    Suite *s = suite_create("proxyd_common");
+    TCase *tc = tcase_create("common");
+    tcase_add_loop_test(tc, classify, 0, N(kinds));
+    tcase_add_loop_test(tc, connection_names_fields, 0, N(connections));
+    tcase_add_test(tc, underscore);
+    tcase_add_test(tc, copy_field_bounded);
+    tcase_add_test(tc, escape);
+    tcase_add_test(tc, swap_keeps_number);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,215 @@
+/* tests/proxyd: the handlers' pure functions, table-driven: server selection by Host, route choice, the static
+ * path decoder (the traversal guard), Accept-Encoding parsing, and proxy_redirect's match of the upstream name. */
+#include <check.h>
+#include <string.h>
+
+#include "handler/handlers.h"
+
+static http_slice S(const char *s)
+{
+    return http_slice_of(s, strlen(s));
+}
+
+/* ---------------------------------------------------------------- server by Host */
+
+static px_server srv_exact, srv_wild, srv_default;
+static px_bind hbind;
+
+static void bind_setup(void)
+{
+    memset(&hbind, 0, sizeof(hbind));
+    memset(&srv_exact, 0, sizeof(srv_exact));
+    memset(&srv_wild, 0, sizeof(srv_wild));
+    memset(&srv_default, 0, sizeof(srv_default));
+    srv_exact.names[srv_exact.nnames++] = (char *)"meet.contoso.com";
+    srv_exact.names[srv_exact.nnames++] = (char *)"dialin.contoso.com";
+    srv_wild.names[srv_wild.nnames++] = (char *)"*.contoso.com";
+    srv_default.names[srv_default.nnames++] = (char *)"default.example";
+    hbind.servers[hbind.nservers++] = &srv_wild; /* listed first: an exact name must still win */
+    hbind.servers[hbind.nservers++] = &srv_exact;
+    hbind.servers[hbind.nservers++] = &srv_default;
+    hbind.default_server = &srv_default;
+}
+
+static const struct {
+    const char *host;
+    px_server *want;
+} hosts[] = {
+    {"meet.contoso.com", &srv_exact},
+    {"MEET.Contoso.COM", &srv_exact},      /* case-insensitive */
+    {"meet.contoso.com:443", &srv_exact},  /* the port is ignored */
+    {"meet.contoso.com.", &srv_exact},     /* a trailing dot too */
+    {"dialin.contoso.com", &srv_exact},
+    {"lyncdiscover.contoso.com", &srv_wild},
+    {"a.b.contoso.com", &srv_default}, /* "*.suffix" matches one label only */
+    {"contoso.com", &srv_default},
+    {"evilcontoso.com", &srv_default},
+    {"", &srv_default},
+    {"[::1]:8443", &srv_default},
+    {"default.example", &srv_default},
+    {"meet.contoso.com.evil", &srv_default},
+};
+
+START_TEST(select_server)
+{
+    bind_setup();
+    px_server *got = px_select_server(&hbind, S(hosts[_i].host));
+    ck_assert_msg(got == hosts[_i].want, "Host \"%s\": wrong server", hosts[_i].host);
+}
+END_TEST
+
+START_TEST(find_route_longest_prefix)
+{
+    px_server s;
+    memset(&s, 0, sizeof(s));
+    /* sorted longest first, as the loader leaves them */
+    s.routes[0] = (px_route){.prefix = (char *)"/ucwa/v1/applications", .len = 21};
+    s.routes[1] = (px_route){.prefix = (char *)"/ucwa", .len = 5};
+    s.routes[2] = (px_route){.prefix = (char *)"/", .len = 1};
+    s.nroutes = 3;
+    ck_assert_ptr_eq(px_find_route(&s, S("/ucwa/v1/applications/123/events")), &s.routes[0]);
+    ck_assert_ptr_eq(px_find_route(&s, S("/ucwa/oauth")), &s.routes[1]);
+    ck_assert_ptr_eq(px_find_route(&s, S("/autodiscover")), &s.routes[2]);
+    s.nroutes = 2;
+    ck_assert_ptr_null(px_find_route(&s, S("/autodiscover")));
+    ck_assert_ptr_null(px_find_route(&s, S("/UCWA"))); /* paths are case-sensitive */
+}
+END_TEST
+
+/* ---------------------------------------------------------------- static paths */
+
+static const struct {
+    const char *in;
+    const char *out; /* NULL: refused */
+} paths[] = {
+    {"/index.html", "/index.html"},
+    {"/a%20b.txt", "/a b.txt"},
+    {"/dir/", "/dir/"},
+    {"/x.js?v=1", "/x.js"},
+    {"/../etc/passwd", NULL},
+    {"/a/../../etc/passwd", NULL},
+    {"/a/..", NULL},
+    {"/%2e%2e/etc/passwd", NULL}, /* decoded before the check */
+    {"/a/%2E%2E/b", NULL},
+    {"/a%00.html", NULL}, /* NUL would cut the path */
+    {"/a%2", NULL},       /* truncated escape */
+    {"/a%zz", NULL},
+    {"relative", NULL},
+    {"", NULL},
+    {"/..hidden", "/..hidden"}, /* not a ".." segment */
+    {"/a..b/", "/a..b/"},
+};
+
+START_TEST(static_decode_path)
+{
+    char out[64];
+    long n = px_static_decode_path(S(paths[_i].in), out, sizeof(out));
+    if (!paths[_i].out) {
+        ck_assert_msg(n < 0, "\"%s\" must be refused, got \"%s\"", paths[_i].in, out);
+        return;
+    }
+    ck_assert_msg(n >= 0, "\"%s\" refused", paths[_i].in);
+    ck_assert_str_eq(out, paths[_i].out);
+    ck_assert_int_eq(n, (long)strlen(paths[_i].out));
+}
+END_TEST
+
+START_TEST(static_decode_path_bounded)
+{
+    char out[8];
+    ck_assert_int_lt(px_static_decode_path(S("/abcdefgh"), out, sizeof(out)), 0); /* never cut */
+    ck_assert_int_eq(px_static_decode_path(S("/abcdef"), out, sizeof(out)), 7);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- Accept-Encoding */
+
+static const struct {
+    const char *value; /* NULL: no field */
+    int want;
+} encodings[] = {
+    {"gzip", 1},
+    {"GZIP", 1},
+    {"gzip, deflate, br", 1},
+    {"deflate, gzip;q=0.5", 1},
+    {"gzip;q=0", 0},
+    {"gzip; q=0.000", 0},
+    {"*", 1},
+    {"*;q=0", 0},
+    {"*, gzip;q=0", 0}, /* gzip named wins over "*" */
+    {"gzip;q=0, *", 0},
+    {"deflate", 0},
+    {"br, identity", 0},
+    {"", 0},
+    {"xgzip", 0},
+    {NULL, 0},
+};
+
+START_TEST(gzip_accepted)
+{
+    http_field f[2] = {{S("Accept-Language"), S("en")}};
+    size_t n = 1;
+    if (encodings[_i].value)
+        f[n++] = (http_field){S("accept-encoding"), S(encodings[_i].value)};
+    ck_assert_msg(px_gzip_accepted(f, n) == encodings[_i].want, "Accept-Encoding: %s",
+                  encodings[_i].value ? encodings[_i].value : "(none)");
+}
+END_TEST
+
+START_TEST(gzip_accepted_across_fields)
+{
+    http_field f[2] = {{S("Accept-Encoding"), S("deflate")}, {S("Accept-Encoding"), S("gzip")}};
+    ck_assert_int_eq(px_gzip_accepted(f, 2), 1);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- proxy_redirect default */
+
+static const struct {
+    const char *location;
+    int tls;
+    size_t want; /* the prefix replaced by the client's scheme and host; 0: left alone */
+} redirects[] = {
+    {"http://10.0.0.5:8080/owa/", 0, 20},
+    {"http://10.0.0.5:8080", 0, 20},
+    {"http://10.0.0.5:8080?x", 0, 20},
+    {"http://10.0.0.5:8080#f", 0, 20},
+    {"http://10.0.0.5/owa", 0, 15},        /* the host part alone */
+    {"http://FE01.contoso.local/x", 0, 0}, /* neither name */
+    {"https://10.0.0.5:8080/owa/", 0, 0},  /* other scheme than the upstream's */
+    {"http://10.0.0.5:80801/x", 0, 0},     /* a longer port is another server */
+    {"http://10.0.0.55/x", 0, 0},
+    {"/relative/path", 0, 0},
+    {"https://lyncfe.contoso.local/x", 1, 28}, /* tls_server_name */
+    {"HTTPS://LYNCFE.contoso.local/x", 1, 28},
+};
+
+START_TEST(redirect_prefix)
+{
+    const char *names[3] = {"10.0.0.5:8080", "10.0.0.5", redirects[_i].tls ? "lyncfe.contoso.local" : NULL};
+    size_t got = px_redirect_prefix(S(redirects[_i].location), redirects[_i].tls, names);
+    ck_assert_msg(got == redirects[_i].want, "%s: prefix %zu, want %zu", redirects[_i].location, got,
+                  redirects[_i].want);
+}
+END_TEST
+
+#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+int main(void)
+{
+    Suite *s = suite_create("proxyd_handler");
+    TCase *tc = tcase_create("pure");
+    tcase_add_loop_test(tc, select_server, 0, N(hosts));
+    tcase_add_test(tc, find_route_longest_prefix);
+    tcase_add_loop_test(tc, static_decode_path, 0, N(paths));
+    tcase_add_test(tc, static_decode_path_bounded);
+    tcase_add_loop_test(tc, gzip_accepted, 0, N(encodings));
+    tcase_add_test(tc, gzip_accepted_across_fields);
+    tcase_add_loop_test(tc, redirect_prefix, 0, N(redirects));
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
