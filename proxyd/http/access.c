@@ -6,19 +6,22 @@
 
 #include "http/access.h"
 
-/* Copies a field value into out, escaping what could forge a line or break JSON. */
+/* Copies a field value into out, escaping what could forge a line or break JSON; a value longer than out ends in
+ * "..." so that a cut is never silent. */
 static const char *escape(http_slice s, char *out, size_t cap, int json)
 {
-    size_t n = 0;
+    size_t n = 0, i = 0;
     if (!s.len)
         return json ? "" : "-";
-    for (size_t i = 0; i < s.len && n + 7 < cap; i++) {
+    for (; i < s.len && n + 10 < cap; i++) {
         unsigned char ch = (unsigned char)s.base[i];
         if (ch == '"' || ch == '\\' || ch < 0x20 || ch >= 0x7f)
             n += (size_t)snprintf(out + n, cap - n, json ? "\\u%04x" : "\\x%02X", ch);
         else
             out[n++] = (char)ch;
     }
+    if (i < s.len)
+        n += (size_t)snprintf(out + n, cap - n, "...");
     out[n] = 0;
     return out;
 }
