@@ -15,6 +15,11 @@
 #define PX_MAX_ROUTES 64
 #define PX_MAX_HEADERS 32
 #define PX_MAX_TYPES 32
+/* Sizes of the runtime's fixed arrays: the loader rejects what would not fit, so -t and a reload report it. */
+#define PX_MAX_WORKERS 256
+#define PX_MAX_BINDS 32        /* distinct listen addresses, the [status] one included */
+#define PX_MAX_BIND_SERVERS 64 /* servers listening on one address */
+#define PX_MAX_BIND_CERTS 64   /* certificates of all the servers on one tls address */
 
 /* A value template: literal text with $variables expanded per request. */
 typedef enum px_var {
@@ -56,6 +61,7 @@ typedef struct px_limits {
     int reset_timedout_connection;
     uint64_t client_header_buffer_size; /* largest request head accepted (431 beyond) */
     uint64_t max_header_fields;
+    int underscores_in_headers; /* forward request fields whose name contains '_' (dropped when off) */
 } px_limits;
 
 typedef struct px_gzip {
