@@ -1,6 +1,6 @@
 /* proxyd configuration loader: reads the INI file line by line through inih, checks every key against the
  * contract table, reports each error with file, line and key, and resolves references once the file is read. */
-#include "config.h"
+#include "config/config.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -10,21 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_internal.h"
+#include "config/config_internal.h"
 
-/* Loading runs once at start or reload, before anything is served: out of memory there is fatal. */
-static void oom(void)
-{
-    fprintf(stderr, "proxyd: out of memory loading configuration\n");
-    exit(1);
-}
+/* A reload runs the loader inside the serving daemon: out of memory is an error like any other, never an exit. */
+const char px__oom[] = "out of memory";
 
-char *px__xstrdup(const char *s)
+char *px__strdup(const char *s)
 {
-    char *d = strdup(s ? s : "");
-    if (!d)
-        oom();
-    return d;
+    return strdup(s ? s : "");
 }
 
 void px__cfg_error(load_ctx *c, const char *key, const char *fmt, ...)
@@ -136,7 +129,9 @@ static const struct {
 const char *px__tpl_compile(px_tpl *t, const char *text)
 {
     memset(t, 0, sizeof(*t));
-    t->text = px__xstrdup(text);
+    t->text = px__strdup(text);
+    if (!t->text)
+        return px__oom;
     const char *p = t->text, *lit = p;
     while (*p) {
         if (*p != '$') {
@@ -193,7 +188,11 @@ const char *px__parse_header(px_header *h, const char *v, int allow_always)
     const char *val = colon + 1;
     while (*val == ' ' || *val == '\t')
         val++;
-    char *copy = px__xstrdup(val);
+    char *copy = px__strdup(val);
+    if (!h->name || !copy) {
+        free(copy);
+        return px__oom; /* h->name, if any, is freed with the server: the header is counted */
+    }
     size_t n = strlen(copy);
     while (n && (copy[n - 1] == ' ' || copy[n - 1] == '\t'))
         copy[--n] = 0;
@@ -216,14 +215,13 @@ const char *px__parse_header(px_header *h, const char *v, int allow_always)
 
 /* ---------------------------------------------------------------- sections */
 
-/* Appends a zeroed element to a growing array (configuration time only: out of memory is fatal, as in
- * px__xstrdup). */
+/* Appends a zeroed element to a growing array; NULL when out of memory (the array is unchanged). */
 static void *append(void *arrp, int *n, size_t size)
 {
     void **arr = arrp;
     char *grown = realloc(*arr, size * (size_t)(*n + 1));
     if (!grown)
-        oom();
+        return NULL;
     *arr = grown;
     memset(grown + size * (size_t)*n, 0, size);
     return grown + size * (size_t)(*n)++;
@@ -232,7 +230,13 @@ static void *append(void *arrp, int *n, size_t size)
 static px_upstream *new_upstream(load_ctx *c, const char *name)
 {
     px_upstream *u = append(&c->cfg->upstreams, &c->cfg->nupstreams, sizeof(*u));
-    u->name = px__xstrdup(name);
+    if (!u)
+        return NULL;
+    u->name = px__strdup(name);
+    if (!u->name) {
+        c->cfg->nupstreams--; /* lookups by name must not meet a NULL one */
+        return NULL;
+    }
     u->line = c->lineno;
     u->keepalive = 32;
     u->tls_verify = 1;
@@ -247,7 +251,7 @@ static void limits_unset(px_limits *l)
 {
     l->client_header_timeout = l->client_body_timeout = l->keepalive_timeout = l->send_timeout = UNSET;
     l->client_max_body_size = l->keepalive_requests = l->client_header_buffer_size = l->max_header_fields = UNSET;
-    l->reset_timedout_connection = -1;
+    l->reset_timedout_connection = l->underscores_in_headers = -1;
 }
 
 static void gzip_unset(px_gzip *g)
@@ -260,7 +264,13 @@ static void gzip_unset(px_gzip *g)
 static px_server *new_server(load_ctx *c, const char *name)
 {
     px_server *s = append(&c->cfg->servers, &c->cfg->nservers, sizeof(*s));
-    s->name = px__xstrdup(name);
+    if (!s)
+        return NULL;
+    s->name = px__strdup(name);
+    if (!s->name) {
+        c->cfg->nservers--;
+        return NULL;
+    }
     s->line = c->lineno;
     s->proxy_buffering = 1;
     s->proxy_buffers_num = 8;
@@ -270,6 +280,14 @@ static px_server *new_server(load_ctx *c, const char *name)
     limits_unset(&s->limits);
     gzip_unset(&s->gzip);
     return s;
+}
+
+/* The section's keys are then skipped, as after any section error. */
+static int section_oom(load_ctx *c)
+{
+    px__cfg_error(c, NULL, "%s", px__oom);
+    c->kind = SECT_NONE;
+    return 0;
 }
 
 static int open_section(load_ctx *c, const char *section)
@@ -296,6 +314,8 @@ static int open_section(load_ctx *c, const char *section)
             return 0;
         }
         c->up = new_upstream(c, arg);
+        if (!c->up)
+            return section_oom(c);
     } else if (kw == 6 && strncmp(section, "server", 6) == 0 && *arg) {
         c->kind = SECT_SERVER;
         for (int i = 0; i < c->cfg->nservers; i++)
@@ -305,6 +325,8 @@ static int open_section(load_ctx *c, const char *section)
                 return 0;
             }
         c->srv = new_server(c, arg);
+        if (!c->srv)
+            return section_oom(c);
     } else {
         c->kind = SECT_NONE;
         px__cfg_error(c, NULL, "unknown section (expected [global], [upstream NAME], [server NAME] or [status])");
@@ -346,7 +368,9 @@ static int handler(void *user, const char *section, const char *name, const char
         return 1;
     }
     const char *err = k->fn(c, value);
-    if (err)
+    if (err == px__oom)
+        px__cfg_error(c, name, "%s", px__oom);
+    else if (err)
         px__cfg_error(c, name, "%s (got \"%s\")", err, value);
     return 1;
 }
@@ -405,10 +429,15 @@ px_config *px_config_load(const char *path, void *errfp_v)
     c.path = path;
     c.errfp = errfp;
     c.cfg = calloc(1, sizeof(*c.cfg));
-    if (!c.cfg)
+    if (c.cfg) {
+        px__config_defaults(c.cfg);
+        c.cfg->path = px__strdup(path);
+    }
+    if (!c.cfg || !c.cfg->path) {
+        px__cfg_error(&c, NULL, "%s", px__oom);
+        px_config_free(c.cfg);
         return NULL;
-    px__config_defaults(c.cfg);
-    c.cfg->path = px__xstrdup(path);
+    }
     c.fp = fopen(path, "r");
     if (!c.fp) {
         fprintf(errfp, "%s: cannot open: %s\n", path, strerror(errno));

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config_internal.h"
+#include "config/config_internal.h"
 #include "common/log.h"
 
 void px__config_defaults(px_config *cfg)
@@ -26,6 +26,7 @@ void px__config_defaults(px_config *cfg)
     l->reset_timedout_connection = 1;
     l->client_header_buffer_size = 16384;
     l->max_header_fields = 100;
+    l->underscores_in_headers = 0; /* as nginx: such fields are dropped, never forwarded */
     px_gzip *g = &cfg->gzip;
     g->on = 0;
     g->level = 1;
@@ -41,8 +42,22 @@ void px__config_defaults(px_config *cfg)
             (dst)->field = (src)->field;                                                                         \
     } while (0)
 
-static void inherit(px_server *s, const px_config *cfg)
+/* The server's own copy of the [global] gzip_types, so that each server frees its list. */
+static void inherit_types(load_ctx *c, px_server *s)
 {
+    s->gzip.ntypes = 0;
+    for (int i = 0; i < c->cfg->gzip.ntypes; i++) {
+        if (!(s->gzip.types[i] = px__strdup(c->cfg->gzip.types[i]))) {
+            px__cfg_error(c, "gzip_types", "%s", px__oom);
+            return;
+        }
+        s->gzip.ntypes++;
+    }
+}
+
+static void inherit(load_ctx *c, px_server *s)
+{
+    const px_config *cfg = c->cfg;
     px_limits *l = &s->limits;
     const px_limits *g = &cfg->limits;
     INHERIT(l, g, client_header_timeout, UNSET);
@@ -54,16 +69,14 @@ static void inherit(px_server *s, const px_config *cfg)
     INHERIT(l, g, client_header_buffer_size, UNSET);
     INHERIT(l, g, max_header_fields, UNSET);
     INHERIT(l, g, reset_timedout_connection, -1);
+    INHERIT(l, g, underscores_in_headers, -1);
     INHERIT(&s->gzip, &cfg->gzip, on, -1);
     INHERIT(&s->gzip, &cfg->gzip, level, -1);
     INHERIT(&s->gzip, &cfg->gzip, vary, -1);
     INHERIT(&s->gzip, &cfg->gzip, proxied_any, -1);
     INHERIT(&s->gzip, &cfg->gzip, min_length, UNSET);
-    if (s->gzip.ntypes < 0) {
-        s->gzip.ntypes = cfg->gzip.ntypes;
-        for (int i = 0; i < cfg->gzip.ntypes; i++)
-            s->gzip.types[i] = px__xstrdup(cfg->gzip.types[i]);
-    }
+    if (s->gzip.ntypes < 0)
+        inherit_types(c, s);
     INHERIT(s, cfg, server_tokens, -1);
 }
 
@@ -77,7 +90,7 @@ static void check_server(load_ctx *c, px_server *s)
 {
     c->lineno = s->line;
     snprintf(c->section, sizeof(c->section), "server %s", s->name);
-    inherit(s, c->cfg);
+    inherit(c, s);
     if (s->nlisten == 0)
         px__cfg_error(c, "listen", "a server needs at least one listen address");
     int tls = 0;
@@ -126,6 +139,11 @@ static void check_upstream(load_ctx *c, px_upstream *u)
         px__cfg_warn(c, "read_timeout", "below 1s: long polls will be cut");
 }
 
+static int same_addr(const wire_addr *a, const wire_addr *b)
+{
+    return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
+}
+
 /* Two servers on the same address need server_name to tell them apart; only one may be the default. */
 static void check_listens(load_ctx *c)
 {
@@ -136,7 +154,7 @@ static void check_listens(load_ctx *c)
             for (int k = i + 1; k < cfg->nservers; k++)
                 for (int m = 0; m < cfg->servers[k].nlisten; m++) {
                     px_listen *b = &cfg->servers[k].listen[m];
-                    if (a->addr.len != b->addr.len || memcmp(&a->addr.ss, &b->addr.ss, a->addr.len) != 0)
+                    if (!same_addr(&a->addr, &b->addr))
                         continue;
                     c->lineno = cfg->servers[k].line;
                     snprintf(c->section, sizeof(c->section), "server %s", cfg->servers[k].name);
@@ -145,6 +163,62 @@ static void check_listens(load_ctx *c)
                     if (a->is_default && b->is_default)
                         px__cfg_error(c, "listen", "%s has two default servers", b->text);
                 }
+        }
+}
+
+/* Whether servers[i].listen[j] is the first mention of its address (the runtime opens one bind per address). */
+static int first_mention(const px_config *cfg, int i, int j)
+{
+    const wire_addr *a = &cfg->servers[i].listen[j].addr;
+    for (int k = 0; k <= i; k++)
+        for (int m = 0; m < (k == i ? j : cfg->servers[k].nlisten); m++)
+            if (same_addr(&cfg->servers[k].listen[m].addr, a))
+                return 0;
+    return 1;
+}
+
+static void bind_limit_error(load_ctx *c, const px_server *s, const char *addr, const char *what, int limit)
+{
+    c->lineno = s->line;
+    snprintf(c->section, sizeof(c->section), "server %s", s->name);
+    px__cfg_error(c, "listen", "%s: too many %s (at most %d)", addr, what, limit);
+}
+
+/* Counts, like the runtime, the servers (one per listen line) and certificates on the address first mentioned
+ * by servers[i]; the server that goes beyond the runtime's arrays is named. */
+static void check_bind(load_ctx *c, int i, const px_listen *l)
+{
+    const px_config *cfg = c->cfg;
+    int nsrv = 0, ncert = 0;
+    for (int k = i; k < cfg->nservers; k++)
+        for (int m = 0; m < cfg->servers[k].nlisten; m++) {
+            const px_server *s = &cfg->servers[k];
+            if (!same_addr(&s->listen[m].addr, &l->addr))
+                continue;
+            if (++nsrv == PX_MAX_BIND_SERVERS + 1)
+                bind_limit_error(c, s, l->text, "servers listen on this address", PX_MAX_BIND_SERVERS);
+            int before = ncert;
+            ncert += l->tls ? s->ncert : 0;
+            if (before <= PX_MAX_BIND_CERTS && ncert > PX_MAX_BIND_CERTS)
+                bind_limit_error(c, s, l->text, "certificates among the servers on this address", PX_MAX_BIND_CERTS);
+        }
+}
+
+/* The runtime's fixed arrays per address and of addresses: beyond them is an error here, at -t and at reload,
+ * rather than servers or certificates silently dropped. */
+static void check_binds(load_ctx *c)
+{
+    const px_config *cfg = c->cfg;
+    int nbinds = cfg->status_on; /* the [status] listener is one more */
+    for (int i = 0; i < cfg->nservers; i++)
+        for (int j = 0; j < cfg->servers[i].nlisten; j++) {
+            const px_listen *l = &cfg->servers[i].listen[j];
+            if (!first_mention(cfg, i, j))
+                continue;
+            if (++nbinds == PX_MAX_BINDS + 1)
+                bind_limit_error(c, &cfg->servers[i], l->text, "distinct listen addresses, the [status] one included",
+                                 PX_MAX_BINDS);
+            check_bind(c, i, l);
         }
 }
 
@@ -162,4 +236,5 @@ void px__config_finish(load_ctx *c)
     for (int i = 0; i < cfg->nservers; i++)
         check_server(c, &cfg->servers[i]);
     check_listens(c);
+    check_binds(c);
 }

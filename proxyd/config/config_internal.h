@@ -5,7 +5,7 @@
 
 #include <stdio.h>
 
-#include "config.h"
+#include "config/config.h"
 
 #define UNSET UINT64_MAX
 
@@ -38,7 +38,9 @@ typedef struct key_def {
     unsigned flags;
 } key_def;
 
-char *px__xstrdup(const char *s);
+/* A key parser returns this when an allocation failed: reported as "out of memory", without the value. */
+extern const char px__oom[];
+char *px__strdup(const char *s); /* NULL when out of memory */
 void px__cfg_error(load_ctx *c, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void px__cfg_warn(load_ctx *c, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 const char *px__tpl_compile(px_tpl *t, const char *text);

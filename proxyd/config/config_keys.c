@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_internal.h"
+#include "config/config_internal.h"
 #include "common/log.h"
 
 static px_limits *limits_of(load_ctx *c)
@@ -20,6 +20,8 @@ static px_gzip *gzip_of(load_ctx *c)
 #define DURATION_MSG "expected a duration such as 500ms, 60s, 5m or 1h (a bare number is seconds)"
 #define SIZE_MSG "expected a size such as 512, 16k, 10m or 1g (a bare number is bytes)"
 #define SWITCH_MSG "expected on or off"
+#define K_STR_(x) #x
+#define K_STR(x) K_STR_(x) /* a numeric constant inside a message literal */
 
 /* Each limit key parses into its own field of px_limits. */
 #define LIMIT_DURATION(field)                                                                                    \
@@ -62,6 +64,11 @@ static const char *k_reset_timedout_connection(load_ctx *c, const char *v)
     return px__parse_switch(v, &limits_of(c)->reset_timedout_connection) ? SWITCH_MSG : NULL;
 }
 
+static const char *k_underscores_in_headers(load_ctx *c, const char *v)
+{
+    return px__parse_switch(v, &limits_of(c)->underscores_in_headers) ? SWITCH_MSG : NULL;
+}
+
 static const char *k_server_tokens(load_ctx *c, const char *v)
 {
     int *dst = c->kind == SECT_SERVER ? &c->srv->server_tokens : &c->cfg->server_tokens;
@@ -94,20 +101,20 @@ static const char *k_gzip_types(load_ctx *c, const char *v)
     px_gzip *g = gzip_of(c);
     if (g->ntypes < 0)
         g->ntypes = 0;
-    char *copy = px__xstrdup(v), *save = NULL;
-    for (char *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
-        if (g->ntypes == PX_MAX_TYPES) {
-            free(copy);
-            return "too many types";
-        }
-        if (!strchr(t, '/') && strcmp(t, "*") != 0) {
-            free(copy);
-            return "expected MIME types such as text/html (or *)";
-        }
-        g->types[g->ntypes++] = px__xstrdup(t);
+    char *copy = px__strdup(v), *save = NULL;
+    const char *err = copy ? NULL : px__oom;
+    for (char *t = copy ? strtok_r(copy, " \t", &save) : NULL; t && !err; t = strtok_r(NULL, " \t", &save)) {
+        if (g->ntypes == PX_MAX_TYPES)
+            err = "too many types";
+        else if (!strchr(t, '/') && strcmp(t, "*") != 0)
+            err = "expected MIME types such as text/html (or *)";
+        else if (!(g->types[g->ntypes] = px__strdup(t)))
+            err = px__oom;
+        else
+            g->ntypes++;
     }
     free(copy);
-    return NULL;
+    return err;
 }
 
 static const char *k_gzip_vary(load_ctx *c, const char *v)
@@ -139,7 +146,9 @@ static const char *k_workers(load_ctx *c, const char *v)
         c->cfg->workers = 0;
         return NULL;
     }
-    return px__parse_int(v, 1, 256, &c->cfg->workers) ? "expected auto or a number from 1 to 256" : NULL;
+    if (px__parse_int(v, 1, PX_MAX_WORKERS, &c->cfg->workers))
+        return "expected auto or a number from 1 to " K_STR(PX_MAX_WORKERS);
+    return NULL;
 }
 
 static const char *k_max_connections(load_ctx *c, const char *v)
@@ -166,8 +175,8 @@ static const char *k_nofile(load_ctx *c, const char *v)
         if (!*v)                                                                                                 \
             return "expected a value";                                                                           \
         free(field);                                                                                             \
-        field = px__xstrdup(v);                                                                                  \
-        return NULL;                                                                                             \
+        field = px__strdup(v);                                                                                   \
+        return field ? NULL : px__oom;                                                                           \
     }
 STRING_KEY(k_user, c->cfg->user)
 STRING_KEY(k_pid_file, c->cfg->pid_file)
@@ -185,8 +194,11 @@ STRING_KEY(k_tls_ciphers, c->cfg->tls_ciphers)
 static const char *k_access_log(load_ctx *c, const char *v)
 {
     free(c->cfg->access_log);
-    c->cfg->access_log = strcmp(v, "off") == 0 ? NULL : px__xstrdup(v);
-    return NULL;
+    c->cfg->access_log = NULL;
+    if (strcmp(v, "off") == 0)
+        return NULL;
+    c->cfg->access_log = px__strdup(v);
+    return c->cfg->access_log ? NULL : px__oom;
 }
 
 static const char *k_access_log_format(load_ctx *c, const char *v)
@@ -236,12 +248,35 @@ static const char *k_status_listen(load_ctx *c, const char *v)
     if (wire_addr_parse(v, &c->cfg->status_addr))
         return "expected ADDR:PORT, e.g. 127.0.0.1:9145";
     free(c->cfg->status_listen);
-    c->cfg->status_listen = px__xstrdup(v);
+    c->cfg->status_listen = px__strdup(v);
+    if (!c->cfg->status_listen)
+        return px__oom;
     c->cfg->status_on = 1;
     return NULL;
 }
 
 /* ---------------------------------------------------------------- [upstream NAME] */
+
+/* Keeps "HOST:PORT" as written and its host part; the server counts only once both are copied. */
+static const char *up_server_names(px_upstream *u, px_upstream_server *s, char *addr)
+{
+    s->text = px__strdup(addr);
+    char *colon = strrchr(addr, ':');
+    if (colon)
+        *colon = 0;
+    if (addr[0] == '[') {
+        addr++;
+        addr[strlen(addr) - 1] = 0;
+    }
+    s->host = px__strdup(addr);
+    if (!s->text || !s->host) {
+        free(s->text);
+        free(s->host);
+        return px__oom;
+    }
+    u->nservers++;
+    return NULL;
+}
 
 /* "HOST:PORT [weight=N] [max_fails=N] [fail_timeout=10s] [backup]" */
 static const char *k_up_server(load_ctx *c, const char *v)
@@ -254,7 +289,9 @@ static const char *k_up_server(load_ctx *c, const char *v)
     s->weight = 1;
     s->max_fails = 1;
     s->fail_timeout = 10000;
-    char *copy = px__xstrdup(v), *save = NULL;
+    char *copy = px__strdup(v), *save = NULL;
+    if (!copy)
+        return px__oom;
     const char *err = NULL;
     char *addr = strtok_r(copy, " \t", &save);
     if (!addr || wire_addr_parse(addr, &s->addr))
@@ -272,18 +309,8 @@ static const char *k_up_server(load_ctx *c, const char *v)
         else
             err = "unknown or invalid server parameter (weight=1..1000, max_fails=0..1000, fail_timeout=T, backup)";
     }
-    if (!err) {
-        s->text = px__xstrdup(addr);
-        char *colon = strrchr(addr, ':');
-        if (colon)
-            *colon = 0;
-        if (addr[0] == '[') {
-            addr++;
-            addr[strlen(addr) - 1] = 0;
-        }
-        s->host = px__xstrdup(addr);
-        u->nservers++;
-    }
+    if (!err)
+        err = up_server_names(u, s, addr);
     free(copy);
     return err;
 }
@@ -353,7 +380,9 @@ static const char *k_srv_listen(load_ctx *c, const char *v)
         return "too many listen addresses";
     px_listen *l = &s->listen[s->nlisten];
     memset(l, 0, sizeof(*l));
-    char *copy = px__xstrdup(v), *save = NULL;
+    char *copy = px__strdup(v), *save = NULL;
+    if (!copy)
+        return px__oom;
     const char *err = NULL;
     char *addr = strtok_r(copy, " \t", &save);
     if (!addr || wire_addr_parse(addr, &l->addr))
@@ -366,10 +395,10 @@ static const char *k_srv_listen(load_ctx *c, const char *v)
         else
             err = "unknown listen parameter (tls, default)";
     }
-    if (!err) {
-        l->text = px__xstrdup(addr);
+    if (!err && !(l->text = px__strdup(addr)))
+        err = px__oom;
+    if (!err)
         s->nlisten++;
-    }
     free(copy);
     return err;
 }
@@ -377,9 +406,9 @@ static const char *k_srv_listen(load_ctx *c, const char *v)
 static const char *k_srv_server_name(load_ctx *c, const char *v)
 {
     px_server *s = c->srv;
-    char *copy = px__xstrdup(v), *save = NULL;
-    const char *err = NULL;
-    for (char *t = strtok_r(copy, " \t", &save); t && !err; t = strtok_r(NULL, " \t", &save)) {
+    char *copy = px__strdup(v), *save = NULL;
+    const char *err = copy ? NULL : px__oom;
+    for (char *t = copy ? strtok_r(copy, " \t", &save) : NULL; t && !err; t = strtok_r(NULL, " \t", &save)) {
         if (s->nnames == PX_MAX_NAMES)
             err = "too many names";
         else if (strchr(t + 1, '*') || (t[0] == '*' && t[1] != '.'))
@@ -387,7 +416,10 @@ static const char *k_srv_server_name(load_ctx *c, const char *v)
         else {
             for (char *p = t; *p; p++)
                 *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-            s->names[s->nnames++] = px__xstrdup(t);
+            if (!(s->names[s->nnames] = px__strdup(t)))
+                err = px__oom;
+            else
+                s->nnames++;
         }
     }
     free(copy);
@@ -398,8 +430,9 @@ static const char *k_srv_tls_cert(load_ctx *c, const char *v)
 {
     if (c->srv->ncert == PX_MAX_CERTS)
         return "too many certificates";
-    c->srv->cert_line[c->srv->ncert] = c->lineno;
-    c->srv->tls_cert[c->srv->ncert++] = px__xstrdup(v);
+    if (!(c->srv->tls_cert[c->srv->ncert] = px__strdup(v)))
+        return px__oom;
+    c->srv->cert_line[c->srv->ncert++] = c->lineno;
     return NULL;
 }
 
@@ -407,8 +440,9 @@ static const char *k_srv_tls_key(load_ctx *c, const char *v)
 {
     if (c->srv->nkey == PX_MAX_CERTS)
         return "too many keys";
-    c->srv->key_line[c->srv->nkey] = c->lineno;
-    c->srv->tls_key[c->srv->nkey++] = px__xstrdup(v);
+    if (!(c->srv->tls_key[c->srv->nkey] = px__strdup(v)))
+        return px__oom;
+    c->srv->key_line[c->srv->nkey++] = c->lineno;
     return NULL;
 }
 
@@ -422,11 +456,17 @@ static const char *add_route(load_ctx *c, const char *prefix, size_t plen, const
     for (int i = 0; i < s->nroutes; i++)
         if (s->routes[i].len == plen && strncmp(s->routes[i].prefix, prefix, plen) == 0)
             return "route prefix given twice";
+    char *p = strndup(prefix, plen), *name = px__strdup(upstream);
+    if (!p || !name) {
+        free(p);
+        free(name);
+        return px__oom; /* not counted: later routes compare against every counted prefix */
+    }
     px_route *r = &s->routes[s->nroutes++];
     r->line = c->lineno;
-    r->prefix = strndup(prefix, plen);
+    r->prefix = p;
     r->len = plen;
-    r->upstream_name = px__xstrdup(upstream);
+    r->upstream_name = name;
     return NULL;
 }
 
@@ -555,6 +595,7 @@ static const key_def keys[] = {
     {SECT_NONE, "client_max_body_size", k_client_max_body_size, 0},
     {SECT_NONE, "client_header_buffer_size", k_client_header_buffer_size, 0},
     {SECT_NONE, "max_header_fields", k_max_header_fields, 0},
+    {SECT_NONE, "underscores_in_headers", k_underscores_in_headers, 0},
     {SECT_NONE, "keepalive_requests", k_keepalive_requests, 0},
     {SECT_NONE, "gzip", k_gzip, 0},
     {SECT_NONE, "gzip_level", k_gzip_level, 0},

@@ -1,11 +1,14 @@
 /* tests/proxyd: the configuration loader — values, defaults, inheritance, and one precise error line per
  * mistake (file, line, section, key) for every kind of bad input. */
 #include <check.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "config/config.h"
 
 static char path[64];
@@ -144,6 +147,13 @@ static const struct {
     {MIN_SERVER "proxy_buffers = 128\n", "proxy_buffers: expected \"NUMBER SIZE\""},
     {"[status]\nlisten = nowhere\n" MIN_SERVER, "[status] listen: expected ADDR:PORT"},
     {"[global]\ngzip_level = 10\n" MIN_SERVER, "gzip_level: expected a compression level"},
+    {"[global]\nworkers = 257\n" MIN_SERVER, ":2: [global] workers: expected auto or a number from 1 to 256"},
+    {"[global]\nworkers = 0\n" MIN_SERVER, "workers: expected auto or a number from 1 to 256"},
+    {"[global]\nunderscores_in_headers = yes\n" MIN_SERVER, ":2: [global] underscores_in_headers: expected on or off"},
+    {MIN_SERVER "underscores_in_headers = 1\n", ":6: [server s] underscores_in_headers: expected on or off"},
+    {"[upstream app]\nserver = 127.0.0.1:8081\nunderscores_in_headers = on\n[server s]\nlisten = 127.0.0.1:8080\n"
+     "proxy_pass = app\n",
+     ":3: [upstream app] underscores_in_headers: unknown key in this section"},
 };
 
 START_TEST(bad_config)
@@ -192,6 +202,266 @@ START_TEST(missing_file)
 }
 END_TEST
 
+/* Every key a [server] inherits from [global]: its value when nothing is set, a [global] value inherited by a
+ * server that does not set it, and a server's own value overriding it. */
+enum { IN_LIMITS, IN_GZIP, IN_TOKENS };
+#define LIM(f) IN_LIMITS, offsetof(px_limits, f), sizeof(((px_limits *)0)->f)
+#define GZ(f) IN_GZIP, offsetof(px_gzip, f), sizeof(((px_gzip *)0)->f)
+static const struct inherited {
+    const char *key;
+    int where;
+    size_t off, size;
+    uint64_t def;
+    const char *global_text;
+    uint64_t global_val;
+    const char *server_text;
+    uint64_t server_val;
+} inherited[] = {
+    {"client_header_timeout", LIM(client_header_timeout), 60000, "7s", 7000, "500ms", 500},
+    {"client_body_timeout", LIM(client_body_timeout), 60000, "2m", 120000, "9", 9000},
+    {"keepalive_timeout", LIM(keepalive_timeout), 10000, "3s", 3000, "0", 0},
+    {"send_timeout", LIM(send_timeout), 60000, "1h", 3600000, "30s", 30000},
+    {"client_max_body_size", LIM(client_max_body_size), 10 * 1024 * 1024, "1m", 1024 * 1024, "0", 0},
+    {"keepalive_requests", LIM(keepalive_requests), 10000, "5", 5, "0", 0},
+    {"reset_timedout_connection", LIM(reset_timedout_connection), 1, "off", 0, "on", 1},
+    {"client_header_buffer_size", LIM(client_header_buffer_size), 16384, "64k", 65536, "1k", 1024},
+    {"max_header_fields", LIM(max_header_fields), 100, "50", 50, "1000", 1000},
+    {"underscores_in_headers", LIM(underscores_in_headers), 0, "on", 1, "off", 0},
+    {"gzip", GZ(on), 0, "on", 1, "off", 0},
+    {"gzip_level", GZ(level), 1, "6", 6, "9", 9},
+    {"gzip_min_length", GZ(min_length), 20, "1k", 1024, "0", 0},
+    {"gzip_vary", GZ(vary), 1, "off", 0, "on", 1},
+    {"gzip_proxied", GZ(proxied_any), 1, "off", 0, "any", 1},
+    {"server_tokens", IN_TOKENS, 0, sizeof(int), 0, "on", 1, "off", 0},
+};
+
+/* The field as a number, from [global] (srv < 0) or from server srv. */
+static uint64_t inherited_value(const px_config *cfg, int srv, const struct inherited *t)
+{
+    const char *base;
+    if (t->where == IN_LIMITS)
+        base = (const char *)(srv < 0 ? &cfg->limits : &cfg->servers[srv].limits);
+    else if (t->where == IN_GZIP)
+        base = (const char *)(srv < 0 ? &cfg->gzip : &cfg->servers[srv].gzip);
+    else
+        base = (const char *)(srv < 0 ? &cfg->server_tokens : &cfg->servers[srv].server_tokens);
+    if (t->size == sizeof(int)) {
+        int v;
+        memcpy(&v, base + t->off, sizeof(v));
+        return (uint64_t)v;
+    }
+    uint64_t v;
+    memcpy(&v, base + t->off, sizeof(v));
+    return v;
+}
+
+START_TEST(inherited_defaults)
+{
+    const struct inherited *t = &inherited[_i];
+    char err[2048] = "";
+    px_config *cfg = load(MIN_SERVER, err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_msg(inherited_value(cfg, -1, t) == t->def, "%s: [global] default", t->key);
+    ck_assert_msg(inherited_value(cfg, 0, t) == t->def, "%s: [server] default", t->key);
+    px_config_free(cfg);
+}
+END_TEST
+
+START_TEST(inherited_and_overridden)
+{
+    const struct inherited *t = &inherited[_i];
+    char text[1024], err[2048] = "";
+    snprintf(text, sizeof(text), "[global]\n%s = %s\n" MIN_SERVER "[server own]\nlisten = 127.0.0.1:8082\n"
+             "proxy_pass = app\n%s = %s\n", t->key, t->global_text, t->key, t->server_text);
+    px_config *cfg = load(text, err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_msg(inherited_value(cfg, -1, t) == t->global_val, "%s: [global] value", t->key);
+    ck_assert_msg(inherited_value(cfg, 0, t) == t->global_val, "%s: not inherited", t->key);
+    ck_assert_msg(inherited_value(cfg, 1, t) == t->server_val, "%s: not overridden", t->key);
+    px_config_free(cfg);
+}
+END_TEST
+
+/* A list is inherited whole, or replaced whole by the server's own. */
+START_TEST(gzip_types_inherited_or_replaced)
+{
+    char err[2048] = "";
+    px_config *cfg = load("[global]\ngzip_types = text/plain text/css\n" MIN_SERVER "[server own]\n"
+                          "listen = 127.0.0.1:8082\nproxy_pass = app\ngzip_types = application/json\n",
+                          err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_int_eq(cfg->servers[0].gzip.ntypes, 2);
+    ck_assert_str_eq(cfg->servers[0].gzip.types[1], "text/css");
+    ck_assert_ptr_ne(cfg->servers[0].gzip.types[1], cfg->gzip.types[1]); /* a copy: each frees its own */
+    ck_assert_int_eq(cfg->servers[1].gzip.ntypes, 1);
+    ck_assert_str_eq(cfg->servers[1].gzip.types[0], "application/json");
+    px_config_free(cfg);
+}
+END_TEST
+
+/* What nothing in the file sets: [global], an upstream and its server, a server. */
+START_TEST(other_defaults)
+{
+    char err[2048] = "";
+    px_config *cfg = load(MIN_SERVER, err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_int_eq(cfg->workers, 0);
+    ck_assert_uint_eq(cfg->max_connections, 4096);
+    ck_assert_uint_eq(cfg->nofile, 8192);
+    ck_assert_int_eq(cfg->log_level, PX_LOG_WARN);
+    ck_assert_ptr_null(cfg->access_log);
+    ck_assert_int_eq(cfg->access_log_json, 0);
+    ck_assert_uint_eq(cfg->tls_session_cache, 10 * 1024 * 1024);
+    ck_assert_int_eq(cfg->tls_session_tickets, 1);
+    ck_assert_uint_eq(cfg->shutdown_timeout, 30000);
+    ck_assert_int_eq(cfg->status_on, 0);
+    ck_assert_int_eq(cfg->gzip.ntypes, 0);
+    const px_upstream *u = &cfg->upstreams[0];
+    ck_assert_int_eq(u->balance, PX_BALANCE_ROUND_ROBIN);
+    ck_assert_uint_eq(u->keepalive, 32);
+    ck_assert_int_eq(u->tls, 0);
+    ck_assert_uint_eq(u->connect_timeout, 5000);
+    ck_assert_uint_eq(u->send_timeout, 60000);
+    ck_assert_int_eq(u->servers[0].weight, 1);
+    ck_assert_int_eq(u->servers[0].max_fails, 1);
+    ck_assert_uint_eq(u->servers[0].fail_timeout, 10000);
+    ck_assert_int_eq(u->servers[0].backup, 0);
+    const px_server *s = &cfg->servers[0];
+    ck_assert_int_eq(s->proxy_buffering, 1);
+    ck_assert_uint_eq(s->proxy_buffers_num, 8);
+    ck_assert_uint_eq(s->proxy_buffers_size, 4096);
+    ck_assert_int_eq(s->proxy_redirect, 1);
+    ck_assert_int_eq(s->ignore_client_abort, 0);
+    ck_assert_int_eq(s->gzip.ntypes, 0);
+    px_config_free(cfg);
+}
+END_TEST
+
+START_TEST(workers_range)
+{
+    char err[2048] = "";
+    px_config *cfg = load("[global]\nworkers = 256\n" MIN_SERVER, err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_int_eq(cfg->workers, PX_MAX_WORKERS);
+    px_config_free(cfg);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- the runtime's limits per listen address */
+
+static char big[1 << 18];
+static size_t big_len;
+
+static void __attribute__((format(printf, 1, 2))) addf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(big + big_len, sizeof(big) - big_len, fmt, ap);
+    va_end(ap);
+    ck_assert(n >= 0 && (size_t)n < sizeof(big) - big_len);
+    big_len += (size_t)n;
+}
+
+/* A readable file standing for every certificate and key: the loader checks only that it can read them. */
+static char pem[64];
+
+static void make_pem(void)
+{
+    strcpy(pem, "/tmp/pxpem-XXXXXX");
+    int fd = mkstemp(pem);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+}
+
+/* nservers servers on one address. Loop: exactly the limit loads; one more is an error. */
+START_TEST(bind_servers_limit)
+{
+    int n = PX_MAX_BIND_SERVERS + _i;
+    big_len = 0;
+    addf("[upstream app]\nserver = 127.0.0.1:8081\n");
+    for (int i = 0; i < n; i++)
+        addf("[server s%d]\nlisten = 127.0.0.1:8080\nserver_name = s%d.example.com\nproxy_pass = app\n", i, i);
+    char err[4096] = "";
+    px_config *cfg = load(big, err, sizeof(err));
+    if (_i == 0) {
+        ck_assert_msg(cfg != NULL, "%s", err);
+        ck_assert_int_eq(cfg->nservers, PX_MAX_BIND_SERVERS);
+        px_config_free(cfg);
+        return;
+    }
+    ck_assert_msg(cfg == NULL, "%d servers on one address accepted", n);
+    ck_assert_msg(strstr(err, "[server s64] listen: 127.0.0.1:8080: too many servers listen on this address "
+                              "(at most 64)") != NULL, "%s", err);
+}
+END_TEST
+
+/* Certificates of all the servers on one tls address, 8 (PX_MAX_CERTS) per server. */
+START_TEST(bind_certs_limit)
+{
+    int total = PX_MAX_BIND_CERTS + _i, servers = 0;
+    make_pem();
+    big_len = 0;
+    addf("[upstream app]\nserver = 127.0.0.1:8081\n");
+    for (int done = 0; done < total; servers++) {
+        addf("[server s%d]\nlisten = 127.0.0.1:8443 tls\nserver_name = s%d.example.com\nproxy_pass = app\n",
+             servers, servers);
+        for (int k = 0; k < PX_MAX_CERTS && done < total; k++, done++)
+            addf("tls_cert = %s\ntls_key = %s\n", pem, pem);
+    }
+    char err[4096] = "";
+    px_config *cfg = load(big, err, sizeof(err));
+    unlink(pem);
+    if (_i == 0) {
+        ck_assert_msg(cfg != NULL, "%s", err);
+        px_config_free(cfg);
+        return;
+    }
+    ck_assert_msg(cfg == NULL, "%d certificates on one address accepted", total);
+    char expect[160];
+    snprintf(expect, sizeof(expect), "[server s%d] listen: 127.0.0.1:8443: too many certificates among the servers "
+             "on this address (at most 64)", servers - 1);
+    ck_assert_msg(strstr(err, expect) != NULL, "expected \"%s\" in \"%s\"", expect, err);
+}
+END_TEST
+
+/* Distinct listen addresses, with and without a [status] listener: {addresses, status, accepted}. */
+static const struct {
+    int addrs, status, ok;
+} binds_cases[] = {
+    {PX_MAX_BINDS, 0, 1},
+    {PX_MAX_BINDS + 1, 0, 0},
+    {PX_MAX_BINDS - 1, 1, 1},
+    {PX_MAX_BINDS, 1, 0},
+};
+
+START_TEST(binds_limit)
+{
+    int n = binds_cases[_i].addrs, status = binds_cases[_i].status;
+    big_len = 0;
+    if (status)
+        addf("[status]\nlisten = 127.0.0.1:9145\n");
+    /* a second server on the first address: a shared address is one bind */
+    addf("[upstream app]\nserver = 127.0.0.1:8081\n[server again]\nproxy_pass = app\nlisten = 127.0.0.1:20000\n");
+    for (int i = 0; i < n; i++) {
+        if (i % 8 == 0)
+            addf("[server s%d]\nproxy_pass = app\n", i / 8);
+        addf("listen = 127.0.0.1:%d\n", 20000 + i);
+    }
+    char err[4096] = "";
+    px_config *cfg = load(big, err, sizeof(err));
+    if (binds_cases[_i].ok) {
+        ck_assert_msg(cfg != NULL, "%s", err);
+        px_config_free(cfg);
+        return;
+    }
+    ck_assert_msg(cfg == NULL, "%d addresses (status %d) accepted", n, status);
+    char expect[160];
+    snprintf(expect, sizeof(expect), "listen: 127.0.0.1:%d: too many distinct listen addresses, the [status] one "
+             "included (at most 32)", 20000 + PX_MAX_BINDS - status);
+    ck_assert_msg(strstr(err, expect) != NULL, "expected \"%s\" in \"%s\"", expect, err);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("proxyd_config");
@@ -203,6 +473,14 @@ int main(void)
     tcase_add_test(tc, every_error_reported);
     tcase_add_test(tc, continuation_lines_for_lists);
     tcase_add_test(tc, missing_file);
+    tcase_add_loop_test(tc, inherited_defaults, 0, (int)(sizeof(inherited) / sizeof(inherited[0])));
+    tcase_add_loop_test(tc, inherited_and_overridden, 0, (int)(sizeof(inherited) / sizeof(inherited[0])));
+    tcase_add_test(tc, gzip_types_inherited_or_replaced);
+    tcase_add_test(tc, other_defaults);
+    tcase_add_test(tc, workers_range);
+    tcase_add_loop_test(tc, bind_servers_limit, 0, 2);
+    tcase_add_loop_test(tc, bind_certs_limit, 0, 2);
+    tcase_add_loop_test(tc, binds_limit, 0, (int)(sizeof(binds_cases) / sizeof(binds_cases[0])));
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
