@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 . scripts/deps.sh
-px_ensure_packages "${PX_BUILD_PACKAGES[@]}" curl openssl clang libclang-rt-14-dev
+px_ensure_packages "${PX_BUILD_PACKAGES[@]}" curl openssl clang libclang-rt-14-dev clang-format
 
 build=build-test
 if [ -d "$build" ]; then
@@ -17,6 +17,15 @@ ninja -C "$build"
 # The release build that ./run.sh uses must compile too (-O3 warns about things -O2 does not).
 [ -d build ] || meson setup build --buildtype=release -Dtests=disabled >/dev/null
 ninja -C build
+
+# Every C file stays formatted by the committed .clang-format (Debian 12's clang-format 14).
+format_status=0
+unformatted=$(git ls-files '*.c' '*.h' 2>/dev/null | xargs -r clang-format --dry-run --Werror 2>&1 | grep -o '^[^:]*\.[ch]' | sort -u)
+if [ -n "$unformatted" ]; then
+    echo "format check: these files differ from .clang-format (run clang-format -i on them):"
+    echo "$unformatted"
+    format_status=1
+fi
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -44,7 +53,9 @@ grep -hoE '[0-9]+%: Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' "$log" |
 count() { awk -v k="$1" '$1 == k {n += $2} END {print n + 0}' "$build/meson-test.out"; }
 passed=$(count Ok:)
 failed=$(( $(count Fail:) + $(count Timeout:) + $(count "Unexpected") ))
+[ "$format_status" -ne 0 ] && { failed=$((failed + 1)); echo "format check: FAILED"; }
+[ "$format_status" -eq 0 ] && { passed=$((passed + 1)); echo "format check: ok"; }
 [ "$fuzz_status" -ne 0 ] && { failed=$((failed + 1)); echo "fuzz smoke run: FAILED"; }
 [ "$fuzz_status" -eq 0 ] && [ "${PX_SKIP_FUZZ:-0}" != 1 ] && { passed=$((passed + 1)); echo "fuzz smoke run: ok"; }
 echo "$passed passed, $failed failed"
-[ "$status" -eq 0 ] && [ "$fuzz_status" -eq 0 ]
+[ "$status" -eq 0 ] && [ "$fuzz_status" -eq 0 ] && [ "$format_status" -eq 0 ]

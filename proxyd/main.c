@@ -57,8 +57,10 @@ static int test_or_signal(px_config *cfg, const char *path, int test, const char
 {
     int rc = sig ? send_signal(cfg, sig) : px_config_test(cfg, stderr);
     if (test && rc == 0)
-        fprintf(stderr, "proxyd: the configuration file %s syntax is ok\n"
-                        "proxyd: configuration file %s test is successful\n", path, path);
+        fprintf(stderr,
+                "proxyd: the configuration file %s syntax is ok\n"
+                "proxyd: configuration file %s test is successful\n",
+                path, path);
     px_config_free(cfg);
     return rc;
 }
@@ -96,24 +98,12 @@ int main(int argc, char **argv)
     int test = 0, opt;
     while ((opt = getopt(argc, argv, "c:ts:vh")) != -1) {
         switch (opt) {
-        case 'c':
-            path = optarg;
-            break;
-        case 't':
-            test = 1;
-            break;
-        case 's':
-            sig = optarg;
-            break;
-        case 'v':
-            printf("proxyd version %s\n", PX_VERSION);
-            return 0;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
+        case 'c': path = optarg; break;
+        case 't': test = 1; break;
+        case 's': sig = optarg; break;
+        case 'v': printf("proxyd version %s\n", PX_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
         }
     }
     if (optind != argc) {

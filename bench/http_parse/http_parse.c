@@ -39,11 +39,13 @@ static double now_s(void)
 
 static int parse_count(int argc, char **argv, unsigned long *n)
 {
-    if (argc == 1) return 0;
+    if (argc == 1)
+        return 0;
     char *end = NULL;
     if (argc == 3 && strcmp(argv[1], "-n") == 0) {
         *n = strtoul(argv[2], &end, 10);
-        if (argv[2][0] != '\0' && argv[2][0] != '-' && *end == '\0' && *n > 0) return 0;
+        if (argv[2][0] != '\0' && argv[2][0] != '-' && *end == '\0' && *n > 0)
+            return 0;
     }
     fprintf(stderr, "usage: http_parse [-n ITERATIONS]   (default 10000000)\n");
     return 2;
@@ -55,7 +57,8 @@ int main(int argc, char **argv)
     const http_limits lim = {0, 0, 0, 0}; /* defaults */
     unsigned long n = 10000000;
     int rc = parse_count(argc, argv, &n);
-    if (rc != 0) return rc;
+    if (rc != 0)
+        return rc;
     const size_t len = sizeof req_bytes - 1;
     unsigned long bad = 0;
     double t0 = now_s();

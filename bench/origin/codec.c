@@ -60,7 +60,8 @@ long codec_b64_encode(const void *data, size_t len, char *out, size_t cap)
 {
     const unsigned char *p = data;
     size_t need = (len + 2) / 3 * 4, n = 0;
-    if (need + 1 > cap) return -1;
+    if (need + 1 > cap)
+        return -1;
     for (size_t i = 0; i < len; i += 3) {
         uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0) | (i + 2 < len ? p[i + 2] : 0);
         out[n++] = b64[v >> 18 & 63];
@@ -82,7 +83,8 @@ long codec_b64_decode(const char *in, size_t len, void *out, size_t cap)
 {
     unsigned char *o = out;
     size_t n = 0;
-    if (len % 4 != 0) return -1;
+    if (len % 4 != 0)
+        return -1;
     for (size_t i = 0; i < len; i += 4) {
         int v[4], pad = 0;
         for (int j = 0; j < 4; j++) {
@@ -95,10 +97,13 @@ long codec_b64_decode(const char *in, size_t len, void *out, size_t cap)
             }
         }
         uint32_t x = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
-        if (n + 3 - (size_t)pad > cap) return -1;
+        if (n + 3 - (size_t)pad > cap)
+            return -1;
         o[n++] = (unsigned char)(x >> 16);
-        if (pad < 2) o[n++] = (unsigned char)(x >> 8);
-        if (pad < 1) o[n++] = (unsigned char)x;
+        if (pad < 2)
+            o[n++] = (unsigned char)(x >> 8);
+        if (pad < 1)
+            o[n++] = (unsigned char)x;
     }
     return (long)n;
 }

@@ -28,13 +28,16 @@ static void conn_free(conn *c)
     wire_io_stop(w->loop, &c->io);
     wire_timer_stop(w->loop, &c->timer);
     close(c->io.fd);
-    if (c->in.base) wire_pool_put(&w->in_pool, c->in.base);
-    if (c->out.base) wire_pool_put(&w->out_pool, c->out.base);
+    if (c->in.base)
+        wire_pool_put(&w->in_pool, c->in.base);
+    if (c->out.base)
+        wire_pool_put(&w->out_pool, c->out.base);
     if (c->prev)
         c->prev->next = c->next;
     else
         w->conns = c->next;
-    if (c->next) c->next->prev = c->prev;
+    if (c->next)
+        c->next->prev = c->prev;
     free(c);
 }
 
@@ -59,7 +62,8 @@ static void conn_release(conn *c)
 
 static int take_block(wire_pool *pool, wire_buf *b, size_t cap)
 {
-    if (b->base) return 0;
+    if (b->base)
+        return 0;
     b->base = wire_pool_get(pool);
     b->cap = cap;
     b->start = b->end = 0;
@@ -69,17 +73,22 @@ static int take_block(wire_pool *pool, wire_buf *b, size_t cap)
 /* Reads once. Returns 1 when the state may progress (bytes or end of file), 0 when nothing came, -1 on error. */
 static int conn_fill(conn *c)
 {
-    if (!c->readable || c->eof) return 0;
-    if (take_block(&c->w->in_pool, &c->in, ORIGIN_IN_SIZE) < 0) return -1;
-    if (wire_buf_room(&c->in) == 0) wire_buf_compact(&c->in);
+    if (!c->readable || c->eof)
+        return 0;
+    if (take_block(&c->w->in_pool, &c->in, ORIGIN_IN_SIZE) < 0)
+        return -1;
+    if (wire_buf_room(&c->in) == 0)
+        wire_buf_compact(&c->in);
     size_t room = wire_buf_room(&c->in);
-    if (room == 0) return -1; /* states consume before asking for more: a full block here would never drain */
+    if (room == 0)
+        return -1; /* states consume before asking for more: a full block here would never drain */
     ssize_t n = wire_read(c->io.fd, wire_buf_tail(&c->in), room);
     if (n == -EAGAIN) {
         c->readable = 0;
         return 0;
     }
-    if (n < 0) return -1;
+    if (n < 0)
+        return -1;
     if (n == 0) {
         c->eof = 1;
         return 1;
@@ -117,9 +126,11 @@ static int conn_flush(conn *c)
             c->writable = 0;
             break;
         }
-        if (n < 0) return -1;
+        if (n < 0)
+            return -1;
         progress = 1;
-        if ((size_t)n < total) c->writable = 0;
+        if ((size_t)n < total)
+            c->writable = 0;
         size_t from_out = (size_t)n < wire_buf_len(&c->out) ? (size_t)n : wire_buf_len(&c->out);
         wire_buf_consume(&c->out, from_out);
         if ((size_t)n > from_out) {
@@ -133,8 +144,10 @@ static int conn_flush(conn *c)
 /* Makes `need` bytes of output room (0: the block must be empty). Returns 1 when there is room. */
 static int out_fits(conn *c, size_t need)
 {
-    if (need == 0) return wire_buf_len(&c->out) == 0;
-    if (wire_buf_room(&c->out) < need) wire_buf_compact(&c->out);
+    if (need == 0)
+        return wire_buf_len(&c->out) == 0;
+    if (wire_buf_room(&c->out) < need)
+        wire_buf_compact(&c->out);
     return wire_buf_room(&c->out) >= need;
 }
 
@@ -149,13 +162,15 @@ static step fail_request(conn *c, int status, const char *why)
 {
     c->out.start = c->out.end = 0;
     c->hold_echo = c->echo = c->echo_chunked = 0;
-    if (route_error(c, status, why) < 0) return STEP_CLOSE;
+    if (route_error(c, status, why) < 0)
+        return STEP_CLOSE;
     return enter_closing(c);
 }
 
 static step request_done(conn *c)
 {
-    if (c->echo_chunked) route_echo_finish(c);
+    if (c->echo_chunked)
+        route_echo_finish(c);
     c->state = c->hold_delay ? CONN_WAIT : CONN_SEND;
     return STEP_AGAIN;
 }
@@ -167,18 +182,22 @@ static step conn_head(conn *c)
     http_request req = {.fields = fields, .fields_cap = ORIGIN_MAX_FIELDS};
     route_plan plan;
     size_t len = wire_buf_len(&c->in);
-    if (len == 0) return c->eof ? enter_closing(c) : STEP_INPUT;
+    if (len == 0)
+        return c->eof ? enter_closing(c) : STEP_INPUT;
     long r = http_parse_request(wire_buf_data(&c->in), len, c->parse_last, &req, &limits);
     if (r == HTTP_INCOMPLETE) {
         c->parse_last = len;
         return c->eof ? enter_closing(c) : STEP_INPUT; /* a truncated head gets no answer */
     }
-    if (take_block(&c->w->out_pool, &c->out, ORIGIN_OUT_SIZE) < 0) return STEP_CLOSE;
+    if (take_block(&c->w->out_pool, &c->out, ORIGIN_OUT_SIZE) < 0)
+        return STEP_CLOSE;
     if (r < 0) {
-        if (!out_fits(c, ORIGIN_ROUTE_ROOM)) return STEP_FLUSH;
+        if (!out_fits(c, ORIGIN_ROUTE_ROOM))
+            return STEP_FLUSH;
         c->parse_last = 0;
         wire_buf_consume(&c->in, len); /* the stream cannot be resynchronised */
-        if (route_error(c, http_err_status((int)r), http_strerror((int)r)) < 0) return STEP_CLOSE;
+        if (route_error(c, http_err_status((int)r), http_strerror((int)r)) < 0)
+            return STEP_CLOSE;
         return enter_closing(c);
     }
     route_plan_request(&req, &plan);
@@ -190,8 +209,10 @@ static step conn_head(conn *c)
     wire_buf_consume(&c->in, (size_t)r);
     c->body = req.body;
     c->body_left = req.content_length;
-    if (req.body == HTTP_BODY_NONE) return request_done(c);
-    if (req.body == HTTP_BODY_CHUNKED) http_chunked_init(memset(&c->chunked, 0, sizeof c->chunked), 0, 0);
+    if (req.body == HTTP_BODY_NONE)
+        return request_done(c);
+    if (req.body == HTTP_BODY_CHUNKED)
+        http_chunked_init(memset(&c->chunked, 0, sizeof c->chunked), 0, 0);
     c->state = CONN_BODY;
     return STEP_AGAIN;
 }
@@ -200,13 +221,17 @@ static step conn_head(conn *c)
 static step body_length(conn *c)
 {
     size_t n = wire_buf_len(&c->in);
-    if (n > c->body_left) n = (size_t)c->body_left;
+    if (n > c->body_left)
+        n = (size_t)c->body_left;
     if (c->echo) {
         if (take_block(&c->w->out_pool, &c->out, ORIGIN_OUT_SIZE) < 0)
             return STEP_CLOSE; /* the block went back to the pool when a flush emptied it */
-        if (wire_buf_room(&c->out) == 0) wire_buf_compact(&c->out);
-        if (wire_buf_room(&c->out) == 0) return STEP_FLUSH;
-        if (n > wire_buf_room(&c->out)) n = wire_buf_room(&c->out);
+        if (wire_buf_room(&c->out) == 0)
+            wire_buf_compact(&c->out);
+        if (wire_buf_room(&c->out) == 0)
+            return STEP_FLUSH;
+        if (n > wire_buf_room(&c->out))
+            n = wire_buf_room(&c->out);
         memcpy(wire_buf_tail(&c->out), wire_buf_data(&c->in), n);
         c->out.end += n;
     }
@@ -223,14 +248,17 @@ static step body_chunked(conn *c)
     if (c->echo && limit > wire_buf_room(&c->out))
         limit = wire_buf_room(&c->out); /* a span never exceeds the bytes consumed */
     long r = http_chunked_decode(&c->chunked, wire_buf_data(&c->in), limit, &span);
-    if (r < 0) return c->hold_echo ? fail_request(c, 400, http_strerror((int)r)) : STEP_CLOSE;
+    if (r < 0)
+        return c->hold_echo ? fail_request(c, 400, http_strerror((int)r)) : STEP_CLOSE;
     if (c->echo && span.len > 0) {
         memcpy(wire_buf_tail(&c->out), span.base, span.len);
         c->out.end += span.len;
     }
     wire_buf_consume(&c->in, (size_t)r);
-    if (c->chunked.done) return request_done(c);
-    if (r == 0 && limit < len) return fail_request(c, 413, "chunked /echo body over the output block");
+    if (c->chunked.done)
+        return request_done(c);
+    if (r == 0 && limit < len)
+        return fail_request(c, 413, "chunked /echo body over the output block");
     return r == 0 ? (c->eof ? STEP_CLOSE : STEP_INPUT) : STEP_AGAIN;
 }
 
@@ -245,7 +273,8 @@ static step conn_body(conn *c)
 /* CONN_WAIT: the request is read; the timer callback releases the held response. */
 static step conn_wait(conn *c)
 {
-    if (c->hold_delay) return STEP_IDLE;
+    if (c->hold_delay)
+        return STEP_IDLE;
     c->state = CONN_SEND;
     return STEP_AGAIN;
 }
@@ -253,13 +282,16 @@ static step conn_wait(conn *c)
 /* CONN_SEND: streams the generated body, emitting chunk framing between pieces. */
 static step conn_send(conn *c)
 {
-    if (c->gen.left > 0) return STEP_FLUSH;
-    if (c->gen.more) return gen_step(c) < 0 ? STEP_FLUSH : STEP_AGAIN;
+    if (c->gen.left > 0)
+        return STEP_FLUSH;
+    if (c->gen.more)
+        return gen_step(c) < 0 ? STEP_FLUSH : STEP_AGAIN;
     if (c->ws) {
         c->state = CONN_WS;
         return STEP_AGAIN;
     }
-    if (!c->keep_alive) return enter_closing(c);
+    if (!c->keep_alive)
+        return enter_closing(c);
     c->state = CONN_HEAD;
     return STEP_AGAIN;
 }
@@ -267,8 +299,10 @@ static step conn_send(conn *c)
 /* CONN_CLOSING: everything written, half-close and linger so that unread input does not reset the response. */
 static step conn_closing(conn *c)
 {
-    if (wire_buf_len(&c->out) > 0 || c->gen.left > 0) return STEP_FLUSH;
-    if (c->eof) return STEP_CLOSE;
+    if (wire_buf_len(&c->out) > 0 || c->gen.left > 0)
+        return STEP_FLUSH;
+    if (c->eof)
+        return STEP_CLOSE;
     shutdown(c->io.fd, SHUT_WR);
     c->state = CONN_LINGER;
     wire_timer_start(c->w->loop, &c->timer, LINGER_MS);
@@ -288,16 +322,11 @@ static step conn_ws(conn *c)
     if (wire_buf_len(&c->in) > 0 && take_block(&c->w->out_pool, &c->out, ORIGIN_OUT_SIZE) < 0)
         return STEP_CLOSE; /* the output block went back to the pool while the connection was idle */
     switch (ws_echo(c)) {
-    case WS_PROGRESS:
-        return STEP_AGAIN;
-    case WS_NEED_INPUT:
-        return c->eof ? STEP_CLOSE : STEP_INPUT;
-    case WS_NEED_ROOM:
-        return STEP_FLUSH;
-    case WS_CLOSING:
-        return enter_closing(c);
-    case WS_CLOSE_NOW:
-        break;
+    case WS_PROGRESS: return STEP_AGAIN;
+    case WS_NEED_INPUT: return c->eof ? STEP_CLOSE : STEP_INPUT;
+    case WS_NEED_ROOM: return STEP_FLUSH;
+    case WS_CLOSING: return enter_closing(c);
+    case WS_CLOSE_NOW: break;
     }
     return STEP_CLOSE;
 }
@@ -305,20 +334,13 @@ static step conn_ws(conn *c)
 static step conn_dispatch(conn *c)
 {
     switch (c->state) {
-    case CONN_HEAD:
-        return conn_head(c);
-    case CONN_BODY:
-        return conn_body(c);
-    case CONN_WAIT:
-        return conn_wait(c);
-    case CONN_SEND:
-        return conn_send(c);
-    case CONN_CLOSING:
-        return conn_closing(c);
-    case CONN_LINGER:
-        return conn_linger(c);
-    case CONN_WS:
-        return conn_ws(c);
+    case CONN_HEAD: return conn_head(c);
+    case CONN_BODY: return conn_body(c);
+    case CONN_WAIT: return conn_wait(c);
+    case CONN_SEND: return conn_send(c);
+    case CONN_CLOSING: return conn_closing(c);
+    case CONN_LINGER: return conn_linger(c);
+    case CONN_WS: return conn_ws(c);
     }
     return STEP_CLOSE;
 }
@@ -337,22 +359,19 @@ static void conn_run(conn *c)
     for (;;) {
         int r = 0;
         switch (conn_dispatch(c)) {
-        case STEP_AGAIN:
-            continue;
-        case STEP_CLOSE:
-            conn_free(c);
-            return;
+        case STEP_AGAIN: continue;
+        case STEP_CLOSE: conn_free(c); return;
         case STEP_INPUT:
             r = conn_fill(c);
-            if (r == 0) r = conn_flush(c) < 0 ? -1 : 0;
+            if (r == 0)
+                r = conn_flush(c) < 0 ? -1 : 0;
             break;
         case STEP_FLUSH:
             r = conn_flush(c);
             if (r == 0 && !flush_can_resume(c))
                 r = -1; /* nothing would ever wake this connection: a bug, but never a hang */
             break;
-        case STEP_IDLE:
-            break;
+        case STEP_IDLE: break;
         }
         if (r < 0) {
             conn_free(c);
@@ -368,9 +387,12 @@ static void conn_run(conn *c)
 static void on_io(wire_loop *loop, wire_io *io, unsigned events)
 {
     conn *c = io->data;
-    if (events & (WIRE_READ | WIRE_RDHUP | WIRE_HUP | WIRE_ERROR)) c->readable = 1;
-    if (events & (WIRE_RDHUP | WIRE_HUP | WIRE_ERROR)) c->rdhup = 1;
-    if (events & (WIRE_WRITE | WIRE_HUP | WIRE_ERROR)) c->writable = 1;
+    if (events & (WIRE_READ | WIRE_RDHUP | WIRE_HUP | WIRE_ERROR))
+        c->readable = 1;
+    if (events & (WIRE_RDHUP | WIRE_HUP | WIRE_ERROR))
+        c->rdhup = 1;
+    if (events & (WIRE_WRITE | WIRE_HUP | WIRE_ERROR))
+        c->writable = 1;
     conn_run(c);
 }
 
@@ -411,6 +433,7 @@ void conn_accept(wire_listener *l, int fd, const wire_addr *peer)
         return;
     }
     c->next = w->conns;
-    if (w->conns) w->conns->prev = c;
+    if (w->conns)
+        w->conns->prev = c;
     w->conns = c;
 }

@@ -47,18 +47,17 @@ static void parse_args(origin *o, int argc, char **argv)
         case 'w': {
             char *end;
             long n = strtol(optarg, &end, 10);
-            if (*end || n < 1 || n > MAX_WORKERS) usage();
+            if (*end || n < 1 || n > MAX_WORKERS)
+                usage();
             o->nworkers = (unsigned)n;
             break;
         }
-        case 'q':
-            o->quiet = 1;
-            break;
-        default:
-            usage();
+        case 'q': o->quiet = 1; break;
+        default: usage();
         }
     }
-    if (o->naddrs == 0 || optind != argc) usage();
+    if (o->naddrs == 0 || optind != argc)
+        usage();
 }
 
 /* Opens one socket per worker for address i. Port 0 is resolved by the first socket so the others share it. */
@@ -74,7 +73,8 @@ static int open_address(origin *o, size_t i)
         }
         o->workers[k].fds[i] = fd;
         o->workers[k].nfds = i + 1;
-        if (k == 0 && wire_sockname(fd, &o->addrs[i]) < 0) return -1;
+        if (k == 0 && wire_sockname(fd, &o->addrs[i]) < 0)
+            return -1;
     }
     return 0;
 }
@@ -105,11 +105,13 @@ static void worker_main(wire_worker *t)
     wire_pool_drain(&w->in_pool);
     wire_pool_drain(&w->out_pool);
     pthread_mutex_lock(&w->lock);
-    if (wire_loop_free(w->loop) < 0 && err == 0) err = -EBUSY;
+    if (wire_loop_free(w->loop) < 0 && err == 0)
+        err = -EBUSY;
     w->loop = NULL;
     w->err = err;
     pthread_mutex_unlock(&w->lock);
-    if (err < 0) wire_async_send(&the_origin->failed);
+    if (err < 0)
+        wire_async_send(&the_origin->failed);
 }
 
 static void stop_workers(origin *o)
@@ -117,7 +119,8 @@ static void stop_workers(origin *o)
     for (unsigned k = 0; k < o->nworkers; k++) {
         origin_worker *w = &o->workers[k];
         pthread_mutex_lock(&w->lock);
-        if (w->loop) wire_loop_stop(w->loop);
+        if (w->loop)
+            wire_loop_stop(w->loop);
         pthread_mutex_unlock(&w->lock);
     }
 }
@@ -147,7 +150,8 @@ static unsigned start_workers(origin *o)
             w->thread.cpu = -1;
             w->thread.id = k;
             err = wire_worker_start(&w->thread, worker_main, w);
-            if (err < 0) wire_loop_free(w->loop);
+            if (err < 0)
+                wire_loop_free(w->loop);
         }
         if (err < 0) {
             w->loop = NULL;
@@ -166,7 +170,8 @@ static void announce(const origin *o)
         printf("origin: listening on %s\n", wire_addr_format(&o->addrs[i], buf, sizeof buf));
     }
     fflush(stdout);
-    if (!o->quiet) fprintf(stderr, "origin: %u worker(s)\n", o->nworkers);
+    if (!o->quiet)
+        fprintf(stderr, "origin: %u worker(s)\n", o->nworkers);
 }
 
 /* Runs the main loop until a signal or a worker failure, then stops and joins every worker. */
@@ -212,18 +217,21 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     /* Signals are blocked before any worker starts, so the threads inherit the mask. */
     int err = wire_signal_start(o.loop, &set, on_signal, &o);
-    if (err == 0) err = wire_async_start(o.loop, &o.failed, on_failed, &o);
+    if (err == 0)
+        err = wire_async_start(o.loop, &o.failed, on_failed, &o);
     if (err < 0) {
         fprintf(stderr, "origin: %s\n", wire_strerror(err));
         o.status = 1;
     }
     for (size_t i = 0; i < o.naddrs && o.status == 0; i++)
-        if (open_address(&o, i) < 0) o.status = 1;
+        if (open_address(&o, i) < 0)
+            o.status = 1;
     if (o.status == 0)
         run(&o);
     else if (!o.quiet)
         fprintf(stderr, "origin: not started\n");
-    if (!o.quiet) fprintf(stderr, "origin: stopped\n");
+    if (!o.quiet)
+        fprintf(stderr, "origin: stopped\n");
     close_listeners(&o);
     wire_async_stop(o.loop, &o.failed);
     wire_signal_stop(o.loop);

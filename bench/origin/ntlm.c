@@ -43,15 +43,19 @@ static void new_challenge(unsigned char out[8])
 static long auth_blob(const http_request *req, unsigned char *buf, int *negotiate)
 {
     long i = http_find_field(req->fields, req->nfields, "Authorization", 0);
-    if (i < 0) return -1;
+    if (i < 0)
+        return -1;
     http_slice v = req->fields[i].value;
     const char *sp = memchr(v.base, ' ', v.len);
-    if (!sp) return -1;
+    if (!sp)
+        return -1;
     http_slice scheme = http_slice_of(v.base, (size_t)(sp - v.base));
     *negotiate = http_slice_eq_ci(scheme, "Negotiate");
-    if (!*negotiate && !http_slice_eq_ci(scheme, "NTLM")) return -1;
+    if (!*negotiate && !http_slice_eq_ci(scheme, "NTLM"))
+        return -1;
     long n = codec_b64_decode(sp + 1, v.len - scheme.len - 1, buf, NTLM_MAX_BLOB);
-    if (n < 12 || memcmp(buf, signature, 8) != 0) return -1; /* Kerberos in SPNEGO, or garbage */
+    if (n < 12 || memcmp(buf, signature, 8) != 0)
+        return -1; /* Kerberos in SPNEGO, or garbage */
     return n;
 }
 
@@ -77,9 +81,12 @@ static int check_type3(conn *c, const unsigned char *m, size_t n)
     uint32_t user_len = m[36] | (uint32_t)m[37] << 8, user_off = le32(m + 40);
     int unicode = (le32(m + 60) & NTLM_FLAG_UNICODE) != 0;
     size_t k = 0;
-    if (n < NTLM_TYPE3_MIN || nt_len < 24 || nt_off > n || n - nt_off < nt_len) return -1;
-    if (user_len == 0 || user_off > n || n - user_off < user_len || (unicode && user_len % 2)) return -1;
-    if (memcmp(m + nt_off, c->ntlm_challenge, 8) != 0) return -1;
+    if (n < NTLM_TYPE3_MIN || nt_len < 24 || nt_off > n || n - nt_off < nt_len)
+        return -1;
+    if (user_len == 0 || user_off > n || n - user_off < user_len || (unicode && user_len % 2))
+        return -1;
+    if (memcmp(m + nt_off, c->ntlm_challenge, 8) != 0)
+        return -1;
     for (uint32_t i = 0; i < user_len; i += unicode ? 2 : 1) {
         unsigned char ch = m[user_off + i];
         if (k + 1 >= sizeof c->ntlm_user || ch < 0x21 || ch > 0x7e || (unicode && m[user_off + i + 1] != 0))

@@ -28,12 +28,15 @@ void routes_init(void)
 static int parse_u64(http_slice s, uint64_t max, uint64_t *out)
 {
     uint64_t v = 0;
-    if (s.len == 0 || s.len > 19) return -1;
+    if (s.len == 0 || s.len > 19)
+        return -1;
     for (size_t i = 0; i < s.len; i++) {
-        if (s.base[i] < '0' || s.base[i] > '9') return -1;
+        if (s.base[i] < '0' || s.base[i] > '9')
+            return -1;
         v = v * 10 + (uint64_t)(s.base[i] - '0');
     }
-    if (v > max) return -1;
+    if (v > max)
+        return -1;
     *out = v;
     return 0;
 }
@@ -42,7 +45,8 @@ static int parse_u64(http_slice s, uint64_t max, uint64_t *out)
 static int has_prefix(http_slice s, const char *prefix, http_slice *rest)
 {
     size_t n = strlen(prefix);
-    if (s.len < n || memcmp(s.base, prefix, n) != 0) return 0;
+    if (s.len < n || memcmp(s.base, prefix, n) != 0)
+        return 0;
     *rest = http_slice_of(s.base + n, s.len - n);
     return 1;
 }
@@ -60,7 +64,8 @@ static int next_param(http_slice *q, http_slice *key, http_slice *val)
         size_t n = amp ? (size_t)(amp - q->base) : q->len;
         http_slice item = http_slice_of(q->base, n);
         *q = amp ? http_slice_of(amp + 1, q->len - n - 1) : http_slice_of(q->base + n, 0);
-        if (item.len == 0) continue;
+        if (item.len == 0)
+            continue;
         const char *eq = memchr(item.base, '=', item.len);
         size_t kl = eq ? (size_t)(eq - item.base) : item.len;
         *key = http_slice_of(item.base, kl);
@@ -113,12 +118,15 @@ static void plan_path(http_slice path, route_plan *p)
     p->kind = ROUTE_SIZE;
     p->status = 200;
     p->n = 100;
-    if (slice_is(path, "/")) return;
+    if (slice_is(path, "/"))
+        return;
     if (has_prefix(path, "/size/", &rest)) {
-        if (parse_u64(rest, max, &p->n) < 0) plan_bad(p, "bad size");
+        if (parse_u64(rest, max, &p->n) < 0)
+            plan_bad(p, "bad size");
     } else if (has_prefix(path, "/chunked/", &rest)) {
         p->kind = ROUTE_CHUNKED;
-        if (parse_u64(rest, max, &p->n) < 0) plan_bad(p, "bad size");
+        if (parse_u64(rest, max, &p->n) < 0)
+            plan_bad(p, "bad size");
         p->chunks = p->n ? (p->n + DEFAULT_CHUNK - 1) / DEFAULT_CHUNK : 1;
     } else if (slice_is(path, "/echo")) {
         p->kind = ROUTE_ECHO;
@@ -150,7 +158,8 @@ static void plan_path(http_slice path, route_plan *p)
             return;
         }
         p->type = http_slice_of(rest.base, (size_t)(slash - rest.base));
-        if (parse_u64(http_slice_of(slash + 1, rest.len - p->type.len - 1), max, &p->n) < 0) plan_bad(p, "bad size");
+        if (parse_u64(http_slice_of(slash + 1, rest.len - p->type.len - 1), max, &p->n) < 0)
+            plan_bad(p, "bad size");
     } else {
         p->kind = ROUTE_NOT_FOUND;
         p->status = 404;
@@ -167,14 +176,18 @@ void route_plan_request(const http_request *req, route_plan *p)
         path.len = (size_t)(qm - path.base);
     }
     plan_path(path, p);
-    if (p->kind != ROUTE_BAD) plan_query(p);
+    if (p->kind != ROUTE_BAD)
+        plan_query(p);
 }
 
 size_t route_room(const route_plan *p, const http_request *req)
 {
-    if (p->delay_ms > 0) return 0; /* the held response must be alone in the block */
-    if (p->kind == ROUTE_ECHO && req->body == HTTP_BODY_CHUNKED && req->method_id != HTTP_M_HEAD) return 0;
-    if (p->kind == ROUTE_ECHO) return ORIGIN_ROUTE_ROOM + req->head_len;
+    if (p->delay_ms > 0)
+        return 0; /* the held response must be alone in the block */
+    if (p->kind == ROUTE_ECHO && req->body == HTTP_BODY_CHUNKED && req->method_id != HTTP_M_HEAD)
+        return 0;
+    if (p->kind == ROUTE_ECHO)
+        return ORIGIN_ROUTE_ROOM + req->head_len;
     return ORIGIN_ROUTE_ROOM;
 }
 
@@ -230,8 +243,10 @@ int gen_step(conn *c)
 {
     body_gen *g = &c->gen;
     size_t n = 0;
-    if (wire_buf_room(&c->out) < 32) wire_buf_compact(&c->out);
-    if (wire_buf_room(&c->out) < 32) return -1;
+    if (wire_buf_room(&c->out) < 32)
+        wire_buf_compact(&c->out);
+    if (wire_buf_room(&c->out) < 32)
+        return -1;
     char *p = wire_buf_tail(&c->out);
     if (g->crlf) {
         memcpy(p, "\r\n", 2);
@@ -256,9 +271,12 @@ int gen_step(conn *c)
 
 static int hex_value(char ch)
 {
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
     return -1;
 }
 
@@ -272,11 +290,13 @@ static long pct_decode(http_slice in, char *out, size_t cap)
             if (in.len - i < 3) /* '%' and two hex digits */
                 return -1;
             int hi = hex_value(in.base[i + 1]), lo = hex_value(in.base[i + 2]);
-            if (hi < 0 || lo < 0) return -1;
+            if (hi < 0 || lo < 0)
+                return -1;
             ch = (char)(hi * 16 + lo);
             i += 2;
         }
-        if (n == cap) return -1;
+        if (n == cap)
+            return -1;
         out[n++] = ch;
     }
     return (long)n;
@@ -284,7 +304,8 @@ static long pct_decode(http_slice in, char *out, size_t cap)
 
 static int is_token(const char *s, size_t n)
 {
-    if (n == 0) return 0;
+    if (n == 0)
+        return 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
         if (!(ch >= '0' && ch <= '9') && !(ch >= 'a' && ch <= 'z') && !(ch >= 'A' && ch <= 'Z') &&
@@ -298,7 +319,8 @@ static int is_field_value(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
-        if ((ch < 0x20 && ch != '\t') || ch == 0x7f) return 0;
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return 0;
     }
     return 1;
 }
@@ -312,7 +334,8 @@ static int write_query_fields(http_writer *wr, http_slice q, const char **why)
     while (next_param(&q, &k, &v)) {
         if (slice_is(k, "name")) {
             nl = pct_decode(v, name, sizeof name);
-            if (nl < 0 || !is_token(name, (size_t)nl)) return *why = "bad field name", -1;
+            if (nl < 0 || !is_token(name, (size_t)nl))
+                return *why = "bad field name", -1;
         } else if (slice_is(k, "value")) {
             vl = pct_decode(v, value, sizeof value);
             if (nl < 0 || vl < 0 || !is_field_value(value, (size_t)vl) || ++pairs > MAX_PAIRS)
@@ -333,7 +356,8 @@ static void write_stats(http_writer *wr, conn *c, int minor, uint64_t conns, uin
     http_write_str(wr, "Content-Type: application/json\r\n");
     write_length(wr, (uint64_t)n);
     head_end(wr, c, minor);
-    if (!head_only) http_write_raw(wr, body, (size_t)n);
+    if (!head_only)
+        http_write_raw(wr, body, (size_t)n);
 }
 
 /* A short text body ("404 Not Found\n") for status, error and not-found replies; none for 204 and 304. */
@@ -341,7 +365,8 @@ static void write_text(http_writer *wr, conn *c, int minor, int status, const ch
 {
     char body[160];
     int n = snprintf(body, sizeof body, "%d %s\n", status, text ? text : http_reason(status));
-    if (n < 0 || (size_t)n >= sizeof body) n = (int)sizeof body - 1;
+    if (n < 0 || (size_t)n >= sizeof body)
+        n = (int)sizeof body - 1;
     head_begin(wr, status);
     if (status == 204 || status == 304) {
         head_end(wr, c, minor);
@@ -350,7 +375,8 @@ static void write_text(http_writer *wr, conn *c, int minor, int status, const ch
     http_write_str(wr, "Content-Type: text/plain\r\n");
     write_length(wr, (uint64_t)n);
     head_end(wr, c, minor);
-    if (!head_only) http_write_raw(wr, body, (size_t)n);
+    if (!head_only)
+        http_write_raw(wr, body, (size_t)n);
 }
 
 /* /echo: the raw head, then the request body as it arrives (conn.c copies it). A chunked body's length is known
@@ -369,7 +395,8 @@ static void write_echo(http_writer *wr, conn *c, const http_request *req, const 
     http_write_str(wr, "Content-Type: text/plain\r\n");
     write_length(wr, head_len + (req->body == HTTP_BODY_LENGTH ? req->content_length : 0));
     head_end(wr, c, req->minor);
-    if (!head_only) http_write_raw(wr, head, head_len);
+    if (!head_only)
+        http_write_raw(wr, head, head_len);
 }
 
 void route_echo_finish(conn *c)
@@ -407,12 +434,14 @@ static void write_generated(http_writer *wr, conn *c, const route_plan *p, int m
     if (p->kind == ROUTE_CHUNKED && minor == 1) {
         http_write_str(wr, "Transfer-Encoding: chunked\r\n");
         head_end(wr, c, minor);
-        if (!head_only) body_chunked(c, p->n, p->chunks);
+        if (!head_only)
+            body_chunked(c, p->n, p->chunks);
         return;
     }
     write_length(wr, p->n);
     head_end(wr, c, minor);
-    if (!head_only) body_pattern(c, wr, pat, p->n);
+    if (!head_only)
+        body_pattern(c, wr, pat, p->n);
 }
 
 /* /ntlm: 401 offering Negotiate and NTLM, 401 with a challenge, or 200 naming the authenticated user. */
@@ -430,7 +459,8 @@ static void write_ntlm(http_writer *wr, conn *c, const http_request *req, int he
     http_write_str(wr, "Content-Type: text/plain\r\n");
     write_length(wr, strlen(r.body));
     head_end(wr, c, req->minor);
-    if (!head_only) http_write_str(wr, r.body);
+    if (!head_only)
+        http_write_str(wr, r.body);
 }
 
 /* /ws: 101 and frames from then on, or a refusal that stays ordinary HTTP. */
@@ -444,7 +474,8 @@ static void write_ws(http_writer *wr, conn *c, const http_request *req, int head
             http_write_str(wr, "Sec-WebSocket-Version: 13\r\nContent-Type: text/plain\r\n");
             write_length(wr, 4);
             head_end(wr, c, req->minor);
-            if (!head_only) http_write_str(wr, "426\n");
+            if (!head_only)
+                http_write_str(wr, "426\n");
             return;
         }
         write_text(wr, c, req->minor, status, "bad Sec-WebSocket-Key", head_only);
@@ -500,15 +531,12 @@ static void write_route(http_writer *wr, conn *c, const route_plan *p, const htt
         }
         write_length(wr, 3);
         head_end(wr, c, minor);
-        if (!head_only) http_write_raw(wr, "ok\n", 3);
+        if (!head_only)
+            http_write_raw(wr, "ok\n", 3);
         return;
     }
-    case ROUTE_NTLM:
-        write_ntlm(wr, c, req, head_only);
-        return;
-    case ROUTE_WS:
-        write_ws(wr, c, req, head_only);
-        return;
+    case ROUTE_NTLM: write_ntlm(wr, c, req, head_only); return;
+    case ROUTE_WS: write_ws(wr, c, req, head_only); return;
     case ROUTE_CLOSE:
         c->keep_alive = 0;
         {
@@ -536,7 +564,8 @@ int route_write(conn *c, const route_plan *p, const http_request *req, const cha
     c->keep_alive = req->keep_alive && !req->must_close;
     if (counted) {
         atomic_fetch_add_explicit(&origin_totals.requests, 1, memory_order_relaxed);
-        if (!c->counted) atomic_fetch_add_explicit(&origin_totals.connections, 1, memory_order_relaxed);
+        if (!c->counted)
+            atomic_fetch_add_explicit(&origin_totals.connections, 1, memory_order_relaxed);
         c->counted = 1;
     }
     if (route_room(p, req) == 0 && wire_buf_len(&c->out) == 0) /* alone in the block: keep the echo reserve */
@@ -545,10 +574,13 @@ int route_write(conn *c, const route_plan *p, const http_request *req, const cha
     if (req->expect_continue && req->body != HTTP_BODY_NONE && req->minor == 1)
         http_write_str(&wr, "HTTP/1.1 100 Continue\r\n\r\n");
     write_route(&wr, c, p, req, head, head_len);
-    if (wr.overflow) return -1;
+    if (wr.overflow)
+        return -1;
     c->out.end += wr.len;
-    if (c->gen.chunked && gen_step(c) < 0) return -1;
-    if (p->delay_ms > 0) conn_start_delay(c, p->delay_ms);
+    if (c->gen.chunked && gen_step(c) < 0)
+        return -1;
+    if (p->delay_ms > 0)
+        conn_start_delay(c, p->delay_ms);
     return 0;
 }
 
@@ -559,7 +591,8 @@ int route_error(conn *c, int status, const char *why)
     memset(&c->gen, 0, sizeof c->gen);
     http_writer_init(&wr, wire_buf_tail(&c->out), wire_buf_room(&c->out));
     write_text(&wr, c, 1, status, why, 0);
-    if (wr.overflow) return -1;
+    if (wr.overflow)
+        return -1;
     c->out.end += wr.len;
     return 0;
 }

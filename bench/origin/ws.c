@@ -60,8 +60,10 @@ static ws_result ws_fail(conn *c, unsigned code)
 {
     unsigned char body[2] = {(unsigned char)(code >> 8), (unsigned char)code};
     wire_buf_consume(&c->in, wire_buf_len(&c->in));
-    if (wire_buf_room(&c->out) < 16) wire_buf_compact(&c->out);
-    if (wire_buf_room(&c->out) < 16) return WS_CLOSE_NOW;
+    if (wire_buf_room(&c->out) < 16)
+        wire_buf_compact(&c->out);
+    if (wire_buf_room(&c->out) < 16)
+        return WS_CLOSE_NOW;
     put_frame(c, 0x80 | WS_CLOSE, body, sizeof body);
     return WS_CLOSING;
 }
@@ -70,15 +72,18 @@ static ws_result ws_fail(conn *c, unsigned code)
 static size_t frame_header(const unsigned char *p, size_t avail, uint64_t *len)
 {
     size_t h = 2;
-    if (avail < 2) return 0;
+    if (avail < 2)
+        return 0;
     *len = p[1] & 0x7f;
     if (*len == 126) {
         h = 4;
-        if (avail < h) return 0;
+        if (avail < h)
+            return 0;
         *len = (uint64_t)p[2] << 8 | p[3];
     } else if (*len == 127) {
         h = 10;
-        if (avail < h) return 0;
+        if (avail < h)
+            return 0;
         *len = 0;
         for (int i = 0; i < 8; i++)
             *len = *len << 8 | p[2 + i];
@@ -92,16 +97,23 @@ ws_result ws_echo(conn *c)
     size_t avail = wire_buf_len(&c->in);
     uint64_t len = 0;
     size_t h = frame_header(p, avail, &len);
-    if (h == 0) return WS_NEED_INPUT;
+    if (h == 0)
+        return WS_NEED_INPUT;
     unsigned op = p[0] & 0x0f, fin = p[0] & 0x80;
-    if ((p[1] & 0x80) == 0 || (p[0] & 0x70) != 0) return ws_fail(c, 1002); /* unmasked client frame, or RSV */
-    if (op >= 0x8 && (!fin || len > 125)) return ws_fail(c, 1002);
+    if ((p[1] & 0x80) == 0 || (p[0] & 0x70) != 0)
+        return ws_fail(c, 1002); /* unmasked client frame, or RSV */
+    if (op >= 0x8 && (!fin || len > 125))
+        return ws_fail(c, 1002);
     if (op != WS_CONT && op != WS_TEXT && op != WS_BINARY && op != WS_CLOSE && op != WS_PING && op != WS_PONG)
         return ws_fail(c, 1002);
-    if (len > WS_MAX_PAYLOAD) return ws_fail(c, 1009);
-    if (avail < h + len) return WS_NEED_INPUT;
-    if (wire_buf_room(&c->out) < len + 10) wire_buf_compact(&c->out);
-    if (wire_buf_room(&c->out) < len + 10) return WS_NEED_ROOM;
+    if (len > WS_MAX_PAYLOAD)
+        return ws_fail(c, 1009);
+    if (avail < h + len)
+        return WS_NEED_INPUT;
+    if (wire_buf_room(&c->out) < len + 10)
+        wire_buf_compact(&c->out);
+    if (wire_buf_room(&c->out) < len + 10)
+        return WS_NEED_ROOM;
     unsigned char *payload = p + h;
     for (size_t i = 0; i < len; i++)
         payload[i] ^= p[h - 4 + (i & 3)];

@@ -1,14 +1,17 @@
 /* libhttp authority validation (RFC 3986 3.2, RFC 9110 4.2): reg-name, IPv4 or [IPv6] host with an optional
- * port, as found in Host fields, absolute-form and authority-form targets. No userinfo: a proxy must not route on it. */
+ * port, as found in Host fields, absolute-form and authority-form targets. No userinfo: a proxy must not route on it.
+ */
 #include "internal.h"
 
 /* 1 to 5 digits, at most 65535. An empty port ("host:") is refused: two spellings of one origin confuse routing. */
 static bool port_valid(const char *p, size_t n)
 {
     unsigned v = 0;
-    if (n == 0 || n > 5) return false;
+    if (n == 0 || n > 5)
+        return false;
     for (size_t i = 0; i < n; i++) {
-        if (!http__is((unsigned char)p[i], HTTP__C_DIGIT)) return false;
+        if (!http__is((unsigned char)p[i], HTTP__C_DIGIT))
+            return false;
         v = v * 10 + (unsigned)(p[i] - '0');
     }
     return v <= 65535;
@@ -30,7 +33,8 @@ static const char *reg_name_end(const char *p, const char *e)
             p++;
             continue;
         }
-        if (c == ':') break;
+        if (c == ':')
+            break;
         if (c != '%' || e - p < 3 || !http__is((unsigned char)p[1], HTTP__C_HEX) ||
             !http__is((unsigned char)p[2], HTTP__C_HEX))
             return NULL;
@@ -43,7 +47,8 @@ static const char *reg_name_end(const char *p, const char *e)
 static bool ipv6_valid(const char *p, size_t n)
 {
     size_t colons = 0;
-    if (n < 2) return false;
+    if (n < 2)
+        return false;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
         if (c == ':')
@@ -58,18 +63,23 @@ bool http__authority_valid(http_slice a, bool port_required)
 {
     const char *p = a.base, *e = a.base + a.len;
     const char *host_end;
-    if (a.len == 0) return false;
+    if (a.len == 0)
+        return false;
     if (*p == '[') {
         const char *q = p + 1;
         while (q < e && *q != ']')
             q++;
-        if (q == e || !ipv6_valid(p + 1, (size_t)(q - p - 1))) return false;
+        if (q == e || !ipv6_valid(p + 1, (size_t)(q - p - 1)))
+            return false;
         host_end = q + 1;
     } else {
         host_end = reg_name_end(p, e);
-        if (host_end == NULL) return false;
+        if (host_end == NULL)
+            return false;
     }
-    if (host_end == e) return !port_required;
-    if (*host_end != ':') return false;
+    if (host_end == e)
+        return !port_required;
+    if (*host_end != ':')
+        return false;
     return port_valid(host_end + 1, (size_t)(e - host_end - 1));
 }

@@ -38,7 +38,8 @@ static int hexval(unsigned char c)
 
 static int on_size_first(http_chunked *d, unsigned char c)
 {
-    if (!http__is(c, HTTP__C_HEX)) return HTTP_E_CHUNK_SIZE; /* also ' ', '+', '-', empty size */
+    if (!http__is(c, HTTP__C_HEX))
+        return HTTP_E_CHUNK_SIZE; /* also ' ', '+', '-', empty size */
     d->_remaining = (uint64_t)hexval(c);
     d->_ext_len = 1;
     d->_state = ST_SIZE;
@@ -48,16 +49,22 @@ static int on_size_first(http_chunked *d, unsigned char c)
 static int on_size(http_chunked *d, unsigned char c)
 {
     if (http__is(c, HTTP__C_HEX)) {
-        if (d->_remaining > ((uint64_t)INT64_MAX >> 4) || ++d->_ext_len > MAX_SIZE_DIGITS) return HTTP_E_CHUNK_SIZE;
+        if (d->_remaining > ((uint64_t)INT64_MAX >> 4) || ++d->_ext_len > MAX_SIZE_DIGITS)
+            return HTTP_E_CHUNK_SIZE;
         d->_remaining = (d->_remaining << 4) | (uint64_t)hexval(c);
         return 0;
     }
     d->_ext_len = 0;
-    if (c == '\n') return HTTP_E_LINE_ENDING;
-    if (c == '\r') d->_state = ST_SIZE_LF;
-    else if (c == ';') d->_state = ST_EXT;
-    else if (c == ' ' || c == '\t') d->_state = ST_BWS;
-    else return HTTP_E_CHUNK_SIZE; /* "0x10", "1 0" lands in ST_BWS, "5g" here */
+    if (c == '\n')
+        return HTTP_E_LINE_ENDING;
+    if (c == '\r')
+        d->_state = ST_SIZE_LF;
+    else if (c == ';')
+        d->_state = ST_EXT;
+    else if (c == ' ' || c == '\t')
+        d->_state = ST_BWS;
+    else
+        return HTTP_E_CHUNK_SIZE; /* "0x10", "1 0" lands in ST_BWS, "5g" here */
     return 0;
 }
 
@@ -70,9 +77,12 @@ static int ext_byte(http_chunked *d)
 
 static int on_bws(http_chunked *d, unsigned char c)
 {
-    if (ext_byte(d) != 0) return HTTP_E_CHUNK_EXT;
-    if (c == ';') d->_state = ST_EXT;
-    else if (c != ' ' && c != '\t') return HTTP_E_CHUNK_SIZE; /* "1 0", "5 \r\n" */
+    if (ext_byte(d) != 0)
+        return HTTP_E_CHUNK_EXT;
+    if (c == ';')
+        d->_state = ST_EXT;
+    else if (c != ' ' && c != '\t')
+        return HTTP_E_CHUNK_SIZE; /* "1 0", "5 \r\n" */
     return 0;
 }
 
@@ -82,64 +92,78 @@ static int on_ext(http_chunked *d, unsigned char c)
         d->_state = ST_SIZE_LF;
         return 0;
     }
-    if (c == '\n') return HTTP_E_LINE_ENDING;
-    if (ext_byte(d) != 0 || !http__is(c, HTTP__C_VALUE)) return HTTP_E_CHUNK_EXT;
+    if (c == '\n')
+        return HTTP_E_LINE_ENDING;
+    if (ext_byte(d) != 0 || !http__is(c, HTTP__C_VALUE))
+        return HTTP_E_CHUNK_EXT;
     return 0;
 }
 
 static int on_size_lf(http_chunked *d, unsigned char c)
 {
-    if (c != '\n') return HTTP_E_LINE_ENDING;
+    if (c != '\n')
+        return HTTP_E_LINE_ENDING;
     d->_state = d->_remaining ? ST_DATA : ST_TRAILER_START;
     return 0;
 }
 
 static int on_data_cr(http_chunked *d, unsigned char c)
 {
-    if (c != '\r') return HTTP_E_CHUNK_DATA;
+    if (c != '\r')
+        return HTTP_E_CHUNK_DATA;
     d->_state = ST_DATA_LF;
     return 0;
 }
 
 static int on_data_lf(http_chunked *d, unsigned char c)
 {
-    if (c != '\n') return HTTP_E_CHUNK_DATA;
+    if (c != '\n')
+        return HTTP_E_CHUNK_DATA;
     d->_state = ST_SIZE_FIRST;
     return 0;
 }
 
 static int on_trailer_start(http_chunked *d, unsigned char c)
 {
-    if (c == '\r') d->_state = ST_FINAL_LF;
-    else if (http__is(c, HTTP__C_TCHAR)) d->_state = ST_TRAILER_NAME;
-    else return HTTP_E_TRAILER; /* obs-fold, empty name, stray bytes */
+    if (c == '\r')
+        d->_state = ST_FINAL_LF;
+    else if (http__is(c, HTTP__C_TCHAR))
+        d->_state = ST_TRAILER_NAME;
+    else
+        return HTTP_E_TRAILER; /* obs-fold, empty name, stray bytes */
     return 0;
 }
 
 static int on_trailer_name(http_chunked *d, unsigned char c)
 {
-    if (c == ':') d->_state = ST_TRAILER_VALUE;
-    else if (!http__is(c, HTTP__C_TCHAR)) return HTTP_E_TRAILER;
+    if (c == ':')
+        d->_state = ST_TRAILER_VALUE;
+    else if (!http__is(c, HTTP__C_TCHAR))
+        return HTTP_E_TRAILER;
     return 0;
 }
 
 static int on_trailer_value(http_chunked *d, unsigned char c)
 {
-    if (c == '\r') d->_state = ST_TRAILER_LF;
-    else if (!http__is(c, HTTP__C_VALUE)) return HTTP_E_TRAILER;
+    if (c == '\r')
+        d->_state = ST_TRAILER_LF;
+    else if (!http__is(c, HTTP__C_VALUE))
+        return HTTP_E_TRAILER;
     return 0;
 }
 
 static int on_trailer_lf(http_chunked *d, unsigned char c)
 {
-    if (c != '\n') return HTTP_E_TRAILER;
+    if (c != '\n')
+        return HTTP_E_TRAILER;
     d->_state = ST_TRAILER_START;
     return 0;
 }
 
 static int on_final_lf(http_chunked *d, unsigned char c)
 {
-    if (c != '\n') return HTTP_E_TRAILER;
+    if (c != '\n')
+        return HTTP_E_TRAILER;
     d->_state = ST_DONE;
     d->done = 1;
     return 0;
@@ -149,16 +173,23 @@ static int on_final_lf(http_chunked *d, unsigned char c)
 static int step(http_chunked *d, unsigned char c)
 {
     static int (*const fn[])(http_chunked *, unsigned char) = {
-        [ST_SIZE_FIRST] = on_size_first,       [ST_SIZE] = on_size,
-        [ST_BWS] = on_bws,                     [ST_EXT] = on_ext,
-        [ST_SIZE_LF] = on_size_lf,             [ST_DATA_CR] = on_data_cr,
-        [ST_DATA_LF] = on_data_lf,             [ST_TRAILER_START] = on_trailer_start,
-        [ST_TRAILER_NAME] = on_trailer_name,   [ST_TRAILER_VALUE] = on_trailer_value,
-        [ST_TRAILER_LF] = on_trailer_lf,       [ST_FINAL_LF] = on_final_lf,
+        [ST_SIZE_FIRST] = on_size_first,
+        [ST_SIZE] = on_size,
+        [ST_BWS] = on_bws,
+        [ST_EXT] = on_ext,
+        [ST_SIZE_LF] = on_size_lf,
+        [ST_DATA_CR] = on_data_cr,
+        [ST_DATA_LF] = on_data_lf,
+        [ST_TRAILER_START] = on_trailer_start,
+        [ST_TRAILER_NAME] = on_trailer_name,
+        [ST_TRAILER_VALUE] = on_trailer_value,
+        [ST_TRAILER_LF] = on_trailer_lf,
+        [ST_FINAL_LF] = on_final_lf,
     };
     if (d->_state >= ST_TRAILER_START) {
         size_t max = d->_max_trailer ? d->_max_trailer : HTTP__MAX_TRAILER;
-        if (++d->_trailer_len > max) return HTTP_E_TRAILER;
+        if (++d->_trailer_len > max)
+            return HTTP_E_TRAILER;
     }
     return fn[d->_state](d, c);
 }
@@ -167,11 +198,13 @@ static int step(http_chunked *d, unsigned char c)
 static size_t take_data(http_chunked *d, const char *buf, size_t i, size_t len, http_slice *data)
 {
     size_t n = len - i;
-    if ((uint64_t)n > d->_remaining) n = (size_t)d->_remaining;
+    if ((uint64_t)n > d->_remaining)
+        n = (size_t)d->_remaining;
     *data = http_slice_of(buf + i, n);
     d->_remaining -= n;
     d->body_bytes += n;
-    if (d->_remaining == 0) d->_state = ST_DATA_CR;
+    if (d->_remaining == 0)
+        d->_state = ST_DATA_CR;
     return i + n;
 }
 
@@ -179,9 +212,11 @@ long http_chunked_decode(http_chunked *d, const char *buf, size_t len, http_slic
 {
     size_t i = 0;
     *data = http_slice_of(buf, 0);
-    if (d->_state < 0) return d->_state;
+    if (d->_state < 0)
+        return d->_state;
     while (i < len && d->_state != ST_DONE) {
-        if (d->_state == ST_DATA) return (long)take_data(d, buf, i, len, data);
+        if (d->_state == ST_DATA)
+            return (long)take_data(d, buf, i, len, data);
         int r = step(d, (unsigned char)buf[i]);
         if (r != 0) {
             d->_state = r;

@@ -40,8 +40,8 @@ static int parse_line(const char *buf, size_t *pp, size_t end, http_field *fl, s
     return 0;
 }
 
-int http__parse_fields(const char *buf, size_t p, const http__head *h, http_field *fields, size_t limit,
-                       size_t *n, http__facts *f, size_t *err_off)
+int http__parse_fields(const char *buf, size_t p, const http__head *h, http_field *fields, size_t limit, size_t *n,
+                       http__facts *f, size_t *err_off)
 {
     *n = 0;
     while (p < h->end - 2) {
@@ -50,7 +50,8 @@ int http__parse_fields(const char *buf, size_t p, const http__head *h, http_fiel
             return HTTP_E_TOO_MANY_FIELDS;
         }
         int r = parse_line(buf, &p, h->end, &fields[*n], err_off);
-        if (r != 0) return r;
+        if (r != 0)
+            return r;
         http__note_field(buf, &fields[*n], f);
         ++*n;
         if (f->err != 0) {
@@ -81,14 +82,16 @@ static inline const char *sse2_line(const char *p, const char *e, http_field *fl
     __m128i b = _mm_loadu_si128((const __m128i *)(const void *)p);
     unsigned colon = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, _mm_set1_epi8(':')));
     unsigned below = (colon & -colon) - 1; /* bits of the bytes before the first colon */
-    if (colon == 0 || below == 0 || (http__sse2_token_other(b) & below) != 0) return NULL;
+    if (colon == 0 || below == 0 || (http__sse2_token_other(b) & below) != 0)
+        return NULL;
     unsigned maybe = (unsigned)_mm_movemask_epi8(http__sse2_maybe_bad(b, 0)), i;
     const char *q;
     if (maybe != 0 && (i = http__sse2_first_bad(p, b, maybe, 0)) != 16) {
         q = p + i;
     } else {
         q = http__sse2_scan(p + 16, e, 0);
-        if (q != e && http__is((unsigned char)*q, HTTP__C_VALUE)) q = http__scan_class(q, e, HTTP__C_VALUE);
+        if (q != e && http__is((unsigned char)*q, HTTP__C_VALUE))
+            q = http__scan_class(q, e, HTTP__C_VALUE);
     }
     size_t c = (size_t)__builtin_ctz(colon);
     fl->name = http_slice_of(p, c);
@@ -106,13 +109,15 @@ static inline const char *onepass_line(const char *p, const char *e, http_field 
 {
     const char *q = NULL, *v;
 #ifdef __SSE2__
-    if (simd && e - p >= 16) q = sse2_line(p, e, fl, &v);
+    if (simd && e - p >= 16)
+        q = sse2_line(p, e, fl, &v);
 #else
     (void)simd;
 #endif
     if (q == NULL) {
         q = http__scan_token(p, e);
-        if (q == p || q == e || *q != ':') return NULL; /* also obs-fold: a leading SP or HTAB is not a tchar */
+        if (q == p || q == e || *q != ':')
+            return NULL; /* also obs-fold: a leading SP or HTAB is not a tchar */
         fl->name = http_slice_of(p, (size_t)(q - p));
         q++;
         while (q < e && (*q == ' ' || *q == '\t'))
@@ -120,7 +125,8 @@ static inline const char *onepass_line(const char *p, const char *e, http_field 
         v = q;
         q = http__scan_value(q, e);
     }
-    if (e - q < 2 || q[0] != '\r' || q[1] != '\n') return NULL;
+    if (e - q < 2 || q[0] != '\r' || q[1] != '\n')
+        return NULL;
     const char *ve = q;
     while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
         ve--;
@@ -128,24 +134,30 @@ static inline const char *onepass_line(const char *p, const char *e, http_field 
     return q + 2;
 }
 
-const char *http__parse_fields_onepass(const char *buf, const char *p, const char *e, http_field *fields,
-                                       size_t limit, size_t *n, http__facts *f)
+const char *http__parse_fields_onepass(const char *buf, const char *p, const char *e, http_field *fields, size_t limit,
+                                       size_t *n, http__facts *f)
 {
     size_t i = 0;
     bool simd = !http__force_scalar; /* read once: stores to fields[] could alias it */
     for (;;) {
-        if (e - p < 2) return NULL;
-        if (p[0] == '\r') break;
-        if (i == limit) return NULL;
+        if (e - p < 2)
+            return NULL;
+        if (p[0] == '\r')
+            break;
+        if (i == limit)
+            return NULL;
         p = onepass_line(p, e, &fields[i], simd);
-        if (p == NULL) return NULL;
+        if (p == NULL)
+            return NULL;
         if (maybe_framing(fields[i].name)) {
             http__note_field(buf, &fields[i], f);
-            if (f->err != 0) return NULL;
+            if (f->err != 0)
+                return NULL;
         }
         i++;
     }
-    if (p[1] != '\n') return NULL;
+    if (p[1] != '\n')
+        return NULL;
     *n = i;
     return p + 2;
 }

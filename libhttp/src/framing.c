@@ -8,11 +8,14 @@
 static bool parse_decimal(http_slice s, uint64_t *out)
 {
     uint64_t v = 0;
-    if (s.len == 0) return false;
+    if (s.len == 0)
+        return false;
     for (size_t i = 0; i < s.len; i++) {
         unsigned char c = (unsigned char)s.base[i];
-        if (!http__is(c, HTTP__C_DIGIT)) return false;
-        if (v > ((uint64_t)INT64_MAX - (c - '0')) / 10) return false;
+        if (!http__is(c, HTTP__C_DIGIT))
+            return false;
+        if (v > ((uint64_t)INT64_MAX - (c - '0')) / 10)
+            return false;
         v = v * 10 + (c - '0');
     }
     *out = v;
@@ -39,7 +42,8 @@ static void note_content_length(http_slice v, size_t off, http__facts *f)
 /* One coding of the combined Transfer-Encoding list. Empty elements are ignored (RFC 9110 5.6.1). */
 static void note_coding(http_slice el, http__facts *f)
 {
-    if (el.len == 0) return;
+    if (el.len == 0)
+        return;
     const char *q = http__scan_token(el.base, el.base + el.len);
     f->codings++;
     f->te_last_chunked = false;
@@ -56,7 +60,8 @@ static void note_transfer_encoding(http_slice v, size_t off, http__facts *f)
 {
     size_t pos = 0;
     http_slice el;
-    if (f->nte++ == 0) f->te_off = off;
+    if (f->nte++ == 0)
+        f->te_off = off;
     while (http__list_next(v, &pos, &el))
         note_coding(el, f);
 }
@@ -103,25 +108,30 @@ void http__note_field(const char *buf, const http_field *fl, http__facts *f)
     size_t off = (size_t)(v.base - buf);
     switch (n.len) {
     case 4:
-        if (f->is_request && http__eq_lower(n, "host", 4)) note_host(v, off, f);
+        if (f->is_request && http__eq_lower(n, "host", 4))
+            note_host(v, off, f);
         break;
     case 6:
-        if (f->is_request && http__eq_lower(n, "expect", 6)) f->expect_continue |= http__eq_lower(v, "100-continue", 12);
+        if (f->is_request && http__eq_lower(n, "expect", 6))
+            f->expect_continue |= http__eq_lower(v, "100-continue", 12);
         break;
     case 7:
-        if (http__eq_lower(n, "upgrade", 7)) f->has_upgrade = true;
+        if (http__eq_lower(n, "upgrade", 7))
+            f->has_upgrade = true;
         break;
     case 10:
-        if (http__eq_lower(n, "connection", 10)) note_connection(v, f);
+        if (http__eq_lower(n, "connection", 10))
+            note_connection(v, f);
         break;
     case 14:
-        if (http__eq_lower(n, "content-length", 14)) note_content_length(v, off, f);
+        if (http__eq_lower(n, "content-length", 14))
+            note_content_length(v, off, f);
         break;
     case 17:
-        if (http__eq_lower(n, "transfer-encoding", 17)) note_transfer_encoding(v, off, f);
+        if (http__eq_lower(n, "transfer-encoding", 17))
+            note_transfer_encoding(v, off, f);
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -135,11 +145,15 @@ int http__request_framing(const http__facts *f, int minor, unsigned flags, http_
 {
     if (f->nte > 0) {
         req->err_offset = f->te_off;
-        if (minor == 0) return HTTP_E_TE_HTTP10;
-        if (!te_chunked_final(f)) return HTTP_E_TE_NOT_CHUNKED;
-        if (f->te_other) return HTTP_E_TE_UNSUPPORTED;
+        if (minor == 0)
+            return HTTP_E_TE_HTTP10;
+        if (!te_chunked_final(f))
+            return HTTP_E_TE_NOT_CHUNKED;
+        if (f->te_other)
+            return HTTP_E_TE_UNSUPPORTED;
         if (f->ncl > 0) {
-            if (flags & HTTP_F_REJECT_TE_AND_CL) return HTTP_E_TE_AND_CL;
+            if (flags & HTTP_F_REJECT_TE_AND_CL)
+                return HTTP_E_TE_AND_CL;
             req->must_close = 1;
         }
         req->body = HTTP_BODY_CHUNKED;
@@ -156,15 +170,18 @@ int http__request_framing(const http__facts *f, int minor, unsigned flags, http_
 static int response_te(const http__facts *f, unsigned flags, http_response *resp)
 {
     resp->err_offset = f->te_off;
-    if (f->codings == 0 || f->te_bad || f->chunked > 1) return HTTP_E_TE_NOT_CHUNKED;
+    if (f->codings == 0 || f->te_bad || f->chunked > 1)
+        return HTTP_E_TE_NOT_CHUNKED;
     if (!f->te_last_chunked) { /* RFC 9112 6.3 item 4: read until the connection closes */
         resp->body = HTTP_BODY_CLOSE;
         resp->must_close = 1;
         return 0;
     }
-    if (f->te_other) return HTTP_E_TE_UNSUPPORTED;
+    if (f->te_other)
+        return HTTP_E_TE_UNSUPPORTED;
     if (f->ncl > 0) {
-        if (flags & HTTP_F_REJECT_TE_AND_CL) return HTTP_E_TE_AND_CL;
+        if (flags & HTTP_F_REJECT_TE_AND_CL)
+            return HTTP_E_TE_AND_CL;
         resp->must_close = 1;
     }
     resp->body = HTTP_BODY_CHUNKED;
@@ -174,14 +191,17 @@ static int response_te(const http__facts *f, unsigned flags, http_response *resp
 int http__response_framing(const http__facts *f, unsigned flags, unsigned resp_flags, http_response *resp)
 {
     int st = resp->status;
-    if ((resp_flags & HTTP_RESP_TO_HEAD) || st < 200 || st == 204 || st == 304) return 0;
-    if ((resp_flags & HTTP_RESP_TO_CONNECT) && st / 100 == 2) return 0;
+    if ((resp_flags & HTTP_RESP_TO_HEAD) || st < 200 || st == 204 || st == 304)
+        return 0;
+    if ((resp_flags & HTTP_RESP_TO_CONNECT) && st / 100 == 2)
+        return 0;
     if (f->nte > 0 && resp->minor == 0) { /* RFC 9112 6.1: faulty framing in HTTP/1.0 */
         resp->body = HTTP_BODY_CLOSE;
         resp->must_close = 1;
         return 0;
     }
-    if (f->nte > 0) return response_te(f, flags, resp);
+    if (f->nte > 0)
+        return response_te(f, flags, resp);
     if (f->ncl > 0) {
         resp->body = HTTP_BODY_LENGTH;
         resp->content_length = f->cl;

@@ -44,7 +44,8 @@ static long at_lf(const char *buf, size_t i, http__head *h)
         h->err_off = i;
         return HTTP_E_LINE_ENDING;
     }
-    if (i - 1 > h->start && buf[i - 2] == '\n') return (long)(i + 1);
+    if (i - 1 > h->start && buf[i - 2] == '\n')
+        return (long)(i + 1);
     return 0;
 }
 
@@ -54,19 +55,25 @@ long http__find_head(const char *buf, size_t len, size_t last_len, bool skip_emp
     http__limits(lim, h);
     h->start = skip_empty ? http__skip_empty_lines(buf, len) : 0;
     size_t limit = min_sz(len, h->max_head);
-    if (h->start >= limit) return not_found(len, h);
+    if (h->start >= limit)
+        return not_found(len, h);
     long r = find_first_lf(buf, len, h);
-    if (r != 0) return r;
-    if ((r = at_lf(buf, h->lf1, h)) != 0) return r;
+    if (r != 0)
+        return r;
+    if ((r = at_lf(buf, h->lf1, h)) != 0)
+        return r;
     /* LFs below last_len were checked by the previous call, which returned HTTP_INCOMPLETE. */
     size_t i = h->lf1 + 1;
-    if (last_len > i && last_len <= len) i = last_len;
+    if (last_len > i && last_len <= len)
+        i = last_len;
     while (i < limit) {
         const char *lf = memchr(buf + i, '\n', limit - i);
-        if (lf == NULL) break;
+        if (lf == NULL)
+            break;
         i = (size_t)(lf - buf);
         if ((r = at_lf(buf, i, h)) != 0) {
-            if (r > 0) h->end = (size_t)r;
+            if (r > 0)
+                h->end = (size_t)r;
             return r;
         }
         i++;

@@ -7,7 +7,8 @@
 static bool eq_ci(const char *a, const char *b, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (http__lower((unsigned char)a[i]) != http__lower((unsigned char)b[i])) return false;
+        if (http__lower((unsigned char)a[i]) != http__lower((unsigned char)b[i]))
+            return false;
     return true;
 }
 
@@ -25,7 +26,8 @@ http_slice http_slice_cstr(const char *s)
 bool http__list_next(http_slice list, size_t *pos, http_slice *el)
 {
     size_t i = *pos, j;
-    if (i > list.len) return false;
+    if (i > list.len)
+        return false;
     for (j = i; j < list.len && list.base[j] != ','; j++)
         ;
     *pos = j + 1;
@@ -42,7 +44,8 @@ bool http__list_has(http_slice list, const char *tok, size_t n)
     size_t pos = 0;
     http_slice el;
     while (http__list_next(list, &pos, &el))
-        if (el.len == n && eq_ci(el.base, tok, n)) return true;
+        if (el.len == n && eq_ci(el.base, tok, n))
+            return true;
     return false;
 }
 
@@ -55,18 +58,22 @@ long http_find_field(const http_field *fields, size_t n, const char *name, size_
 {
     size_t len = strlen(name);
     for (size_t i = from; i < n; i++)
-        if (fields[i].name.len == len && eq_ci(fields[i].name.base, name, len)) return (long)i;
+        if (fields[i].name.len == len && eq_ci(fields[i].name.base, name, len))
+            return (long)i;
     return -1;
 }
 
 int http_is_hop_by_hop(const http_field *fields, size_t n, size_t i)
 {
-    static const char *const std[] = {"connection", "keep-alive", "proxy-connection", "te", "transfer-encoding",
-                                      "upgrade", "proxy-authenticate", "proxy-authorization", "trailer"};
-    if (i >= n) return 0;
+    static const char *const std[] = {
+        "connection", "keep-alive",         "proxy-connection",    "te",     "transfer-encoding",
+        "upgrade",    "proxy-authenticate", "proxy-authorization", "trailer"};
+    if (i >= n)
+        return 0;
     http_slice name = fields[i].name;
     for (size_t k = 0; k < sizeof std / sizeof std[0]; k++)
-        if (http_slice_eq_ci(name, std[k])) return 1;
+        if (http_slice_eq_ci(name, std[k]))
+            return 1;
     for (size_t k = 0; k < n; k++)
         if (http_slice_eq_ci(fields[k].name, "connection") && http__list_has(fields[k].value, name.base, name.len))
             return 1;
@@ -81,9 +88,7 @@ int http_method_idempotent(http_method m)
     case HTTP_M_PUT:
     case HTTP_M_DELETE:
     case HTTP_M_OPTIONS:
-    case HTTP_M_TRACE:
-        return 1;
-    default:
-        return 0;
+    case HTTP_M_TRACE: return 1;
+    default: return 0;
     }
 }

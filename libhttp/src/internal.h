@@ -15,7 +15,7 @@ enum {
     HTTP__C_TARGET = 0x04, /* request-target byte: VCHAR (0x21..0x7e) */
     HTTP__C_HEX = 0x08,
     HTTP__C_DIGIT = 0x10,
-    HTTP__C_HOST = 0x20, /* reg-name byte: unreserved, sub-delims, '%' */
+    HTTP__C_HOST = 0x20,       /* reg-name byte: unreserved, sub-delims, '%' */
     HTTP__C_HOST_PLAIN = 0x40, /* the same without '%' (needs two hex digits after it) */
 };
 extern const unsigned char http__cc[256];
@@ -64,7 +64,7 @@ static inline const char *http__scan_class(const char *p, const char *end, unsig
 static inline unsigned http__sse2_value_bad(__m128i b)
 {
     __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(b, _mm_set1_epi8(0x1f)), b); /* b <= 0x1f, unsigned */
-    ctl = _mm_xor_si128(ctl, _mm_cmpeq_epi8(b, _mm_set1_epi8('\t')));    /* HTAB is allowed */
+    ctl = _mm_xor_si128(ctl, _mm_cmpeq_epi8(b, _mm_set1_epi8('\t')));      /* HTAB is allowed */
     return (unsigned)_mm_movemask_epi8(_mm_or_si128(ctl, _mm_cmpeq_epi8(b, _mm_set1_epi8(0x7f))));
 }
 
@@ -105,7 +105,8 @@ static inline unsigned http__sse2_bad(__m128i b, int kind)
 static inline unsigned http__sse2_first_bad(const char *p, __m128i b, unsigned mb, int kind)
 {
     unsigned i = (unsigned)__builtin_ctz(mb);
-    if (p[i] == (kind ? ' ' : '\r')) return i;
+    if (p[i] == (kind ? ' ' : '\r'))
+        return i;
     unsigned m = http__sse2_bad(b, kind);
     return m != 0 ? (unsigned)__builtin_ctz(m) : 16;
 }
@@ -122,17 +123,23 @@ static inline const char *http__sse2_scan(const char *p, const char *end, int ki
         __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
         unsigned ma = (unsigned)_mm_movemask_epi8(http__sse2_maybe_bad(a, kind));
         unsigned mb = (unsigned)_mm_movemask_epi8(http__sse2_maybe_bad(b, kind));
-        if ((ma | mb) == 0) continue;
-        if (ma != 0 && (m = http__sse2_first_bad(p, a, ma, kind)) != 16) return p + m;
-        if (mb != 0 && (m = http__sse2_first_bad(p + 16, b, mb, kind)) != 16) return p + 16 + m;
+        if ((ma | mb) == 0)
+            continue;
+        if (ma != 0 && (m = http__sse2_first_bad(p, a, ma, kind)) != 16)
+            return p + m;
+        if (mb != 0 && (m = http__sse2_first_bad(p + 16, b, mb, kind)) != 16)
+            return p + 16 + m;
     }
     for (; end - p >= 16; p += 16) {
         __m128i b = _mm_loadu_si128((const __m128i *)(const void *)p);
         unsigned mb = (unsigned)_mm_movemask_epi8(http__sse2_maybe_bad(b, kind));
-        if (mb != 0 && (m = http__sse2_first_bad(p, b, mb, kind)) != 16) return p + m;
+        if (mb != 0 && (m = http__sse2_first_bad(p, b, mb, kind)) != 16)
+            return p + m;
     }
-    if (p == end || end - p0 < 16) return p;
-    m = http__sse2_bad(_mm_loadu_si128((const __m128i *)(const void *)(end - 16)), kind) & (0xffffu << (16 - (end - p)));
+    if (p == end || end - p0 < 16)
+        return p;
+    m = http__sse2_bad(_mm_loadu_si128((const __m128i *)(const void *)(end - 16)), kind) &
+        (0xffffu << (16 - (end - p)));
     return m != 0 ? end - 16 + __builtin_ctz(m) : end;
 }
 #endif
@@ -147,7 +154,8 @@ static inline const char *http__scan_token(const char *p, const char *end)
             continue;
         }
         p += __builtin_ctz(m);
-        if (!http__is((unsigned char)*p, HTTP__C_TCHAR)) return p;
+        if (!http__is((unsigned char)*p, HTTP__C_TCHAR))
+            return p;
         p++; /* a tchar such as '_' or '.': carry on from the byte after it */
     }
 #endif
@@ -159,7 +167,8 @@ static inline const char *http__scan_value(const char *p, const char *end)
 #ifdef __SSE2__
     if (!http__force_scalar) {
         p = http__sse2_scan(p, end, 0);
-        if (p == end || !http__is((unsigned char)*p, HTTP__C_VALUE)) return p;
+        if (p == end || !http__is((unsigned char)*p, HTTP__C_VALUE))
+            return p;
     }
 #endif
     return http__scan_class(p, end, HTTP__C_VALUE);
@@ -170,7 +179,8 @@ static inline const char *http__scan_target(const char *p, const char *end)
 #ifdef __SSE2__
     if (!http__force_scalar) {
         p = http__sse2_scan(p, end, 1);
-        if (p == end || !http__is((unsigned char)*p, HTTP__C_TARGET)) return p;
+        if (p == end || !http__is((unsigned char)*p, HTTP__C_TARGET))
+            return p;
     }
 #endif
     return http__scan_class(p, end, HTTP__C_TARGET);
@@ -178,9 +188,9 @@ static inline const char *http__scan_target(const char *p, const char *end)
 
 /* Where a head lies in the buffer (head.c). */
 typedef struct http__head {
-    size_t start;  /* first byte of the start line (after skipped empty lines) */
-    size_t lf1;    /* index of the LF ending the start line */
-    size_t end;    /* head length: one past the LF of the empty line */
+    size_t start; /* first byte of the start line (after skipped empty lines) */
+    size_t lf1;   /* index of the LF ending the start line */
+    size_t end;   /* head length: one past the LF of the empty line */
     size_t err_off;
     size_t max_line, max_head, max_fields;
 } http__head;
@@ -210,18 +220,18 @@ long http__find_head(const char *buf, size_t len, size_t last_len, bool skip_emp
 
 /* Facts about framing and connection handling gathered from the fields (framing.c). */
 typedef struct http__facts {
-    bool is_request;        /* in: Host and Expect only mean something in requests */
-    int err;                /* first error met, 0 when none */
+    bool is_request; /* in: Host and Expect only mean something in requests */
+    int err;         /* first error met, 0 when none */
     size_t err_off;
-    uint64_t cl;            /* Content-Length when ncl > 0 */
-    size_t ncl;             /* Content-Length fields */
-    size_t nte;             /* Transfer-Encoding fields */
-    size_t te_off;          /* offset of the first Transfer-Encoding value */
-    size_t codings;         /* codings listed over all Transfer-Encoding fields */
-    size_t chunked;         /* how many of them are "chunked" */
-    bool te_bad;            /* a malformed element (parameters, non-token) */
-    bool te_other;          /* a well-formed coding other than chunked (gzip, identity, ...) */
-    bool te_last_chunked;   /* the last coding seen is chunked */
+    uint64_t cl;          /* Content-Length when ncl > 0 */
+    size_t ncl;           /* Content-Length fields */
+    size_t nte;           /* Transfer-Encoding fields */
+    size_t te_off;        /* offset of the first Transfer-Encoding value */
+    size_t codings;       /* codings listed over all Transfer-Encoding fields */
+    size_t chunked;       /* how many of them are "chunked" */
+    bool te_bad;          /* a malformed element (parameters, non-token) */
+    bool te_other;        /* a well-formed coding other than chunked (gzip, identity, ...) */
+    bool te_last_chunked; /* the last coding seen is chunked */
     size_t nhost;
     http_slice host;
     size_t host_off;
@@ -230,15 +240,15 @@ typedef struct http__facts {
 
 /* Parses field lines from buf[p] up to and including the empty line ending at h->end (whose LFs are known to be
  * preceded by CR). Fills fields[0..limit), sets *n, and feeds each field to http__note_field. 0 or an http_err. */
-int http__parse_fields(const char *buf, size_t p, const http__head *h, http_field *fields, size_t limit,
-                       size_t *n, http__facts *f, size_t *err_off);
+int http__parse_fields(const char *buf, size_t p, const http__head *h, http_field *fields, size_t limit, size_t *n,
+                       http__facts *f, size_t *err_off);
 
 /* The same rules in one pass over a head not yet known to be complete: field lines from p up to and including the
  * empty line, never reading at or past e. Returns one past the empty line's LF, or NULL when a byte is missing or
  * anything is malformed, over a limit or a framing error; the caller then runs http__find_head and
  * http__parse_fields, which name the error exactly as they always have. */
-const char *http__parse_fields_onepass(const char *buf, const char *p, const char *e, http_field *fields,
-                                       size_t limit, size_t *n, http__facts *f);
+const char *http__parse_fields_onepass(const char *buf, const char *p, const char *e, http_field *fields, size_t limit,
+                                       size_t *n, http__facts *f);
 
 /* Records what one field means for framing (Content-Length, Transfer-Encoding, Host, Connection, ...). Sets f->err
  * and f->err_off on the first invalid framing field. */
@@ -280,17 +290,18 @@ static inline uint64_t http__load8(const char *p)
  * of lit fold into constants. From 8 bytes on, 8 at a time, the last word overlapping the one before it. */
 static inline bool http__eq_lower(http_slice s, const char *lit, size_t n)
 {
-    if (s.len != n) return false;
+    if (s.len != n)
+        return false;
     if (n < 8) {
         for (size_t i = 0; i < n; i++)
-            if (http__lower((unsigned char)s.base[i]) != (unsigned char)lit[i]) return false;
+            if (http__lower((unsigned char)s.base[i]) != (unsigned char)lit[i])
+                return false;
         return true;
     }
     for (size_t i = 0; i + 8 < n; i += 8)
-        if (http__lower8(http__load8(s.base + i)) != http__load8(lit + i)) return false;
+        if (http__lower8(http__load8(s.base + i)) != http__load8(lit + i))
+            return false;
     return http__lower8(http__load8(s.base + n - 8)) == http__load8(lit + n - 8);
 }
-
-
 
 #endif

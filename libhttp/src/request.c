@@ -18,20 +18,15 @@ static void reset(http_request *req)
 static http_method method_id(const char *p, size_t n)
 {
     switch (n) {
-    case 3:
-        return memcmp(p, "GET", 3) == 0 ? HTTP_M_GET : memcmp(p, "PUT", 3) == 0 ? HTTP_M_PUT : HTTP_M_OTHER;
-    case 4:
-        return memcmp(p, "POST", 4) == 0 ? HTTP_M_POST : memcmp(p, "HEAD", 4) == 0 ? HTTP_M_HEAD : HTTP_M_OTHER;
-    case 5:
-        return memcmp(p, "PATCH", 5) == 0 ? HTTP_M_PATCH : memcmp(p, "TRACE", 5) == 0 ? HTTP_M_TRACE : HTTP_M_OTHER;
-    case 6:
-        return memcmp(p, "DELETE", 6) == 0 ? HTTP_M_DELETE : HTTP_M_OTHER;
+    case 3: return memcmp(p, "GET", 3) == 0 ? HTTP_M_GET : memcmp(p, "PUT", 3) == 0 ? HTTP_M_PUT : HTTP_M_OTHER;
+    case 4: return memcmp(p, "POST", 4) == 0 ? HTTP_M_POST : memcmp(p, "HEAD", 4) == 0 ? HTTP_M_HEAD : HTTP_M_OTHER;
+    case 5: return memcmp(p, "PATCH", 5) == 0 ? HTTP_M_PATCH : memcmp(p, "TRACE", 5) == 0 ? HTTP_M_TRACE : HTTP_M_OTHER;
+    case 6: return memcmp(p, "DELETE", 6) == 0 ? HTTP_M_DELETE : HTTP_M_OTHER;
     case 7:
         return memcmp(p, "CONNECT", 7) == 0   ? HTTP_M_CONNECT
                : memcmp(p, "OPTIONS", 7) == 0 ? HTTP_M_OPTIONS
                                               : HTTP_M_OTHER;
-    default:
-        return HTTP_M_OTHER;
+    default: return HTTP_M_OTHER;
     }
 }
 
@@ -41,8 +36,10 @@ static int parse_version(const char *v, size_t n, int *minor)
     if (n != 8 || memcmp(v, "HTTP/", 5) != 0 || v[6] != '.' || !http__is((unsigned char)v[5], HTTP__C_DIGIT) ||
         !http__is((unsigned char)v[7], HTTP__C_DIGIT))
         return HTTP_E_VERSION_INVALID;
-    if (v[5] >= '2') return HTTP_E_VERSION;
-    if (v[5] != '1' || v[7] > '1') return HTTP_E_VERSION_INVALID;
+    if (v[5] >= '2')
+        return HTTP_E_VERSION;
+    if (v[5] != '1' || v[7] > '1')
+        return HTTP_E_VERSION_INVALID;
     *minor = v[7] - '0';
     return 0;
 }
@@ -62,7 +59,8 @@ static int absolute_form(http_request *req)
     while (q < e && *q != '/' && *q != '?')
         q++;
     req->host = http_slice_of(a, (size_t)(q - a));
-    if (!http__authority_valid(req->host, false)) return HTTP_E_TARGET;
+    if (!http__authority_valid(req->host, false))
+        return HTTP_E_TARGET;
     req->path = q < e ? http_slice_of(q, (size_t)(e - q)) : http_slice_of("/", 1);
     req->form = HTTP_TARGET_ABSOLUTE;
     return 0;
@@ -73,7 +71,8 @@ static int classify_form(http_request *req)
 {
     http_slice t = req->target;
     if (req->method_id == HTTP_M_CONNECT) {
-        if (!http__authority_valid(t, true)) return HTTP_E_TARGET;
+        if (!http__authority_valid(t, true))
+            return HTTP_E_TARGET;
         req->form = HTTP_TARGET_AUTHORITY;
         req->host = t;
         req->path = http_slice_of(t.base, 0);
@@ -85,7 +84,8 @@ static int classify_form(http_request *req)
         return 0;
     }
     if (t.len == 1 && t.base[0] == '*') {
-        if (req->method_id != HTTP_M_OPTIONS) return HTTP_E_TARGET;
+        if (req->method_id != HTTP_M_OPTIONS)
+            return HTTP_E_TARGET;
         req->form = HTTP_TARGET_ASTERISK;
         req->path = t;
         return 0;
@@ -95,7 +95,8 @@ static int classify_form(http_request *req)
 
 static int classify_target(http_request *req)
 {
-    if (memchr(req->target.base, '#', req->target.len) != NULL) return HTTP_E_TARGET;
+    if (memchr(req->target.base, '#', req->target.len) != NULL)
+        return HTTP_E_TARGET;
     return classify_form(req);
 }
 
@@ -110,15 +111,19 @@ static int parse_request_line(const char *buf, const http__head *h, http_request
     }
     q = http__scan_token(p, cr);
     req->err_offset = (size_t)(q - buf);
-    if (q == p || (*q != ' ' && q != cr)) return HTTP_E_METHOD;
-    if (q == cr) return HTTP_E_TARGET;
+    if (q == p || (*q != ' ' && q != cr))
+        return HTTP_E_METHOD;
+    if (q == cr)
+        return HTTP_E_TARGET;
     req->method = http_slice_of(p, (size_t)(q - p));
     req->method_id = method_id(p, req->method.len);
     const char *t = q + 1;
     q = http__scan_target(t, cr);
     req->err_offset = (size_t)(q - buf);
-    if (q == t || (*q != ' ' && q != cr)) return HTTP_E_TARGET;
-    if (q == cr) return HTTP_E_VERSION_INVALID; /* HTTP/0.9 style: no version */
+    if (q == t || (*q != ' ' && q != cr))
+        return HTTP_E_TARGET;
+    if (q == cr)
+        return HTTP_E_VERSION_INVALID; /* HTTP/0.9 style: no version */
     req->target = http_slice_of(t, (size_t)(q - t));
     int r = parse_version(q + 1, (size_t)(cr - q - 1), &req->minor);
     if (r != 0) {
@@ -143,7 +148,8 @@ static int finish(const char *buf, const http__head *h, const http__facts *f, un
     if (req->form != HTTP_TARGET_ABSOLUTE && req->form != HTTP_TARGET_AUTHORITY)
         req->host = f->nhost ? f->host : http_slice_of(buf + h->end, 0);
     int r = http__request_framing(f, req->minor, flags, req);
-    if (r != 0) return r;
+    if (r != 0)
+        return r;
     req->keep_alive = !req->must_close && !f->conn_close && (req->minor == 1 || f->conn_keep_alive);
     req->expect_continue = req->minor == 1 && f->expect_continue; /* RFC 9110 10.1.1: ignored in HTTP/1.0 */
     req->upgrade = f->conn_upgrade && f->has_upgrade;
@@ -155,7 +161,8 @@ static int finish(const char *buf, const http__head *h, const http__facts *f, un
 static const char *onepass_request_line(const char *p, const char *e, size_t max_line, http_request *req)
 {
     const char *q = http__scan_token(p, e);
-    if (q == p || q == e || *q != ' ') return NULL;
+    if (q == p || q == e || *q != ' ')
+        return NULL;
     req->method = http_slice_of(p, (size_t)(q - p));
     req->method_id = method_id(p, req->method.len);
     const char *t = q + 1;
@@ -174,13 +181,16 @@ static const char *onepass_request_line(const char *p, const char *e, size_t max
 static long onepass(const char *buf, const char *e, http__head *h, unsigned flags, http_request *req)
 {
     const char *p = onepass_request_line(buf + h->start, e, h->max_line, req);
-    if (p == NULL || classify_target(req) != 0) return 0;
+    if (p == NULL || classify_target(req) != 0)
+        return 0;
     http__facts f = {.is_request = true};
     size_t limit = req->fields_cap < h->max_fields ? req->fields_cap : h->max_fields;
     p = http__parse_fields_onepass(buf, p, e, req->fields, limit, &req->nfields, &f);
-    if (p == NULL) return 0;
+    if (p == NULL)
+        return 0;
     h->end = (size_t)(p - buf);
-    if (finish(buf, h, &f, flags, req) != 0) return 0;
+    if (finish(buf, h, &f, flags, req) != 0)
+        return 0;
     req->err_offset = 0;
     req->head_len = h->end;
     return (long)h->end;
@@ -190,12 +200,15 @@ static long onepass(const char *buf, const char *e, http__head *h, unsigned flag
 static long twopass(const char *buf, const http__head *h, unsigned flags, http_request *req)
 {
     int e = parse_request_line(buf, h, req);
-    if (e != 0) return e;
+    if (e != 0)
+        return e;
     http__facts f = {.is_request = true};
     size_t limit = req->fields_cap < h->max_fields ? req->fields_cap : h->max_fields;
     e = http__parse_fields(buf, h->lf1 + 1, h, req->fields, limit, &req->nfields, &f, &req->err_offset);
-    if (e == 0) e = finish(buf, h, &f, flags, req);
-    if (e != 0) return e;
+    if (e == 0)
+        e = finish(buf, h, &f, flags, req);
+    if (e != 0)
+        return e;
     req->err_offset = 0;
     req->head_len = h->end;
     return (long)h->end;
@@ -214,7 +227,8 @@ long http_parse_request(const char *buf, size_t len, size_t last_len, http_reque
         h.start = http__skip_empty_lines(buf, len);
         size_t e = len < h.max_head ? len : h.max_head;
         long r = h.start < e ? onepass(buf, buf + e, &h, flags, req) : 0;
-        if (r > 0) return r;
+        if (r > 0)
+            return r;
     }
     long r = http__find_head(buf, len, last_len, true, lim, &h);
     reset(req); /* drop what a failed one-pass attempt left */
@@ -223,7 +237,8 @@ long http_parse_request(const char *buf, size_t len, size_t last_len, http_reque
         return r;
     }
     if (last_len != 0) {
-        if ((r = onepass(buf, buf + h.end, &h, flags, req)) > 0) return r;
+        if ((r = onepass(buf, buf + h.end, &h, flags, req)) > 0)
+            return r;
         reset(req);
     }
     return twopass(buf, &h, flags, req);

@@ -24,10 +24,13 @@ static int parse_status_line(const char *buf, const http__head *h, http_response
         return HTTP_E_LINE_ENDING;
     }
     resp->err_offset = h->start;
-    if (n < 12 || memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1') || p[8] != ' ') return HTTP_E_STATUS;
+    if (n < 12 || memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1') || p[8] != ' ')
+        return HTTP_E_STATUS;
     for (int i = 9; i < 12; i++)
-        if (!http__is((unsigned char)p[i], HTTP__C_DIGIT)) return HTTP_E_STATUS;
-    if (p[9] == '0' || (n > 12 && p[12] != ' ')) return HTTP_E_STATUS;
+        if (!http__is((unsigned char)p[i], HTTP__C_DIGIT))
+            return HTTP_E_STATUS;
+    if (p[9] == '0' || (n > 12 && p[12] != ' '))
+        return HTTP_E_STATUS;
     resp->minor = p[7] - '0';
     resp->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
     const char *r = n > 12 ? p + 13 : cr;
@@ -45,8 +48,8 @@ static int parse_status_line(const char *buf, const http__head *h, http_response
 static const char *onepass_status_line(const char *p, const char *e, size_t max_line, http_response *resp)
 {
     if (e - p < 14 || memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1') || p[8] != ' ' ||
-        !http__is((unsigned char)p[9], HTTP__C_DIGIT) || p[9] == '0' || !http__is((unsigned char)p[10], HTTP__C_DIGIT) ||
-        !http__is((unsigned char)p[11], HTTP__C_DIGIT))
+        !http__is((unsigned char)p[9], HTTP__C_DIGIT) || p[9] == '0' ||
+        !http__is((unsigned char)p[10], HTTP__C_DIGIT) || !http__is((unsigned char)p[11], HTTP__C_DIGIT))
         return NULL;
     const char *r = p + 12;
     if (*r == ' ')
@@ -54,7 +57,8 @@ static const char *onepass_status_line(const char *p, const char *e, size_t max_
     else if (*r != '\r')
         return NULL;
     const char *q = http__scan_value(r, e);
-    if (e - q < 2 || q[0] != '\r' || q[1] != '\n' || (size_t)(q + 1 - p) > max_line + 1) return NULL;
+    if (e - q < 2 || q[0] != '\r' || q[1] != '\n' || (size_t)(q + 1 - p) > max_line + 1)
+        return NULL;
     resp->minor = p[7] - '0';
     resp->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
     resp->reason = http_slice_of(r, (size_t)(q - r));
@@ -65,7 +69,8 @@ static const char *onepass_status_line(const char *p, const char *e, size_t max_
 static int finish(const http__facts *f, unsigned flags, unsigned resp_flags, http_response *resp)
 {
     int e = http__response_framing(f, flags, resp_flags, resp);
-    if (e != 0) return e;
+    if (e != 0)
+        return e;
     resp->upgrade = resp->status == 101;
     resp->keep_alive = !resp->must_close && resp->body != HTTP_BODY_CLOSE && !f->conn_close &&
                        (resp->minor == 1 || f->conn_keep_alive);
@@ -78,11 +83,13 @@ static long onepass(const char *buf, const char *e, const http__head *h, unsigne
                     http_response *resp)
 {
     const char *p = onepass_status_line(buf, e, h->max_line, resp);
-    if (p == NULL) return 0;
+    if (p == NULL)
+        return 0;
     http__facts f = {.is_request = false};
     size_t limit = resp->fields_cap < h->max_fields ? resp->fields_cap : h->max_fields;
     p = http__parse_fields_onepass(buf, p, e, resp->fields, limit, &resp->nfields, &f);
-    if (p == NULL || finish(&f, flags, resp_flags, resp) != 0) return 0;
+    if (p == NULL || finish(&f, flags, resp_flags, resp) != 0)
+        return 0;
     resp->err_offset = 0;
     resp->head_len = (size_t)(p - buf);
     return (long)resp->head_len;
@@ -91,12 +98,15 @@ static long onepass(const char *buf, const char *e, const http__head *h, unsigne
 static long twopass(const char *buf, const http__head *h, unsigned flags, unsigned resp_flags, http_response *resp)
 {
     int e = parse_status_line(buf, h, resp);
-    if (e != 0) return e;
+    if (e != 0)
+        return e;
     http__facts f = {.is_request = false};
     size_t limit = resp->fields_cap < h->max_fields ? resp->fields_cap : h->max_fields;
     e = http__parse_fields(buf, h->lf1 + 1, h, resp->fields, limit, &resp->nfields, &f, &resp->err_offset);
-    if (e == 0) e = finish(&f, flags, resp_flags, resp);
-    if (e != 0) return e;
+    if (e == 0)
+        e = finish(&f, flags, resp_flags, resp);
+    if (e != 0)
+        return e;
     resp->err_offset = 0;
     resp->head_len = h->end;
     return (long)h->end;
@@ -112,7 +122,8 @@ long http_parse_response(const char *buf, size_t len, size_t last_len, http_resp
     if (last_len == 0) {
         http__limits(lim, &h);
         long r = onepass(buf, buf + (len < h.max_head ? len : h.max_head), &h, flags, resp_flags, resp);
-        if (r > 0) return r;
+        if (r > 0)
+            return r;
     }
     long r = http__find_head(buf, len, last_len, false, lim, &h);
     reset(resp); /* drop what a failed one-pass attempt left */
@@ -121,7 +132,8 @@ long http_parse_response(const char *buf, size_t len, size_t last_len, http_resp
         return r;
     }
     if (last_len != 0) {
-        if ((r = onepass(buf, buf + h.end, &h, flags, resp_flags, resp)) > 0) return r;
+        if ((r = onepass(buf, buf + h.end, &h, flags, resp_flags, resp)) > 0)
+            return r;
         reset(resp);
     }
     return twopass(buf, &h, flags, resp_flags, resp);

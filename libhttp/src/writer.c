@@ -18,7 +18,8 @@ void http_write_raw(http_writer *w, const void *p, size_t n)
         w->overflow = 1;
         return;
     }
-    if (n) memcpy(w->buf + w->len, p, n);
+    if (n)
+        memcpy(w->buf + w->len, p, n);
     w->len += n;
 }
 
@@ -71,7 +72,8 @@ static bool value_safe(http_slice v)
 {
     for (size_t i = 0; i < v.len; i++) {
         unsigned char c = (unsigned char)v.base[i];
-        if (c == '\r' || c == '\n' || c == '\0') return false;
+        if (c == '\r' || c == '\n' || c == '\0')
+            return false;
     }
     return true;
 }

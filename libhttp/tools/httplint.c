@@ -103,18 +103,23 @@ static int read_all(FILE *f, input *in)
     size_t cap = 0;
     for (;;) {
         if (in->len == cap) {
-            if (cap > MAX_INPUT) return EFBIG;
+            if (cap > MAX_INPUT)
+                return EFBIG;
             size_t ncap = cap == 0 ? 65536 : cap * 2;
-            if (ncap > MAX_INPUT + 1) ncap = MAX_INPUT + 1; /* one spare byte detects oversized input */
+            if (ncap > MAX_INPUT + 1)
+                ncap = MAX_INPUT + 1; /* one spare byte detects oversized input */
             char *nbuf = realloc(in->buf, ncap);
-            if (nbuf == NULL) return ENOMEM;
+            if (nbuf == NULL)
+                return ENOMEM;
             in->buf = nbuf;
             cap = ncap;
         }
         size_t n = fread(in->buf + in->len, 1, cap - in->len, f);
         in->len += n;
-        if (n == 0) return ferror(f) ? EIO : 0;
-        if (in->len > MAX_INPUT) return EFBIG;
+        if (n == 0)
+            return ferror(f) ? EIO : 0;
+        if (in->len > MAX_INPUT)
+            return EFBIG;
     }
 }
 
@@ -127,7 +132,8 @@ static int load_input(const options *o, input *in)
         return EXIT_USAGE;
     }
     int err = read_all(f, in);
-    if (!from_stdin) fclose(f);
+    if (!from_stdin)
+        fclose(f);
     if (err == EFBIG)
         fprintf(stderr, "httplint: %s: input larger than %u bytes\n", o->label, MAX_INPUT);
     else if (err != 0)
@@ -185,8 +191,10 @@ static int parse_request_head(const options *o, const input *in, http_field *fie
     m->req.fields_cap = MAX_FIELDS;
     init_limits(o, &lim);
     long r = http_parse_request(in->buf, in->len, 0, &m->req, &lim);
-    if (r == HTTP_INCOMPLETE) return incomplete(o, in->len);
-    if (r < 0) return lint_error(o, m->req.err_offset, (int)r);
+    if (r == HTTP_INCOMPLETE)
+        return incomplete(o, in->len);
+    if (r < 0)
+        return lint_error(o, m->req.err_offset, (int)r);
     m->h = (head){(size_t)r, m->req.body, m->req.content_length, m->req.must_close};
     return 0;
 }
@@ -198,8 +206,10 @@ static int parse_response_head(const options *o, const input *in, http_field *fi
     m->resp.fields_cap = MAX_FIELDS;
     init_limits(o, &lim);
     long r = http_parse_response(in->buf, in->len, 0, &m->resp, &lim, o->head_request ? HTTP_RESP_TO_HEAD : 0);
-    if (r == HTTP_INCOMPLETE) return incomplete(o, in->len);
-    if (r < 0) return lint_error(o, m->resp.err_offset, (int)r);
+    if (r == HTTP_INCOMPLETE)
+        return incomplete(o, in->len);
+    if (r < 0)
+        return lint_error(o, m->resp.err_offset, (int)r);
     m->h = (head){(size_t)r, m->resp.body, m->resp.content_length, m->resp.must_close};
     return 0;
 }
@@ -229,7 +239,8 @@ static size_t chunked_error_offset(const http_chunked *before, const input *in, 
     while (!d.done && pos + window <= in->len) {
         http_slice data;
         long r = http_chunked_decode(&d, in->buf + pos, window, &data);
-        if (r < 0) return pos + window - 1;
+        if (r < 0)
+            return pos + window - 1;
         if (r > 0) {
             pos += (size_t)r;
             window = 1;
@@ -251,9 +262,12 @@ static int decode_chunked(const options *o, const input *in, size_t pos, char *o
         http_chunked before = d;
         http_slice data = {NULL, 0};
         long r = http_chunked_decode(&d, in->buf + pos, in->len - pos, &data);
-        if (r < 0) return lint_error(o, chunked_error_offset(&before, in, pos), (int)r);
-        if (r == 0 && !d.done) return incomplete(o, in->len);
-        if (data.len > 0) memcpy(out + *out_len, data.base, data.len);
+        if (r < 0)
+            return lint_error(o, chunked_error_offset(&before, in, pos), (int)r);
+        if (r == 0 && !d.done)
+            return incomplete(o, in->len);
+        if (data.len > 0)
+            memcpy(out + *out_len, data.base, data.len);
         *out_len += data.len;
         pos += (size_t)r;
     }
@@ -276,10 +290,10 @@ static int frame_body(const options *o, const input *in, const message *m, body 
     b->base = in->buf + m->h.len;
     b->end = m->h.len;
     switch (m->h.body) {
-    case HTTP_BODY_NONE:
-        return 0;
+    case HTTP_BODY_NONE: return 0;
     case HTTP_BODY_LENGTH:
-        if (m->h.content_length > avail) return incomplete(o, in->len);
+        if (m->h.content_length > avail)
+            return incomplete(o, in->len);
         b->len = (size_t)m->h.content_length;
         b->end += b->len;
         return 0;
@@ -289,7 +303,8 @@ static int frame_body(const options *o, const input *in, const message *m, body 
         return 0;
     case HTTP_BODY_CHUNKED:
         b->decoded = malloc(avail + 1);
-        if (b->decoded == NULL) return fprintf(stderr, "httplint: %s\n", strerror(ENOMEM)), EXIT_USAGE;
+        if (b->decoded == NULL)
+            return fprintf(stderr, "httplint: %s\n", strerror(ENOMEM)), EXIT_USAGE;
         b->base = b->decoded;
         return decode_chunked(o, in, m->h.len, b->decoded, &b->len, &b->end);
     }
@@ -306,8 +321,10 @@ static void print_summary(const options *o, const input *in, const message *m, c
         printf("body: close-delimited, %zu bytes\n", b->len);
     else
         printf("body: chunked, %zu bytes decoded\n", b->len);
-    if (m->h.must_close) puts("framing: Transfer-Encoding with Content-Length, connection must close");
-    if (b->end < in->len) printf("trailing: %zu bytes after the message\n", in->len - b->end);
+    if (m->h.must_close)
+        puts("framing: Transfer-Encoding with Content-Length, connection must close");
+    if (b->end < in->len)
+        printf("trailing: %zu bytes after the message\n", in->len - b->end);
     if (o->body) {
         puts("--- body ---");
         fwrite(b->base, 1, b->len, stdout);
@@ -322,7 +339,8 @@ static int lint(const options *o, const input *in)
     memset(&m, 0, sizeof m);
     m.response = o->response || (in->len >= 5 && memcmp(in->buf, "HTTP/", 5) == 0);
     int rc = m.response ? parse_response_head(o, in, fields, &m) : parse_request_head(o, in, fields, &m);
-    if (rc == 0) rc = frame_body(o, in, &m, &b);
+    if (rc == 0)
+        rc = frame_body(o, in, &m, &b);
     if (rc == 0) {
         print_head(&m);
         print_summary(o, in, &m, &b);
@@ -337,9 +355,11 @@ int main(int argc, char **argv)
     input in = {NULL, 0};
     memset(&o, 0, sizeof o);
     int rc = parse_args(argc, argv, &o);
-    if (rc != 0) return rc < 0 ? 0 : rc;
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
     rc = load_input(&o, &in);
-    if (rc == 0) rc = lint(&o, &in);
+    if (rc == 0)
+        rc = lint(&o, &in);
     free(in.buf);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "httplint: writing output: %s\n", strerror(errno));

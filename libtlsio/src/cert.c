@@ -65,8 +65,7 @@ static int name_wild(const char *pattern, const char *host, size_t len)
     return name_exact(pattern + 1, dot, rest);
 }
 
-static size_t collect(const tlsio_server_settings *s, const char *host, size_t len, int wild, size_t *idx,
-                      size_t max)
+static size_t collect(const tlsio_server_settings *s, const char *host, size_t len, int wild, size_t *idx, size_t max)
 {
     size_t n = 0;
     for (size_t i = 0; i < s->ncerts && n < max; i++) {

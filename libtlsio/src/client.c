@@ -94,8 +94,8 @@ static int setup_client(tlsio_client_config *cfg, const struct tlsio_client_opts
     return setup_alpn(cfg, o->alpn, err, errlen);
 }
 
-int tlsio_client_config_new(tlsio_client_config **out, const struct tlsio_client_opts *o, char *err,
-                            size_t errlen, char *warn, size_t warnlen)
+int tlsio_client_config_new(tlsio_client_config **out, const struct tlsio_client_opts *o, char *err, size_t errlen,
+                            char *warn, size_t warnlen)
 {
     static const struct tlsio_client_opts zero_opts;
     *out = NULL;

@@ -124,7 +124,10 @@ void tlsio_conn_set_fd(tlsio_conn *c, int fd)
 
 static void verify_text(tlsio_conn *c)
 {
-    static const struct { uint32_t flag; const char *text; } reasons[] = {
+    static const struct {
+        uint32_t flag;
+        const char *text;
+    } reasons[] = {
         {MBEDTLS_X509_BADCERT_NOT_TRUSTED, "certificate not trusted"},
         {MBEDTLS_X509_BADCERT_CN_MISMATCH, "name mismatch"},
         {MBEDTLS_X509_BADCERT_EXPIRED, "certificate expired"},
@@ -153,21 +156,15 @@ static int map_error(tlsio_conn *c, int ret)
     case MBEDTLS_ERR_NET_CONN_RESET:
         tlsio__msg(c->err, sizeof c->err, "socket: %s", strerror(c->sys_errno));
         return TLSIO_ESYSCALL;
-    case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED:
-        verify_text(c);
-        return TLSIO_EVERIFY;
+    case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED: verify_text(c); return TLSIO_EVERIFY;
     case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE:
         tlsio__msg(c->err, sizeof c->err, "peer sent fatal alert %u", c->ssl.in_msg ? c->ssl.in_msg[1] : 0u);
         return TLSIO_EALERT;
     case MBEDTLS_ERR_SSL_CONN_EOF:
         tlsio__msg(c->err, sizeof c->err, "connection closed by peer during the handshake");
         return TLSIO_EHANDSHAKE;
-    case MBEDTLS_ERR_SSL_ALLOC_FAILED:
-        tlsio__msg(c->err, sizeof c->err, "out of memory");
-        return TLSIO_ENOMEM;
-    case MBEDTLS_ERR_SSL_BAD_INPUT_DATA:
-        tlsio__msg(c->err, sizeof c->err, "invalid call");
-        return TLSIO_EINVAL;
+    case MBEDTLS_ERR_SSL_ALLOC_FAILED: tlsio__msg(c->err, sizeof c->err, "out of memory"); return TLSIO_ENOMEM;
+    case MBEDTLS_ERR_SSL_BAD_INPUT_DATA: tlsio__msg(c->err, sizeof c->err, "invalid call"); return TLSIO_EINVAL;
     case MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED:
     case MBEDTLS_ERR_CTR_DRBG_REQUEST_TOO_BIG:
         tlsio__msg(c->err, sizeof c->err, "random generator failure");

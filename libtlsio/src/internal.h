@@ -52,7 +52,7 @@ struct tlsio_server_settings {
     int tickets;                /* nonzero when ticket is set up (random keys rotated by mbedTLS) */
     mbedtls_ssl_ticket_context ticket;
     struct tlsio__ticket_keys *ticket_keys; /* key file in use instead of ticket; NULL otherwise */
-    mbedtls_entropy_context entropy; /* feeds the ticket keys and nonces, used under the ticket mutex */
+    mbedtls_entropy_context entropy;        /* feeds the ticket keys and nonces, used under the ticket mutex */
     mbedtls_ctr_drbg_context drbg;
 };
 
@@ -72,8 +72,8 @@ struct tlsio_server_config {
 
 struct tlsio_client_config {
     int suites[TLSIO__MAX_SUITES + 1];
-    char *alpn;                /* owned copy, NULL when ALPN is off */
-    const char *alpn_list[2];  /* { alpn, NULL } for mbedtls_ssl_conf_alpn_protocols */
+    char *alpn;               /* owned copy, NULL when ALPN is off */
+    const char *alpn_list[2]; /* { alpn, NULL } for mbedtls_ssl_conf_alpn_protocols */
     int has_ca, has_pair;
     mbedtls_x509_crt ca;
     struct tlsio__keypair pair;
@@ -93,23 +93,23 @@ struct tlsio_conn {
     int handshake_done;
     int resumed;
     int clean_close;
-    int idle;     /* record buffers released by tlsio_conn_idle() */
-    int eof;      /* end of stream seen: reads return 0 */
-    int fatal;    /* latched TLSIO_* error, 0 while healthy */
+    int idle;  /* record buffers released by tlsio_conn_idle() */
+    int eof;   /* end of stream seen: reads return 0 */
+    int fatal; /* latched TLSIO_* error, 0 while healthy */
     int sys_errno;
-    int wpending;   /* the output mbedTLS holds is the caller's own write, to be retried (not an alert) */
-    int cn_queued;  /* close_notify is in the output already */
-    char *server_name;                /* SNI received or sent, NUL-terminated; NULL if none */
-    unsigned char saved_ctr[2][8];    /* record sequence numbers kept while idle (they live in the buffers) */
-    unsigned char *ra;                /* read-ahead, TLSIO__READAHEAD bytes; NULL until the first read */
-    size_t ra_off, ra_len;            /* unread socket bytes are ra[ra_off, ra_len) */
-    int rd_blocked;                   /* the last recv() found the socket empty */
+    int wpending;      /* the output mbedTLS holds is the caller's own write, to be retried (not an alert) */
+    int cn_queued;     /* close_notify is in the output already */
+    char *server_name; /* SNI received or sent, NUL-terminated; NULL if none */
+    unsigned char saved_ctr[2][8]; /* record sequence numbers kept while idle (they live in the buffers) */
+    unsigned char *ra;             /* read-ahead, TLSIO__READAHEAD bytes; NULL until the first read */
+    size_t ra_off, ra_len;         /* unread socket bytes are ra[ra_off, ra_len) */
+    int rd_blocked;                /* the last recv() found the socket empty */
     char err[192];
 };
 
 /* policy.c */
-int tlsio__policy_suites(int suites[TLSIO__MAX_SUITES + 1], const char *ciphers, const char *protocols,
-                         char *err, size_t errlen, char *warn, size_t warnlen);
+int tlsio__policy_suites(int suites[TLSIO__MAX_SUITES + 1], const char *ciphers, const char *protocols, char *err,
+                         size_t errlen, char *warn, size_t warnlen);
 void tlsio__policy_apply(mbedtls_ssl_config *conf, const int *suites);
 extern const mbedtls_ecp_group_id tlsio__curves[];
 

@@ -54,21 +54,22 @@ static int cipher_token(const char *tok, int suites[TLSIO__MAX_SUITES + 1], size
 {
     int id = mbedtls_ssl_get_ciphersuite_id(tok);
     if (id == 0) {
-        tlsio__msg(err, errlen, "ciphers: unknown cipher suite '%s' (use mbedTLS names, e.g. "
-                                "TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256)", tok);
+        tlsio__msg(err, errlen,
+                   "ciphers: unknown cipher suite '%s' (use mbedTLS names, e.g. "
+                   "TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256)",
+                   tok);
         return TLSIO_ECONFIG;
     }
     if (!is_allowed(tok)) {
-        tlsio__append(warn, warnlen, "ciphers: %s ignored (only ECDHE with AES-GCM or ChaCha20-Poly1305 allowed)",
-                      tok);
+        tlsio__append(warn, warnlen, "ciphers: %s ignored (only ECDHE with AES-GCM or ChaCha20-Poly1305 allowed)", tok);
         return TLSIO_OK;
     }
     add_unique(suites, n, id);
     return TLSIO_OK;
 }
 
-static int parse_ciphers(int suites[TLSIO__MAX_SUITES + 1], const char *ciphers, char *err, size_t errlen,
-                         char *warn, size_t warnlen)
+static int parse_ciphers(int suites[TLSIO__MAX_SUITES + 1], const char *ciphers, char *err, size_t errlen, char *warn,
+                         size_t warnlen)
 {
     size_t n = 0;
     const char *p = ciphers;
@@ -123,8 +124,8 @@ static int parse_protocols(const char *protocols, char *err, size_t errlen, char
     return TLSIO_OK;
 }
 
-int tlsio__policy_suites(int suites[TLSIO__MAX_SUITES + 1], const char *ciphers, const char *protocols,
-                         char *err, size_t errlen, char *warn, size_t warnlen)
+int tlsio__policy_suites(int suites[TLSIO__MAX_SUITES + 1], const char *ciphers, const char *protocols, char *err,
+                         size_t errlen, char *warn, size_t warnlen)
 {
     if (protocols != NULL) {
         int rc = parse_protocols(protocols, err, errlen, warn, warnlen);

@@ -67,8 +67,8 @@ static void mark_defaults(tlsio_server_settings *s)
     const struct tlsio__cert *first = &s->certs[0];
     for (size_t i = 0; i < s->ncerts; i++) {
         const struct tlsio__cert *c = &s->certs[i];
-        s->certs[i].is_default = i == 0 || (first->nnames > 0 && c->nnames > 0 &&
-                                            strcasecmp(first->names[0], c->names[0]) == 0);
+        s->certs[i].is_default =
+            i == 0 || (first->nnames > 0 && c->nnames > 0 && strcasecmp(first->names[0], c->names[0]) == 0);
     }
 }
 
@@ -98,8 +98,7 @@ static int setup_resumption(tlsio_server_settings *s, const struct tlsio_server_
 {
     s->timeout = o->session_timeout ? o->session_timeout : DEFAULT_TIMEOUT;
     if (!o->no_session_cache) {
-        s->cache = tlsio__cache_new(o->session_cache_bytes ? o->session_cache_bytes : DEFAULT_CACHE_BYTES,
-                                    s->timeout);
+        s->cache = tlsio__cache_new(o->session_cache_bytes ? o->session_cache_bytes : DEFAULT_CACHE_BYTES, s->timeout);
         if (s->cache == NULL) {
             tlsio__msg(err, errlen, "session cache: out of memory");
             return TLSIO_ENOMEM;
@@ -112,8 +111,8 @@ static int setup_resumption(tlsio_server_settings *s, const struct tlsio_server_
     return setup_tickets(s, o, err, errlen, warn, warnlen);
 }
 
-int tlsio_server_settings_new(tlsio_server_settings **out, const struct tlsio_server_opts *o, char *err,
-                              size_t errlen, char *warn, size_t warnlen)
+int tlsio_server_settings_new(tlsio_server_settings **out, const struct tlsio_server_opts *o, char *err, size_t errlen,
+                              char *warn, size_t warnlen)
 {
     *out = NULL;
     tlsio__msg(warn, warnlen, "%s", "");
@@ -189,8 +188,8 @@ static int load_pairs(tlsio_server_config *cfg, char *err, size_t errlen)
             cfg->pairs = NULL;
             return rc;
         }
-        if (s->certs[i].is_default && mbedtls_ssl_conf_own_cert(&cfg->conf, &cfg->pairs[i].crt,
-                                                                 &cfg->pairs[i].key) != 0) {
+        if (s->certs[i].is_default &&
+            mbedtls_ssl_conf_own_cert(&cfg->conf, &cfg->pairs[i].crt, &cfg->pairs[i].key) != 0) {
             tlsio__msg(err, errlen, "out of memory");
             for (size_t j = 0; j <= i; j++)
                 tlsio__free_pair(&cfg->pairs[j]);

@@ -70,8 +70,10 @@ static int open_checked(const char *path, size_t *size, char *err, size_t errlen
         goto fail;
     }
     if (st.st_size <= 0 || st.st_size % REC_LEN != 0 || st.st_size > (off_t)REC_LEN * MAX_KEYS) {
-        tlsio__msg(err, errlen, "%s: ticket key file is %lld bytes; it must be a multiple of 80 bytes "
-                   "(openssl rand 80), at most %d keys", path, (long long)st.st_size, MAX_KEYS);
+        tlsio__msg(err, errlen,
+                   "%s: ticket key file is %lld bytes; it must be a multiple of 80 bytes "
+                   "(openssl rand 80), at most %d keys",
+                   path, (long long)st.st_size, MAX_KEYS);
         goto fail;
     }
     *size = (size_t)st.st_size;
@@ -110,8 +112,8 @@ static int parse_records(struct tlsio__ticket_keys *k, const unsigned char *raw,
         memcpy(k->keys[i].aes, raw + i * REC_LEN + NAME_LEN, AES_LEN);
         for (size_t j = 0; j < i; j++) {
             if (memcmp(k->keys[i].name, k->keys[j].name, NAME_LEN) == 0) {
-                tlsio__msg(err, errlen, "%s: ticket keys %zu and %zu have the same name (first 16 bytes)", path,
-                           j + 1, i + 1);
+                tlsio__msg(err, errlen, "%s: ticket keys %zu and %zu have the same name (first 16 bytes)", path, j + 1,
+                           i + 1);
                 return TLSIO_ECONFIG;
             }
         }

@@ -81,8 +81,7 @@ char *tlsio__strdup(const char *s)
 }
 
 /* Parses the chain and the key and checks they belong together. The key's own text never reaches err. */
-int tlsio__load_pair(struct tlsio__keypair *pair, const char *cert_path, const char *key_path, char *err,
-                     size_t errlen)
+int tlsio__load_pair(struct tlsio__keypair *pair, const char *cert_path, const char *key_path, char *err, size_t errlen)
 {
     char why[128];
     mbedtls_x509_crt_init(&pair->crt);

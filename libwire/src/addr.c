@@ -41,8 +41,7 @@ static int parse_unix(const char *path, wire_addr *addr)
 /* Resolves host (numeric when numeric != 0) into addr, preferring IPv4 among the results. */
 static int resolve(const char *host, int family, int numeric, in_port_t port, wire_addr *addr)
 {
-    struct addrinfo hints = {.ai_family = family, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = numeric ? AI_NUMERICHOST : 0};
+    struct addrinfo hints = {.ai_family = family, .ai_socktype = SOCK_STREAM, .ai_flags = numeric ? AI_NUMERICHOST : 0};
     struct addrinfo *res, *pick;
     if (getaddrinfo(host, NULL, &hints, &res) != 0)
         return numeric ? -EINVAL : -ENOENT;
@@ -110,8 +109,8 @@ int wire_addr_parse(const char *text, wire_addr *addr)
 static void unix_path(const wire_addr *addr, char *buf, size_t size)
 {
     const struct sockaddr_un *sun = (const struct sockaddr_un *)&addr->ss;
-    size_t max = addr->len > offsetof(struct sockaddr_un, sun_path)
-                     ? addr->len - offsetof(struct sockaddr_un, sun_path) : 0;
+    size_t max =
+        addr->len > offsetof(struct sockaddr_un, sun_path) ? addr->len - offsetof(struct sockaddr_un, sun_path) : 0;
     if (max > sizeof sun->sun_path)
         max = sizeof sun->sun_path;
     snprintf(buf, size, "%.*s", (int)strnlen(sun->sun_path, max), sun->sun_path);

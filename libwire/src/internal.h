@@ -28,10 +28,10 @@ enum wire__timer_state {
 };
 
 typedef struct wire__wheel {
-    uint64_t cur;                                         /* last tick processed */
-    uint64_t pending[WIRE__WHEEL_LEVELS];                 /* slots that may be non-empty (cleared lazily) */
+    uint64_t cur;                                            /* last tick processed */
+    uint64_t pending[WIRE__WHEEL_LEVELS];                    /* slots that may be non-empty (cleared lazily) */
     wire_timer slots[WIRE__WHEEL_LEVELS][WIRE__WHEEL_SLOTS]; /* circular list sentinels */
-    wire_timer expired;                                   /* sentinel: due timers awaiting their callback */
+    wire_timer expired;                                      /* sentinel: due timers awaiting their callback */
 } wire__wheel;
 
 struct wire_loop {

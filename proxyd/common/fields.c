@@ -1,5 +1,6 @@
 /* proxyd field classification: recognises the fields proxyd treats specially with one switch on the length and
- * one case-insensitive compare, so rewriting a head costs a few instructions per field; copies fields; formats peers. */
+ * one case-insensitive compare, so rewriting a head costs a few instructions per field; copies fields; formats peers.
+ */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -52,11 +53,16 @@ px_field_kind px_field_classify(http_slice name)
 int px_field_hop_by_hop(px_field_kind k)
 {
     switch (k) {
-    case PF_CONNECTION: case PF_KEEP_ALIVE: case PF_PROXY_CONNECTION: case PF_TE: case PF_TRANSFER_ENCODING:
-    case PF_UPGRADE: case PF_PROXY_AUTHENTICATE: case PF_PROXY_AUTHORIZATION: case PF_TRAILER:
-        return 1;
-    default:
-        return 0;
+    case PF_CONNECTION:
+    case PF_KEEP_ALIVE:
+    case PF_PROXY_CONNECTION:
+    case PF_TE:
+    case PF_TRANSFER_ENCODING:
+    case PF_UPGRADE:
+    case PF_PROXY_AUTHENTICATE:
+    case PF_PROXY_AUTHORIZATION:
+    case PF_TRAILER: return 1;
+    default: return 0;
     }
 }
 

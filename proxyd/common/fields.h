@@ -7,14 +7,37 @@
 #include <wire/wire.h>
 
 typedef enum px_field_kind {
-    PF_OTHER = 0, PF_HOST, PF_CONNECTION, PF_KEEP_ALIVE, PF_PROXY_CONNECTION, PF_TE, PF_TRANSFER_ENCODING,
-    PF_UPGRADE, PF_PROXY_AUTHENTICATE, PF_PROXY_AUTHORIZATION, PF_TRAILER, PF_CONTENT_LENGTH, PF_EXPECT,
-    PF_X_REAL_IP, PF_X_FORWARDED_FOR, PF_X_FORWARDED_PROTO, PF_SERVER, PF_LOCATION, PF_REFRESH, PF_ETAG, PF_VIA,
-    PF_AUTHORIZATION, PF_WWW_AUTHENTICATE, PF_ACCEPT_ENCODING,
+    PF_OTHER = 0,
+    PF_HOST,
+    PF_CONNECTION,
+    PF_KEEP_ALIVE,
+    PF_PROXY_CONNECTION,
+    PF_TE,
+    PF_TRANSFER_ENCODING,
+    PF_UPGRADE,
+    PF_PROXY_AUTHENTICATE,
+    PF_PROXY_AUTHORIZATION,
+    PF_TRAILER,
+    PF_CONTENT_LENGTH,
+    PF_EXPECT,
+    PF_X_REAL_IP,
+    PF_X_FORWARDED_FOR,
+    PF_X_FORWARDED_PROTO,
+    PF_SERVER,
+    PF_LOCATION,
+    PF_REFRESH,
+    PF_ETAG,
+    PF_VIA,
+    PF_AUTHORIZATION,
+    PF_WWW_AUTHENTICATE,
+    PF_ACCEPT_ENCODING,
 } px_field_kind;
 
 /* A literal as a slice initializer, without strlen at run time. */
-#define PX_LIT(s) {"" s, sizeof(s) - 1}
+#define PX_LIT(s)                                                                                                      \
+    {                                                                                                                  \
+        "" s, sizeof(s) - 1                                                                                            \
+    }
 
 /* The kind of a field name (case-insensitive), PF_OTHER for any name proxyd passes through. */
 px_field_kind px_field_classify(http_slice name);

@@ -40,7 +40,8 @@ void px_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 #define px_error(...) px_log(PX_LOG_ERROR, __VA_ARGS__)
 
 /* The access log: one process-wide descriptor, and a per-worker buffer of formatted lines written with one
- * write(2) when it fills or at least every PX_ALOG_FLUSH_MS, so workers never contend and a clean stop loses nothing. */
+ * write(2) when it fills or at least every PX_ALOG_FLUSH_MS, so workers never contend and a clean stop loses nothing.
+ */
 typedef struct px_alog {
     char buf[PX_ALOG_BUF];
     size_t len;

@@ -21,9 +21,9 @@ typedef struct px_out {
 /* Readiness follows edge-triggered epoll: a flag is set by an event and cleared only when an operation would block
  * (or a short plain read drained the socket), never guessed. */
 typedef struct px_stream {
-    wire_io io;        /* the descriptor and its watcher; io.data is the owner */
-    tlsio_conn *tls;   /* NULL on a plain connection; freed with the stream */
-    wire_buf in;       /* input block from in_pool, taken when bytes are awaited (see px_stream_alloc_in) */
+    wire_io io;      /* the descriptor and its watcher; io.data is the owner */
+    tlsio_conn *tls; /* NULL on a plain connection; freed with the stream */
+    wire_buf in;     /* input block from in_pool, taken when bytes are awaited (see px_stream_alloc_in) */
     px_out out;
     wire_pool *in_pool, *out_pool; /* the owner's runtime's pools for this worker: blocks go back there */
     int ready_read, ready_write;

@@ -212,7 +212,6 @@ const char *px__parse_header(px_header *h, const char *v, int allow_always)
     return err;
 }
 
-
 /* ---------------------------------------------------------------- sections */
 
 /* Appends a zeroed element to a growing array; NULL when out of memory (the array is unchanged). */
@@ -384,8 +383,10 @@ static char *reader(char *str, int num, void *stream)
     c->lineno++;
     size_t n = strlen(str);
     if (n == (size_t)num - 1 && str[n - 1] != '\n' && !feof(c->fp)) {
-        fprintf(c->errfp, "%s:%d: line longer than %d characters: split list values over indented "
-                "continuation lines\n", c->path, c->lineno, num - 2);
+        fprintf(c->errfp,
+                "%s:%d: line longer than %d characters: split list values over indented "
+                "continuation lines\n",
+                c->path, c->lineno, num - 2);
         c->errors++;
         int ch;
         while ((ch = fgetc(c->fp)) != EOF && ch != '\n')
@@ -420,7 +421,6 @@ static char *reader(char *str, int num, void *stream)
 }
 
 /* ---------------------------------------------------------------- after the file is read */
-
 
 px_config *px_config_load(const char *path, void *errfp_v)
 {

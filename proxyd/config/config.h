@@ -149,7 +149,7 @@ typedef struct px_server {
     int proxy_buffering;
     uint64_t proxy_buffers_num;
     uint64_t proxy_buffers_size;
-    int proxy_redirect; /* default (1) or off (0) */
+    int proxy_redirect;      /* default (1) or off (0) */
     int ignore_client_abort; /* keep the exchange when the client half-closes after its request */
     char *root;
     char *index;
@@ -167,7 +167,7 @@ typedef struct px_config {
     char *user;
     char *pid_file;
     char *error_log;
-    int log_level; /* px_log_level */
+    int log_level;    /* px_log_level */
     char *access_log; /* NULL: off */
     int access_log_json;
     int server_tokens;
@@ -178,7 +178,7 @@ typedef struct px_config {
     char *tls_protocols;
     char *tls_ciphers;
     uint64_t shutdown_timeout; /* graceful stop: longest wait for in-flight requests */
-    px_limits limits; /* defaults for servers */
+    px_limits limits;          /* defaults for servers */
     px_gzip gzip;
     /* [status] */
     int status_on;

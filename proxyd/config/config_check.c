@@ -36,10 +36,10 @@ void px__config_defaults(px_config *cfg)
     g->proxied_any = 1;
 }
 
-#define INHERIT(dst, src, field, unset)                                                                          \
-    do {                                                                                                         \
-        if ((dst)->field == (unset))                                                                             \
-            (dst)->field = (src)->field;                                                                         \
+#define INHERIT(dst, src, field, unset)                                                                                \
+    do {                                                                                                               \
+        if ((dst)->field == (unset))                                                                                   \
+            (dst)->field = (src)->field;                                                                               \
     } while (0)
 
 /* The server's own copy of the [global] gzip_types, so that each server frees its list. */

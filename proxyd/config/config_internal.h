@@ -19,7 +19,7 @@ typedef struct load_ctx {
     int lineno;
     int errors;
     int in_section;
-    int continuation;   /* the current line is a multi-line continuation */
+    int continuation; /* the current line is a multi-line continuation */
     sect_kind kind;
     char section[128];
     px_upstream *up;
@@ -27,7 +27,6 @@ typedef struct load_ctx {
     const char *seen[64]; /* non-repeatable keys seen in this section */
     int nseen;
 } load_ctx;
-
 
 typedef const char *(*key_fn)(load_ctx *c, const char *value);
 enum { K_REPEAT = 1, K_LIST = 2 };

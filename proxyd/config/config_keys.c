@@ -24,15 +24,15 @@ static px_gzip *gzip_of(load_ctx *c)
 #define K_STR(x) K_STR_(x) /* a numeric constant inside a message literal */
 
 /* Each limit key parses into its own field of px_limits. */
-#define LIMIT_DURATION(field)                                                                                    \
-    static const char *k_##field(load_ctx *c, const char *v)                                                     \
-    {                                                                                                            \
-        return px_parse_duration(v, &limits_of(c)->field) ? DURATION_MSG : NULL;                                 \
+#define LIMIT_DURATION(field)                                                                                          \
+    static const char *k_##field(load_ctx *c, const char *v)                                                           \
+    {                                                                                                                  \
+        return px_parse_duration(v, &limits_of(c)->field) ? DURATION_MSG : NULL;                                       \
     }
-#define LIMIT_SIZE(field)                                                                                        \
-    static const char *k_##field(load_ctx *c, const char *v)                                                     \
-    {                                                                                                            \
-        return px_parse_size(v, &limits_of(c)->field) ? SIZE_MSG : NULL;                                         \
+#define LIMIT_SIZE(field)                                                                                              \
+    static const char *k_##field(load_ctx *c, const char *v)                                                           \
+    {                                                                                                                  \
+        return px_parse_size(v, &limits_of(c)->field) ? SIZE_MSG : NULL;                                               \
     }
 LIMIT_DURATION(client_header_timeout)
 LIMIT_DURATION(client_body_timeout)
@@ -169,14 +169,14 @@ static const char *k_nofile(load_ctx *c, const char *v)
     return NULL;
 }
 
-#define STRING_KEY(fn, field)                                                                                    \
-    static const char *fn(load_ctx *c, const char *v)                                                            \
-    {                                                                                                            \
-        if (!*v)                                                                                                 \
-            return "expected a value";                                                                           \
-        free(field);                                                                                             \
-        field = px__strdup(v);                                                                                   \
-        return field ? NULL : px__oom;                                                                           \
+#define STRING_KEY(fn, field)                                                                                          \
+    static const char *fn(load_ctx *c, const char *v)                                                                  \
+    {                                                                                                                  \
+        if (!*v)                                                                                                       \
+            return "expected a value";                                                                                 \
+        free(field);                                                                                                   \
+        field = px__strdup(v);                                                                                         \
+        return field ? NULL : px__oom;                                                                                 \
     }
 STRING_KEY(k_user, c->cfg->user)
 STRING_KEY(k_pid_file, c->cfg->pid_file)
@@ -532,8 +532,9 @@ static const char *k_srv_proxy_buffering(load_ctx *c, const char *v)
     if (px__parse_switch(v, &c->srv->proxy_buffering))
         return SWITCH_MSG;
     if (c->srv->proxy_buffering)
-        px__cfg_warn(c, "proxy_buffering", "proxyd streams responses through fixed per-connection buffers; "
-                                            "\"on\" is accepted for nginx compatibility and behaves as \"off\"");
+        px__cfg_warn(c, "proxy_buffering",
+                     "proxyd streams responses through fixed per-connection buffers; "
+                     "\"on\" is accepted for nginx compatibility and behaves as \"off\"");
     return NULL;
 }
 

@@ -21,7 +21,8 @@ int px_check_keys(const px_config *cfg, void *errfp_v)
 {
     FILE *errfp = errfp_v;
     char section[160];
-    int errors = key_exposed(cfg, "global", cfg->tls_ticket_key_line, "tls_ticket_key_file", cfg->tls_ticket_key_file, errfp);
+    int errors =
+        key_exposed(cfg, "global", cfg->tls_ticket_key_line, "tls_ticket_key_file", cfg->tls_ticket_key_file, errfp);
     for (int i = 0; i < cfg->nservers; i++) {
         const px_server *s = &cfg->servers[i];
         snprintf(section, sizeof(section), "server %s", s->name);

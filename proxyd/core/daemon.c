@@ -105,9 +105,7 @@ static void on_signal(wire_loop *loop, int signo, void *data)
 {
     px_daemon *d = data;
     switch (signo) {
-    case SIGHUP:
-        reload(d);
-        return;
+    case SIGHUP: reload(d); return;
     case SIGUSR1:
         px_log_reopen();
         px_access_reopen();

@@ -22,9 +22,9 @@ typedef struct px_bind {
     px_server *servers[PX_MAX_BIND_SERVERS]; /* the loader refuses more (config_check.c) */
     int nservers;
     px_server *default_server;
-    int *fds;   /* [worker]: one SO_REUSEPORT socket each, -1 when closed */
-    int status; /* the [status] listener: answers /metrics itself */
-    int index;  /* position in px_runtime.binds, for per-worker TLS contexts */
+    int *fds;                            /* [worker]: one SO_REUSEPORT socket each, -1 when closed */
+    int status;                          /* the [status] listener: answers /metrics itself */
+    int index;                           /* position in px_runtime.binds, for per-worker TLS contexts */
     tlsio_server_settings *tls_settings; /* certificates of every server on this address */
 } px_bind;
 
@@ -65,11 +65,11 @@ typedef struct px_runtime {
     int nhealth;
     px_wstate *ws; /* [worker] */
     unsigned nworkers;
-    size_t buf_size;   /* request/response buffer block size */
-    size_t fields_cap; /* request fields kept after the buffer in each input block */
+    size_t buf_size;      /* request/response buffer block size */
+    size_t fields_cap;    /* request fields kept after the buffer in each input block */
     size_t exchange_size; /* per-request state kept after the fields (http/exchange.h) */
-    uint64_t conn_cap; /* client connections per worker: max_connections, lowered so that each accepted
-                        * client can still get its upstream descriptor under RLIMIT_NOFILE */
+    uint64_t conn_cap;    /* client connections per worker: max_connections, lowered so that each accepted
+                           * client can still get its upstream descriptor under RLIMIT_NOFILE */
     atomic_int refs;
     px_server *status_server; /* limits for the [status] listener */
     unsigned generation;

@@ -97,8 +97,7 @@ void px_worker_conn_closed(px_worker *w)
 static void on_grace_timeout(wire_loop *loop, wire_timer *t)
 {
     px_worker *w = t->data;
-    px_warn("worker %u: graceful stop timed out with %llu connection(s) left", w->id,
-            (unsigned long long)w->nconns);
+    px_warn("worker %u: graceful stop timed out with %llu connection(s) left", w->id, (unsigned long long)w->nconns);
     w->stopping = 2;
     close_idle(w);
     wire_loop_stop(loop);

@@ -46,8 +46,8 @@ typedef struct px_stats {
 } px_stats;
 
 /* A single writer needs no locked instruction: relaxed load and store keep readers from tearing. */
-#define PX_ADD(field, n)                                                                                          \
-    atomic_store_explicit(&(field), atomic_load_explicit(&(field), memory_order_relaxed) + (uint64_t)(n),       \
+#define PX_ADD(field, n)                                                                                               \
+    atomic_store_explicit(&(field), atomic_load_explicit(&(field), memory_order_relaxed) + (uint64_t)(n),              \
                           memory_order_relaxed)
 #define PX_GET(field) atomic_load_explicit(&(field), memory_order_relaxed)
 

@@ -16,7 +16,7 @@ struct px_gzip_state {
 
 /* Input taken per batch is bounded so that the compressed output of one batch always fits the out block: at
  * most what zlib still holds (its literal buffer) plus deflateBound() of the new input. */
-#define GZ_MEM_LEVEL 6          /* literal buffer of 4K symbols: a block never exceeds ~20 KiB */
+#define GZ_MEM_LEVEL 6 /* literal buffer of 4K symbols: a block never exceeds ~20 KiB */
 #define GZ_HELD_MAX (20 * 1024)
 
 /* One element of Accept-Encoding: 1 for "gzip" or "gzip;q=0.5", 0 for "gzip;q=0", -1 for any other coding.
@@ -114,7 +114,8 @@ int px_gzip_start(px_conn *c)
     if (!gz)
         return -1;
     gz->out = wire_pool_get(&PX_WS(c)->out_pool);
-    if (!gz->out || deflateInit2(&gz->z, c->server->gzip.level, Z_DEFLATED, 15 + 16, GZ_MEM_LEVEL, Z_DEFAULT_STRATEGY) != Z_OK) {
+    if (!gz->out ||
+        deflateInit2(&gz->z, c->server->gzip.level, Z_DEFLATED, 15 + 16, GZ_MEM_LEVEL, Z_DEFAULT_STRATEGY) != Z_OK) {
         if (gz->out)
             wire_pool_put(&PX_WS(c)->out_pool, gz->out);
         free(gz);

@@ -28,20 +28,26 @@ static int dropped(const px_conn *c, size_t i, int conn_names)
     const http_request *r = &c->x->req;
     const http_field *f = &r->fields[i];
     switch (px_field_classify(f->name)) {
-    case PF_CONTENT_LENGTH: case PF_TRANSFER_ENCODING: case PF_EXPECT: case PF_X_REAL_IP:
-    case PF_X_FORWARDED_FOR: case PF_X_FORWARDED_PROTO: case PF_HOST:
-        return 1;
-    case PF_UPGRADE:
-        return !r->upgrade;
-    case PF_CONNECTION: case PF_KEEP_ALIVE: case PF_PROXY_CONNECTION: case PF_TE: case PF_PROXY_AUTHENTICATE:
-    case PF_PROXY_AUTHORIZATION: case PF_TRAILER:
-        return 1;
+    case PF_CONTENT_LENGTH:
+    case PF_TRANSFER_ENCODING:
+    case PF_EXPECT:
+    case PF_X_REAL_IP:
+    case PF_X_FORWARDED_FOR:
+    case PF_X_FORWARDED_PROTO:
+    case PF_HOST: return 1;
+    case PF_UPGRADE: return !r->upgrade;
+    case PF_CONNECTION:
+    case PF_KEEP_ALIVE:
+    case PF_PROXY_CONNECTION:
+    case PF_TE:
+    case PF_PROXY_AUTHENTICATE:
+    case PF_PROXY_AUTHORIZATION:
+    case PF_TRAILER: return 1;
     case PF_OTHER:
         if (!c->server->limits.underscores_in_headers && px_field_has_underscore(f->name))
             return 1;
         break;
-    default:
-        break;
+    default: break;
     }
     if (conn_names && http_is_hop_by_hop(r->fields, r->nfields, i))
         return 1;
@@ -418,7 +424,9 @@ px_step px_proxy_upstream_error(px_conn *c, int err)
     int safe = connecting || (x->req.body == HTTP_BODY_NONE && http_method_idempotent(x->req.method_id));
     int stale = u->reused && !connecting; /* a pooled connection the origin had closed: not the server's fault */
     px_error("%s (%s) while %s%s", wire_strerror(err),
-             connecting ? "connect" : u->reused ? "reused connection" : "new connection",
+             connecting  ? "connect"
+             : u->reused ? "reused connection"
+                         : "new connection",
              connecting ? "connecting to upstream" : "sending the request to upstream", px_log_context(c));
     if (!stale) { /* a stale pooled connection says nothing about the server: it may be tried again, fresh */
         px_upstream_failed(u);

@@ -256,12 +256,8 @@ static void choose_framing(px_conn *c, const http_response *resp)
     x->resp_chunk_out = 0;
     x->resp_remaining = resp->content_length;
     switch (resp->body) {
-    case HTTP_BODY_NONE:
-        x->resp_body = BODY_DONE;
-        break;
-    case HTTP_BODY_LENGTH:
-        x->resp_body = resp->content_length ? BODY_LENGTH : BODY_DONE;
-        break;
+    case HTTP_BODY_NONE: x->resp_body = BODY_DONE; break;
+    case HTTP_BODY_LENGTH: x->resp_body = resp->content_length ? BODY_LENGTH : BODY_DONE; break;
     case HTTP_BODY_CHUNKED:
         x->resp_body = BODY_CHUNKED;
         memset(&x->resp_chunked, 0, sizeof(x->resp_chunked));
@@ -395,8 +391,7 @@ px_step px_proxy_read_response(px_conn *c)
     if (wire_buf_room(&u->s.in) == 0)
         wire_buf_compact(&u->s.in);
     if (wire_buf_room(&u->s.in) == 0) { /* a full block that forwarding cannot use: a zero-length read is no EOF */
-        px_error("upstream response stuck: %zu bytes cannot be forwarded%s", wire_buf_len(&u->s.in),
-                 px_log_context(c));
+        px_error("upstream response stuck: %zu bytes cannot be forwarded%s", wire_buf_len(&u->s.in), px_log_context(c));
         return PX_CLOSE;
     }
     ssize_t n = px_stream_read(&u->s);

@@ -60,9 +60,7 @@ static int start_body(px_conn *c)
         http_chunked_init(&x->req_chunked, 0, 0);
         x->req_body = BODY_CHUNKED;
         break;
-    default:
-        x->req_body = BODY_DONE;
-        break;
+    default: x->req_body = BODY_DONE; break;
     }
     return 0;
 }

@@ -14,10 +14,10 @@
 static const struct {
     const char *ext, *type;
 } types[] = {
-    {"html", "text/html"}, {"htm", "text/html"},  {"css", "text/css"},        {"js", "application/javascript"},
-    {"json", "application/json"}, {"txt", "text/plain"}, {"xml", "text/xml"}, {"svg", "image/svg+xml"},
-    {"png", "image/png"}, {"jpg", "image/jpeg"}, {"jpeg", "image/jpeg"}, {"gif", "image/gif"},
-    {"ico", "image/x-icon"}, {"woff", "font/woff"}, {"woff2", "font/woff2"}, {"pdf", "application/pdf"},
+    {"html", "text/html"},        {"htm", "text/html"},  {"css", "text/css"},     {"js", "application/javascript"},
+    {"json", "application/json"}, {"txt", "text/plain"}, {"xml", "text/xml"},     {"svg", "image/svg+xml"},
+    {"png", "image/png"},         {"jpg", "image/jpeg"}, {"jpeg", "image/jpeg"},  {"gif", "image/gif"},
+    {"ico", "image/x-icon"},      {"woff", "font/woff"}, {"woff2", "font/woff2"}, {"pdf", "application/pdf"},
 };
 
 static const char *content_type(const char *path)
@@ -32,7 +32,10 @@ static const char *content_type(const char *path)
 
 static int hexval(char ch)
 {
-    return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+    return ch >= '0' && ch <= '9'   ? ch - '0'
+           : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+           : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                    : -1;
 }
 
 long px_static_decode_path(http_slice path, char *out, size_t cap)
@@ -96,9 +99,10 @@ px_step px_static_respond(px_conn *c)
         x->keep_alive = 0; /* the body is not read: what follows it must never pass for a request */
     int fd = open_file(c, full, sizeof(full), &st, &status);
     if (fd < 0)
-        return px_respond_error(c, status, status == 400   ? "path not servable"
-                                           : status == 414 ? "path too long"
-                                                           : "no such file");
+        return px_respond_error(c, status,
+                                status == 400   ? "path not servable"
+                                : status == 414 ? "path too long"
+                                                : "no such file");
     x->file_fd = fd; /* closed by static_end, however the exchange ends */
     x->handler = &px_static_handler;
     if (px_respond_head(c, 200, NULL, content_type(full), (uint64_t)st.st_size, NULL, 0) < 0)

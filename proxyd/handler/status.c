@@ -58,8 +58,9 @@ static void counters(sbuf *b, const px_daemon *d)
     for (int k = 1; k <= 5; k++)
         put(b, "proxyd_responses_total{class=\"%dxx\"} %llu\n", k,
             (unsigned long long)sum(d, offsetof(px_stats, status) + (size_t)k * sizeof(_Atomic uint64_t)));
-    put(b, "# HELP proxyd_connections Open client connections\n# TYPE proxyd_connections gauge\n"
-           "proxyd_connections %llu\n",
+    put(b,
+        "# HELP proxyd_connections Open client connections\n# TYPE proxyd_connections gauge\n"
+        "proxyd_connections %llu\n",
         (unsigned long long)sum(d, offsetof(px_stats, conns)));
     static const char *const states[] = {"reading", "active", "idle"};
     put(b, "# HELP proxyd_connections_by_state Open client connections: reading a request head, in an exchange "
@@ -68,8 +69,9 @@ static void counters(sbuf *b, const px_daemon *d)
     for (int k = 0; k < 3; k++)
         put(b, "proxyd_connections_by_state{state=\"%s\"} %llu\n", states[k],
             (unsigned long long)sum(d, offsetof(px_stats, by_state) + (size_t)k * sizeof(_Atomic uint64_t)));
-    put(b, "# HELP proxyd_reloads_total Configuration reloads\n# TYPE proxyd_reloads_total counter\n"
-           "proxyd_reloads_total %llu\n",
+    put(b,
+        "# HELP proxyd_reloads_total Configuration reloads\n# TYPE proxyd_reloads_total counter\n"
+        "proxyd_reloads_total %llu\n",
         (unsigned long long)atomic_load(&((px_daemon *)d)->reloads));
 }
 

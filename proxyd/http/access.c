@@ -58,9 +58,9 @@ void px_access_log(px_conn *c)
     double rt = (double)(wire_now(w->loop) - x->started_ms) / 1000.0;
     double ut = x->up_ms ? (double)x->up_ms / 1000.0 : 0;
     const http_request *r = &x->req;
-    http_slice line = r->method.len ? http_slice_of(r->method.base, (size_t)(r->target.base + r->target.len -
-                                                                              r->method.base))
-                                    : http_slice_of("", 0);
+    http_slice line = r->method.len
+                          ? http_slice_of(r->method.base, (size_t)(r->target.base + r->target.len - r->method.base))
+                          : http_slice_of("", 0);
     const char *rq = escape(line, req, sizeof(req), json);
     const char *rf = escape(field(c, "referer"), ref, sizeof(ref), json);
     const char *ag = escape(field(c, "user-agent"), ua, sizeof(ua), json);
@@ -73,6 +73,6 @@ void px_access_log(px_conn *c)
                        "\"upstream_addr\":\"%s\",\"upstream_time\":%.3f}\n",
                        when, c->peer, rq, version, status, (unsigned long long)x->resp_bytes, rf, ag, rt, ua_addr, ut);
     else
-        px_alog_printf(&w->alog, "%s - - [%s] \"%s%s\" %d %llu \"%s\" \"%s\" rt=%.3f uaddr=%s ut=%.3f\n", c->peer,
-                       when, rq, version, status, (unsigned long long)x->resp_bytes, rf, ag, rt, ua_addr, ut);
+        px_alog_printf(&w->alog, "%s - - [%s] \"%s%s\" %d %llu \"%s\" \"%s\" rt=%.3f uaddr=%s ut=%.3f\n", c->peer, when,
+                       rq, version, status, (unsigned long long)x->resp_bytes, rf, ag, rt, ua_addr, ut);
 }

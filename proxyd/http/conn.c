@@ -366,15 +366,11 @@ px_step px_conn_answered(px_conn *c)
 static px_step step(px_conn *c)
 {
     switch (c->state) {
-    case CS_HANDSHAKE:
-        return state_handshake(c);
-    case CS_HEAD:
-        return state_head(c);
-    case CS_HANDLER:
-        return c->x->handler->step(c);
+    case CS_HANDSHAKE: return state_handshake(c);
+    case CS_HEAD: return state_head(c);
+    case CS_HANDLER: return c->x->handler->step(c);
     case CS_LOCAL:
-    case CS_CLOSING:
-        return state_flush(c);
+    case CS_CLOSING: return state_flush(c);
     }
     return PX_CLOSE;
 }
@@ -389,8 +385,7 @@ static void update_timer(px_conn *c)
     int progress = c->progress;
     c->progress = 0;
     switch (c->state) {
-    case CS_HANDSHAKE:
-        return;
+    case CS_HANDSHAKE: return;
     case CS_HEAD:
         if (c->tkind != T_HEADER && c->tkind != T_KEEPALIVE && c->tkind != T_TRIM) {
             if (c->s.in.end)
@@ -405,8 +400,7 @@ static void update_timer(px_conn *c)
             return;
         }
         break; /* a handler that only sends is bounded by send_timeout */
-    default:
-        break;
+    default: break;
     }
     if (c->tkind != T_LINGER && (progress || c->tkind != T_SEND))
         px_conn_set_timer(c, T_SEND, l->send_timeout);
@@ -463,14 +457,9 @@ static px_step on_timeout(px_conn *c)
         if (!c->x->resp_head_sent && !c->s.out.len)
             return answer_timeout(c, "client body timeout");
         break;
-    case T_SEND:
-        px_info("client send timeout%s", px_log_context(c));
-        break;
-    case T_TUNNEL:
-        px_info("tunnel idle timeout%s", px_log_context(c));
-        break;
-    default:
-        break;
+    case T_SEND: px_info("client send timeout%s", px_log_context(c)); break;
+    case T_TUNNEL: px_info("tunnel idle timeout%s", px_log_context(c)); break;
+    default: break;
     }
     c->reset = c->tkind != T_KEEPALIVE && c->tkind != T_LINGER && c->server->limits.reset_timedout_connection;
     return PX_CLOSE;

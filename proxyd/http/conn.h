@@ -36,7 +36,7 @@ struct px_conn {
     wire_timer timer;
     px_timer_kind tkind;
     px_conn_state state;
-    int progress; /* something moved in this run (re-arms send/body timers) */
+    int progress;   /* something moved in this run (re-arms send/body timers) */
     px_gauge gauge; /* counted in stats.by_state under this */
     int reset;      /* close with RST (reset_timedout_connection) */
     int trim_due;   /* give back the TLS record buffers at the next empty read */
@@ -44,7 +44,7 @@ struct px_conn {
     px_worker *w;
     px_runtime *rt; /* the runtime it was accepted under, referenced until it closes */
     px_bind *bind;
-    px_server *server; /* chosen by Host for each request; the bind's default before */
+    px_server *server;    /* chosen by Host for each request; the bind's default before */
     px_conn *prev, *next; /* worker's list */
     char peer[48];        /* client address as text, formatted once at accept */
     size_t last_len;      /* head parse resume hint */

@@ -14,10 +14,17 @@
 static int add_header_applies(int status)
 {
     switch (status) {
-    case 200: case 201: case 204: case 206: case 301: case 302: case 303: case 304: case 307: case 308:
-        return 1;
-    default:
-        return 0;
+    case 200:
+    case 201:
+    case 204:
+    case 206:
+    case 301:
+    case 302:
+    case 303:
+    case 304:
+    case 307:
+    case 308: return 1;
+    default: return 0;
     }
 }
 

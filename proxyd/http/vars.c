@@ -58,32 +58,19 @@ static void write_host(const px_conn *c, http_writer *hw)
 void px_var_write(const px_conn *c, px_var v, http_writer *hw)
 {
     switch (v) {
-    case PX_VAR_HOST:
-        write_host(c, hw);
-        return;
+    case PX_VAR_HOST: write_host(c, hw); return;
     case PX_VAR_HTTP_HOST:
         if (c->x->req.host.len)
             put(hw, c->x->req.host.base, c->x->req.host.len);
         else
             write_host(c, hw);
         return;
-    case PX_VAR_REQUEST_URI:
-        put(hw, c->x->req.path.base, c->x->req.path.len);
-        return;
-    case PX_VAR_SCHEME:
-        put_str(hw, c->bind->tls ? "https" : "http");
-        return;
-    case PX_VAR_REMOTE_ADDR:
-        put_str(hw, c->peer);
-        return;
-    case PX_VAR_PROXY_ADD_XFF:
-        write_xff(c, hw);
-        return;
-    case PX_VAR_SERVER_NAME:
-        write_server_name(c, hw);
-        return;
-    default:
-        return;
+    case PX_VAR_REQUEST_URI: put(hw, c->x->req.path.base, c->x->req.path.len); return;
+    case PX_VAR_SCHEME: put_str(hw, c->bind->tls ? "https" : "http"); return;
+    case PX_VAR_REMOTE_ADDR: put_str(hw, c->peer); return;
+    case PX_VAR_PROXY_ADD_XFF: write_xff(c, hw); return;
+    case PX_VAR_SERVER_NAME: write_server_name(c, hw); return;
+    default: return;
     }
 }
 

@@ -95,9 +95,8 @@ static void drive_handshake(px_upconn *u)
         return;
     }
     if (r != TLSIO_OK) { /* counted against the server by the owner (still connecting) */
-        px_error("TLS handshake with upstream %s failed: %s%s%s%s", u->up->servers[u->server].text,
-                 tlsio_strerror(r), *tlsio_conn_error_text(u->s.tls) ? ": " : "", tlsio_conn_error_text(u->s.tls),
-                 owner_context(u));
+        px_error("TLS handshake with upstream %s failed: %s%s%s%s", u->up->servers[u->server].text, tlsio_strerror(r),
+                 *tlsio_conn_error_text(u->s.tls) ? ": " : "", tlsio_conn_error_text(u->s.tls), owner_context(u));
         u->ops->failed(u->owner, -EPROTO);
         return;
     }

@@ -23,8 +23,8 @@ void px_upstream_mark_failure(px_runtime *rt, const px_upstream *up, int si, uin
     if (atomic_fetch_add(&h->fails, 1) + 1 >= s->max_fails) {
         atomic_store(&h->down_until, now + s->fail_timeout);
         atomic_store(&h->fails, 0);
-        px_warn("upstream %s: marked down for %llums after %d failure(s)", s->text,
-                (unsigned long long)s->fail_timeout, s->max_fails);
+        px_warn("upstream %s: marked down for %llums after %d failure(s)", s->text, (unsigned long long)s->fail_timeout,
+                s->max_fails);
     }
 }
 

@@ -88,8 +88,8 @@ void px_upstream_mark_failure(px_runtime *rt, const px_upstream *up, int si, uin
 /* balance.c: the balancer's state of one upstream as seen by one worker. */
 typedef struct px_balance_view {
     const px_upstream *up;
-    unsigned *active; /* [server]: connections in use */
-    int *rr_weight;   /* [server]: smooth weighted round-robin state */
+    unsigned *active;  /* [server]: connections in use */
+    int *rr_weight;    /* [server]: smooth weighted round-robin state */
     const int *up_now; /* [server]: 1 when in rotation */
 } px_balance_view;
 /* Picks a server among the backups (backup = 1) or the others, skipping those in tried and those down: smooth

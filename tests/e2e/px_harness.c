@@ -51,8 +51,8 @@ static const char *env_or_fail(const char *name)
 static void origin_start(px_env *e, int i)
 {
     char line[256];
-    const char *argv[] = {SETPRIV, "--pdeathsig", "KILL", "--", env_or_fail("PROXYD_ORIGIN"),
-                          "-l", "127.0.0.1:0", "-w", "1", "-q", NULL};
+    const char *argv[] = {SETPRIV, "--pdeathsig", "KILL", "--", env_or_fail("PROXYD_ORIGIN"), "-l", "127.0.0.1:0",
+                          "-w",    "1",           "-q",   NULL};
     pid_t pid = ts_spawn(argv, ORIGIN_READY, line, sizeof line, 10000);
     ck_assert_msg(pid > 0, "origin %d did not start", i);
     const char *colon = strrchr(line, ':');

@@ -19,14 +19,14 @@
  *   @O0@ @O1@ @O2@  the origins' ports        @DEAD@  a free port nothing listens on
  *   @DIR@           the temp directory         @LOG@   the error log path (@DIR@/error.log) */
 typedef struct px_env {
-    char dir[64];                 /* mkdtemp'd, removed by px_env_done */
-    char conf[96];                /* @DIR@/proxyd.ini */
-    char log[96];                 /* @DIR@/error.log */
+    char dir[64];  /* mkdtemp'd, removed by px_env_done */
+    char conf[96]; /* @DIR@/proxyd.ini */
+    char log[96];  /* @DIR@/error.log */
     int port, port2, dead;
     int norigins;
     int oport[PX_MAX_ORIGINS];
     pid_t opid[PX_MAX_ORIGINS];
-    pid_t pid;                    /* the running proxyd, or 0 */
+    pid_t pid; /* the running proxyd, or 0 */
 } px_env;
 
 /* Creates the directory, picks the ports and starts norigins origins (ck_asserts on failure). Children get

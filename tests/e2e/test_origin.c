@@ -30,7 +30,8 @@ static void teardown(void)
 static int all_bytes(const char *p, size_t n, char ch)
 {
     for (size_t i = 0; i < n; i++)
-        if (p[i] != ch) return 0;
+        if (p[i] != ch)
+            return 0;
     return 1;
 }
 

@@ -14,8 +14,8 @@
 
 static px_env env;
 
-#define ONE_ORIGIN                                                                                               \
-    "[upstream o]\nserver = 127.0.0.1:@O0@\nkeepalive = 8\n"                                                     \
+#define ONE_ORIGIN                                                                                                     \
+    "[upstream o]\nserver = 127.0.0.1:@O0@\nkeepalive = 8\n"                                                           \
     "[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = o\n"
 
 /* The value of the first field called name in an echoed request head (copied into out), or NULL. */
@@ -401,8 +401,8 @@ START_TEST(chunked_request_wire)
     raw_upstream u = {.lfd = -1};
     pthread_t t;
     px_env_init(&env, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)env.port2),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in sa = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)env.port2), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     u.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     ck_assert_int_ge(u.lfd, 0);
     ck_assert_int_eq(bind(u.lfd, (struct sockaddr *)&sa, sizeof sa), 0);
@@ -410,8 +410,10 @@ START_TEST(chunked_request_wire)
     ck_assert_int_eq(pthread_create(&t, NULL, raw_serve, &u), 0);
     px_proxy_start(&env, PX_GLOBAL "[upstream raw]\nserver = 127.0.0.1:@PORT2@\n"
                                    "[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = raw\n");
-    px_req(env.port, "POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-                     "5;ext=1\r\nhello\r\n6;a=\"b\"\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n", &r);
+    px_req(env.port,
+           "POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+           "5;ext=1\r\nhello\r\n6;a=\"b\"\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n",
+           &r);
     pthread_join(t, NULL);
     close(u.lfd);
     ck_assert_int_eq(r.status, 200);

@@ -14,8 +14,8 @@
 
 static px_env env;
 
-#define ONE_ORIGIN                                                                                               \
-    "[upstream o]\nserver = 127.0.0.1:@O0@\n"                                                                    \
+#define ONE_ORIGIN                                                                                                     \
+    "[upstream o]\nserver = 127.0.0.1:@O0@\n"                                                                          \
     "[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = o\n"
 
 static long long now_ms(void)
@@ -125,8 +125,8 @@ START_TEST(bad_requests)
         {"Transfer-Encoding: gzip, chunked",
          "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501, 501},
         {"HTTP/2.0", "GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505, 505},
-        {"two Content-Length", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
-         400, 400},
+        {"two Content-Length", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400,
+         400},
     };
     ts_response r;
     px_env_init(&env, 1);
@@ -136,8 +136,8 @@ START_TEST(bad_requests)
         ck_assert_int_ge(fd, 0);
         ck_assert_int_eq(ts_send(fd, cases[i].raw, strlen(cases[i].raw)), 0);
         ck_assert_msg(ts_read_response(fd, &r, 0) == 0, "%s: no response", cases[i].what);
-        ck_assert_msg(r.status == cases[i].status || r.status == cases[i].alt, "%s: status %d, want %d",
-                      cases[i].what, r.status, cases[i].status);
+        ck_assert_msg(r.status == cases[i].status || r.status == cases[i].alt, "%s: status %d, want %d", cases[i].what,
+                      r.status, cases[i].status);
         ck_assert_msg(r.closed || closed_within(fd, 2000), "%s: connection left open", cases[i].what);
         ts_response_free(&r);
         close(fd);
@@ -242,12 +242,13 @@ START_TEST(config_errors)
         ck_assert_msg(rc == 1, "%s: exit %d, want 1; stderr:\n%s", cases[i].what, rc, out);
         snprintf(want, sizeof want, "%s:%d:", env.conf, cases[i].line);
         ck_assert_msg(strstr(out, want) != NULL, "%s: no \"%s\" in:\n%s", cases[i].what, want, out);
-        ck_assert_msg(strstr(out, cases[i].key) != NULL, "%s: key %s not named in:\n%s", cases[i].what,
-                      cases[i].key, out);
+        ck_assert_msg(strstr(out, cases[i].key) != NULL, "%s: key %s not named in:\n%s", cases[i].what, cases[i].key,
+                      out);
     }
-    int rc = px_check_config(&env, PX_GLOBAL "keepalive_timeout = 500ms\nclient_max_body_size = 10m\n"
-                                             "[upstream o]\nserver = 127.0.0.1:@DEAD@ weight=2\n"
-                                             "[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = o\n",
+    int rc = px_check_config(&env,
+                             PX_GLOBAL "keepalive_timeout = 500ms\nclient_max_body_size = 10m\n"
+                                       "[upstream o]\nserver = 127.0.0.1:@DEAD@ weight=2\n"
+                                       "[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = o\n",
                              out, sizeof out);
     ck_assert_msg(rc == 0, "valid configuration: exit %d:\n%s", rc, out);
     px_env_done(&env);

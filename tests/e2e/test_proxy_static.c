@@ -17,9 +17,10 @@ static px_env env;
 static void make_files(void)
 {
     char path[1024];
-    snprintf(path, sizeof path, "mkdir -p %s/www/sub && printf '<h1>home</h1>' > %s/www/home.html && "
-                                "printf 'hello' > %s/www/a.txt && printf 'secret' > %s/www/b.txt && "
-                                "printf 'top' > %s/outside.txt",
+    snprintf(path, sizeof path,
+             "mkdir -p %s/www/sub && printf '<h1>home</h1>' > %s/www/home.html && "
+             "printf 'hello' > %s/www/a.txt && printf 'secret' > %s/www/b.txt && "
+             "printf 'top' > %s/outside.txt",
              env.dir, env.dir, env.dir, env.dir, env.dir);
     char out[256];
     ck_assert_int_eq(px_run(path, out, sizeof out), 0);

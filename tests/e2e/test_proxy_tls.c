@@ -43,11 +43,11 @@ static void served_subject(int port, const char *name, char *out, size_t cap)
     px_run(cmd, out, cap);
 }
 
-#define TLS_FRONT                                                                                                \
-    "[upstream o]\nserver = 127.0.0.1:@O0@\n"                                                                    \
-    "[server a]\nlisten = 127.0.0.1:@PORT@ tls default\nserver_name = a.test\n"                                  \
-    "tls_cert = @DIR@/a.test.crt\ntls_key = @DIR@/a.test.key\nproxy_pass = o\n"                                  \
-    "[server b]\nlisten = 127.0.0.1:@PORT@ tls\nserver_name = b.test\n"                                          \
+#define TLS_FRONT                                                                                                      \
+    "[upstream o]\nserver = 127.0.0.1:@O0@\n"                                                                          \
+    "[server a]\nlisten = 127.0.0.1:@PORT@ tls default\nserver_name = a.test\n"                                        \
+    "tls_cert = @DIR@/a.test.crt\ntls_key = @DIR@/a.test.key\nproxy_pass = o\n"                                        \
+    "[server b]\nlisten = 127.0.0.1:@PORT@ tls\nserver_name = b.test\n"                                                \
     "tls_cert = @DIR@/b.test.crt\ntls_key = @DIR@/b.test.key\nproxy_pass = o\n"
 
 /* 15. A TLS listener serves the body, and SNI picks each server's certificate. */
@@ -81,12 +81,12 @@ END_TEST
 
 /* proxyd in front of itself: a plain listener proxies to an https upstream (its own TLS listener). */
 #define TLS_UPSTREAM(server_name) TLS_UPSTREAM_CA(server_name, "a.test")
-#define TLS_UPSTREAM_CA(server_name, ca)                                                                         \
-    "[upstream o]\nserver = 127.0.0.1:@O0@\n"                                                                    \
-    "[upstream secure]\nserver = 127.0.0.1:@PORT2@\ntls = on\ntls_ca = @DIR@/" ca ".crt\n"                       \
-    "tls_server_name = " server_name "\n"                                                                        \
-    "[server front]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = https://secure\n"                                   \
-    "[server back]\nlisten = 127.0.0.1:@PORT2@ tls\nserver_name = a.test\n"                                      \
+#define TLS_UPSTREAM_CA(server_name, ca)                                                                               \
+    "[upstream o]\nserver = 127.0.0.1:@O0@\n"                                                                          \
+    "[upstream secure]\nserver = 127.0.0.1:@PORT2@\ntls = on\ntls_ca = @DIR@/" ca ".crt\n"                             \
+    "tls_server_name = " server_name "\n"                                                                              \
+    "[server front]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = https://secure\n"                                         \
+    "[server back]\nlisten = 127.0.0.1:@PORT2@ tls\nserver_name = a.test\n"                                            \
     "tls_cert = @DIR@/a.test.crt\ntls_key = @DIR@/a.test.key\nproxy_pass = o\n"
 
 START_TEST(https_upstream)

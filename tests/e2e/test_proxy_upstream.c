@@ -30,8 +30,8 @@ static int get_status(int port, const char *path)
     return st;
 }
 
-#define POOLED                                                                                                   \
-    "[upstream o]\nserver = 127.0.0.1:@O0@\nkeepalive = 8\n"                                                     \
+#define POOLED                                                                                                         \
+    "[upstream o]\nserver = 127.0.0.1:@O0@\nkeepalive = 8\n"                                                           \
     "[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = o\n"
 
 /* 3. 100 requests on one client connection, then 10 client connections: one upstream connection in all. */

@@ -57,7 +57,8 @@ static void decode_whole(uint8_t knob, const char *buf, size_t len, outcome *o)
     init(&d, knob);
     while (!d.done) {
         long r = step(&d, buf + o->consumed, len - o->consumed, o);
-        if (r <= 0) break;
+        if (r <= 0)
+            break;
     }
 }
 
@@ -82,7 +83,8 @@ static void decode_bytewise(uint8_t knob, const char *buf, size_t len, outcome *
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1) return 0;
+    if (size < 1)
+        return 0;
     size_t len = size - 1;
     char *buf = malloc(len ? len : 1);
     assert(buf != NULL);

@@ -16,7 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void assert_within(http_slice s, const char *buf, size_t len)
 {
-    if (s.len == 0) return;
+    if (s.len == 0)
+        return;
     assert(s.base >= buf && s.base <= buf + len);
     assert(s.len <= len - (size_t)(s.base - buf));
 }
@@ -38,7 +39,8 @@ static void check_result(long r, const http_request *req, const char *buf, size_
         assert(http_strerror((int)r) != NULL);
         return;
     }
-    if (r <= 0) return;
+    if (r <= 0)
+        return;
     assert(req->head_len == (size_t)r);
     assert(req->nfields <= FIELDS);
     assert(req->minor == 0 || req->minor == 1);
@@ -78,7 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static http_field fa[FIELDS], fb[FIELDS];
     http_request a, b;
     http_limits lim = {0, 0, 0, 0};
-    if (size < 1) return 0;
+    if (size < 1)
+        return 0;
     lim.flags = data[0] & 0x80 ? HTTP_F_REJECT_TE_AND_CL : 0;
     /* A private copy of exactly the input length: ASan then catches any read past the end. */
     size_t len = size - 1;
@@ -105,7 +108,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     else if (rb < 0 && rb != HTTP_INCOMPLETE && rb == ra)
         assert(b.err_offset == a.err_offset);
     assert(rb == ra);
-    if (ra > 0) assert_same(&a, &b);
+    if (ra > 0)
+        assert_same(&a, &b);
     free(buf);
     return 0;
 }

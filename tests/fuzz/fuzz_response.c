@@ -16,7 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void assert_within(http_slice s, const char *buf, size_t len)
 {
-    if (s.len == 0) return;
+    if (s.len == 0)
+        return;
     assert(s.base >= buf && s.base <= buf + len);
     assert(s.len <= len - (size_t)(s.base - buf));
 }
@@ -37,7 +38,8 @@ static void check_head(const http_response *resp, long r, const char *buf, unsig
     int bodiless = (resp_flags & HTTP_RESP_TO_HEAD) || resp->status < 200 || resp->status == 204 ||
                    resp->status == 304 ||
                    ((resp_flags & HTTP_RESP_TO_CONNECT) && resp->status >= 200 && resp->status < 300);
-    if (bodiless) assert(resp->body == HTTP_BODY_NONE);
+    if (bodiless)
+        assert(resp->body == HTTP_BODY_NONE);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -45,7 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static http_field fields[FIELDS];
     http_response resp;
     http_limits lim = {0, 0, 0, 0};
-    if (size < 1) return 0;
+    if (size < 1)
+        return 0;
     unsigned resp_flags = data[0] & (HTTP_RESP_TO_HEAD | HTTP_RESP_TO_CONNECT);
     lim.flags = data[0] & 0x80 ? HTTP_F_REJECT_TE_AND_CL : 0;
     size_t len = size - 1;

@@ -12,7 +12,8 @@ static size_t g_maplen;
 
 void guard_free(void)
 {
-    if (g_map) munmap(g_map, g_maplen);
+    if (g_map)
+        munmap(g_map, g_maplen);
     g_map = NULL;
 }
 
@@ -27,7 +28,8 @@ const char *guard_copy(const char *s, size_t n)
     char *guard = (char *)g_map + data_pages * page;
     ck_assert_int_eq(mprotect(guard, page, PROT_NONE), 0);
     char *p = guard - n;
-    if (n) memcpy(p, s, n);
+    if (n)
+        memcpy(p, s, n);
     return p;
 }
 

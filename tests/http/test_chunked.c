@@ -8,14 +8,20 @@
 typedef struct ccase {
     const char *in;
     size_t len;
-    long want;         /* 0: done; else the http_err */
-    const char *body;  /* decoded body when done */
-    size_t consumed;   /* bytes consumed when done (0: all) */
+    long want;        /* 0: done; else the http_err */
+    const char *body; /* decoded body when done */
+    size_t consumed;  /* bytes consumed when done (0: all) */
     size_t max_ext, max_trailer;
 } ccase;
 
-#define OK(in, body) {S(in), 0, body, 0, 0, 0}
-#define BAD(in, err) {S(in), err, "", 0, 0, 0}
+#define OK(in, body)                                                                                                   \
+    {                                                                                                                  \
+        S(in), 0, body, 0, 0, 0                                                                                        \
+    }
+#define BAD(in, err)                                                                                                   \
+    {                                                                                                                  \
+        S(in), err, "", 0, 0, 0                                                                                        \
+    }
 
 static const ccase rows[] = {
     OK("5\r\nhello\r\n0\r\n\r\n", "hello"),
@@ -111,11 +117,20 @@ static void check_row(int i, size_t step)
     }
 }
 
-START_TEST(chunked_whole) { check_row(_i, 0); }
+START_TEST(chunked_whole)
+{
+    check_row(_i, 0);
+}
 END_TEST
-START_TEST(chunked_bytewise) { check_row(_i, 1); }
+START_TEST(chunked_bytewise)
+{
+    check_row(_i, 1);
+}
 END_TEST
-START_TEST(chunked_step3) { check_row(_i, 3); }
+START_TEST(chunked_step3)
+{
+    check_row(_i, 3);
+}
 END_TEST
 
 START_TEST(one_span_per_call)

@@ -33,13 +33,30 @@ START_TEST(token_list)
 }
 END_TEST
 
-#define F(n, v) {{n, sizeof(n) - 1}, {v, sizeof(v) - 1}}
+#define F(n, v)                                                                                                        \
+    {                                                                                                                  \
+        {n, sizeof(n) - 1},                                                                                            \
+        {                                                                                                              \
+            v, sizeof(v) - 1                                                                                           \
+        }                                                                                                              \
+    }
 
 static const http_field msg[] = {
-    F("Host", "a"),        F("Connection", "X-Secret, keep-alive"), F("x-secret", "1"), F("Keep-Alive", "timeout=5"),
-    F("TE", "trailers"),   F("Transfer-Encoding", "chunked"),       F("Upgrade", "h2c"), F("Proxy-Authorization", "x"),
-    F("Trailer", "X"),     F("Proxy-Connection", "close"),          F("Accept", "*/*"), F("Proxy-Authenticate", "y"),
-    F("connection", "Accept-Encoding"), F("Accept-Encoding", "gzip"), F("Content-Length", "1"),
+    F("Host", "a"),
+    F("Connection", "X-Secret, keep-alive"),
+    F("x-secret", "1"),
+    F("Keep-Alive", "timeout=5"),
+    F("TE", "trailers"),
+    F("Transfer-Encoding", "chunked"),
+    F("Upgrade", "h2c"),
+    F("Proxy-Authorization", "x"),
+    F("Trailer", "X"),
+    F("Proxy-Connection", "close"),
+    F("Accept", "*/*"),
+    F("Proxy-Authenticate", "y"),
+    F("connection", "Accept-Encoding"),
+    F("Accept-Encoding", "gzip"),
+    F("Content-Length", "1"),
 };
 
 typedef struct hcase {
@@ -48,8 +65,8 @@ typedef struct hcase {
 } hcase;
 
 static const hcase hops[] = {
-    {0, 0}, {1, 1}, {2, 1}, {3, 1}, {4, 1}, {5, 1}, {6, 1}, {7, 1}, {8, 1}, {9, 1}, {10, 0}, {11, 1}, {12, 1}, {13, 1},
-    {14, 0}, {99, 0},
+    {0, 0}, {1, 1}, {2, 1},  {3, 1},  {4, 1},  {5, 1},  {6, 1},  {7, 1},
+    {8, 1}, {9, 1}, {10, 0}, {11, 1}, {12, 1}, {13, 1}, {14, 0}, {99, 0},
 };
 
 START_TEST(hop_by_hop)
@@ -85,8 +102,8 @@ typedef struct mcase {
 } mcase;
 
 static const mcase methods[] = {
-    {HTTP_M_GET, 1},  {HTTP_M_HEAD, 1},    {HTTP_M_PUT, 1},     {HTTP_M_DELETE, 1}, {HTTP_M_OPTIONS, 1},
-    {HTTP_M_TRACE, 1}, {HTTP_M_POST, 0},   {HTTP_M_PATCH, 0},   {HTTP_M_CONNECT, 0}, {HTTP_M_OTHER, 0},
+    {HTTP_M_GET, 1},   {HTTP_M_HEAD, 1}, {HTTP_M_PUT, 1},   {HTTP_M_DELETE, 1},  {HTTP_M_OPTIONS, 1},
+    {HTTP_M_TRACE, 1}, {HTTP_M_POST, 0}, {HTTP_M_PATCH, 0}, {HTTP_M_CONNECT, 0}, {HTTP_M_OTHER, 0},
 };
 
 START_TEST(idempotent)

@@ -32,38 +32,42 @@ static const vcase valid[] = {
     {S("GET /p?q=1 HTTP/1.0\r\n\r\n"), 0, HTTP_M_GET, O, "/p?q=1", "", 0, NONE, 0, 0, 0, 0, 0, 0},
     {S("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"), 0, HTTP_M_GET, O, "/", "", 0, NONE, 0, 1, 0, 0, 0, 1},
     {S("GET / HTTP/1.0\r\nConnection: keep-alive2\r\n\r\n"), 0, HTTP_M_GET, O, "/", "", 0, NONE, 0, 0, 0, 0, 0, 1},
-    {S("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"), 0, HTTP_M_GET, O, "/", "a", 1, NONE, 0, 0, 0, 0, 0, 2},
-    {S("GET / HTTP/1.1\r\nHost: a\r\nConnection: x, CLOSE\r\n\r\n"), 0, HTTP_M_GET, O, "/", "a", 1, NONE, 0, 0, 0, 0, 0, 2},
-    {S("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Keep-Alive, Upgrade\r\nUpgrade: websocket\r\n\r\n"), 0, HTTP_M_GET, O,
-     "/ws", "a", 1, NONE, 0, 1, 0, 0, 1, 3},
-    {S("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n\r\n"), 0, HTTP_M_GET, O, "/ws", "a", 1, NONE, 0, 1, 0, 0, 0,
+    {S("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"), 0, HTTP_M_GET, O, "/", "a", 1, NONE, 0, 0, 0, 0, 0,
      2},
-    {S("POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n"), 0, HTTP_M_POST, O, "/f", "a", 1, LEN, 5, 1, 0, 0, 0, 2},
-    {S("POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n"), 0, HTTP_M_POST, O, "/f", "a", 1, LEN, 5, 1, 0, 0, 0,
+    {S("GET / HTTP/1.1\r\nHost: a\r\nConnection: x, CLOSE\r\n\r\n"), 0, HTTP_M_GET, O, "/", "a", 1, NONE, 0, 0, 0, 0, 0,
      2},
-    {S("POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\ncontent-length: 5\r\n\r\n"), 0, HTTP_M_POST, O, "/f", "a", 1,
-     LEN, 5, 1, 0, 0, 0, 3},
-    {S("POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 007\r\n\r\n"), 0, HTTP_M_POST, O, "/f", "a", 1, LEN, 7, 1, 0, 0, 0,
+    {S("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Keep-Alive, Upgrade\r\nUpgrade: websocket\r\n\r\n"), 0, HTTP_M_GET,
+     O, "/ws", "a", 1, NONE, 0, 1, 0, 0, 1, 3},
+    {S("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n\r\n"), 0, HTTP_M_GET, O, "/ws", "a", 1, NONE, 0, 1, 0, 0,
+     0, 2},
+    {S("POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n"), 0, HTTP_M_POST, O, "/f", "a", 1, LEN, 5, 1, 0, 0, 0,
      2},
-    {S("POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"), 0, HTTP_M_POST, O, "/f", "a", 1, LEN, 0, 1, 0, 0, 0, 2},
-    {S("POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 9223372036854775807\r\n\r\n"), 0, HTTP_M_POST, O, "/f", "a", 1, LEN,
-     9223372036854775807ULL, 1, 0, 0, 0, 2},
-    {S("POST /f HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"), 0, HTTP_M_POST, O, "/f", "a", 1, CHK, 0, 1, 0,
-     0, 0, 2},
-    {S("POST /f HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n"), 0, HTTP_M_POST, O, "/f", "a", 1, CHK, 0, 1, 0,
-     0, 0, 2},
-    {S("POST /f HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:   chunked \t\r\n\r\n"), 0, HTTP_M_POST, O, "/f", "a", 1, CHK, 0,
-     1, 0, 0, 0, 2},
-    {S("POST /f HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: , chunked\r\n\r\n"), 0, HTTP_M_POST, O, "/f", "a", 1, CHK, 0, 1,
+    {S("POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n"), 0, HTTP_M_POST, O, "/f", "a", 1, LEN, 5, 1, 0, 0,
+     0, 2},
+    {S("POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\ncontent-length: 5\r\n\r\n"), 0, HTTP_M_POST, O, "/f", "a",
+     1, LEN, 5, 1, 0, 0, 0, 3},
+    {S("POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 007\r\n\r\n"), 0, HTTP_M_POST, O, "/f", "a", 1, LEN, 7, 1, 0, 0,
+     0, 2},
+    {S("POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"), 0, HTTP_M_POST, O, "/f", "a", 1, LEN, 0, 1, 0, 0, 0,
+     2},
+    {S("POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 9223372036854775807\r\n\r\n"), 0, HTTP_M_POST, O, "/f", "a", 1,
+     LEN, 9223372036854775807ULL, 1, 0, 0, 0, 2},
+    {S("POST /f HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"), 0, HTTP_M_POST, O, "/f", "a", 1, CHK, 0, 1,
      0, 0, 0, 2},
-    {S("POST /f HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"), 0, HTTP_M_POST, O, "/f",
-     "a", 1, CHK, 0, 0, 1, 0, 0, 3},
-    {S("POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"), 0, HTTP_M_POST, O, "/f",
-     "a", 1, CHK, 0, 0, 1, 0, 0, 3},
-    {S("PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n"), 0, HTTP_M_PUT, O, "/f", "a", 1,
-     LEN, 1, 1, 0, 1, 0, 3},
-    {S("PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\n\r\n"), 0, HTTP_M_PUT, O, "/f", "a", 1, NONE, 0, 1, 0, 1, 0,
-     2},
+    {S("POST /f HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n"), 0, HTTP_M_POST, O, "/f", "a", 1, CHK, 0, 1,
+     0, 0, 0, 2},
+    {S("POST /f HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:   chunked \t\r\n\r\n"), 0, HTTP_M_POST, O, "/f", "a", 1, CHK,
+     0, 1, 0, 0, 0, 2},
+    {S("POST /f HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: , chunked\r\n\r\n"), 0, HTTP_M_POST, O, "/f", "a", 1, CHK, 0,
+     1, 0, 0, 0, 2},
+    {S("POST /f HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"), 0, HTTP_M_POST, O,
+     "/f", "a", 1, CHK, 0, 0, 1, 0, 0, 3},
+    {S("POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"), 0, HTTP_M_POST, O,
+     "/f", "a", 1, CHK, 0, 0, 1, 0, 0, 3},
+    {S("PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n"), 0, HTTP_M_PUT, O, "/f", "a",
+     1, LEN, 1, 1, 0, 1, 0, 3},
+    {S("PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\n\r\n"), 0, HTTP_M_PUT, O, "/f", "a", 1, NONE, 0, 1, 0, 1,
+     0, 2},
     {S("PUT /f HTTP/1.0\r\nExpect: 100-continue\r\n\r\n"), 0, HTTP_M_PUT, O, "/f", "", 0, NONE, 0, 0, 0, 0, 0, 1},
     {S("\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"), 0, HTTP_M_GET, O, "/", "a", 1, NONE, 0, 1, 0, 0, 0, 1},
     {S("GET http://example.com:8080/x?y HTTP/1.1\r\nHost: other\r\n\r\n"), 0, HTTP_M_GET, A, "/x?y", "example.com:8080",
@@ -72,8 +76,8 @@ static const vcase valid[] = {
      0, 1, 0, 0, 0, 1},
     {S("GET http://h?q HTTP/1.1\r\nHost: h\r\n\r\n"), 0, HTTP_M_GET, A, "?q", "h", 1, NONE, 0, 1, 0, 0, 0, 1},
     {S("GET http://[::1]:81/ HTTP/1.0\r\n\r\n"), 0, HTTP_M_GET, A, "/", "[::1]:81", 0, NONE, 0, 0, 0, 0, 0, 0},
-    {S("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"), 0, HTTP_M_CONNECT,
-     HTTP_TARGET_AUTHORITY, "", "example.com:443", 1, NONE, 0, 1, 0, 0, 0, 1},
+    {S("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"), 0, HTTP_M_CONNECT, HTTP_TARGET_AUTHORITY,
+     "", "example.com:443", 1, NONE, 0, 1, 0, 0, 0, 1},
     {S("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n"), 0, HTTP_M_OPTIONS, HTTP_TARGET_ASTERISK, "*", "a", 1, NONE, 0, 1, 0, 0,
      0, 1},
     {S("OPTIONS http://a/ HTTP/1.1\r\nHost: a\r\n\r\n"), 0, HTTP_M_OPTIONS, A, "/", "a", 1, NONE, 0, 1, 0, 0, 0, 1},
@@ -87,21 +91,21 @@ static const vcase valid[] = {
     {S("get / HTTP/1.1\r\nHost: a\r\n\r\n"), 0, HTTP_M_OTHER, O, "/", "a", 1, NONE, 0, 1, 0, 0, 0, 1},
     {S("DELETE /x HTTP/1.1\r\nHost: a\r\n\r\n"), 0, HTTP_M_DELETE, O, "/x", "a", 1, NONE, 0, 1, 0, 0, 0, 1},
     {S("PATCH /x HTTP/1.1\r\nHost: a\r\n\r\n"), 0, HTTP_M_PATCH, O, "/x", "a", 1, NONE, 0, 1, 0, 0, 0, 1},
-    {S("GET / HTTP/1.1\r\nHost: a\r\nX: caf\xc3\xa9\r\nY: a\tb\r\nZ:\r\n\r\n"), 0, HTTP_M_GET, O, "/", "a", 1, NONE, 0, 1,
-     0, 0, 0, 4},
+    {S("GET / HTTP/1.1\r\nHost: a\r\nX: caf\xc3\xa9\r\nY: a\tb\r\nZ:\r\n\r\n"), 0, HTTP_M_GET, O, "/", "a", 1, NONE, 0,
+     1, 0, 0, 0, 4},
     {S("GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa?x=1&y=%20 HTTP/1.1\r\nHost: a\r\nUser-Agent: Mozilla/5.0 (X11; "
        "Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)\r\n\r\n"),
      0, HTTP_M_GET, O, "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa?x=1&y=%20", "a", 1, NONE, 0, 1, 0, 0, 0, 2},
-    {S("GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n"), 28, HTTP_M_GET, O, "/1", "a", 1, NONE, 0,
-     1, 0, 0, 0, 1},
+    {S("GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n"), 28, HTTP_M_GET, O, "/1", "a", 1, NONE,
+     0, 1, 0, 0, 0, 1},
     {S("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\n"), 47, HTTP_M_POST, O, "/", "a", 1,
      LEN, 3, 1, 0, 0, 0, 2},
     /* shapes at the edges of the 16-byte SIMD blocks: names past one block, tchars other than letters, digits
      * and '-', obs-text and HTAB inside values, values ending on a block boundary */
     {S("GET / HTTP/1.1\r\nHost: a\r\nX-A-Very-Long-Field-Name: v\r\nX_y.z~!: \xff\xfe\tq \r\n\r\n"), 0, HTTP_M_GET, O,
      "/", "a", 1, NONE, 0, 1, 0, 0, 0, 3},
-    {S("GET / HTTP/1.1\r\nHost: a\r\nX: 0123456789abcdefghijklmnopqrstuvw\xc3\xa9xyz\tend\r\nY: 0123456789ab\r\n\r\n"), 0,
-     HTTP_M_GET, O, "/", "a", 1, NONE, 0, 1, 0, 0, 0, 3},
+    {S("GET / HTTP/1.1\r\nHost: a\r\nX: 0123456789abcdefghijklmnopqrstuvw\xc3\xa9xyz\tend\r\nY: 0123456789ab\r\n\r\n"),
+     0, HTTP_M_GET, O, "/", "a", 1, NONE, 0, 1, 0, 0, 0, 3},
     {S("GET / HTTP/1.1\r\nHost: a\r\nConnection: Keep-Alive\r\n\r\n"), 0, HTTP_M_GET, O, "/", "a", 1, NONE, 0, 1, 0, 0,
      0, 2},
     {S("GET / HTTP/1.0\r\nConnection: CLOSE\r\n\r\n"), 0, HTTP_M_GET, O, "/", "", 0, NONE, 0, 0, 0, 0, 0, 1},
@@ -174,21 +178,26 @@ static const icase invalid[] = {
     {S(H11 "X: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\0b\r\n\r\n"), HTTP_E_FIELD_VALUE, 0, 0, 0, 0},
     {S(H11 "X: a\x7f\r\n\r\n"), HTTP_E_FIELD_VALUE, 0, 0, 0, 0},
     {S(H11 "X: a\x1b[0m\r\n\r\n"), HTTP_E_FIELD_VALUE, 0, 0, 0, 0},
-    {S(P11 "Transfer-Encoding:\x0b" "chunked\r\n\r\n"), HTTP_E_FIELD_VALUE, 0, 0, 0, 0},
-    {S(P11 "Transfer-Encoding:\x0c" "chunked\r\n\r\n"), HTTP_E_FIELD_VALUE, 0, 0, 0, 0},
+    {S(P11 "Transfer-Encoding:\x0b"
+           "chunked\r\n\r\n"),
+     HTTP_E_FIELD_VALUE, 0, 0, 0, 0},
+    {S(P11 "Transfer-Encoding:\x0c"
+           "chunked\r\n\r\n"),
+     HTTP_E_FIELD_VALUE, 0, 0, 0, 0},
     {S(H11 "X-A-Very-Long-Name_x y: v\r\n\r\n"), HTTP_E_FIELD_NAME, 0, 0, 0, 0},
     {S(H11 "ABCDEFGHIJKLMNOPQRSTU\r\n\r\n"), HTTP_E_FIELD_NAME, 0, 0, 0, 0},
     {S(H11 "X: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\x7f\r\n\r\n"), HTTP_E_FIELD_VALUE, 0, 0, 0, 0},
-    {S(H11 "X: \xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01\r\n\r\n"), HTTP_E_FIELD_VALUE,
-     0, 0, 0, 0},
+    {S(H11 "X: \xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01\r\n\r\n"),
+     HTTP_E_FIELD_VALUE, 0, 0, 0, 0},
     {S(H11 "X: a\tb\tc\x7f\r\n\r\n"), HTTP_E_FIELD_VALUE, 0, 0, 0, 0},
     {S("GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\x01b HTTP/1.1\r\nHost: a\r\n\r\n"), HTTP_E_TARGET, 0, 0, 0, 0},
     {S(H11 "X: a\r\n b\r\n\r\n"), HTTP_E_OBS_FOLD, 0, 0, 0, 0},
     {S(H11 "X: a\r\n\tb\r\n\r\n"), HTTP_E_OBS_FOLD, 0, 0, 0, 0},
     {S("GET / HTTP/1.1\r\n Host: a\r\n\r\n"), HTTP_E_OBS_FOLD, 0, 0, 0, 0},
     /* limits */
-    {S(H11 "A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\nF: 6\r\nG: 7\r\nH: 8\r\nI: 9\r\nJ: 10\r\nK: 11\r\nL: 12\r\nM: 13\r\n"
-          "N: 14\r\nO: 15\r\nP: 16\r\n\r\n"),
+    {S(H11
+       "A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\nF: 6\r\nG: 7\r\nH: 8\r\nI: 9\r\nJ: 10\r\nK: 11\r\nL: 12\r\nM: 13\r\n"
+       "N: 14\r\nO: 15\r\nP: 16\r\n\r\n"),
      HTTP_E_TOO_MANY_FIELDS, 0, 0, 0, 0},
     {S(H11 "A: 1\r\nB: 2\r\n\r\n"), HTTP_E_TOO_MANY_FIELDS, 0, 0, 2, 0},
     {S(H11 "A: 1111111111111111111111111111111\r\n\r\n"), HTTP_E_HEAD_TOO_LARGE, 0, 40, 0, 0},
@@ -256,8 +265,7 @@ static const icase invalid[] = {
     {S("\r\n\r\n"), HTTP_INCOMPLETE, 0, 0, 0, 0},
 };
 
-static long parse_row(const char *in, size_t len, size_t last, http_request *req, http_field *f,
-                      const http_limits *lim)
+static long parse_row(const char *in, size_t len, size_t last, http_request *req, http_field *f, const http_limits *lim)
 {
     memset(req, 0x5a, sizeof *req); /* outputs must all be rewritten */
     req->fields = f;
@@ -282,7 +290,8 @@ static void check_valid(const vcase *c, const http_request *r, long got)
     check_slice(r->host, c->host);
     ck_assert_int_eq(r->minor, c->minor);
     ck_assert_int_eq(r->body, c->body);
-    if (c->body == HTTP_BODY_LENGTH) ck_assert_uint_eq(r->content_length, c->cl);
+    if (c->body == HTTP_BODY_LENGTH)
+        ck_assert_uint_eq(r->content_length, c->cl);
     ck_assert_int_eq(r->keep_alive, c->ka);
     ck_assert_int_eq(r->must_close, c->mc);
     ck_assert_int_eq(r->expect_continue, c->ec);
@@ -317,7 +326,8 @@ START_TEST(invalid_whole)
     long r = parse_row(in, c->len, 0, &req, f, &lim);
     ck_assert_msg(r == c->err, "row %d: got %ld (%s), want %d (%s)", _i, r, http_strerror((int)r), c->err,
                   http_strerror(c->err));
-    if (r != HTTP_INCOMPLETE) ck_assert_uint_lt(req.err_offset, c->len + 1);
+    if (r != HTTP_INCOMPLETE)
+        ck_assert_uint_lt(req.err_offset, c->len + 1);
     guard_free();
 }
 END_TEST
@@ -345,7 +355,8 @@ static void feed_split(const char *s, size_t len, const http_limits *lim, size_t
             guard_free();
             return;
         }
-        if (k == len) break;
+        if (k == len)
+            break;
     }
     ck_assert_int_eq(whole, HTTP_INCOMPLETE);
     guard_free();
@@ -397,13 +408,25 @@ START_TEST(invalid_whole_scalar)
 }
 END_TEST
 
-START_TEST(valid_bytewise) { split_valid(_i, 1); }
+START_TEST(valid_bytewise)
+{
+    split_valid(_i, 1);
+}
 END_TEST
-START_TEST(valid_step5) { split_valid(_i, 5); }
+START_TEST(valid_step5)
+{
+    split_valid(_i, 5);
+}
 END_TEST
-START_TEST(invalid_bytewise) { split_invalid(_i, 1); }
+START_TEST(invalid_bytewise)
+{
+    split_invalid(_i, 1);
+}
 END_TEST
-START_TEST(invalid_step5) { split_invalid(_i, 5); }
+START_TEST(invalid_step5)
+{
+    split_invalid(_i, 5);
+}
 END_TEST
 
 START_TEST(fields_and_slices)
@@ -437,7 +460,8 @@ START_TEST(error_offsets)
 {
     http_request req;
     http_field f[CAP];
-    ck_assert_int_eq(parse_row(S("GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n"), 0, &req, f, NULL), HTTP_E_FIELD_VALUE);
+    ck_assert_int_eq(parse_row(S("GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n"), 0, &req, f, NULL),
+                     HTTP_E_FIELD_VALUE);
     ck_assert_uint_eq(req.err_offset, 29);
     ck_assert_int_eq(parse_row(S("GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n"), 0, &req, f, NULL), HTTP_E_LINE_ENDING);
     ck_assert_uint_eq(req.err_offset, 23);

@@ -27,7 +27,10 @@ typedef struct rcase {
 #define CHK HTTP_BODY_CHUNKED
 #define CLO HTTP_BODY_CLOSE
 
-#define ERR(in, rf, fl, e) {S(in), rf, fl, e, 0, 0, NONE, 0, 0, 0, 0, ""}
+#define ERR(in, rf, fl, e)                                                                                             \
+    {                                                                                                                  \
+        S(in), rf, fl, e, 0, 0, NONE, 0, 0, 0, 0, ""                                                                   \
+    }
 
 static const rcase rows[] = {
     {S("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"), 0, 0, 0, 200, 1, LEN, 5, 1, 0, 0, "OK"},
@@ -52,7 +55,8 @@ static const rcase rows[] = {
      "OK"},
     {S("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"), 0, 0, 0, 200, 0, CLO, 0, 0, 1, 0,
      "OK"},
-    {S("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\n"), 0, 0, 0, 200, 0, LEN, 1, 1, 0, 0, "OK"},
+    {S("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\n"), 0, 0, 0, 200, 0, LEN, 1, 1, 0, 0,
+     "OK"},
     {S("HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n"), 0, 0, 0, 200, 0, LEN, 1, 0, 0, 0, "OK"},
     {S("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\n"), 0, 0, 0, 200, 1, LEN, 1, 0, 0, 0, "OK"},
     {S("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"), 0, 0, 0, 200, 1, LEN, 5, 1, 0, 0, "OK"},
@@ -110,7 +114,8 @@ static void check_whole(int i)
     ck_assert_int_eq(r.status, c->status);
     ck_assert_int_eq(r.minor, c->minor);
     ck_assert_int_eq(r.body, c->body);
-    if (c->body == HTTP_BODY_LENGTH) ck_assert_uint_eq(r.content_length, c->cl);
+    if (c->body == HTTP_BODY_LENGTH)
+        ck_assert_uint_eq(r.content_length, c->cl);
     ck_assert_int_eq(r.keep_alive, c->ka);
     ck_assert_int_eq(r.must_close, c->mc);
     ck_assert_int_eq(r.upgrade, c->up);
@@ -119,7 +124,10 @@ static void check_whole(int i)
     guard_free();
 }
 
-START_TEST(response_whole) { check_whole(_i); }
+START_TEST(response_whole)
+{
+    check_whole(_i);
+}
 END_TEST
 
 /* Again with libhttp's portable scanners instead of SSE2 (flag restored so no-fork runs are unaffected). */

@@ -92,9 +92,11 @@ typedef struct fcase {
 } fcase;
 
 static const fcase fields[] = {
-    {"X", "a b\tc", 5, 1},     {"X", "a\r\nEvil: 1", 10, 0}, {"X", "a\nb", 3, 0}, {"X", "a\rb", 3, 0},
-    {"X", "a\0b", 3, 0},       {"X Y", "v", 1, 0},            {"", "v", 1, 0},     {"X:", "v", 1, 0},
-    {"X\r\nY", "v", 1, 0},     {"X-Ok", "caf\xc3\xa9", 5, 1},
+    {"X", "a b\tc", 5, 1}, {"X", "a\r\nEvil: 1", 10, 0},
+    {"X", "a\nb", 3, 0},   {"X", "a\rb", 3, 0},
+    {"X", "a\0b", 3, 0},   {"X Y", "v", 1, 0},
+    {"", "v", 1, 0},       {"X:", "v", 1, 0},
+    {"X\r\nY", "v", 1, 0}, {"X-Ok", "caf\xc3\xa9", 5, 1},
 };
 
 START_TEST(field_injection)
@@ -104,7 +106,8 @@ START_TEST(field_injection)
     http_writer_init(&w, buf, sizeof buf);
     http_write_field(&w, http_slice_cstr(fields[_i].name), http_slice_of(fields[_i].value, fields[_i].vlen));
     ck_assert_int_eq(w.overflow, !fields[_i].ok);
-    if (!fields[_i].ok) ck_assert_uint_eq(w.len, 0);
+    if (!fields[_i].ok)
+        ck_assert_uint_eq(w.len, 0);
 }
 END_TEST
 
@@ -131,14 +134,14 @@ typedef struct scase {
 } scase;
 
 static const scase statuses[] = {
-    {HTTP_E_METHOD, 400},          {HTTP_E_TARGET, 400},          {HTTP_E_VERSION, 505},
-    {HTTP_E_LINE_ENDING, 400},     {HTTP_E_LINE_TOO_LONG, 414},   {HTTP_E_FIELD_NAME, 400},
-    {HTTP_E_FIELD_VALUE, 400},     {HTTP_E_OBS_FOLD, 400},        {HTTP_E_TOO_MANY_FIELDS, 431},
-    {HTTP_E_HEAD_TOO_LARGE, 431},  {HTTP_E_CONTENT_LENGTH, 400},  {HTTP_E_TE_UNSUPPORTED, 501},
-    {HTTP_E_TE_NOT_CHUNKED, 400},  {HTTP_E_TE_HTTP10, 400},       {HTTP_E_TE_AND_CL, 400},
-    {HTTP_E_HOST_MISSING, 400},    {HTTP_E_HOST_DUP, 400},        {HTTP_E_HOST_INVALID, 400},
-    {HTTP_E_STATUS, 502},          {HTTP_E_CHUNK_SIZE, 400},      {HTTP_E_CHUNK_EXT, 400},
-    {HTTP_E_CHUNK_DATA, 400},      {HTTP_E_TRAILER, 400},         {HTTP_E_BODY_TOO_LARGE, 413},
+    {HTTP_E_METHOD, 400},          {HTTP_E_TARGET, 400},         {HTTP_E_VERSION, 505},
+    {HTTP_E_LINE_ENDING, 400},     {HTTP_E_LINE_TOO_LONG, 414},  {HTTP_E_FIELD_NAME, 400},
+    {HTTP_E_FIELD_VALUE, 400},     {HTTP_E_OBS_FOLD, 400},       {HTTP_E_TOO_MANY_FIELDS, 431},
+    {HTTP_E_HEAD_TOO_LARGE, 431},  {HTTP_E_CONTENT_LENGTH, 400}, {HTTP_E_TE_UNSUPPORTED, 501},
+    {HTTP_E_TE_NOT_CHUNKED, 400},  {HTTP_E_TE_HTTP10, 400},      {HTTP_E_TE_AND_CL, 400},
+    {HTTP_E_HOST_MISSING, 400},    {HTTP_E_HOST_DUP, 400},       {HTTP_E_HOST_INVALID, 400},
+    {HTTP_E_STATUS, 502},          {HTTP_E_CHUNK_SIZE, 400},     {HTTP_E_CHUNK_EXT, 400},
+    {HTTP_E_CHUNK_DATA, 400},      {HTTP_E_TRAILER, 400},        {HTTP_E_BODY_TOO_LARGE, 413},
     {HTTP_E_VERSION_INVALID, 400},
 };
 
@@ -153,7 +156,8 @@ START_TEST(strerror_distinct)
     const char *mine = http_strerror(statuses[_i].err);
     ck_assert_str_ne(mine, http_strerror(-1000));
     for (size_t j = 0; j < NELEM(statuses); j++)
-        if ((int)j != _i) ck_assert_str_ne(mine, http_strerror(statuses[j].err));
+        if ((int)j != _i)
+            ck_assert_str_ne(mine, http_strerror(statuses[j].err));
     ck_assert_str_ne(mine, http_strerror(HTTP_INCOMPLETE));
 }
 END_TEST

@@ -59,8 +59,7 @@ static const struct {
 START_TEST(connection_names_fields)
 {
     http_field f[2] = {{S("Accept"), S("*/*")}, {S("Connection"), S(connections[_i].value)}};
-    ck_assert_msg(px_connection_names_fields(f, 2) == connections[_i].names, "Connection: %s",
-                  connections[_i].value);
+    ck_assert_msg(px_connection_names_fields(f, 2) == connections[_i].names, "Connection: %s", connections[_i].value);
 }
 END_TEST
 
@@ -124,7 +123,7 @@ START_TEST(swap_keeps_number)
     ck_assert_int_eq(px_log_swap_fd(&slot, fb, 3), 0);
     ck_assert_int_eq(atomic_load(&slot), fa);
     ck_assert_str_eq(readlink_fd(fa), b);
-    ck_assert_int_lt(fcntl(fb, F_GETFD), 0); /* the new descriptor was folded into the old number */
+    ck_assert_int_lt(fcntl(fb, F_GETFD), 0);           /* the new descriptor was folded into the old number */
     ck_assert_int_eq(px_log_swap_fd(&slot, -1, 0), 0); /* logging off: the number stays, pointed at /dev/null */
     ck_assert_int_eq(atomic_load(&slot), -1);
     ck_assert_str_eq(readlink_fd(fa), "/dev/null");

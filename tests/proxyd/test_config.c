@@ -98,7 +98,7 @@ START_TEST(upstream_servers_and_routes)
     ck_assert_int_eq(a->balance, PX_BALANCE_LEAST_CONN);
     ck_assert_str_eq(cfg->upstreams[1].servers[0].host, "::1");
     px_server *s = &cfg->servers[0];
-    ck_assert_str_eq(s->names[0], "a.example.com"); /* lower-cased */
+    ck_assert_str_eq(s->names[0], "a.example.com");   /* lower-cased */
     ck_assert_str_eq(s->routes[0].prefix, "/api/v2"); /* longest prefix first */
     ck_assert_str_eq(s->routes[2].prefix, "/");
     ck_assert_int_eq(s->add_headers[0].always, 1);
@@ -181,8 +181,8 @@ END_TEST
 START_TEST(continuation_lines_for_lists)
 {
     char err[2048] = "";
-    px_config *cfg = load("[global]\ngzip = on\ngzip_types = text/plain text/css\n  application/json\n" MIN_SERVER,
-                          err, sizeof(err));
+    px_config *cfg = load("[global]\ngzip = on\ngzip_types = text/plain text/css\n  application/json\n" MIN_SERVER, err,
+                          sizeof(err));
     ck_assert_msg(cfg != NULL, "%s", err);
     ck_assert_int_eq(cfg->gzip.ntypes, 3);
     ck_assert_str_eq(cfg->gzip.types[2], "application/json");
@@ -271,8 +271,10 @@ START_TEST(inherited_and_overridden)
 {
     const struct inherited *t = &inherited[_i];
     char text[1024], err[2048] = "";
-    snprintf(text, sizeof(text), "[global]\n%s = %s\n" MIN_SERVER "[server own]\nlisten = 127.0.0.1:8082\n"
-             "proxy_pass = app\n%s = %s\n", t->key, t->global_text, t->key, t->server_text);
+    snprintf(text, sizeof(text),
+             "[global]\n%s = %s\n" MIN_SERVER "[server own]\nlisten = 127.0.0.1:8082\n"
+             "proxy_pass = app\n%s = %s\n",
+             t->key, t->global_text, t->key, t->server_text);
     px_config *cfg = load(text, err, sizeof(err));
     ck_assert_msg(cfg != NULL, "%s", err);
     ck_assert_msg(inherited_value(cfg, -1, t) == t->global_val, "%s: [global] value", t->key);
@@ -391,7 +393,8 @@ START_TEST(bind_servers_limit)
     }
     ck_assert_msg(cfg == NULL, "%d servers on one address accepted", n);
     ck_assert_msg(strstr(err, "[server s64] listen: 127.0.0.1:8080: too many servers listen on this address "
-                              "(at most 64)") != NULL, "%s", err);
+                              "(at most 64)") != NULL,
+                  "%s", err);
 }
 END_TEST
 
@@ -403,8 +406,8 @@ START_TEST(bind_certs_limit)
     big_len = 0;
     addf("[upstream app]\nserver = 127.0.0.1:8081\n");
     for (int done = 0; done < total; servers++) {
-        addf("[server s%d]\nlisten = 127.0.0.1:8443 tls\nserver_name = s%d.example.com\nproxy_pass = app\n",
-             servers, servers);
+        addf("[server s%d]\nlisten = 127.0.0.1:8443 tls\nserver_name = s%d.example.com\nproxy_pass = app\n", servers,
+             servers);
         for (int k = 0; k < PX_MAX_CERTS && done < total; k++, done++)
             addf("tls_cert = %s\ntls_key = %s\n", pem, pem);
     }
@@ -418,8 +421,10 @@ START_TEST(bind_certs_limit)
     }
     ck_assert_msg(cfg == NULL, "%d certificates on one address accepted", total);
     char expect[160];
-    snprintf(expect, sizeof(expect), "[server s%d] listen: 127.0.0.1:8443: too many certificates among the servers "
-             "on this address (at most 64)", servers - 1);
+    snprintf(expect, sizeof(expect),
+             "[server s%d] listen: 127.0.0.1:8443: too many certificates among the servers "
+             "on this address (at most 64)",
+             servers - 1);
     ck_assert_msg(strstr(err, expect) != NULL, "expected \"%s\" in \"%s\"", expect, err);
 }
 END_TEST
@@ -456,8 +461,10 @@ START_TEST(binds_limit)
     }
     ck_assert_msg(cfg == NULL, "%d addresses (status %d) accepted", n, status);
     char expect[160];
-    snprintf(expect, sizeof(expect), "listen: 127.0.0.1:%d: too many distinct listen addresses, the [status] one "
-             "included (at most 32)", 20000 + PX_MAX_BINDS - status);
+    snprintf(expect, sizeof(expect),
+             "listen: 127.0.0.1:%d: too many distinct listen addresses, the [status] one "
+             "included (at most 32)",
+             20000 + PX_MAX_BINDS - status);
     ck_assert_msg(strstr(err, expect) != NULL, "expected \"%s\" in \"%s\"", expect, err);
 }
 END_TEST

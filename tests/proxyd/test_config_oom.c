@@ -159,8 +159,7 @@ static void fail_each_allocation(int sticky)
         ck_assert_msg(cfg == NULL, "allocation %ld failed but the load succeeded", n);
         ck_assert_msg(strstr(errbuf, "out of memory") != NULL, "allocation %ld: no \"out of memory\" in: %s", n,
                       errbuf);
-        ck_assert_msg(strstr(errbuf, path) != NULL, "allocation %ld: the error does not name the file: %s", n,
-                      errbuf);
+        ck_assert_msg(strstr(errbuf, path) != NULL, "allocation %ld: the error does not name the file: %s", n, errbuf);
 #ifdef __SANITIZE_ADDRESS__
         ck_assert_msg(__lsan_do_recoverable_leak_check() == 0, "allocation %ld failed: leak (report above)", n);
 #endif

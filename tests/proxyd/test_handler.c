@@ -36,9 +36,9 @@ static const struct {
     px_server *want;
 } hosts[] = {
     {"meet.contoso.com", &srv_exact},
-    {"MEET.Contoso.COM", &srv_exact},      /* case-insensitive */
-    {"meet.contoso.com:443", &srv_exact},  /* the port is ignored */
-    {"meet.contoso.com.", &srv_exact},     /* a trailing dot too */
+    {"MEET.Contoso.COM", &srv_exact},     /* case-insensitive */
+    {"meet.contoso.com:443", &srv_exact}, /* the port is ignored */
+    {"meet.contoso.com.", &srv_exact},    /* a trailing dot too */
     {"dialin.contoso.com", &srv_exact},
     {"lyncdiscover.contoso.com", &srv_wild},
     {"a.b.contoso.com", &srv_default}, /* "*.suffix" matches one label only */

@@ -19,7 +19,8 @@ char *ts_origin_start(int *port_out, pid_t *pid_out)
     }
     const char *const argv[] = {bin, "-l", "127.0.0.1:0", "-w", "1", "-q", NULL};
     pid_t pid = ts_spawn(argv, ORIGIN_READY, line, sizeof line, 10000);
-    if (pid < 0) return NULL;
+    if (pid < 0)
+        return NULL;
     colon = strrchr(line, ':');
     long port = colon ? strtol(colon + 1, &end, 10) : 0;
     char *addr = strdup(line + strlen(ORIGIN_READY));
@@ -38,11 +39,13 @@ int ts_count_connections(int origin_port)
     ts_response r;
     const char *p;
     long n = -1;
-    if (ts_request(origin_port, "GET /stats HTTP/1.1\r\nHost: origin\r\nConnection: close\r\n\r\n", &r) < 0) return -1;
+    if (ts_request(origin_port, "GET /stats HTTP/1.1\r\nHost: origin\r\nConnection: close\r\n\r\n", &r) < 0)
+        return -1;
     if (r.status == 200 && (p = strstr(r.body, "\"connections\":")) != NULL) {
         char *end;
         n = strtol(p + strlen("\"connections\":"), &end, 10);
-        if (end == p + strlen("\"connections\":")) n = -1;
+        if (end == p + strlen("\"connections\":"))
+            n = -1;
     }
     ts_response_free(&r);
     return (int)n;

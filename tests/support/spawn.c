@@ -36,7 +36,8 @@ int ts_free_port(void)
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof sa;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
-    if (fd < 0) return -1;
+    if (fd < 0)
+        return -1;
     if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 && getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
         port = ntohs(sa.sin_port);
     close(fd);
@@ -50,7 +51,8 @@ static void exec_child(const char *const argv[], int out_fd)
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGPIPE, SIG_DFL);
-    if (out_fd >= 0 && dup2(out_fd, STDOUT_FILENO) < 0) _exit(127);
+    if (out_fd >= 0 && dup2(out_fd, STDOUT_FILENO) < 0)
+        _exit(127);
     execv(argv[0], (char *const *)argv);
     fprintf(stderr, "ts_spawn: exec %s: %s\n", argv[0], strerror(errno));
     _exit(127);
@@ -69,7 +71,8 @@ static void *forward_output(void *arg)
     char buf[4096];
     ssize_t n;
     while ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
-        if (n > 0 && write(STDERR_FILENO, buf, (size_t)n) < 0) break;
+        if (n > 0 && write(STDERR_FILENO, buf, (size_t)n) < 0)
+            break;
     close(fd);
     return NULL;
 }
@@ -111,27 +114,33 @@ static int wait_line(int fd, const char *prefix, char *out, size_t cap, int time
             memmove(buf, nl + 1, have - len - 1);
             have -= len + 1;
         }
-        if (have == sizeof buf) have = 0; /* an endless line: drop it */
+        if (have == sizeof buf)
+            have = 0; /* an endless line: drop it */
         long long left = deadline - now_ms();
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0) return -1;
+        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+            return -1;
         ssize_t n = read(fd, buf + have, sizeof buf - have);
-        if (n <= 0 && !(n < 0 && errno == EINTR)) return -1;
-        if (n > 0) have += (size_t)n;
+        if (n <= 0 && !(n < 0 && errno == EINTR))
+            return -1;
+        if (n > 0)
+            have += (size_t)n;
     }
 }
 
 pid_t ts_spawn(const char *const argv[], const char *wait_line_prefix, char *first_line_out, size_t cap, int timeout_ms)
 {
     int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0) return -1;
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -1;
     pid_t pid = fork();
     if (pid < 0) {
         close(p[0]);
         close(p[1]);
         return -1;
     }
-    if (pid == 0) exec_child(argv, p[1]);
+    if (pid == 0)
+        exec_child(argv, p[1]);
     close(p[1]);
     if (wait_line(p[0], wait_line_prefix, first_line_out, cap, timeout_ms) < 0) {
         close(p[0]);
@@ -146,7 +155,8 @@ static int can_connect(int port)
     struct sockaddr_in sa = {
         .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return 0;
+    if (fd < 0)
+        return 0;
     int ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
     close(fd);
     return ok;
@@ -156,10 +166,13 @@ pid_t ts_spawn_port(const char *const argv[], int port, int timeout_ms)
 {
     long long deadline = now_ms() + timeout_ms;
     pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) exec_child(argv, -1);
+    if (pid < 0)
+        return -1;
+    if (pid == 0)
+        exec_child(argv, -1);
     while (!can_connect(port)) {
-        if (waitpid(pid, NULL, WNOHANG) == pid) return -1; /* exited early: already reaped */
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return -1; /* exited early: already reaped */
         if (now_ms() >= deadline) {
             kill_and_reap(pid);
             return -1;
@@ -171,8 +184,10 @@ pid_t ts_spawn_port(const char *const argv[], int port, int timeout_ms)
 
 static int exit_code(int status)
 {
-    if (WIFEXITED(status)) return WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
     return -1;
 }
 
@@ -180,16 +195,21 @@ int ts_stop(pid_t pid, int sig, int timeout_ms)
 {
     int status;
     long long deadline = now_ms() + timeout_ms;
-    if (pid <= 0 || kill(pid, sig) < 0) return -1;
+    if (pid <= 0 || kill(pid, sig) < 0)
+        return -1;
     for (;;) {
         pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid) return exit_code(status);
-        if (r < 0 && errno != EINTR) return -1;
-        if (now_ms() >= deadline) break;
+        if (r == pid)
+            return exit_code(status);
+        if (r < 0 && errno != EINTR)
+            return -1;
+        if (now_ms() >= deadline)
+            break;
         sleep_ms(5);
     }
     kill(pid, SIGKILL);
     while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) return -1;
+        if (errno != EINTR)
+            return -1;
     return 128 + SIGKILL;
 }

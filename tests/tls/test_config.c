@@ -23,8 +23,7 @@ START_TEST(missing_and_garbage_files)
     char err[256], warn[256];
     ck_assert_int_eq(server_settings(tls_path("nope.pem"), tls_path("a.key"), NULL, NULL, err, warn), TLSIO_ECONFIG);
     ck_assert_msg(strstr(err, "nope.pem: cannot read certificate") != NULL, "%s", err);
-    ck_assert_int_eq(server_settings(tls_path("garbage.pem"), tls_path("a.key"), NULL, NULL, err, warn),
-                     TLSIO_ECONFIG);
+    ck_assert_int_eq(server_settings(tls_path("garbage.pem"), tls_path("a.key"), NULL, NULL, err, warn), TLSIO_ECONFIG);
     ck_assert_msg(strstr(err, "garbage.pem: cannot parse certificate: ") != NULL, "%s", err);
     ck_assert_int_eq(server_settings(tls_path("a.pem"), tls_path("b.key"), NULL, NULL, err, warn), TLSIO_ECONFIG);
     ck_assert_msg(strstr(err, "b.key: private key does not match") != NULL, "%s", err);
@@ -66,8 +65,8 @@ static const struct {
 START_TEST(policy_overrides)
 {
     char err[256], warn[256];
-    int rc = server_settings(tls_path("a.pem"), tls_path("a.key"), policy_cases[_i].ciphers,
-                             policy_cases[_i].protocols, err, warn);
+    int rc = server_settings(tls_path("a.pem"), tls_path("a.key"), policy_cases[_i].ciphers, policy_cases[_i].protocols,
+                             err, warn);
     ck_assert_msg(rc == policy_cases[_i].rc, "case %d: %s (%s)", _i, tlsio_strerror(rc), err);
     if (policy_cases[_i].warn_has != NULL)
         ck_assert_msg(strstr(warn, policy_cases[_i].warn_has) != NULL, "case %d warn: %s", _i, warn);

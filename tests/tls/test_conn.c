@@ -78,7 +78,10 @@ static void handshake_ok(struct pair *p)
 static const struct {
     const char *sni, *suite_has;
 } sni_cases[] = {
-    {"a.test", "ECDHE-ECDSA"}, {"b.test", "ECDHE-RSA"}, {"x.wild.test", "ECDHE-ECDSA"}, {"B.TEST", "ECDHE-RSA"},
+    {"a.test", "ECDHE-ECDSA"},
+    {"b.test", "ECDHE-RSA"},
+    {"x.wild.test", "ECDHE-ECDSA"},
+    {"B.TEST", "ECDHE-RSA"},
 };
 
 START_TEST(sni_selects_certificate)
@@ -216,8 +219,9 @@ START_TEST(records_share_one_recv)
     pair_open(&p, tls_settings(0, 0), "a.test", 0);
     handshake_ok(&p);
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(tlsio_write(p.cli, i == 1 ? "second record of fifty bytes........................"
-                                                  : "other record of fifty bytes.........................",
+        ck_assert_int_eq(tlsio_write(p.cli,
+                                     i == 1 ? "second record of fifty bytes........................"
+                                            : "other record of fifty bytes.........................",
                                      50),
                          50);
     unsigned char buf[200];
@@ -277,8 +281,8 @@ static const struct {
 } junk_cases[] = {
     {"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27},
     {"\x16\x03\x03\x00\x64\x01\x00\x00\x60\x03\x03", 11}, /* truncated ClientHello record, then EOF */
-    {"\x16\x03\x03\xff\xff", 5},                           /* oversized record length */
-    {"\x15\x03\x03\x00\x02\x02\x28", 7},                   /* fatal alert instead of a hello */
+    {"\x16\x03\x03\xff\xff", 5},                          /* oversized record length */
+    {"\x15\x03\x03\x00\x02\x02\x28", 7},                  /* fatal alert instead of a hello */
 };
 
 START_TEST(garbage_to_server)
@@ -313,7 +317,8 @@ START_TEST(garbage_after_handshake)
     pair_open(&p, tls_settings(0, 0), "a.test", 0);
     handshake_ok(&p);
     /* A well-formed application-data header with a body that fails authentication. */
-    static const char rec[] = "\x17\x03\x03\x00\x20" "0123456789abcdef0123456789abcdef";
+    static const char rec[] = "\x17\x03\x03\x00\x20"
+                              "0123456789abcdef0123456789abcdef";
     ck_assert_int_eq(write(p.fds[0], rec, sizeof rec - 1), (ssize_t)(sizeof rec - 1));
     unsigned char buf[64];
     ck_assert_int_eq(tlsio_read(p.srv, buf, sizeof buf), TLSIO_EPROTO);

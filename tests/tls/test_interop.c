@@ -29,7 +29,8 @@ START_TEST(curl_gets_response_with_alpn)
     ck_assert_msg(st == 0, "curl %d:\n%s", st, out);
     ck_assert_msg(strstr(out, "ok\nHTTPCODE=200") != NULL, "%s", out);
     ck_assert_msg(strstr(out, "ALPN: server accepted http/1.1") != NULL ||
-                      strstr(out, "ALPN, server accepted to use http/1.1") != NULL, "%s", out);
+                      strstr(out, "ALPN, server accepted to use http/1.1") != NULL,
+                  "%s", out);
     tls_server_stop(&s);
     ck_assert_int_ge(s.handshakes, 1);
     ck_assert_str_eq(s.last_sni, "a.test");
@@ -104,8 +105,8 @@ END_TEST
 static int tcp_connect(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
     return fd;
 }

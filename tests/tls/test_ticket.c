@@ -32,8 +32,12 @@ static int ticket_settings(tlsio_server_settings **out, const char *keyfile, uns
                            char *err, char *warn)
 {
     struct tlsio_cert_spec certs[2] = {{tls_path("a.pem"), tls_path("a.key")}, {tls_path("b.pem"), tls_path("b.key")}};
-    struct tlsio_server_opts o = {.certs = certs, .ncerts = 2, .no_session_cache = 1, .session_timeout = timeout,
-                                  .no_session_tickets = no_tickets, .ticket_key_file = keyfile};
+    struct tlsio_server_opts o = {.certs = certs,
+                                  .ncerts = 2,
+                                  .no_session_cache = 1,
+                                  .session_timeout = timeout,
+                                  .no_session_tickets = no_tickets,
+                                  .ticket_key_file = keyfile};
     err[0] = '\0';
     int rc = tlsio_server_settings_new(out, &o, err, 256, warn, 256);
     ck_assert(rc == TLSIO_OK ? *out != NULL : *out == NULL);
@@ -102,12 +106,12 @@ static const struct {
     int issuer[2], resumer[2];
     int resumed;
 } cross_cases[] = {
-    {{1, 0}, {1, 0}, 1},   /* the same file on both machines */
-    {{1, 0}, {2, 0}, 0},   /* another fleet */
-    {{1, 0}, {2, 1}, 1},   /* rotation: the resumer already prepended key 2, still opens key 1 */
-    {{2, 1}, {1, 0}, 0},   /* ...and seals with key 2, which a machine not yet updated cannot open */
-    {{1, 0}, {-1, 0}, 0},  /* same key name, other secret: authentication fails */
-    {{3, 1}, {4, 3}, 1},   /* two rotations in a row: the resumer's second key is the issuer's first */
+    {{1, 0}, {1, 0}, 1},  /* the same file on both machines */
+    {{1, 0}, {2, 0}, 0},  /* another fleet */
+    {{1, 0}, {2, 1}, 1},  /* rotation: the resumer already prepended key 2, still opens key 1 */
+    {{2, 1}, {1, 0}, 0},  /* ...and seals with key 2, which a machine not yet updated cannot open */
+    {{1, 0}, {-1, 0}, 0}, /* same key name, other secret: authentication fails */
+    {{3, 1}, {4, 3}, 1},  /* two rotations in a row: the resumer's second key is the issuer's first */
 };
 
 START_TEST(ticket_resumes_on_other_machine)
@@ -215,7 +219,8 @@ static int s_client(const struct tls_server *s, const char *sess_flag)
 {
     return tls_run(out, sizeof out,
                    "timeout 20 openssl s_client -connect 127.0.0.1:%d -CAfile '%s' -servername a.test %s '%s' "
-                   "</dev/null 2>&1", s->port, tls_path("ca.pem"), sess_flag, tls_path("fleet.sess"));
+                   "</dev/null 2>&1",
+                   s->port, tls_path("ca.pem"), sess_flag, tls_path("fleet.sess"));
 }
 
 /* openssl rand makes the files as an operator would; A issues, B (same or other file) is offered the ticket. */
@@ -223,7 +228,8 @@ START_TEST(openssl_resumes_across_fleet)
 {
     int same = _i == 0;
     ck_assert_int_eq(tls_run(out, sizeof out, "umask 077 && openssl rand 80 > '%s' && openssl rand 160 > '%s' 2>&1",
-                             tls_path("fleet1.key"), tls_path("fleet2.key")), 0);
+                             tls_path("fleet1.key"), tls_path("fleet2.key")),
+                     0);
     char err[256], warn[256], fa[320], fb[320];
     snprintf(fa, sizeof fa, "%s", tls_path("fleet1.key"));
     snprintf(fb, sizeof fb, "%s", tls_path(same ? "fleet1.key" : "fleet2.key"));

@@ -85,8 +85,8 @@ void tls_remove_certs(void)
 tlsio_server_settings *tls_settings(int no_cache, int no_tickets)
 {
     struct tlsio_cert_spec certs[2] = {{tls_path("a.pem"), tls_path("a.key")}, {tls_path("b.pem"), tls_path("b.key")}};
-    struct tlsio_server_opts o = {.certs = certs, .ncerts = 2, .no_session_cache = no_cache,
-                                  .no_session_tickets = no_tickets};
+    struct tlsio_server_opts o = {
+        .certs = certs, .ncerts = 2, .no_session_cache = no_cache, .no_session_tickets = no_tickets};
     tlsio_server_settings *s = NULL;
     char err[256] = "", warn[256] = "";
     int rc = tlsio_server_settings_new(&s, &o, err, sizeof err, warn, sizeof warn);
@@ -108,8 +108,9 @@ void tls_socketpair(int fds[2])
 int tls_pump_handshake(tlsio_conn *cli, tlsio_conn *srv, int *srv_rc)
 {
     int c = TLSIO_WANT_WRITE, s = TLSIO_WANT_READ;
-    for (int i = 0; i < 20000 && (c == TLSIO_WANT_READ || c == TLSIO_WANT_WRITE || s == TLSIO_WANT_READ ||
-                                   s == TLSIO_WANT_WRITE); i++) {
+    for (int i = 0;
+         i < 20000 && (c == TLSIO_WANT_READ || c == TLSIO_WANT_WRITE || s == TLSIO_WANT_READ || s == TLSIO_WANT_WRITE);
+         i++) {
         if (c == TLSIO_WANT_READ || c == TLSIO_WANT_WRITE)
             c = tlsio_handshake(cli);
         if (s == TLSIO_WANT_READ || s == TLSIO_WANT_WRITE)

@@ -51,7 +51,7 @@ int main(int argc, char **argv)
         return 1;
     }
     tlsio_conn **srv = calloc((size_t)n, sizeof *srv), **cli = calloc((size_t)n, sizeof *cli);
-    int (*fds)[2] = calloc((size_t)n, sizeof *fds);
+    int(*fds)[2] = calloc((size_t)n, sizeof *fds);
     size_t before = heap();
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -36,14 +36,14 @@ static inline int test_run_until(wire_loop *loop, const volatile int *flag, int 
     return iterations;
 }
 
-#define WIRE_TEST_MAIN(make_suite)                                                                                   \
-    int main(void)                                                                                                   \
-    {                                                                                                                \
-        SRunner *sr = srunner_create(make_suite());                                                                  \
-        srunner_run_all(sr, CK_NORMAL);                                                                              \
-        int failed = srunner_ntests_failed(sr);                                                                      \
-        srunner_free(sr);                                                                                            \
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;                                                                 \
+#define WIRE_TEST_MAIN(make_suite)                                                                                     \
+    int main(void)                                                                                                     \
+    {                                                                                                                  \
+        SRunner *sr = srunner_create(make_suite());                                                                    \
+        srunner_run_all(sr, CK_NORMAL);                                                                                \
+        int failed = srunner_ntests_failed(sr);                                                                        \
+        srunner_free(sr);                                                                                              \
+        return failed ? EXIT_FAILURE : EXIT_SUCCESS;                                                                   \
     }
 
 #endif

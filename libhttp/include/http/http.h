@@ -24,15 +24,15 @@ typedef struct http_field {
 
 /* Parser results: a parser returns bytes consumed (> 0) or one of these negative codes. */
 typedef enum http_err {
-    HTTP_INCOMPLETE = -1,      /* need more bytes (not an error) */
-    HTTP_E_METHOD = -2,        /* method not a token                                   400 */
-    HTTP_E_TARGET = -3,        /* malformed request-target                             400 */
-    HTTP_E_VERSION = -4,       /* well-formed HTTP/2.0 or higher (HTTP_E_VERSION_INVALID for the rest) 505 */
-    HTTP_E_LINE_ENDING = -5,   /* bare CR or bare LF where CRLF is required              400 */
-    HTTP_E_LINE_TOO_LONG = -6, /* request line (or status line) over the limit           414 */
-    HTTP_E_FIELD_NAME = -7,    /* empty name, non-token byte, or whitespace before colon 400 */
-    HTTP_E_FIELD_VALUE = -8,   /* CTL or NUL in a field value                            400 */
-    HTTP_E_OBS_FOLD = -9,      /* line folding                                           400 */
+    HTTP_INCOMPLETE = -1,         /* need more bytes (not an error) */
+    HTTP_E_METHOD = -2,           /* method not a token                                   400 */
+    HTTP_E_TARGET = -3,           /* malformed request-target                             400 */
+    HTTP_E_VERSION = -4,          /* well-formed HTTP/2.0 or higher (HTTP_E_VERSION_INVALID for the rest) 505 */
+    HTTP_E_LINE_ENDING = -5,      /* bare CR or bare LF where CRLF is required              400 */
+    HTTP_E_LINE_TOO_LONG = -6,    /* request line (or status line) over the limit           414 */
+    HTTP_E_FIELD_NAME = -7,       /* empty name, non-token byte, or whitespace before colon 400 */
+    HTTP_E_FIELD_VALUE = -8,      /* CTL or NUL in a field value                            400 */
+    HTTP_E_OBS_FOLD = -9,         /* line folding                                           400 */
     HTTP_E_TOO_MANY_FIELDS = -10, /* more fields than the caller's array or limit        431 */
     HTTP_E_HEAD_TOO_LARGE = -11,  /* head bytes over the limit                           431 */
     HTTP_E_CONTENT_LENGTH = -12,  /* invalid, overflowing, or differing Content-Length   400 */
@@ -108,26 +108,27 @@ enum {
 
 /* A parsed request head. Before parsing set `fields` and `fields_cap`; everything else is output. */
 typedef struct http_request {
-    http_field *fields;   /* in: caller's array */
-    size_t fields_cap;    /* in: its capacity */
-    size_t nfields;       /* out */
+    http_field *fields; /* in: caller's array */
+    size_t fields_cap;  /* in: its capacity */
+    size_t nfields;     /* out */
     http_slice method;
     http_method method_id;
-    http_slice target;    /* as received */
+    http_slice target; /* as received */
     http_target_form form;
-    http_slice path;      /* origin-form path and query; for absolute-form the part after the authority ("/" when empty;
-                           * it starts with '?' for "http://h?q", so prefix "/" when forwarding); empty for
-                           * authority-form; "*" for asterisk-form */
-    http_slice host;      /* absolute-form authority if present, else the Host field value; empty for HTTP/1.0 without Host */
-    int minor;            /* HTTP/1.<minor>: 0 or 1 */
+    http_slice path; /* origin-form path and query; for absolute-form the part after the authority ("/" when empty;
+                      * it starts with '?' for "http://h?q", so prefix "/" when forwarding); empty for
+                      * authority-form; "*" for asterisk-form */
+    http_slice
+        host;  /* absolute-form authority if present, else the Host field value; empty for HTTP/1.0 without Host */
+    int minor; /* HTTP/1.<minor>: 0 or 1 */
     http_body body;
-    uint64_t content_length; /* when body == HTTP_BODY_LENGTH */
-    unsigned keep_alive : 1; /* persistent per version and Connection tokens (0 whenever must_close) */
-    unsigned must_close : 1; /* framing was ambiguous (TE with CL): close after this message */
+    uint64_t content_length;      /* when body == HTTP_BODY_LENGTH */
+    unsigned keep_alive : 1;      /* persistent per version and Connection tokens (0 whenever must_close) */
+    unsigned must_close : 1;      /* framing was ambiguous (TE with CL): close after this message */
     unsigned expect_continue : 1; /* Expect: 100-continue */
-    unsigned upgrade : 1;    /* Connection: upgrade and an Upgrade field present */
-    size_t head_len;      /* out: bytes of the head, same as the return value */
-    size_t err_offset;    /* out: byte offset of the first offending byte when an error is returned */
+    unsigned upgrade : 1;         /* Connection: upgrade and an Upgrade field present */
+    size_t head_len;              /* out: bytes of the head, same as the return value */
+    size_t err_offset;            /* out: byte offset of the first offending byte when an error is returned */
 } http_request;
 
 /* Parses a request head from buf[0..len). last_len is the length seen by the previous call on the same message
@@ -142,7 +143,7 @@ typedef struct http_response {
     size_t fields_cap;
     size_t nfields;
     int minor;
-    int status;           /* 100..999 */
+    int status; /* 100..999 */
     http_slice reason;
     http_body body;
     uint64_t content_length;
@@ -169,15 +170,15 @@ long http_parse_response(const char *buf, size_t len, size_t last_len, http_resp
 /* Incremental chunked decoder: caller-owned, valid when zero-filled. */
 typedef struct http_chunked {
     /* read-only */
-    int done;               /* last chunk and trailers consumed */
-    uint64_t body_bytes;    /* decoded body bytes so far */
+    int done;            /* last chunk and trailers consumed */
+    uint64_t body_bytes; /* decoded body bytes so far */
     /* private */
     int _state;
     uint64_t _remaining;
     size_t _ext_len;
     size_t _trailer_len;
-    size_t _max_ext;        /* bound for extensions per chunk [1024] (0: default) */
-    size_t _max_trailer;    /* bound for all trailer bytes [8192] (0: default) */
+    size_t _max_ext;     /* bound for extensions per chunk [1024] (0: default) */
+    size_t _max_trailer; /* bound for all trailer bytes [8192] (0: default) */
 } http_chunked;
 
 /* Sets the bounds (0 keeps the default). */

@@ -27,18 +27,18 @@
 /* Return codes: WANT_* are not errors; every other negative value is an error for tlsio_strerror(). */
 enum {
     TLSIO_OK = 0,
-    TLSIO_WANT_READ = -1,   /* wait for the fd to become readable, then call again */
-    TLSIO_WANT_WRITE = -2,  /* wait for the fd to become writable, then call again (same arguments) */
-    TLSIO_ENOMEM = -3,      /* out of memory */
-    TLSIO_EINVAL = -4,      /* bad argument or call in the wrong state */
-    TLSIO_ECONFIG = -5,     /* configuration rejected: file unreadable, unparsable, key/cert mismatch, bad name */
-    TLSIO_ESYSCALL = -6,    /* send()/recv() failed; tlsio_conn_sys_errno() tells why */
-    TLSIO_EHANDSHAKE = -7,  /* handshake failed: no common version/suite/curve/ALPN, or bad handshake message */
-    TLSIO_EVERIFY = -8,     /* peer certificate verification failed; tlsio_conn_error_text() tells why */
-    TLSIO_EPROTO = -9,      /* malformed or unauthenticated record, unexpected message */
-    TLSIO_EALERT = -10,     /* the peer sent a fatal alert */
-    TLSIO_ECRYPTO = -11,    /* internal crypto failure (random generator, signature) */
-    TLSIO_EOVERFLOW = -12,  /* a fixed-size buffer of the caller is too small */
+    TLSIO_WANT_READ = -1,  /* wait for the fd to become readable, then call again */
+    TLSIO_WANT_WRITE = -2, /* wait for the fd to become writable, then call again (same arguments) */
+    TLSIO_ENOMEM = -3,     /* out of memory */
+    TLSIO_EINVAL = -4,     /* bad argument or call in the wrong state */
+    TLSIO_ECONFIG = -5,    /* configuration rejected: file unreadable, unparsable, key/cert mismatch, bad name */
+    TLSIO_ESYSCALL = -6,   /* send()/recv() failed; tlsio_conn_sys_errno() tells why */
+    TLSIO_EHANDSHAKE = -7, /* handshake failed: no common version/suite/curve/ALPN, or bad handshake message */
+    TLSIO_EVERIFY = -8,    /* peer certificate verification failed; tlsio_conn_error_text() tells why */
+    TLSIO_EPROTO = -9,     /* malformed or unauthenticated record, unexpected message */
+    TLSIO_EALERT = -10,    /* the peer sent a fatal alert */
+    TLSIO_ECRYPTO = -11,   /* internal crypto failure (random generator, signature) */
+    TLSIO_EOVERFLOW = -12, /* a fixed-size buffer of the caller is too small */
 };
 
 /* Static English text for a TLSIO_* code; never NULL. */
@@ -99,20 +99,20 @@ void tlsio_server_config_free(tlsio_server_config *config);
 
 /* Client options toward upstreams; zeroed means: verify against the system CA file, default policy. */
 struct tlsio_client_opts {
-    const char *ca_path;     /* PEM CA bundle; NULL: /etc/ssl/certs/ca-certificates.crt */
-    int verify_none;         /* nonzero: do not verify the peer certificate (explicit opt-out) */
-    const char *cert_path;   /* optional client certificate chain (PEM) */
-    const char *key_path;    /* its private key, required with cert_path */
-    const char *ciphers;     /* as for the server */
-    const char *protocols;   /* as for the server */
-    const char *alpn;        /* NULL: "http/1.1"; "" disables ALPN */
+    const char *ca_path;   /* PEM CA bundle; NULL: /etc/ssl/certs/ca-certificates.crt */
+    int verify_none;       /* nonzero: do not verify the peer certificate (explicit opt-out) */
+    const char *cert_path; /* optional client certificate chain (PEM) */
+    const char *key_path;  /* its private key, required with cert_path */
+    const char *ciphers;   /* as for the server */
+    const char *protocols; /* as for the server */
+    const char *alpn;      /* NULL: "http/1.1"; "" disables ALPN */
 };
 
 typedef struct tlsio_client_config tlsio_client_config;
 
 /* One per worker thread. Errors and warnings as for tlsio_server_settings_new(). */
-int tlsio_client_config_new(tlsio_client_config **out, const struct tlsio_client_opts *opts, char *err,
-                            size_t errlen, char *warn, size_t warnlen);
+int tlsio_client_config_new(tlsio_client_config **out, const struct tlsio_client_opts *opts, char *err, size_t errlen,
+                            char *warn, size_t warnlen);
 void tlsio_client_config_free(tlsio_client_config *config);
 
 /* ---------------------------------------------------------------- connections */

@@ -57,10 +57,10 @@ void *wire_loop_data(const wire_loop *loop);
 
 /* Event bits, both for interest and for what the callback receives. */
 enum {
-    WIRE_READ = 0x001,  /* EPOLLIN */
-    WIRE_WRITE = 0x004, /* EPOLLOUT */
-    WIRE_ERROR = 0x008, /* EPOLLERR (received only) */
-    WIRE_HUP = 0x010,   /* EPOLLHUP (received only) */
+    WIRE_READ = 0x001,   /* EPOLLIN */
+    WIRE_WRITE = 0x004,  /* EPOLLOUT */
+    WIRE_ERROR = 0x008,  /* EPOLLERR (received only) */
+    WIRE_HUP = 0x010,    /* EPOLLHUP (received only) */
     WIRE_RDHUP = 0x2000, /* EPOLLRDHUP: peer shut down its writing side */
 };
 /* EPOLLET: edge-triggered; the owner reads/writes until EAGAIN or a short count. A macro, not an enumerator:
@@ -71,10 +71,10 @@ typedef void (*wire_io_cb)(wire_loop *loop, wire_io *io, unsigned events);
 
 /* An fd watcher, embedded in the struct that owns it (recover the owner with wire_container_of). */
 struct wire_io {
-    int fd;       /* read-only after start */
+    int fd;          /* read-only after start */
     unsigned events; /* read-only: current interest */
     wire_io_cb cb;
-    void *data;   /* free for the owner */
+    void *data; /* free for the owner */
     /* private */
     int _active;
 };
@@ -211,14 +211,14 @@ struct wire_listener {
     unsigned pause_ms; /* default 100 */
     /* read-only */
     int fd;
-    uint64_t accepted; /* connections handed to cb */
+    uint64_t accepted;     /* connections handed to cb */
     uint64_t paused_count; /* times accept was paused for lack of descriptors */
     /* private */
     wire_io _io;
     wire_timer _resume;
     wire_loop *_loop;
-    int _paused;   /* by resource shortage */
-    int _held;     /* by wire_listener_hold() */
+    int _paused; /* by resource shortage */
+    int _held;   /* by wire_listener_hold() */
 };
 
 /* Starts accepting on a listening fd (not owned: wire_listener_stop does not close it). 0 or -errno. */
@@ -286,7 +286,7 @@ typedef void (*wire_worker_fn)(wire_worker *w);
 /* A thread that owns one loop. */
 struct wire_worker {
     unsigned id;
-    int cpu;         /* CPU to pin to, or -1 */
+    int cpu; /* CPU to pin to, or -1 */
     wire_worker_fn fn;
     void *data;
     /* private */
@@ -306,7 +306,7 @@ unsigned wire_cpu_count(void);
  * or -errno. */
 long wire_raise_nofile(long want);
 
-#define wire_container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define wire_container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 #ifdef __cplusplus
 }

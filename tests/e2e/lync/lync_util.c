@@ -65,10 +65,13 @@ int lync_read_full(int fd, void *p, size_t n, int timeout_ms)
     while (got < n) {
         long left = timeout_ms - ms_since(&t0);
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0) return -1;
+        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+            return -1;
         ssize_t k = read(fd, (char *)p + got, n - got);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return -1;
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
         got += (size_t)k;
     }
     return 0;
@@ -78,10 +81,12 @@ long lync_read_head(int fd, char *buf, size_t cap, int timeout_ms)
 {
     size_t n = 0;
     while (n + 1 < cap) {
-        if (lync_read_full(fd, buf + n, 1, timeout_ms) < 0) return -1;
+        if (lync_read_full(fd, buf + n, 1, timeout_ms) < 0)
+            return -1;
         n++;
         buf[n] = 0;
-        if (n >= 4 && memcmp(buf + n - 4, "\r\n\r\n", 4) == 0) return (long)n;
+        if (n >= 4 && memcmp(buf + n - 4, "\r\n\r\n", 4) == 0)
+            return (long)n;
     }
     return -1;
 }
@@ -91,8 +96,10 @@ int lync_write_full(int fd, const void *p, size_t n)
     size_t done = 0;
     while (done < n) {
         ssize_t k = write(fd, (const char *)p + done, n - done);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return -1;
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
         done += (size_t)k;
     }
     return 0;

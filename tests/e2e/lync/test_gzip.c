@@ -10,12 +10,12 @@
 
 static px_env env;
 
-#define GZIP_TPL                                                                                                 \
-    PX_GLOBAL "[upstream fe]\nserver = 127.0.0.1:@O0@\nkeepalive = 4\n"                                          \
-              "[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = fe\ngzip = on\ngzip_level = 1\n"              \
-              "gzip_min_length = 1000\ngzip_types = text/plain text/html application/json\ngzip_vary = on\n"     \
-              "gzip_proxied = any\n"                                                                             \
-              "[server small]\nlisten = 127.0.0.1:@PORT2@\nproxy_pass = fe\ngzip = on\ngzip_min_length = 1\n"    \
+#define GZIP_TPL                                                                                                       \
+    PX_GLOBAL "[upstream fe]\nserver = 127.0.0.1:@O0@\nkeepalive = 4\n"                                                \
+              "[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = fe\ngzip = on\ngzip_level = 1\n"                    \
+              "gzip_min_length = 1000\ngzip_types = text/plain text/html application/json\ngzip_vary = on\n"           \
+              "gzip_proxied = any\n"                                                                                   \
+              "[server small]\nlisten = 127.0.0.1:@PORT2@\nproxy_pass = fe\ngzip = on\ngzip_min_length = 1\n"          \
               "gzip_types = text/html\n"
 
 static void get(int port, const char *path, const char *ae, const char *method, ts_response *r)
@@ -69,7 +69,8 @@ START_TEST(gzip_by_type_and_encoding)
     const char *vary = ts_header(&z, "Vary");
     ck_assert_msg(vary && strcasestr(vary, "Accept-Encoding"), "%s", z.head);
     const char *cl = ts_header(&z, "Content-Length"); /* the original length must not survive compression */
-    if (cl) ck_assert_uint_eq(strtoull(cl, NULL, 10), z.body_len);
+    if (cl)
+        ck_assert_uint_eq(strtoull(cl, NULL, 10), z.body_len);
     assert_gunzips_to(&z, plain.body, plain.body_len);
     ts_response_free(&z);
     get(env.port, "/type/text_html/20000", "gzip;q=0", "GET", &z); /* refused explicitly */

@@ -12,12 +12,12 @@
 
 static px_env env;
 
-#define NAMES_TPL                                                                                                \
-    PX_GLOBAL "[upstream fe]\nserver = 127.0.0.1:@O0@\n[upstream owa]\nserver = 127.0.0.1:@O1@\n"                \
-              "[server lync]\nlisten = 127.0.0.1:@PORT@ default\nlisten = 127.0.0.1:@PORT2@ tls default\n"        \
-              "server_name = webext.test meet.test\ntls_cert = @DIR@/webext.test.crt\n"                          \
-              "tls_key = @DIR@/webext.test.key\nproxy_pass = fe\n"                                               \
-              "[server owa]\nlisten = 127.0.0.1:@PORT@\nlisten = 127.0.0.1:@PORT2@ tls\nserver_name = owa.test\n" \
+#define NAMES_TPL                                                                                                      \
+    PX_GLOBAL "[upstream fe]\nserver = 127.0.0.1:@O0@\n[upstream owa]\nserver = 127.0.0.1:@O1@\n"                      \
+              "[server lync]\nlisten = 127.0.0.1:@PORT@ default\nlisten = 127.0.0.1:@PORT2@ tls default\n"             \
+              "server_name = webext.test meet.test\ntls_cert = @DIR@/webext.test.crt\n"                                \
+              "tls_key = @DIR@/webext.test.key\nproxy_pass = fe\n"                                                     \
+              "[server owa]\nlisten = 127.0.0.1:@PORT@\nlisten = 127.0.0.1:@PORT2@ tls\nserver_name = owa.test\n"      \
               "tls_cert = @DIR@/owa.test.crt\ntls_key = @DIR@/owa.test.key\nproxy_pass = owa\n"
 
 /* Requests on one address go to the origin of the [server] their Host names. */
@@ -27,8 +27,8 @@ START_TEST(host_routing)
     static const struct {
         const char *host;
         int fe, owa; /* expected request counts afterwards */
-    } cases[] = {{"webext.test", 1, 0}, {"owa.test", 1, 1}, {"meet.test:443", 2, 1}, {"OWA.test", 2, 2},
-                 {"unknown.test", 3, 2}};
+    } cases[] = {
+        {"webext.test", 1, 0}, {"owa.test", 1, 1}, {"meet.test:443", 2, 1}, {"OWA.test", 2, 2}, {"unknown.test", 3, 2}};
     px_env_init(&env, 2);
     lync_make_cert(env.dir, "webext.test");
     lync_make_cert(env.dir, "owa.test");
@@ -39,9 +39,9 @@ START_TEST(host_routing)
         px_req(env.port, req, &r);
         ck_assert_int_eq(r.status, 200);
         ts_response_free(&r);
-        ck_assert_msg(px_origin_requests(env.oport[0]) == cases[i].fe && px_origin_requests(env.oport[1]) == cases[i].owa,
-                      "Host %s: fe %d owa %d", cases[i].host, px_origin_requests(env.oport[0]),
-                      px_origin_requests(env.oport[1]));
+        ck_assert_msg(
+            px_origin_requests(env.oport[0]) == cases[i].fe && px_origin_requests(env.oport[1]) == cases[i].owa,
+            "Host %s: fe %d owa %d", cases[i].host, px_origin_requests(env.oport[0]), px_origin_requests(env.oport[1]));
     }
     px_env_done(&env);
 }
@@ -52,8 +52,8 @@ static void subject_for(int port, const char *name, char *out, size_t cap)
 {
     char cmd[512];
     snprintf(cmd, sizeof cmd,
-             "openssl s_client -connect 127.0.0.1:%d %s%s </dev/null 2>/dev/null | openssl x509 -noout -subject",
-             port, name ? "-servername " : "-noservername", name ? name : "");
+             "openssl s_client -connect 127.0.0.1:%d %s%s </dev/null 2>/dev/null | openssl x509 -noout -subject", port,
+             name ? "-servername " : "-noservername", name ? name : "");
     ck_assert_int_eq(px_run(cmd, out, cap), 0);
 }
 

@@ -32,9 +32,11 @@ static const char *upstream_tpl(int ntlm_on)
 static int parse_challenge(const char *www, unsigned char out[8])
 {
     unsigned char m[256];
-    if (!www || strncmp(www, "NTLM ", 5) != 0) return -1;
+    if (!www || strncmp(www, "NTLM ", 5) != 0)
+        return -1;
     long n = codec_b64_decode(www + 5, strlen(www + 5), m, sizeof m);
-    if (n < 32 || memcmp(m, "NTLMSSP\0\2\0\0\0", 12) != 0) return -1;
+    if (n < 32 || memcmp(m, "NTLMSSP\0\2\0\0\0", 12) != 0)
+        return -1;
     memcpy(out, m + 24, 8);
     return 0;
 }
@@ -72,7 +74,8 @@ static int ntlm_get(int fd, const char *auth, ts_response *r)
     char req[1024];
     snprintf(req, sizeof req, "GET /ntlm HTTP/1.1\r\nHost: webext.test\r\n%s%s%s\r\n", auth ? "Authorization: " : "",
              auth ? auth : "", auth ? "\r\n" : "");
-    if (ts_send(fd, req, strlen(req)) < 0) return -1;
+    if (ts_send(fd, req, strlen(req)) < 0)
+        return -1;
     return ts_read_response(fd, r, 0);
 }
 
@@ -82,7 +85,8 @@ static int leg_negotiate(int fd, unsigned char chal[8])
     ts_response r;
     char auth[128];
     snprintf(auth, sizeof auth, "NTLM %s", type1);
-    if (ntlm_get(fd, auth, &r) < 0) return -1;
+    if (ntlm_get(fd, auth, &r) < 0)
+        return -1;
     int ok = r.status == 401 && parse_challenge(ts_header(&r, "WWW-Authenticate"), chal) == 0;
     ts_response_free(&r);
     return ok ? 0 : -1;
@@ -97,11 +101,14 @@ static int leg_authenticate(int fd, const char *user, const unsigned char chal[8
     snprintf(auth, sizeof auth, "NTLM %s", blob);
     snprintf(want, sizeof want, "authenticated as %s\n", user);
     for (int i = 0; i <= after; i++) {
-        if (ntlm_get(fd, i == 0 ? auth : NULL, &r) < 0) return -1;
+        if (ntlm_get(fd, i == 0 ? auth : NULL, &r) < 0)
+            return -1;
         int ok = r.status == 200 && strcmp(r.body, want) == 0;
-        if (!ok) fprintf(stderr, "%s request %d: %d %s", user, i, r.status, r.body ? r.body : "(none)\n");
+        if (!ok)
+            fprintf(stderr, "%s request %d: %d %s", user, i, r.status, r.body ? r.body : "(none)\n");
         ts_response_free(&r);
-        if (!ok) return -1;
+        if (!ok)
+            return -1;
     }
     return 0;
 }
@@ -118,8 +125,10 @@ static void *client_main(void *p)
     for (int round = 0; round < ROUNDS; round++) {
         snprintf(user, sizeof user, "CONTOSO\\user%d.%d", a->id, round);
         int fd = ts_connect(a->port);
-        if (fd < 0 || leg_negotiate(fd, chal) < 0 || leg_authenticate(fd, user, chal, AFTER) < 0) a->failures++;
-        if (fd >= 0) close(fd);
+        if (fd < 0 || leg_negotiate(fd, chal) < 0 || leg_authenticate(fd, user, chal, AFTER) < 0)
+            a->failures++;
+        if (fd >= 0)
+            close(fd);
     }
     return NULL;
 }
@@ -194,10 +203,10 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-#define LONGPOLL_TPL                                                                                             \
-    PX_GLOBAL "keepalive_timeout = 1s\n"                                                                         \
-              "[upstream pool]\nserver = 127.0.0.1:@O0@\nkeepalive = 4\nread_timeout = 10s\n"                    \
-              "[upstream short]\nserver = 127.0.0.1:@O0@\nkeepalive = 4\nread_timeout = 1s\n"                    \
+#define LONGPOLL_TPL                                                                                                   \
+    PX_GLOBAL "keepalive_timeout = 1s\n"                                                                               \
+              "[upstream pool]\nserver = 127.0.0.1:@O0@\nkeepalive = 4\nread_timeout = 10s\n"                          \
+              "[upstream short]\nserver = 127.0.0.1:@O0@\nkeepalive = 4\nread_timeout = 1s\n"                          \
               "[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = pool\nroute = /size short\n"
 
 /* A P-GET that outlives keepalive_timeout (1 s) but stays inside read_timeout (10 s): 200 after ~3 s, on a

@@ -98,8 +98,8 @@ static void exchange(int in, int out, const char *host)
     ck_assert(memcmp(back, "\x03\xe8", 2) == 0);
 }
 
-#define WS_TPL                                                                                                   \
-    PX_GLOBAL "[upstream fe]\nserver = 127.0.0.1:@O0@\nkeepalive = 4\nread_timeout = 30s\n"                      \
+#define WS_TPL                                                                                                         \
+    PX_GLOBAL "[upstream fe]\nserver = 127.0.0.1:@O0@\nkeepalive = 4\nread_timeout = 30s\n"                            \
               "[server plain]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = fe\n"
 
 START_TEST(ws_plain)

@@ -14,8 +14,8 @@
 
 static px_env env;
 
-#define LOG_SERVER                                                                                               \
-    "[upstream o]\nserver = 127.0.0.1:@O0@\nkeepalive = 8\n"                                                     \
+#define LOG_SERVER                                                                                                     \
+    "[upstream o]\nserver = 127.0.0.1:@O0@\nkeepalive = 8\n"                                                           \
     "[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = o\n"
 
 static void get(const char *target, int want)

@@ -47,8 +47,8 @@ START_TEST(counters_match)
     ck_assert_int_ge(fd, 0);
     for (int i = 0; i < 20; i++) {
         int nf = i % 4 == 3;
-        snprintf(raw, sizeof raw, nf ? "GET /status/404 HTTP/1.1\r\nHost: m\r\n\r\n"
-                                     : "GET /size/100 HTTP/1.1\r\nHost: m\r\n\r\n");
+        snprintf(raw, sizeof raw,
+                 nf ? "GET /status/404 HTTP/1.1\r\nHost: m\r\n\r\n" : "GET /size/100 HTTP/1.1\r\nHost: m\r\n\r\n");
         sent += strlen(raw);
         ck_assert_int_eq(ts_send(fd, raw, strlen(raw)), 0);
         ck_assert_int_eq(ts_read_response(fd, &r, 0), 0);
@@ -57,11 +57,15 @@ START_TEST(counters_match)
     }
     close(fd);
     ops_sleep_ms(100); /* the client's close is processed: the gauge then counts the scrape alone */
-    static const char *const first[] = {
-        "proxyd_requests_total", "proxyd_responses_total{class=\"2xx\"}", "proxyd_responses_total{class=\"4xx\"}",
-        "proxyd_responses_total{class=\"5xx\"}", "proxyd_connections_accepted_total",
-        "proxyd_upstream_connections_opened_total", "proxyd_upstream_connections_reused_total",
-        "proxyd_reloads_total", "proxyd_connections"};
+    static const char *const first[] = {"proxyd_requests_total",
+                                        "proxyd_responses_total{class=\"2xx\"}",
+                                        "proxyd_responses_total{class=\"4xx\"}",
+                                        "proxyd_responses_total{class=\"5xx\"}",
+                                        "proxyd_connections_accepted_total",
+                                        "proxyd_upstream_connections_opened_total",
+                                        "proxyd_upstream_connections_reused_total",
+                                        "proxyd_reloads_total",
+                                        "proxyd_connections"};
     static const long first_want[] = {21, 15, 5, 0, 3, 1, 19, 0, 1};
     assert_scrape(first, first_want, 9);
     /* The second scrape sees the first one answered: one more request, 2xx response and connection. */
@@ -95,9 +99,10 @@ START_TEST(health_and_5xx)
     ts_response r;
     char dead[160], live[160];
     px_env_init(&env, 1);
-    px_proxy_start(&env, PX_GLOBAL METRICS_STATUS "[upstream d]\nserver = 127.0.0.1:@DEAD@ max_fails=1 fail_timeout=60s\n"
-                                                  "server = 127.0.0.1:@O0@\n"
-                                                  "[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = d\n");
+    px_proxy_start(&env,
+                   PX_GLOBAL METRICS_STATUS "[upstream d]\nserver = 127.0.0.1:@DEAD@ max_fails=1 fail_timeout=60s\n"
+                                            "server = 127.0.0.1:@O0@\n"
+                                            "[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = d\n");
     snprintf(dead, sizeof dead, "proxyd_upstream_server_up{upstream=\"d\",server=\"127.0.0.1:%d\"}", env.dead);
     snprintf(live, sizeof live, "proxyd_upstream_server_up{upstream=\"d\",server=\"127.0.0.1:%d\"}", env.oport[0]);
     assert_metric(dead, 1);

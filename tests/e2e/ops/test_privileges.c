@@ -16,8 +16,8 @@
 
 static px_env env;
 
-#define PRIV_SERVER                                                                                              \
-    "[upstream o]\nserver = 127.0.0.1:@O0@\n"                                                                   \
+#define PRIV_SERVER                                                                                                    \
+    "[upstream o]\nserver = 127.0.0.1:@O0@\n"                                                                          \
     "[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = o\n"
 
 /* The "Uid:" or "Gid:" line of /proc/pid/task/tid/status, without the tag (copied into out). */
@@ -87,8 +87,8 @@ START_TEST(pid_file_written_as_root)
         return;
     }
     px_env_init(&env, 1);
-    px_proxy_start(&env, "[global]\nworkers = 1\nuser = nobody\nerror_log = @LOG@\npid_file = @DIR@/proxyd.pid\n"
-                         PRIV_SERVER);
+    px_proxy_start(
+        &env, "[global]\nworkers = 1\nuser = nobody\nerror_log = @LOG@\npid_file = @DIR@/proxyd.pid\n" PRIV_SERVER);
     snprintf(path, sizeof path, "%s/proxyd.pid", env.dir);
     char *pid = px_read_file(path);
     ck_assert_msg(pid != NULL, "no pid file %s with user = nobody", path);
@@ -123,9 +123,9 @@ static void key_mode(mode_t mode)
     ck_assert_int_eq(chmod(path, mode), 0);
 }
 
-#define TLS_CONF                                                                                                 \
-    PX_GLOBAL "[upstream o]\nserver = 127.0.0.1:@O0@\n"                                                          \
-              "[server s]\nlisten = 127.0.0.1:@PORT@ tls\ntls_cert = @DIR@/cert.pem\ntls_key = @DIR@/key.pem\n"  \
+#define TLS_CONF                                                                                                       \
+    PX_GLOBAL "[upstream o]\nserver = 127.0.0.1:@O0@\n"                                                                \
+              "[server s]\nlisten = 127.0.0.1:@PORT@ tls\ntls_cert = @DIR@/cert.pem\ntls_key = @DIR@/key.pem\n"        \
               "proxy_pass = o\n"
 
 START_TEST(key_mode_checked_by_t)
@@ -228,8 +228,7 @@ START_TEST(reload_certificate)
     key_for_nobody(root);
     ck_assert_int_eq(kill(env.pid, SIGHUP), 0);
     int64_t deadline = ops_now_ms() + 5000;
-    while (!ops_file_count(env.log, "reloaded") && !ops_file_count(env.log, "reload failed") &&
-           ops_now_ms() < deadline)
+    while (!ops_file_count(env.log, "reloaded") && !ops_file_count(env.log, "reload failed") && ops_now_ms() < deadline)
         ops_sleep_ms(20);
     ck_assert_msg(ops_file_count(env.log, "reloaded") == 1, "the reload with new certificates failed");
     served_subject(subject, sizeof subject);

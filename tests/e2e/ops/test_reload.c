@@ -15,8 +15,8 @@
 static px_env env;
 
 #define RELOAD_GLOBAL "[global]\nworkers = 2\nerror_log = @LOG@\nlog_level = info\npid_file = @DIR@/proxyd.pid\n"
-#define RELOAD_SERVER                                                                                            \
-    "[upstream o]\nserver = 127.0.0.1:@O0@\nkeepalive = 32\n"                                                    \
+#define RELOAD_SERVER                                                                                                  \
+    "[upstream o]\nserver = 127.0.0.1:@O0@\nkeepalive = 32\n"                                                          \
     "[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = o\n"
 
 /* Writes the configuration of generation gen (its responses carry X-Gen: gen), plus extra lines in [global]. */

@@ -15,8 +15,8 @@
 
 static px_env env;
 
-#define STOP_SERVER                                                                                              \
-    "[upstream o]\nserver = 127.0.0.1:@O0@\nkeepalive = 8\n"                                                     \
+#define STOP_SERVER                                                                                                    \
+    "[upstream o]\nserver = 127.0.0.1:@O0@\nkeepalive = 8\n"                                                           \
     "[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = o\n"
 
 /* A keep-alive connection that has been answered once (so proxyd has accepted it) and is now idle. */

@@ -26,10 +26,10 @@ static rec_worker workers[REC_MAX_CONNS]; /* one recorder per test process */
 
 /* Parsing state of one connection. */
 typedef struct rec_parse {
-    size_t off;        /* parsed bytes of raw */
-    int in_body;       /* 0: waiting for a head */
+    size_t off;  /* parsed bytes of raw */
+    int in_body; /* 0: waiting for a head */
     http_body kind;
-    uint64_t left;     /* Content-Length bytes still to come */
+    uint64_t left; /* Content-Length bytes still to come */
     http_chunked chunked;
     rec_req *req;
 } rec_parse;
@@ -73,7 +73,7 @@ static int answer(int fd, const char *path)
     static const char garbage[] = "SSH-2.0-OpenSSH_9.2 this is not HTTP\r\n\r\n";
     static const char nocontent[] = "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n";
     if (strcmp(path, "/early") == 0)
-        return 0; /* answered when its head arrived (process) */
+        return 0;                        /* answered when its head arrived (process) */
     if (strncmp(path, "/rst", 4) == 0) { /* read the request, then reset without a byte of answer */
         struct linger lg = {1, 0};
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
@@ -129,8 +129,8 @@ static int parse_head(recorder *r, rec_conn *c, int idx, rec_parse *p)
 {
     http_field fields[64];
     http_request req = {.fields = fields, .fields_cap = 64};
-    long n = http_parse_request(c->raw + p->off, (c->bytes < REC_CONN_CAP ? c->bytes : REC_CONN_CAP) - p->off, 0,
-                                &req, NULL);
+    long n = http_parse_request(c->raw + p->off, (c->bytes < REC_CONN_CAP ? c->bytes : REC_CONN_CAP) - p->off, 0, &req,
+                                NULL);
     if (n == HTTP_INCOMPLETE)
         return 0;
     if (n < 0 || r->nreqs >= REC_MAX_REQS) {

@@ -12,20 +12,20 @@
 
 /* One request the recorder parsed, head complete (complete = its body arrived too). */
 typedef struct rec_req {
-    int conn;         /* index into recorder.conns */
-    char path[256];   /* request-target as received */
-    char host[128];   /* Host field value */
-    char body[4096];  /* decoded body (truncated at the size; body_len counts all) */
+    int conn;        /* index into recorder.conns */
+    char path[256];  /* request-target as received */
+    char host[128];  /* Host field value */
+    char body[4096]; /* decoded body (truncated at the size; body_len counts all) */
     size_t body_len;
     int complete;
 } rec_req;
 
 typedef struct rec_conn {
     int fd;
-    size_t bytes;     /* received bytes (the first REC_CONN_CAP are in raw) */
+    size_t bytes; /* received bytes (the first REC_CONN_CAP are in raw) */
     char *raw;
-    int eof;          /* the peer closed, or the recorder did */
-    int error;        /* libhttp error that ended the connection (0: none) */
+    int eof;   /* the peer closed, or the recorder did */
+    int error; /* libhttp error that ended the connection (0: none) */
     int heads, complete;
 } rec_conn;
 

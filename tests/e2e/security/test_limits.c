@@ -15,7 +15,8 @@
 
 static px_env env;
 
-#define SERVER "[upstream o]\nserver = 127.0.0.1:@O0@\nkeepalive = 8\n[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = o\n"
+#define SERVER                                                                                                         \
+    "[upstream o]\nserver = 127.0.0.1:@O0@\nkeepalive = 8\n[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = o\n"
 #define GET_SMALL "GET /size/10 HTTP/1.1\r\nHost: h\r\n\r\n"
 
 static void sleep_ms(int ms)
@@ -187,8 +188,7 @@ START_TEST(slowloris_short)
     for (int i = 0; i < N; i++)
         if (fds[i] >= 0)
             close(fds[i]);
-    ck_assert_msg(open == 0, "%d slowloris connections still open after %ld ms (client_header_timeout 2s)", open,
-                  took);
+    ck_assert_msg(open == 0, "%d slowloris connections still open after %ld ms (client_header_timeout 2s)", open, took);
     ck_assert_int_ge(served, 4);
     px_env_done(&env);
 }

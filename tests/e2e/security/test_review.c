@@ -72,14 +72,14 @@ static void *hammer(void *arg)
     (void)arg;
     for (int i = 0; !atomic_load(&hammer_stop); i++) {
         ts_response r;
-        const char *raw = i & 1 ? "GET /size/10 HTTP/1.1\r\nHost: h\r\n\r\n"
-                                : "GET /nowhere HTTP/1.1\r\nHost: h\r\n\r\n";
+        const char *raw =
+            i & 1 ? "GET /size/10 HTTP/1.1\r\nHost: h\r\n\r\n" : "GET /nowhere HTTP/1.1\r\nHost: h\r\n\r\n";
         if (ts_request(env.port, raw, &r) < 0) {
             hammer_fail("no well-formed response%s (log bytes in the socket?)", "");
             continue;
         }
-        if ((r.status != 200 && r.status != 404) || strstr(r.body, "[info]") ||
-            strstr(r.body, "[notice]") || strstr(r.body, "logs reopened"))
+        if ((r.status != 200 && r.status != 404) || strstr(r.body, "[info]") || strstr(r.body, "[notice]") ||
+            strstr(r.body, "logs reopened"))
             hammer_fail("a response carries log text or is not 200/404:\n%.400s", r.head);
         ts_response_free(&r);
         atomic_fetch_add(&hammer_done, 1);
@@ -100,8 +100,9 @@ START_TEST(log_reopen_keeps_descriptor)
     snprintf(alog, sizeof alog, "%s/access.log", env.dir);
     snprintf(alog_old, sizeof alog_old, "%s/access.log.1", env.dir);
     snprintf(elog_old, sizeof elog_old, "%s/error.log.1", env.dir);
-    px_proxy_start(&env, "[global]\nworkers = 2\nerror_log = @LOG@\nlog_level = info\naccess_log = @DIR@/access.log\n"
-                         UPSTREAM_O "[server s]\nlisten = 127.0.0.1:@PORT@\nroute = /size o\n");
+    px_proxy_start(
+        &env, "[global]\nworkers = 2\nerror_log = @LOG@\nlog_level = info\naccess_log = @DIR@/access.log\n" UPSTREAM_O
+              "[server s]\nlisten = 127.0.0.1:@PORT@\nroute = /size o\n");
     ts_response r;
     px_req(env.port, "GET /size/1 HTTP/1.1\r\nHost: h\r\n\r\n", &r);
     ck_assert_int_eq(r.status, 200);
@@ -168,8 +169,8 @@ START_TEST(tunnel_timeout_logs_request_line)
     px_env_init(&env, 1);
     snprintf(alog, sizeof alog, "%s/access.log", env.dir);
     px_proxy_start(&env, PX_GLOBAL "access_log = @DIR@/access.log\n"
-                   "[upstream fe]\nserver = 127.0.0.1:@O0@\nkeepalive = 4\nread_timeout = 1s\n"
-                   "[server wsfront]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = fe\n");
+                                   "[upstream fe]\nserver = 127.0.0.1:@O0@\nkeepalive = 4\nread_timeout = 1s\n"
+                                   "[server wsfront]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = fe\n");
     memset(target, 'p', sizeof target - 1);
     memcpy(target, "/ws?", 4);
     target[WS_TARGET_LEN] = 0;
@@ -221,8 +222,8 @@ START_TEST(tunnel_timeout_logs_request_line)
         ck_assert_msg(strncmp(line, "2026/01/01 00:00:00 [error] forged", 34) != 0, "a forged line in the log:\n%s",
                       log);
         const char *rq = memmem(line, ll, "request: ", 9);
-        ck_assert_msg(!rq || strncmp(rq, want, strlen(want)) == 0, "a line does not name the request (%s): %.*s",
-                      want, (int)ll, line);
+        ck_assert_msg(!rq || strncmp(rq, want, strlen(want)) == 0, "a line does not name the request (%s): %.*s", want,
+                      (int)ll, line);
         named |= rq && memmem(line, ll, "timeout", 7);
         line = eol ? eol + 1 : line + ll;
     }
@@ -269,8 +270,7 @@ START_TEST(upstream_cleared_between_requests)
     while (bol > log && bol[-1] != '\n')
         bol--;
     size_t ll = eol ? (size_t)(eol - bol) : strlen(bol);
-    ck_assert_msg(!memmem(bol, ll, "upstream:", 9), "the 404 line names an upstream it never used: %.*s", (int)ll,
-                  bol);
+    ck_assert_msg(!memmem(bol, ll, "upstream:", 9), "the 404 line names an upstream it never used: %.*s", (int)ll, bol);
     free(log);
     px_env_done(&env);
 }
@@ -306,8 +306,8 @@ START_TEST(long_forwarded_for_chain)
                                               "add_header = X-Uri-Back: $request_uri\n");
     size_t n = 0;
     for (int i = 0; n + 16 < XFF_LEN; i++)
-        n += (size_t)snprintf(xff + n, sizeof xff - n, "%s10.%d.%d.%d", i ? ", " : "", i / 65536 % 256,
-                              i / 256 % 256, i % 256);
+        n += (size_t)snprintf(xff + n, sizeof xff - n, "%s10.%d.%d.%d", i ? ", " : "", i / 65536 % 256, i / 256 % 256,
+                              i % 256);
     snprintf(req, sizeof req, "GET /echo HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: %s\r\n\r\n", xff);
     px_req(env.port, req, &r);
     if (r.status >= 400 && r.status < 500) {
