@@ -31,7 +31,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 status=0
 set +e
-meson test -C "$build" --print-errorlogs --num-processes 2 2>&1 | tee "$build/meson-test.out"
+meson test -C "$build" --print-errorlogs --num-processes "${PX_TEST_PROCESSES:-2}" 2>&1 | tee "$build/meson-test.out"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 set -e
 
