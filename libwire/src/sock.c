@@ -51,7 +51,7 @@ int wire_listen(const wire_addr *addr, int backlog, unsigned flags)
         unlink_stale(addr);
     if (!err && bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0)
         err = -errno;
-    if (!err && listen(fd, backlog) < 0)
+    if (!err && !(flags & WIRE_LISTEN_PROBE) && listen(fd, backlog) < 0)
         err = -errno;
     if (err) {
         close(fd);

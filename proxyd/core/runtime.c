@@ -91,8 +91,9 @@ static int open_new(px_bind *b, unsigned workers, px_bind *ob, char *err, size_t
 {
     unsigned v6 = b->addr.ss.ss_family == AF_INET6 ? WIRE_LISTEN_V6ONLY : 0;
     if (!ob) {
-        /* SO_REUSEPORT would let a second proxyd share the port silently: probe without it first. */
-        int probe = wire_listen(&b->addr, 1, v6);
+        /* SO_REUSEPORT would let a second proxyd share the port silently: probe without it first. The probe only
+         * binds: a listening probe could accept a client's connect and then reset it when closed. */
+        int probe = wire_listen(&b->addr, 1, v6 | WIRE_LISTEN_PROBE);
         if (probe < 0) {
             snprintf(err, errlen, "cannot listen on %s: %s", b->text, wire_strerror(probe));
             return -1;

@@ -200,8 +200,17 @@ START_TEST(test_listen_flags)
     int l2 = wire_listen(&b, 4, WIRE_LISTEN_REUSEPORT); /* same port: one socket per worker */
     ck_assert_int_ge(l2, 0);
     ck_assert_int_eq(wire_listen(&b, 4, 0), -EADDRINUSE);
+    ck_assert_int_eq(wire_listen(&b, 4, WIRE_LISTEN_PROBE), -EADDRINUSE); /* a probe sees the listeners too */
     close(l1);
     close(l2);
+    /* A probe on a free address binds but never listens: a connect to it is refused, never accepted then reset. */
+    int probe = wire_listen(&b, 4, WIRE_LISTEN_PROBE);
+    ck_assert_int_ge(probe, 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_lt(connect(fd, (const struct sockaddr *)&b.ss, b.len), 0);
+    ck_assert_int_eq(errno, ECONNREFUSED);
+    close(fd);
+    close(probe);
     ck_assert_int_eq(wire_addr_parse("[::1]:0", &a), 0);
     int l6 = wire_listen(&a, 4, WIRE_LISTEN_V6ONLY);
     if (l6 != -EADDRNOTAVAIL && l6 != -EAFNOSUPPORT) { /* hosts without IPv6 */

@@ -165,6 +165,7 @@ char *wire_addr_host(const wire_addr *addr, char *buf, size_t size);
 enum {
     WIRE_LISTEN_REUSEPORT = 1, /* SO_REUSEPORT: one listening socket per worker */
     WIRE_LISTEN_V6ONLY = 2,
+    WIRE_LISTEN_PROBE = 4, /* bind only, never listen: tells whether the address is free without ever accepting */
 };
 
 /* Creates a non-blocking, close-on-exec listening socket (SO_REUSEADDR always). Returns the fd or -errno. */
