@@ -94,12 +94,10 @@ void px_env_init(px_env *e, int norigins)
     current = e;
     if (!registered++)
         atexit(at_exit);
-    e->port = ts_free_port();
-    do {
-        e->port2 = ts_free_port();
-        e->dead = ts_free_port();
-    } while (e->port2 == e->port || e->dead == e->port || e->dead == e->port2);
-    ck_assert_int_gt(e->port, 0);
+    e->port = ts_free_port(); /* three distinct ports, reserved until the test process exits */
+    e->port2 = ts_free_port();
+    e->dead = ts_free_port();
+    ck_assert_msg(e->port > 0 && e->port2 > 0 && e->dead > 0, "no free test ports");
     for (int i = 0; i < norigins; i++)
         origin_start(e, i);
 }

@@ -17,7 +17,8 @@
 /* One test's world. Placeholders expanded by px_expand:
  *   @PORT@ @PORT2@  free ports for proxyd listeners (proxyd is awaited on @PORT@)
  *   @O0@ @O1@ @O2@  the origins' ports        @DEAD@  a free port nothing listens on
- *   @DIR@           the temp directory         @LOG@   the error log path (@DIR@/error.log) */
+ *   @DIR@           the temp directory         @LOG@   the error log path (@DIR@/error.log)
+ * @PORT@, @PORT2@ and @DEAD@ come from ts_free_port: reserved for the test process, no parallel test gets them. */
 typedef struct px_env {
     char dir[64];                 /* mkdtemp'd, removed by px_env_done */
     char conf[96];                /* @DIR@/proxyd.ini */
