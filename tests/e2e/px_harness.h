@@ -50,7 +50,8 @@ void px_write_file(const char *path, const char *text);
 /* The whole file (malloc'd, NUL-terminated; the caller frees), or NULL. */
 char *px_read_file(const char *path);
 
-/* Writes the expanded template to e->conf, starts `proxyd -c` and waits until @PORT@ accepts (ck_asserts). */
+/* Writes the expanded template to e->conf, starts `proxyd -c` and waits until @PORT@ accepts and proxyd has sent
+ * READY=1 to the notify socket the harness passes it (unless the test set NOTIFY_SOCKET itself) (ck_asserts). */
 void px_proxy_start(px_env *e, const char *tpl);
 
 /* SIGTERM to proxyd; returns its exit status (0 expected), after printing its error log to stderr. */
