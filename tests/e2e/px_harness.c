@@ -6,10 +6,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -94,12 +98,10 @@ void px_env_init(px_env *e, int norigins)
     current = e;
     if (!registered++)
         atexit(at_exit);
-    e->port = ts_free_port();
-    do {
-        e->port2 = ts_free_port();
-        e->dead = ts_free_port();
-    } while (e->port2 == e->port || e->dead == e->port || e->dead == e->port2);
-    ck_assert_int_gt(e->port, 0);
+    e->port = ts_free_port(); /* three distinct ports, reserved until the test process exits */
+    e->port2 = ts_free_port();
+    e->dead = ts_free_port();
+    ck_assert_msg(e->port > 0 && e->port2 > 0 && e->dead > 0, "no free test ports");
     for (int i = 0; i < norigins; i++)
         origin_start(e, i);
 }
@@ -213,16 +215,62 @@ static void dump_log(const px_env *e)
     free(log);
 }
 
+/* An abstract notify socket (no file: proxyd may have switched to another user) passed to the next proxyd through
+ * NOTIFY_SOCKET. Returns the fd, or -1 when the test set NOTIFY_SOCKET itself (it then reads the socket). */
+static int ready_socket_open(void)
+{
+    static unsigned seq;
+    char name[64];
+    if (getenv("NOTIFY_SOCKET"))
+        return -1;
+    int n = snprintf(name, sizeof name, "@pxe2e-ready-%ld-%u", (long)getpid(), seq++);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    memcpy(sa.sun_path + 1, name + 1, (size_t)n - 1); /* sun_path[0] = 0: the abstract namespace */
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)), 0);
+    ck_assert_int_eq(setenv("NOTIFY_SOCKET", name, 1), 0);
+    return fd;
+}
+
+/* Waits up to timeout_ms for READY=1 on fd. Returns 1 when it came. */
+static int ready_wait(int fd, int timeout_ms)
+{
+    char msg[512];
+    for (int waited = 0; waited < timeout_ms; waited += 100) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t n = recv(fd, msg, sizeof msg - 1, 0);
+        if (n <= 0)
+            continue;
+        msg[n] = 0;
+        if (strstr(msg, "READY=1"))
+            return 1;
+    }
+    return 0;
+}
+
+/* proxyd is ready when it says so (READY=1, sent once every worker runs), not when a connect succeeds: the port
+ * accepts before the workers exist, and at start-up a probe socket listens on it for a moment and is then closed,
+ * resetting what it accepted. */
 void px_proxy_start(px_env *e, const char *tpl)
 {
     write_config(e, tpl);
     const char *argv[] = {SETPRIV, "--pdeathsig", "KILL", "--", env_or_fail("PROXYD_BIN"), "-c", e->conf, NULL};
+    int ready = ready_socket_open();
     e->pid = ts_spawn_port(argv, e->port, 10000);
-    if (e->pid <= 0) {
+    if (ready >= 0)
+        unsetenv("NOTIFY_SOCKET");
+    int said_ready = e->pid > 0 && (ready < 0 || ready_wait(ready, 10000));
+    if (ready >= 0)
+        close(ready);
+    if (e->pid <= 0)
         e->pid = 0;
+    if (!said_ready)
         dump_log(e);
-    }
     ck_assert_msg(e->pid > 0, "proxyd did not start listening on %d", e->port);
+    ck_assert_msg(said_ready, "proxyd listens on %d but did not send READY=1 within 10 s", e->port);
 }
 
 int px_proxy_stop(px_env *e)

@@ -17,7 +17,8 @@
 /* One test's world. Placeholders expanded by px_expand:
  *   @PORT@ @PORT2@  free ports for proxyd listeners (proxyd is awaited on @PORT@)
  *   @O0@ @O1@ @O2@  the origins' ports        @DEAD@  a free port nothing listens on
- *   @DIR@           the temp directory         @LOG@   the error log path (@DIR@/error.log) */
+ *   @DIR@           the temp directory         @LOG@   the error log path (@DIR@/error.log)
+ * @PORT@, @PORT2@ and @DEAD@ come from ts_free_port: reserved for the test process, no parallel test gets them. */
 typedef struct px_env {
     char dir[64];  /* mkdtemp'd, removed by px_env_done */
     char conf[96]; /* @DIR@/proxyd.ini */
@@ -49,7 +50,8 @@ void px_write_file(const char *path, const char *text);
 /* The whole file (malloc'd, NUL-terminated; the caller frees), or NULL. */
 char *px_read_file(const char *path);
 
-/* Writes the expanded template to e->conf, starts `proxyd -c` and waits until @PORT@ accepts (ck_asserts). */
+/* Writes the expanded template to e->conf, starts `proxyd -c` and waits until @PORT@ accepts and proxyd has sent
+ * READY=1 to the notify socket the harness passes it (unless the test set NOTIFY_SOCKET itself) (ck_asserts). */
 void px_proxy_start(px_env *e, const char *tpl);
 
 /* SIGTERM to proxyd; returns its exit status (0 expected), after printing its error log to stderr. */

@@ -2,11 +2,17 @@
  * pipelining, /echo, ?delay, errors, /stats, and a leak-free exit on SIGTERM (checked in the teardown). */
 #include "support.h"
 
+#include <arpa/inet.h>
 #include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -332,6 +338,42 @@ START_TEST(spawn_by_port)
 }
 END_TEST
 
+/* ts_free_port: distinct ports outside the kernel's ephemeral range (no bind(:0) or connect() elsewhere takes them),
+ * locked against every other open of their lock file (another test process); ts_spawn_port will not take an
+ * existing listener for its child. */
+START_TEST(free_port_reserved)
+{
+    char path[64], listen_on[64];
+    int lo = 32768, hi = 60999, p = ts_free_port(), q = ts_free_port();
+    FILE *fp = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (fp) {
+        ck_assert_int_eq(fscanf(fp, "%d %d", &lo, &hi), 2);
+        fclose(fp);
+    }
+    ck_assert_int_gt(p, 0);
+    ck_assert_int_gt(q, 0);
+    ck_assert_int_ne(p, q);
+    if (lo - TS_PORT_MIN >= 1000) /* the pool lies below the ephemeral range whenever there is room for it */
+        ck_assert_msg(p >= TS_PORT_MIN && p < lo && q >= TS_PORT_MIN && q < lo, "ports %d %d not in %d-%d", p, q,
+                      TS_PORT_MIN, lo - 1);
+    snprintf(path, sizeof path, TS_PORT_LOCK_DIR "/%d", p);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_msg(flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK, "port %d is not locked", p);
+    close(fd);
+    struct sockaddr_in sa = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)p), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(lfd, 0);
+    ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0); /* free for a plain bind */
+    ck_assert_int_eq(listen(lfd, 4), 0);
+    snprintf(listen_on, sizeof listen_on, "127.0.0.1:%d", p);
+    const char *const argv[] = {getenv("PROXYD_ORIGIN"), "-l", listen_on, "-q", NULL};
+    ck_assert_int_eq(ts_spawn_port(argv, p, 2000), -1);
+    close(lfd);
+}
+END_TEST
+
 static Suite *origin_suite(void)
 {
     Suite *s = suite_create("e2e_origin");
@@ -353,6 +395,7 @@ static Suite *origin_suite(void)
     tcase_add_test(tc, header_and_type);
     tcase_add_test(tc, close_endpoint);
     tcase_add_test(tc, spawn_by_port);
+    tcase_add_test(tc, free_port_reserved);
     suite_add_tcase(s, tc);
     return s;
 }

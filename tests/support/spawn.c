@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,17 +33,84 @@ static void sleep_ms(int ms)
     }
 }
 
-int ts_free_port(void)
+/* Test ports come from a pool outside the kernel's ephemeral range, so that no bind(:0) or connect() of a parallel
+ * test takes one between our pick and the daemon's bind. Returns the pool [*lo, *hi]. */
+static void port_pool(int *lo, int *hi)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+    int elo = 32768, ehi = 60999;
+    FILE *fp = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (fp) {
+        if (fscanf(fp, "%d %d", &elo, &ehi) != 2)
+            elo = 32768, ehi = 60999;
+        fclose(fp);
+    }
+    if (elo - TS_PORT_MIN >= 1000) { /* the usual case: below the ephemeral range */
+        *lo = TS_PORT_MIN;
+        *hi = elo - 1;
+    } else if (65535 - ehi >= 1000) {
+        *lo = ehi + 1;
+        *hi = 65535;
+    } else { /* an ephemeral range over nearly everything: the locks still keep parallel tests apart */
+        *lo = TS_PORT_MIN;
+        *hi = 65535;
+    }
+}
+
+/* Takes the lock file of port; the lock lasts while the fd is open (close-on-exec: daemons do not inherit it).
+ * flock conflicts between open file descriptions, so a second call in the same process fails too. Returns the fd,
+ * or -1 when another process (or this one) holds it. */
+static int lock_port(int port)
+{
+    char path[64];
+    snprintf(path, sizeof path, TS_PORT_LOCK_DIR "/%d", port);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (fd < 0)
         return -1;
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 && getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-        port = ntohs(sa.sin_port);
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        close(fd);
+        return -1;
+    }
+    fchmod(fd, 0666); /* best effort, for other users' test runs (umask) */
+    return fd;
+}
+
+/* Whether 127.0.0.1:port can be bound right now without SO_REUSEADDR: nothing listens there and no connection
+ * (not even one in TIME_WAIT) uses it, so a test's own plain bind works as well as a daemon's. */
+static int bindable(int port)
+{
+    struct sockaddr_in sa = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    int ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
     close(fd);
-    return port;
+    return ok;
+}
+
+int ts_free_port(void)
+{
+    static pid_t owner;   /* a forked test process starts its own scan */
+    static unsigned next; /* where the scan goes on, spread over the pool by pid */
+    int lo, hi;
+    port_pool(&lo, &hi);
+    unsigned span = (unsigned)(hi - lo + 1);
+    if (mkdir(TS_PORT_LOCK_DIR, 01777) == 0)
+        chmod(TS_PORT_LOCK_DIR, 01777); /* sticky and shared: mkdir's mode went through the umask */
+    if (owner != getpid()) {
+        owner = getpid();
+        next = (unsigned)owner * 2654435761u;
+    }
+    for (unsigned tries = 0; tries < span; tries++) {
+        int port = lo + (int)(next++ % span), fd = lock_port(port);
+        if (fd < 0)
+            continue;
+        if (bindable(port))
+            return port; /* fd stays open: the port is ours until the process exits */
+        close(fd);       /* used outside the pool's discipline, or in TIME_WAIT: skipped */
+    }
+    fprintf(stderr, "ts_free_port: no free port in %d-%d (is " TS_PORT_LOCK_DIR " writable?)\n", lo, hi);
+    return -1;
 }
 
 /* In the child: default signal mask, stdout to out_fd (when >= 0), then exec. Never returns. */
@@ -165,6 +234,10 @@ static int can_connect(int port)
 pid_t ts_spawn_port(const char *const argv[], int port, int timeout_ms)
 {
     long long deadline = now_ms() + timeout_ms;
+    if (can_connect(port)) { /* the readiness check below would take that listener for the child */
+        fprintf(stderr, "ts_spawn_port: something already listens on 127.0.0.1:%d\n", port);
+        return -1;
+    }
     pid_t pid = fork();
     if (pid < 0)
         return -1;

@@ -9,7 +9,13 @@
 /* Per-call I/O timeout of the client helpers (connect, send, each wait for response bytes). */
 #define TS_IO_TIMEOUT_MS 5000
 
-/* A port on 127.0.0.1 that was free a moment ago (bound to :0, read, closed), or -1. */
+/* Ports for daemons that cannot listen on :0: a pool from TS_PORT_MIN up to just below the kernel's ephemeral
+ * range, each port reserved by a lock file TS_PORT_LOCK_DIR/PORT held (flock) for the life of the process. */
+#define TS_PORT_MIN 20000
+#define TS_PORT_LOCK_DIR "/tmp/proxyd-test-ports"
+
+/* A port on 127.0.0.1 that is free and stays reserved for this process until it exits: no parallel test process
+ * (nor a second call here) gets it, and no bind(:0) or outgoing connection takes it. Returns -1 when none is left. */
 int ts_free_port(void);
 
 /* Starts argv[0] (a path) with argv, stdout piped and stderr inherited, and waits up to timeout_ms for a stdout
@@ -20,7 +26,8 @@ pid_t ts_spawn(const char *const argv[], const char *wait_line_prefix, char *fir
                int timeout_ms);
 
 /* Starts argv (stdout and stderr inherited) and waits until a TCP connect to 127.0.0.1:port succeeds.
- * Returns the pid, or -1 (child killed and reaped) on timeout or early exit. */
+ * Returns the pid, or -1 (child killed and reaped) on timeout or early exit, or when something listened on the
+ * port before the child was started (the connect would not prove that the child is ready). */
 pid_t ts_spawn_port(const char *const argv[], int port, int timeout_ms);
 
 /* Sends sig and waits up to timeout_ms; then SIGKILL. Returns the exit status, 128+signal when killed by one
