@@ -1,5 +1,6 @@
 /* proxyd passive health: failures counted per upstream server within fail_timeout, shared by all workers through
- * atomics; max_fails of them take the server out of rotation for fail_timeout. */
+ * atomics; max_fails of them take the server out of rotation for fail_timeout. Going down and coming back are each
+ * logged once per event, by the worker that changes the state, never once per worker. */
 #include "upstream/upstream.h"
 
 int px_upstream_server_up(const px_runtime *rt, const px_upstream *up, int s, uint64_t now)
@@ -7,7 +8,16 @@ int px_upstream_server_up(const px_runtime *rt, const px_upstream *up, int s, ui
     if (up->nservers == 1)
         return 1; /* as in nginx: a lone server is never taken out of rotation */
     px_health *h = px_runtime_health(rt, up, s);
-    return atomic_load(&h->down_until) <= now;
+    uint_fast64_t until = atomic_load(&h->down_until);
+    if (until == 0)
+        return 1;
+    if (now < until)
+        return 0;
+    /* The down period is over: the one worker whose exchange wins says so, once per event. */
+    if (atomic_compare_exchange_strong(&h->down_until, &until, 0))
+        px_warn("upstream %s: back in rotation after %llums out", up->servers[s].text,
+                (unsigned long long)up->servers[s].fail_timeout);
+    return 1;
 }
 
 void px_upstream_mark_failure(px_runtime *rt, const px_upstream *up, int si, uint64_t now)
@@ -20,12 +30,15 @@ void px_upstream_mark_failure(px_runtime *rt, const px_upstream *up, int si, uin
         atomic_store(&h->window_start, now);
         atomic_store(&h->fails, 0);
     }
-    if (atomic_fetch_add(&h->fails, 1) + 1 >= s->max_fails) {
-        atomic_store(&h->down_until, now + s->fail_timeout);
-        atomic_store(&h->fails, 0);
-        px_warn("upstream %s: marked down for %llums after %d failure(s)", s->text, (unsigned long long)s->fail_timeout,
-                s->max_fails);
-    }
+    if (atomic_fetch_add(&h->fails, 1) + 1 < s->max_fails)
+        return;
+    atomic_store(&h->fails, 0);
+    /* Workers may cross the threshold together: only the one that moves down_until logs the event. */
+    uint_fast64_t until = atomic_load(&h->down_until);
+    if (until > now || !atomic_compare_exchange_strong(&h->down_until, &until, now + s->fail_timeout))
+        return;
+    px_warn("upstream %s: marked down for %llums after %d failure(s)", s->text, (unsigned long long)s->fail_timeout,
+            s->max_fails);
 }
 
 void px_upstream_failed(px_upconn *u)

@@ -1,7 +1,12 @@
 /* tests/proxyd: the balancer's choice (weights, least_conn, backups, servers down or already tried) over many
  * rounds, as proportions, and passive health's marking. */
 #include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
 
 #include "upstream/upstream.h"
 
@@ -116,9 +121,25 @@ START_TEST(no_server)
 }
 END_TEST
 
-/* max_fails failures within fail_timeout take a server out for fail_timeout; a lone server never. */
+static int count_lines(const char *path, const char *needle)
+{
+    char line[512];
+    int n = 0;
+    FILE *fp = fopen(path, "r");
+    ck_assert_ptr_nonnull(fp);
+    while (fgets(line, sizeof(line), fp))
+        n += strstr(line, needle) != NULL;
+    fclose(fp);
+    return n;
+}
+
+/* max_fails failures within fail_timeout take a server out for fail_timeout; a lone server never. Down and back
+ * are each logged once, however many workers see the change. */
 START_TEST(passive_health_marks_down)
 {
+    char log[] = "/tmp/pxhealth-XXXXXX";
+    close(mkstemp(log));
+    ck_assert_int_eq(px_log_open(log, PX_LOG_WARN), 0);
     px_runtime rt;
     px_health health[2];
     int base[1] = {0};
@@ -135,12 +156,19 @@ START_TEST(passive_health_marks_down)
     px_upstream_mark_failure(&rt, &up, 0, 1000);
     ck_assert(px_upstream_server_up(&rt, &up, 0, 1000));
     px_upstream_mark_failure(&rt, &up, 0, 2000);
+    px_upstream_mark_failure(&rt, &up, 0, 2001); /* more failures while down: no second event */
+    px_upstream_mark_failure(&rt, &up, 0, 2002);
     ck_assert(!px_upstream_server_up(&rt, &up, 0, 2000));
     ck_assert(!px_upstream_server_up(&rt, &up, 0, 11999));
     ck_assert(px_upstream_server_up(&rt, &up, 0, 12000));
+    ck_assert(px_upstream_server_up(&rt, &up, 0, 12001)); /* every worker asks; one says it */
     ck_assert(px_upstream_server_up(&rt, &up, 1, 2000));
     up.nservers = 1;
     ck_assert(px_upstream_server_up(&rt, &up, 0, 2000)); /* as nginx: a lone server stays in */
+    px_log_close();
+    ck_assert_int_eq(count_lines(log, "upstream a:1: marked down for 10000ms after 2 failure(s)"), 1);
+    ck_assert_int_eq(count_lines(log, "upstream a:1: back in rotation after 10000ms out"), 1);
+    unlink(log);
 }
 END_TEST
 
