@@ -101,6 +101,7 @@ typedef struct px_upstream {
     char *tls_key;
     uint64_t connect_timeout;
     uint64_t read_timeout;
+    uint64_t header_timeout; /* request sent to the first response byte; 0: off (read_timeout bounds that wait) */
     uint64_t send_timeout;
     int ntlm;
     int index; /* position in px_config.upstreams */
@@ -119,6 +120,10 @@ typedef struct px_route {
     size_t len;
     char *upstream_name;
     px_upstream *upstream;
+    /* Options after the upstream name (config_keys.c, route_options), resolved against the upstream once the
+     * file is read: what the requests of this route use. */
+    uint64_t read_timeout;   /* between two reads from the upstream */
+    uint64_t header_timeout; /* request sent to the first response byte; 0: off */
 } px_route;
 
 /* Statuses whose `return` argument is a URL (nginx's rule); any other status takes it as the body text. */
@@ -178,6 +183,7 @@ typedef struct px_config {
     char *tls_protocols;
     char *tls_ciphers;
     uint64_t shutdown_timeout; /* graceful stop: longest wait for in-flight requests */
+    uint64_t drain_delay;      /* graceful stop: /healthz answers 503 this long before accepting stops */
     px_limits limits;          /* defaults for servers */
     px_gzip gzip;
     /* [status] */

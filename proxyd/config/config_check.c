@@ -16,6 +16,7 @@ void px__config_defaults(px_config *cfg)
     cfg->tls_session_cache = 10 * 1024 * 1024;
     cfg->tls_session_tickets = 1;
     cfg->shutdown_timeout = 30000;
+    cfg->drain_delay = 0; /* as before drain_delay existed: SIGQUIT stops accepting at once */
     px_limits *l = &cfg->limits;
     l->client_header_timeout = 60000;
     l->client_body_timeout = 60000;
@@ -80,6 +81,23 @@ static void inherit(load_ctx *c, px_server *s)
     INHERIT(s, cfg, server_tokens, -1);
 }
 
+/* A route's timeouts not given as options are its upstream's. A route that lengthens read_timeout (a long poll) yet
+ * inherits a shorter header_timeout would still cut the poll, which waits for its response head: said at -t. */
+static void resolve_route(load_ctx *c, px_route *r)
+{
+    const px_upstream *u = r->upstream;
+    if (r->header_timeout == UNSET && r->read_timeout != UNSET && u->header_timeout &&
+        u->header_timeout < r->read_timeout)
+        px__cfg_warn(c, "route",
+                     "%s: the header_timeout of [upstream %s] (%llums) is shorter than this route's read_timeout; a "
+                     "long poll waits for its response head: add header_timeout= to the route",
+                     r->prefix, u->name, (unsigned long long)u->header_timeout);
+    if (r->read_timeout == UNSET)
+        r->read_timeout = u->read_timeout;
+    if (r->header_timeout == UNSET)
+        r->header_timeout = u->header_timeout;
+}
+
 static int route_cmp(const void *a, const void *b)
 {
     const px_route *x = a, *y = b;
@@ -114,6 +132,8 @@ static void check_server(load_ctx *c, px_server *s)
         if (!s->routes[i].upstream)
             px__cfg_error(c, s->routes[i].len == 1 ? "proxy_pass" : "route", "no [upstream %s] is defined",
                           s->routes[i].upstream_name);
+        else
+            resolve_route(c, &s->routes[i]);
     }
     c->lineno = s->line;
     qsort(s->routes, (size_t)s->nroutes, sizeof(s->routes[0]), route_cmp);

@@ -20,8 +20,19 @@ static px_gzip *gzip_of(load_ctx *c)
 #define DURATION_MSG "expected a duration such as 500ms, 60s, 5m or 1h (a bare number is seconds)"
 #define SIZE_MSG "expected a size such as 512, 16k, 10m or 1g (a bare number is bytes)"
 #define SWITCH_MSG "expected on or off"
+#define TIMEOUT_OFF_MSG "expected off or a duration above 0, such as 60s"
 #define K_STR_(x) #x
 #define K_STR(x) K_STR_(x) /* a numeric constant inside a message literal */
+
+/* A timeout that may be switched off: a duration above 0, or off (0). 0 or -1. */
+static int parse_timeout_or_off(const char *v, uint64_t *ms)
+{
+    if (strcmp(v, "off") == 0) {
+        *ms = 0;
+        return 0;
+    }
+    return px_parse_duration(v, ms) || *ms == 0 ? -1 : 0;
+}
 
 /* Each limit key parses into its own field of px_limits. */
 #define LIMIT_DURATION(field)                                                                                          \
@@ -138,6 +149,11 @@ static const char *k_gzip_proxied(load_ctx *c, const char *v)
 static const char *k_shutdown_timeout(load_ctx *c, const char *v)
 {
     return px_parse_duration(v, &c->cfg->shutdown_timeout) ? DURATION_MSG : NULL;
+}
+
+static const char *k_drain_delay(load_ctx *c, const char *v)
+{
+    return px_parse_duration(v, &c->cfg->drain_delay) ? DURATION_MSG : NULL;
 }
 
 static const char *k_workers(load_ctx *c, const char *v)
@@ -365,6 +381,11 @@ static const char *k_up_read_timeout(load_ctx *c, const char *v)
     return px_parse_duration(v, &c->up->read_timeout) ? DURATION_MSG : NULL;
 }
 
+static const char *k_up_header_timeout(load_ctx *c, const char *v)
+{
+    return parse_timeout_or_off(v, &c->up->header_timeout) ? TIMEOUT_OFF_MSG : NULL;
+}
+
 static const char *k_up_send_timeout(load_ctx *c, const char *v)
 {
     return px_parse_duration(v, &c->up->send_timeout) ? DURATION_MSG : NULL;
@@ -467,6 +488,58 @@ static const char *add_route(load_ctx *c, const char *prefix, size_t plen, const
     r->prefix = p;
     r->len = plen;
     r->upstream_name = name;
+    r->read_timeout = r->header_timeout = UNSET; /* the upstream's, unless an option says otherwise */
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- route options */
+
+/* "name=value" after "route = /PREFIX UPSTREAM". An option is a field of px_route, a parser and a row of
+ * route_opts (and, when it falls back to the upstream's value, a line in config_check.c's resolve_route). */
+typedef const char *(*route_opt_fn)(px_route *r, const char *value);
+
+static const char *ro_read_timeout(px_route *r, const char *v)
+{
+    if (px_parse_duration(v, &r->read_timeout) || r->read_timeout == 0)
+        return "read_timeout: expected a duration above 0, such as 1800s";
+    return NULL;
+}
+
+static const char *ro_header_timeout(px_route *r, const char *v)
+{
+    return parse_timeout_or_off(v, &r->header_timeout) ? "header_timeout: " TIMEOUT_OFF_MSG : NULL;
+}
+
+static const struct {
+    const char *name;
+    route_opt_fn fn;
+} route_opts[] = {
+    {"read_timeout", ro_read_timeout},
+    {"header_timeout", ro_header_timeout},
+};
+#define ROUTE_MSG "expected \"/PREFIX UPSTREAM [option=value ...]\""
+#define ROUTE_OPTS_MSG "unknown route option (known: read_timeout=T, header_timeout=T|off)"
+
+/* Parses the blank-separated options of opts (cut in place) into r, each at most once. */
+static const char *route_options(px_route *r, char *opts)
+{
+    unsigned seen = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(opts, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+        const char *eq = strchr(t, '=');
+        size_t i, n = sizeof(route_opts) / sizeof(route_opts[0]);
+        for (i = 0; eq && i < n; i++)
+            if (strlen(route_opts[i].name) == (size_t)(eq - t) && strncmp(t, route_opts[i].name, (size_t)(eq - t)) == 0)
+                break;
+        if (!eq || i == n)
+            return ROUTE_OPTS_MSG;
+        if (seen & (1u << i))
+            return "route option given twice";
+        seen |= 1u << i;
+        const char *err = route_opts[i].fn(r, eq + 1);
+        if (err)
+            return err;
+    }
     return NULL;
 }
 
@@ -480,15 +553,21 @@ static const char *k_srv_proxy_pass(load_ctx *c, const char *v)
     return add_route(c, "/", 1, v);
 }
 
+/* "/PREFIX UPSTREAM [option=value ...]" */
 static const char *k_srv_route(load_ctx *c, const char *v)
 {
     const char *sp = strpbrk(v, " \t");
     if (v[0] != '/' || !sp)
-        return "expected \"/PREFIX UPSTREAM\"";
-    const char *up = sp;
-    while (*up == ' ' || *up == '\t')
-        up++;
-    return add_route(c, v, (size_t)(sp - v), up);
+        return ROUTE_MSG;
+    char *rest = px__strdup(sp), *save = NULL;
+    if (!rest)
+        return px__oom;
+    char *up = strtok_r(rest, " \t", &save);
+    const char *err = up ? add_route(c, v, (size_t)(sp - v), up) : ROUTE_MSG;
+    if (!err) /* the route is counted: on an error it is freed with the server */
+        err = route_options(&c->srv->routes[c->srv->nroutes - 1], save);
+    free(rest);
+    return err;
 }
 
 static const char *k_srv_return(load_ctx *c, const char *v)
@@ -575,6 +654,7 @@ static const key_def keys[] = {
     {SECT_GLOBAL, "max_connections", k_max_connections, 0},
     {SECT_GLOBAL, "nofile", k_nofile, 0},
     {SECT_GLOBAL, "shutdown_timeout", k_shutdown_timeout, 0},
+    {SECT_GLOBAL, "drain_delay", k_drain_delay, 0},
     {SECT_GLOBAL, "user", k_user, 0},
     {SECT_GLOBAL, "pid_file", k_pid_file, 0},
     {SECT_GLOBAL, "error_log", k_error_log, 0},
@@ -615,6 +695,7 @@ static const key_def keys[] = {
     {SECT_UPSTREAM, "tls_key", k_up_tls_key, 0},
     {SECT_UPSTREAM, "connect_timeout", k_up_connect_timeout, 0},
     {SECT_UPSTREAM, "read_timeout", k_up_read_timeout, 0},
+    {SECT_UPSTREAM, "header_timeout", k_up_header_timeout, 0},
     {SECT_UPSTREAM, "send_timeout", k_up_send_timeout, 0},
     {SECT_UPSTREAM, "ntlm", k_up_ntlm, 0},
     {SECT_SERVER, "listen", k_srv_listen, K_REPEAT},

@@ -101,6 +101,38 @@ static void reload(px_daemon *d)
     px_notify("READY=1");
 }
 
+/* The workers stop (1: gracefully, 2: at once); the main loop ends. */
+static void stop(px_daemon *d, int how)
+{
+    px_notice(how == 1 ? "graceful stop: no longer accepting, finishing requests in flight" : "stop requested");
+    wire_timer_stop(d->loop, &d->drain);
+    atomic_store(&d->draining, 1);
+    atomic_store(&d->stopping, how);
+    broadcast(d);
+    wire_loop_stop(d->loop);
+}
+
+static void on_drained(wire_loop *loop, wire_timer *t)
+{
+    stop(t->data, 1);
+}
+
+/* SIGQUIT: with drain_delay, /healthz answers 503 that long while everything still serves, so that an L4 balancer
+ * moves new connections away before any is refused; then the graceful stop. A second SIGQUIT ends the delay. */
+static void quit(px_daemon *d)
+{
+    uint64_t delay = atomic_load(&d->rt)->cfg->drain_delay;
+    if (atomic_load(&d->draining) || !delay) {
+        px_notice("graceful stop requested");
+        stop(d, 1);
+        return;
+    }
+    px_notice("graceful stop requested: draining for %llums (/healthz answers 503), then no longer accepting",
+              (unsigned long long)delay);
+    atomic_store(&d->draining, 1);
+    wire_timer_start(d->loop, &d->drain, delay);
+}
+
 static void on_signal(wire_loop *loop, int signo, void *data)
 {
     px_daemon *d = data;
@@ -111,17 +143,9 @@ static void on_signal(wire_loop *loop, int signo, void *data)
         px_access_reopen();
         px_notice("logs reopened");
         return;
-    case SIGQUIT:
-        px_notice("graceful stop requested");
-        atomic_store(&d->stopping, 1);
-        break;
-    default:
-        px_notice("stop requested");
-        atomic_store(&d->stopping, 2);
-        break;
+    case SIGQUIT: quit(d); return;
+    default: stop(d, 2); return;
     }
-    broadcast(d);
-    wire_loop_stop(loop);
 }
 
 /* The main thread's loop and its signals; SIGPIPE ignored (a write to a closed socket is an error code). */
@@ -137,6 +161,7 @@ static int main_loop(px_daemon *d)
         fprintf(stderr, "proxyd: cannot create the main event loop\n");
         return -1;
     }
+    wire_timer_init(&d->drain, on_drained, d);
     return 0;
 }
 
@@ -163,6 +188,7 @@ static void shut_down(px_daemon *d)
     for (unsigned i = 0; i < d->nworkers; i++)
         wire_worker_join(&d->workers[i].thread);
     free(d->workers);
+    wire_timer_stop(d->loop, &d->drain);
     wire_signal_stop(d->loop);
     wire_loop_free(d->loop);
     px_runtime *last = atomic_load(&d->rt);

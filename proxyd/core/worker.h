@@ -80,12 +80,14 @@ struct px_worker {
 struct px_daemon {
     _Atomic(px_runtime *) rt;
     atomic_int stopping; /* 1: graceful, 2: fast */
+    atomic_int draining; /* a graceful stop was asked: /healthz and /readyz answer 503 (first for drain_delay) */
     atomic_int acks;
     atomic_int ready;
     uint64_t grace_ms;
     px_worker *workers;
     unsigned nworkers;
     wire_loop *loop;
+    wire_timer drain; /* drain_delay after SIGQUIT, on the main loop */
     const char *conf_path;
     _Atomic uint64_t reloads;
     const px_hooks *hooks;

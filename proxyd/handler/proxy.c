@@ -269,14 +269,18 @@ static px_step proxy_step(px_conn *c)
 
 /* The timers follow what the exchange waits on: the client's send_timeout while the response waits for the
  * client, its client_body_timeout while the body is awaited, else the upstream's: send_timeout while the request
- * is going out, read_timeout while waiting for the response (re-armed by every read). */
+ * is going out, the route's header_timeout (when on) until the first response byte, then its read_timeout
+ * (re-armed by every read). */
 static void proxy_update_timer(px_conn *c, int progress)
 {
     px_exchange *x = c->x;
     px_upconn *u = x->up;
     const px_limits *l = &c->server->limits;
     if (u && u->state == UP_ACTIVE) {
-        px_up_timer kind = c->s.out.len ? UT_NONE : (u->s.out.len || x->req_body != BODY_DONE) ? UT_SEND : UT_READ;
+        px_up_timer kind = c->s.out.len                                   ? UT_NONE
+                           : u->s.out.len || x->req_body != BODY_DONE     ? UT_SEND
+                           : !x->resp_started && x->route->header_timeout ? UT_HEADER
+                                                                          : UT_READ;
         if (kind != u->tkind || (progress && kind == UT_SEND))
             px_upconn_arm(u, kind);
     }
@@ -313,6 +317,31 @@ static void on_up_failed(void *owner, int err)
     px_conn_continue(owner, px_proxy_upstream_error(owner, err));
 }
 
+/* No response byte within header_timeout. Unlike a read timeout (a long poll may rightly be slow), the administrator
+ * said a healthy server starts answering within it: a hung server (frozen, deadlocked) counts toward max_fails, and
+ * as nginx's proxy_next_upstream timeout, an idempotent request without a body goes to the next server. */
+static px_step header_timeout(px_conn *c)
+{
+    px_exchange *x = c->x;
+    px_upconn *u = x->up;
+    int safe = x->req.body == HTTP_BODY_NONE && http_method_idempotent(x->req.method_id);
+    int retry = safe && ++x->tries < PX_RETRIES_ON_TIMEOUT(x->upstream->nservers);
+    px_error("upstream header timeout: no response byte within %llums, %s%s", (unsigned long long)u->header_ms,
+             retry  ? "trying the next server"
+             : safe ? "no other server to try"
+                    : "not retried (the request is not idempotent or has a body)",
+             px_log_context(c));
+    px_upstream_failed(u);
+    x->tried |= 1ull << (u->server & 63);
+    px_proxy_abort(c);
+    if (retry) {
+        x->head_sent = 0;
+        if (acquire(c) == 0)
+            return PX_AGAIN;
+    }
+    return px_respond_error(c, 504, "upstream header timeout");
+}
+
 static px_step upstream_timeout(px_conn *c)
 {
     px_exchange *x = c->x;
@@ -327,6 +356,8 @@ static px_step upstream_timeout(px_conn *c)
             return PX_AGAIN;
         return px_respond_error(c, 504, "upstream connect timeout");
     }
+    if (u->tkind == UT_HEADER)
+        return header_timeout(c);
     /* A read timeout is not a failure of the server: one slow long poll must not take it out of rotation. */
     px_warn("upstream %s timeout%s", u->s.out.len ? "send" : "read", px_log_context(c));
     if (x->resp_head_sent)
@@ -362,7 +393,7 @@ static const px_upconn_ops owner_ops = {on_up_ready, on_up_failed, on_up_timeout
 static int acquire(px_conn *c)
 {
     px_exchange *x = c->x;
-    px_acquire a = {c, &owner_ops, c->pinned, c->pin, &x->tried};
+    px_acquire a = {c, &owner_ops, c->pinned, c->pin, &x->tried, x->route->read_timeout, x->route->header_timeout};
     int err = 0;
     x->up = px_upstream_acquire(c->w, c->rt, x->upstream, &a, &err);
     if (!x->up)

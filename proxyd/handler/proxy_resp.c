@@ -399,6 +399,7 @@ px_step px_proxy_read_response(px_conn *c)
         return PX_WAIT;
     if (n < 0)
         return upstream_eof(c);
+    x->resp_started = 1;
     px_upconn_arm(u, UT_READ);
     if (!x->resp_head_sent)
         return parse_response_head(c);

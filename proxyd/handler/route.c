@@ -86,6 +86,7 @@ px_step px_route_request(px_conn *c)
         return px_static_respond(c);
     if (!route)
         return px_respond_error(c, 404, "no route");
+    x->route = route;
     x->upstream = route->upstream;
     return px_proxy_start(c);
 }

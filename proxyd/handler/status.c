@@ -1,5 +1,6 @@
 /* proxyd status endpoint: the [status] listener answers GET /metrics with Prometheus text summed over every
- * worker's counters (relaxed atomic reads, no locks) and the shared upstream health. */
+ * worker's counters (relaxed atomic reads, no locks) and the shared upstream health, and /healthz and /readyz for
+ * load balancers and orchestrators. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -89,11 +90,27 @@ static void health(sbuf *b, const px_runtime *rt, uint64_t now)
     }
 }
 
-px_step px_status_respond(px_conn *c)
+/* /healthz: whether this instance wants new connections, for an L4 balancer's health check: 503 from SIGQUIT on
+ * (through drain_delay, while it still serves). /readyz: also 503 until every worker runs. */
+static px_step probe(px_conn *c, int readiness)
 {
-    http_slice path = c->x->req.path;
-    if (path.len < 8 || memcmp(path.base, "/metrics", 8) != 0 || (path.len > 8 && path.base[8] != '?'))
-        return px_respond_error(c, 404, "status: only /metrics");
+    px_daemon *d = c->w->daemon;
+    if (atomic_load(&d->draining))
+        return px_respond_body(c, 503, "text/plain", "draining\n", 9);
+    if (readiness && atomic_load(&d->ready) < (int)d->nworkers)
+        return px_respond_body(c, 503, "text/plain", "starting\n", 9);
+    return px_respond_body(c, 200, "text/plain", "ok\n", 3);
+}
+
+/* Whether path is name, with or without a query. */
+static int path_is(http_slice path, const char *name)
+{
+    size_t n = strlen(name);
+    return path.len >= n && memcmp(path.base, name, n) == 0 && (path.len == n || path.base[n] == '?');
+}
+
+static px_step metrics(px_conn *c)
+{
     /* The answer must fit one pending-output block, since a slow scraper may take it in pieces. */
     size_t cap = PX_WS(c)->out_pool.block_size - PX_STATUS_HEAD_ROOM;
     sbuf b = {malloc(cap), 0, cap};
@@ -110,4 +127,16 @@ px_step px_status_respond(px_conn *c)
     px_step r = px_respond_body(c, 200, "text/plain; version=0.0.4", b.p, b.len);
     free(b.p);
     return r;
+}
+
+px_step px_status_respond(px_conn *c)
+{
+    http_slice path = c->x->req.path;
+    if (path_is(path, "/healthz"))
+        return probe(c, 0);
+    if (path_is(path, "/readyz"))
+        return probe(c, 1);
+    if (path_is(path, "/metrics"))
+        return metrics(c);
+    return px_respond_error(c, 404, "status: only /metrics, /healthz and /readyz");
 }

@@ -56,7 +56,7 @@ static px_step tunnel_step(px_conn *c)
 static void tunnel_update_timer(px_conn *c, int progress)
 {
     if (progress || c->tkind != T_TUNNEL)
-        px_conn_set_timer(c, T_TUNNEL, c->x->upstream->read_timeout);
+        px_conn_set_timer(c, T_TUNNEL, c->x->route->read_timeout);
 }
 
 const px_handler px_tunnel_handler = {"tunnel", tunnel_step, tunnel_update_timer, px_proxy_abort};

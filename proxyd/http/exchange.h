@@ -50,11 +50,13 @@ typedef struct px_exchange {
     http_chunked req_chunked;
     int req_aborted;
     /* the upstream side */
+    const px_route *route;       /* the route chosen: its upstream and timeouts */
     const px_upstream *upstream; /* the route's upstream */
     px_upconn *up;               /* the connection serving this exchange */
     int tries;
     uint64_t tried;      /* servers already tried (bit per index) */
     int head_sent;       /* the request head went to the upstream */
+    int resp_started;    /* a response byte came: header_timeout no longer applies */
     int up_reusable;     /* the response allows reusing the upstream connection */
     const char *up_addr; /* the server that answered, for the access log */
     uint64_t up_ms;      /* upstream response time (head received) */

@@ -53,6 +53,8 @@ px_upconn *px__upstream_connect(px_worker *w, px_runtime *rt, const px_upstream 
     ws->active[u->hidx]++;
     u->owner = a->owner;
     u->ops = a->ops;
+    u->read_ms = a->read_ms;
+    u->header_ms = a->header_ms;
     return u;
 }
 

@@ -58,7 +58,10 @@ void px_upconn_arm(px_upconn *u, px_up_timer kind)
     if (kind == UT_NONE)
         wire_timer_stop(u->w->loop, &u->timer);
     else
-        wire_timer_start(u->w->loop, &u->timer, kind == UT_SEND ? u->up->send_timeout : u->up->read_timeout);
+        wire_timer_start(u->w->loop, &u->timer,
+                         kind == UT_SEND     ? u->up->send_timeout
+                         : kind == UT_HEADER ? u->header_ms
+                                             : u->read_ms);
 }
 
 void px_upstream_pin(px_upconn *u)
@@ -102,6 +105,8 @@ static px_upconn *attach(px_upconn *u, const px_acquire *a)
     ws_of(u)->active[u->hidx]++;
     u->owner = a->owner;
     u->ops = a->ops;
+    u->read_ms = a->read_ms;
+    u->header_ms = a->header_ms;
     u->state = UP_ACTIVE;
     u->reused = 1;
     u->s.ready_write = 1;

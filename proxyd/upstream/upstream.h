@@ -32,12 +32,15 @@ typedef struct px_upconn_ops {
     const char *(*log_context)(const void *owner);
 } px_upconn_ops;
 
-typedef enum px_up_timer { UT_NONE = 0, UT_SEND, UT_READ } px_up_timer;
+/* UT_HEADER: the request is out and no response byte has come (header_timeout); UT_READ: between two reads. */
+typedef enum px_up_timer { UT_NONE = 0, UT_SEND, UT_READ, UT_HEADER } px_up_timer;
 
 struct px_upconn {
     px_stream s;
     wire_timer timer;
     px_up_timer tkind; /* what the owner's armed timer measures: sending the request, awaiting the response */
+    uint64_t read_ms;  /* UT_READ and UT_HEADER durations: the owner's (a route may override the upstream's) */
+    uint64_t header_ms;
     px_up_state state;
     int hidx;   /* health and pool index of its server */
     int server; /* index in up->servers */
@@ -55,9 +58,11 @@ struct px_upconn {
 typedef struct px_acquire {
     void *owner;
     const px_upconn_ops *ops;
-    px_upconn *pinned; /* the owner's pinned connection, used when it belongs to this upstream */
-    int fresh;         /* a new connection only (an NTLM handshake must not ride a pooled one) */
-    uint64_t *tried;   /* servers already tried (bit per index); updated when a connect fails at once */
+    px_upconn *pinned;  /* the owner's pinned connection, used when it belongs to this upstream */
+    int fresh;          /* a new connection only (an NTLM handshake must not ride a pooled one) */
+    uint64_t *tried;    /* servers already tried (bit per index); updated when a connect fails at once */
+    uint64_t read_ms;   /* what UT_READ arms */
+    uint64_t header_ms; /* what UT_HEADER arms */
 } px_acquire;
 
 /* Gives the owner a connection to a server of up: its pinned one, a pooled one, or a new one (connecting; ops->ready
@@ -71,7 +76,8 @@ void px_upstream_pin(px_upconn *u);
 void px_upstream_close(px_upconn *u);
 /* Closes every pooled connection of runtime rt in this worker (a reload or a stop). */
 void px_upstream_close_pools(px_worker *w, px_runtime *rt);
-/* (Re)arms the connection's timer for what the owner waits on; UT_NONE stops it. */
+/* (Re)arms the connection's timer for what the owner waits on: the upstream's send_timeout, or the read_ms or
+ * header_ms the owner acquired it with; UT_NONE stops it. */
 void px_upconn_arm(px_upconn *u, px_up_timer kind);
 /* The connection's input block, taken when its first bytes are awaited. 0 or -ENOMEM. */
 int px_upconn_alloc_in(px_upconn *u);

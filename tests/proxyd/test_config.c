@@ -109,6 +109,74 @@ START_TEST(upstream_servers_and_routes)
 }
 END_TEST
 
+/* The route whose prefix is p (routes are sorted, so looked up by name). */
+static const px_route *route_of(const px_server *s, const char *p)
+{
+    for (int i = 0; i < s->nroutes; i++)
+        if (strcmp(s->routes[i].prefix, p) == 0)
+            return &s->routes[i];
+    ck_abort_msg("no route %s", p);
+    return NULL;
+}
+
+/* Route options override the upstream's timeouts for that route alone; what they do not set is the upstream's.
+ * header_timeout=off turns off an upstream's header_timeout (the head is then awaited for read_timeout). */
+START_TEST(route_options)
+{
+    char err[2048] = "";
+    px_config *cfg = load("[global]\ndrain_delay = 10s\n"
+                          "[upstream app]\nserver = 127.0.0.1:8081\nread_timeout = 60s\nheader_timeout = 20s\n"
+                          "[upstream lp]\nserver = 127.0.0.1:8082\nread_timeout = 90s\n"
+                          "[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = app\n"
+                          "route = /ucwa app  read_timeout=1800s\theader_timeout=30m\n"
+                          "route = /events app header_timeout=off\nroute = /lp lp\n"
+                          "route = /short lp header_timeout=5s\n",
+                          err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_msg(strstr(err, "warning") == NULL, "unexpected warning: %s", err);
+    ck_assert_uint_eq(cfg->drain_delay, 10000);
+    ck_assert_uint_eq(cfg->upstreams[0].header_timeout, 20000);
+    ck_assert_uint_eq(cfg->upstreams[1].header_timeout, 0);
+    static const struct {
+        const char *prefix;
+        uint64_t read, header;
+        int upstream;
+    } want[] = {
+        {"/", 60000, 20000, 0}, {"/ucwa", 1800000, 1800000, 0}, {"/events", 60000, 0, 0},
+        {"/lp", 90000, 0, 1},   {"/short", 90000, 5000, 1},
+    };
+    ck_assert_int_eq(cfg->servers[0].nroutes, 5);
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        const px_route *r = route_of(&cfg->servers[0], want[i].prefix);
+        ck_assert_msg(r->read_timeout == want[i].read, "%s: read_timeout %llu", want[i].prefix,
+                      (unsigned long long)r->read_timeout);
+        ck_assert_msg(r->header_timeout == want[i].header, "%s: header_timeout %llu", want[i].prefix,
+                      (unsigned long long)r->header_timeout);
+        ck_assert_ptr_eq(r->upstream, &cfg->upstreams[want[i].upstream]);
+    }
+    px_config_free(cfg);
+}
+END_TEST
+
+/* A route lengthening read_timeout for a long poll, with the upstream's shorter header_timeout still applying: the
+ * poll would be cut at header_timeout, and -t says so (a warning: the configuration loads). */
+START_TEST(route_long_poll_warning)
+{
+    char err[2048] = "";
+    px_config *cfg = load("[upstream app]\nserver = 127.0.0.1:8081\nheader_timeout = 20s\n"
+                          "[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = app\n"
+                          "route = /ucwa app read_timeout=1800s\nroute = /ok app read_timeout=10s\n",
+                          err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_msg(strstr(err, ":7: warning: route: /ucwa: the header_timeout of [upstream app] (20000ms) is shorter "
+                              "than this route's read_timeout") != NULL,
+                  "%s", err);
+    ck_assert_msg(strstr(err, "/ok") == NULL, "a read_timeout below header_timeout warned: %s", err);
+    ck_assert_uint_eq(route_of(&cfg->servers[0], "/ucwa")->header_timeout, 20000);
+    px_config_free(cfg);
+}
+END_TEST
+
 /* Each bad configuration: the line and key the error must name. */
 static const struct {
     const char *text;
@@ -133,7 +201,24 @@ static const struct {
     {MIN_SERVER "proxy_set_header = X-A $host\n", "proxy_set_header: expected \"Name: value\""},
     {MIN_SERVER "add_header = X-A: $nosuchvar\n", "add_header: unknown variable"},
     {MIN_SERVER "return = 301\n", "return: a redirect status (301, 302, 303, 307, 308) needs a URL"},
-    {MIN_SERVER "route = api app\n", "route: expected \"/PREFIX UPSTREAM\""},
+    {MIN_SERVER "route = api app\n", "route: expected \"/PREFIX UPSTREAM [option=value ...]\""},
+    {MIN_SERVER "route = /a app bogus=1\n", ":6: [server s] route: unknown route option (known: read_timeout=T, "
+                                            "header_timeout=T|off) (got \"/a app bogus=1\")"},
+    {MIN_SERVER "route = /a app other\n", ":6: [server s] route: unknown route option"},
+    {MIN_SERVER "route = /a app read_timeout\n", ":6: [server s] route: unknown route option"},
+    {MIN_SERVER "route = /a app read_timeout=fast\n",
+     ":6: [server s] route: read_timeout: expected a duration above 0"},
+    {MIN_SERVER "route = /a app read_timeout=0\n", "route: read_timeout: expected a duration above 0"},
+    {MIN_SERVER "route = /a app read_timeout=off\n", "route: read_timeout: expected a duration above 0"},
+    {MIN_SERVER "route = /a app header_timeout=0s\n", "route: header_timeout: expected off or a duration above 0"},
+    {MIN_SERVER "route = /a app header_timeout=1s header_timeout=2s\n",
+     ":6: [server s] route: route option given twice"},
+    {MIN_SERVER "route = /a nope read_timeout=1s\n", ":6: [server s] route: no [upstream nope] is defined"},
+    {"[upstream app]\nserver = 127.0.0.1:8081\nheader_timeout = 0\n[server s]\nlisten = 127.0.0.1:8080\n"
+     "proxy_pass = app\n",
+     ":3: [upstream app] header_timeout: expected off or a duration above 0"},
+    {"[global]\ndrain_delay = soon\n" MIN_SERVER, ":2: [global] drain_delay: expected a duration"},
+    {MIN_SERVER "drain_delay = 10s\n", ":6: [server s] drain_delay: unknown key in this section"},
     {MIN_SERVER "server_name = a*.example.com\n", "server_name: a wildcard name must start with"},
     {MIN_SERVER "[server t]\nlisten = 127.0.0.1:8080 default\nproxy_pass = app\n"
                 "[server u]\nlisten = 127.0.0.1:8080 default\nproxy_pass = app\n",
@@ -316,6 +401,7 @@ START_TEST(other_defaults)
     ck_assert_uint_eq(cfg->tls_session_cache, 10 * 1024 * 1024);
     ck_assert_int_eq(cfg->tls_session_tickets, 1);
     ck_assert_uint_eq(cfg->shutdown_timeout, 30000);
+    ck_assert_uint_eq(cfg->drain_delay, 0);
     ck_assert_int_eq(cfg->status_on, 0);
     ck_assert_int_eq(cfg->gzip.ntypes, 0);
     const px_upstream *u = &cfg->upstreams[0];
@@ -324,6 +410,9 @@ START_TEST(other_defaults)
     ck_assert_int_eq(u->tls, 0);
     ck_assert_uint_eq(u->connect_timeout, 5000);
     ck_assert_uint_eq(u->send_timeout, 60000);
+    ck_assert_uint_eq(u->header_timeout, 0); /* off: read_timeout bounds the wait for the head */
+    ck_assert_uint_eq(cfg->servers[0].routes[0].read_timeout, 60000);
+    ck_assert_uint_eq(cfg->servers[0].routes[0].header_timeout, 0);
     ck_assert_int_eq(u->servers[0].weight, 1);
     ck_assert_int_eq(u->servers[0].max_fails, 1);
     ck_assert_uint_eq(u->servers[0].fail_timeout, 10000);
@@ -476,6 +565,8 @@ int main(void)
     tcase_add_test(tc, durations_and_sizes);
     tcase_add_test(tc, defaults_and_inheritance);
     tcase_add_test(tc, upstream_servers_and_routes);
+    tcase_add_test(tc, route_options);
+    tcase_add_test(tc, route_long_poll_warning);
     tcase_add_loop_test(tc, bad_config, 0, (int)(sizeof(bad) / sizeof(bad[0])));
     tcase_add_test(tc, every_error_reported);
     tcase_add_test(tc, continuation_lines_for_lists);

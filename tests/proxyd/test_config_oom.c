@@ -103,7 +103,7 @@ static const char *const conf_fmt =
     "[upstream static]\nserver = 127.0.0.1:8084\n"
     "[server www]\nlisten = 127.0.0.1:8080 default\nlisten = 127.0.0.1:8443 tls\n"
     "server_name = www.example.com example.com\n  *.example.org\ntls_cert = %s\ntls_key = %s\n"
-    "proxy_pass = app\nroute = /api api\nroute = /static static\n"
+    "proxy_pass = app\nroute = /api api read_timeout=90s header_timeout=10s\nroute = /static static\n"
     "proxy_set_header = X-Forwarded-For: $proxy_add_x_forwarded_for\nproxy_set_header = X-Real-IP: $remote_addr\n"
     "proxy_set_header = Host: $host\nadd_header = X-Frame-Options: DENY always\n"
     "add_header = X-Served-By: $server_name\n"

@@ -121,7 +121,7 @@ START_TEST(health_and_5xx)
 }
 END_TEST
 
-/* The status listener answers only /metrics. */
+/* The status listener answers /metrics, /healthz and /readyz, and 404 to anything else. */
 START_TEST(status_other_paths)
 {
     ts_response r;
@@ -140,6 +140,31 @@ START_TEST(status_other_paths)
 }
 END_TEST
 
+/* /healthz and /readyz on a running proxyd: 200 "ok" (curl as a load balancer's check would ask; HEAD too). */
+START_TEST(status_probes)
+{
+    char cmd[256], out[256];
+    ts_response r;
+    px_env_init(&env, 1);
+    px_proxy_start(&env, PX_GLOBAL METRICS_STATUS "[upstream o]\nserver = 127.0.0.1:@O0@\n"
+                                                  "[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = o\n");
+    static const char *const paths[] = {"/healthz", "/readyz", "/healthz?from=lb"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        snprintf(cmd, sizeof cmd, "curl -s --max-time 5 -w ' %%{http_code}' 'http://127.0.0.1:%d%s'", env.port2,
+                 paths[i]);
+        ck_assert_int_eq(px_run(cmd, out, sizeof out), 0);
+        ck_assert_msg(strcmp(out, "ok\n 200") == 0, "%s: \"%s\"", paths[i], out);
+    }
+    px_req(env.port2, "HEAD /readyz HTTP/1.1\r\nHost: m\r\n\r\n", &r);
+    ck_assert_int_eq(r.status, 200);
+    ts_response_free(&r);
+    px_req(env.port2, "GET /healthzz HTTP/1.1\r\nHost: m\r\n\r\n", &r);
+    ck_assert_int_eq(r.status, 404);
+    ts_response_free(&r);
+    px_env_done(&env);
+}
+END_TEST
+
 static Suite *metrics_suite(void)
 {
     Suite *s = suite_create("e2e_ops_metrics");
@@ -148,6 +173,7 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, counters_match);
     tcase_add_test(tc, health_and_5xx);
     tcase_add_test(tc, status_other_paths);
+    tcase_add_test(tc, status_probes);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,6 +1,6 @@
 /* End-to-end tests of stopping and readiness: SIGQUIT finishes a slow in-flight request while refusing new
- * connections and closing idle ones, shutdown_timeout bounds it, SIGTERM stops at once, and READY=1 reaches
- * $NOTIFY_SOCKET. */
+ * connections and closing idle ones, shutdown_timeout bounds it, drain_delay first turns /healthz to 503 while
+ * everything still serves, SIGTERM stops at once, and READY=1 reaches $NOTIFY_SOCKET. */
 #include "ops.h"
 
 #include <check.h>
@@ -108,6 +108,114 @@ START_TEST(graceful_quit_bounded)
 }
 END_TEST
 
+/* The status of GET path on port, asked with curl (a load balancer's health check stands behind it); 0 when curl
+ * got no answer. */
+static int curl_status(int port, const char *path)
+{
+    char cmd[256], out[64];
+    snprintf(cmd, sizeof cmd, "curl -s -o /dev/null --max-time 5 -w '%%{http_code}' 'http://127.0.0.1:%d%s'", port,
+             path);
+    px_run(cmd, out, sizeof out);
+    return atoi(out);
+}
+
+/* Polls path on port until it answers want, for up to timeout_ms. Returns 1 when it did. */
+static int status_becomes(int port, const char *path, int want, int timeout_ms)
+{
+    int64_t deadline = ops_now_ms() + timeout_ms;
+    while (curl_status(port, path) != want)
+        if (ops_now_ms() >= deadline)
+            return 0;
+        else
+            ops_sleep_ms(50);
+    return 1;
+}
+
+/* proxyd -s quit, through the pid file of the running configuration. */
+static void send_quit(void)
+{
+    char cmd[300], out[512];
+    snprintf(cmd, sizeof cmd, "'%s' -s quit -c '%s' 2>&1", getenv("PROXYD_BIN"), env.conf);
+    ck_assert_msg(px_run(cmd, out, sizeof out) == 0, "proxyd -s quit: %s", out);
+}
+
+/* Polls until a connection to port is refused, for up to timeout_ms. Returns 1 when one was. */
+static int refused_within(int port, int timeout_ms)
+{
+    int64_t deadline = ops_now_ms() + timeout_ms;
+    for (;;) {
+        int fd = ts_connect(port);
+        if (fd < 0)
+            return 1;
+        close(fd);
+        if (ops_now_ms() >= deadline)
+            return 0;
+        ops_sleep_ms(50);
+    }
+}
+
+#define DRAIN_MS 3000
+/* drain_delay: after `proxyd -s quit`, /healthz and /readyz answer 503 at once while the server port still accepts
+ * and answers; only after the delay are new connections refused, while the request in flight (longer than the
+ * delay) still runs; it is answered, then proxyd exits 0. */
+START_TEST(drain_delay_quit)
+{
+    ts_response r;
+    px_env_init(&env, 1);
+    px_proxy_start(&env, "[global]\nworkers = 2\nerror_log = @LOG@\nlog_level = info\n"
+                         "pid_file = @DIR@/proxyd.pid\ndrain_delay = 3s\n"
+                         "[status]\nlisten = 127.0.0.1:@PORT2@\n" STOP_SERVER);
+    ck_assert_int_eq(curl_status(env.port2, "/healthz"), 200);
+    ck_assert_int_eq(curl_status(env.port2, "/readyz"), 200);
+    int slow = slow_request(8000);
+    ops_sleep_ms(300); /* the request reaches the origin */
+    int64_t t0 = ops_now_ms();
+    send_quit();
+    ck_assert_msg(status_becomes(env.port2, "/healthz", 503, 2000), "/healthz still not 503 after SIGQUIT");
+    ck_assert_int_eq(curl_status(env.port2, "/readyz"), 503);
+    px_req(env.port, "GET /size/5 HTTP/1.1\r\nHost: stop\r\n\r\n", &r); /* still served during the delay */
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(r.body_len, 5);
+    ts_response_free(&r);
+    ck_assert_msg(refused_within(env.port, 6000), "new connections still accepted 6 s after SIGQUIT");
+    int64_t refused_at = ops_now_ms() - t0;
+    char c;
+    ck_assert_msg(recv(slow, &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0, "the in-flight request ended before accepting did");
+    ck_assert_msg(refused_at >= DRAIN_MS - 200, "refused %lld ms after SIGQUIT, within drain_delay (3 s)",
+                  (long long)refused_at);
+    ck_assert_msg(ts_read_response(slow, &r, 0) == 0, "the in-flight request was not finished");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(r.body_len, 10);
+    ts_response_free(&r);
+    int st = ops_reap(env.pid, 5000);
+    env.pid = 0;
+    ck_assert_msg(st == 0, "proxyd exit status %d after the drain", st);
+    close(slow);
+    ck_assert_msg(ops_file_count(env.log, "draining for 3000ms") == 1, "no drain line in the log");
+    px_env_done(&env);
+}
+END_TEST
+
+/* During a long drain_delay, a second SIGQUIT ends it (graceful stop now) and SIGTERM stops at once. */
+START_TEST(drain_delay_cut_short)
+{
+    const int second[] = {SIGQUIT, SIGTERM};
+    for (size_t i = 0; i < 2; i++) {
+        px_env_init(&env, 1);
+        px_proxy_start(&env, PX_GLOBAL "drain_delay = 60s\n[status]\nlisten = 127.0.0.1:@PORT2@\n" STOP_SERVER);
+        ck_assert_int_eq(kill(env.pid, SIGQUIT), 0);
+        ck_assert_msg(status_becomes(env.port2, "/healthz", 503, 2000), "/healthz still not 503 after SIGQUIT");
+        ck_assert_int_eq(kill(env.pid, second[i]), 0);
+        int st = ops_reap(env.pid, 5000);
+        if (st < 0)
+            kill(env.pid, SIGKILL), ops_reap(env.pid, 2000);
+        env.pid = 0;
+        ck_assert_msg(st == 0, "signal %d during drain_delay: exit %d (still running: -1)", second[i], st);
+        px_env_done(&env);
+    }
+}
+END_TEST
+
 START_TEST(fast_stop)
 {
     const int sigs[] = {SIGTERM, SIGINT};
@@ -182,6 +290,8 @@ static Suite *stop_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, graceful_quit);
     tcase_add_test(tc, graceful_quit_bounded);
+    tcase_add_test(tc, drain_delay_quit);
+    tcase_add_test(tc, drain_delay_cut_short);
     tcase_add_test(tc, fast_stop);
     tcase_add_test(tc, sd_notify_ready);
     suite_add_tcase(s, tc);
