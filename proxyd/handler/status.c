@@ -91,6 +91,8 @@ static void health(sbuf *b, const px_runtime *rt, uint64_t now)
 
 px_step px_status_respond(px_conn *c)
 {
+    if (!px_acl_allows(&c->rt->cfg->status_acl, &c->peer_ip))
+        return px_refuse(c, PX_REFUSED_ACCESS, 403, "access to the status listener forbidden by rule", 0);
     http_slice path = c->x->req.path;
     if (path.len < 8 || memcmp(path.base, "/metrics", 8) != 0 || (path.len > 8 && path.base[8] != '?'))
         return px_respond_error(c, 404, "status: only /metrics");
