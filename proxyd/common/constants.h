@@ -66,4 +66,14 @@
 /* Prometheus text on the status listener must fit one output block; this much is kept free for the head. */
 #define PX_STATUS_HEAD_ROOM 2048
 
+/* The per-client limit table (common/limit.c): one spin lock per stripe, enough stripes that workers rarely meet on
+ * one (a power of two); a new client looks at this many least recently used entries for one without requests in
+ * progress before it is refused (bounded work under the lock). */
+#define PX_LIMIT_STRIPES 64
+#define PX_LIMIT_EVICT_SCAN 8
+
+/* Clients refused by allow/deny, limit_conn or limit_req: one error log line per kind and interval, counting the
+ * others, so that a flood of refused requests cannot flood the log. */
+#define PX_REFUSAL_LOG_MS 10000
+
 #endif

@@ -32,6 +32,18 @@ int px_log_enabled(int level)
     return level >= atomic_load(&log_level);
 }
 
+int px_log_every_due(px_log_every *e, uint64_t now_ms, uint64_t interval_ms, uint64_t *held)
+{
+    uint64_t next = atomic_load_explicit(&e->next_ms, memory_order_relaxed);
+    /* The one thread that moves next_ms on writes the line; the others count themselves as held back. */
+    if (now_ms < next || !atomic_compare_exchange_strong(&e->next_ms, &next, now_ms + interval_ms)) {
+        atomic_fetch_add_explicit(&e->held, 1, memory_order_relaxed);
+        return 0;
+    }
+    *held = atomic_exchange_explicit(&e->held, 0, memory_order_relaxed);
+    return 1;
+}
+
 static int open_path(const char *path)
 {
     if (!path || !*path || strcmp(path, "stderr") == 0)

@@ -5,6 +5,7 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <wire/wire.h>
 
@@ -32,6 +33,15 @@ int px_log_swap_fd(atomic_int *slot, int fd, int keep_below);
 size_t px_log_escape(const char *s, size_t n, char *out, size_t cap);
 
 void px_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* At most one line per interval for one kind of event, from any thread. */
+typedef struct px_log_every {
+    _Atomic uint64_t next_ms;
+    _Atomic uint64_t held; /* lines not written since the last one */
+} px_log_every;
+/* Whether a line may be written at now_ms; when it may, *held is how many were held back since the last one
+ * (the caller says so in its line). Any thread. */
+int px_log_every_due(px_log_every *e, uint64_t now_ms, uint64_t interval_ms, uint64_t *held);
 
 #define px_debug(...) (px_log_enabled(PX_LOG_DEBUG) ? px_log(PX_LOG_DEBUG, __VA_ARGS__) : (void)0)
 #define px_info(...) px_log(PX_LOG_INFO, __VA_ARGS__)

@@ -303,9 +303,10 @@ static int open_section(load_ctx *c, const char *section)
         arg++;
     if (kw == 6 && strncmp(section, "global", 6) == 0 && !*arg)
         c->kind = SECT_GLOBAL;
-    else if (kw == 6 && strncmp(section, "status", 6) == 0 && !*arg)
+    else if (kw == 6 && strncmp(section, "status", 6) == 0 && !*arg) {
         c->kind = SECT_STATUS;
-    else if (kw == 8 && strncmp(section, "upstream", 8) == 0 && *arg) {
+        c->status_line = c->lineno;
+    } else if (kw == 8 && strncmp(section, "upstream", 8) == 0 && *arg) {
         c->kind = SECT_UPSTREAM;
         if (px_config_upstream(c->cfg, arg)) {
             px__cfg_error(c, NULL, "upstream \"%s\" defined twice", arg);
@@ -493,6 +494,7 @@ static void server_free(px_server *s)
     }
     free(s->root);
     free(s->index);
+    free(s->acl.rules);
     for (int i = 0; i < s->gzip.ntypes; i++)
         free(s->gzip.types[i]);
 }
@@ -528,6 +530,7 @@ void px_config_free(px_config *cfg)
     free(cfg->tls_protocols);
     free(cfg->tls_ciphers);
     free(cfg->status_listen);
+    free(cfg->status_acl.rules);
     free(cfg);
 }
 

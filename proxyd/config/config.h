@@ -8,6 +8,9 @@
 
 #include <wire/wire.h>
 
+#include "common/acl.h"
+#include "common/limit.h"
+
 #define PX_MAX_LISTEN 16
 #define PX_MAX_SERVERS_PER_UPSTREAM 64
 #define PX_MAX_NAMES 32
@@ -20,6 +23,8 @@
 #define PX_MAX_BINDS 32        /* distinct listen addresses, the [status] one included */
 #define PX_MAX_BIND_SERVERS 64 /* servers listening on one address */
 #define PX_MAX_BIND_CERTS 64   /* certificates of all the servers on one tls address */
+/* allow/deny rules in one list: each request walks its server's list, so its length is its cost. */
+#define PX_MAX_ACL_RULES 4096
 
 /* A value template: literal text with $variables expanded per request. */
 typedef enum px_var {
@@ -156,6 +161,10 @@ typedef struct px_server {
     uint64_t proxy_buffers_size;
     int proxy_redirect;      /* default (1) or off (0) */
     int ignore_client_abort; /* keep the exchange when the client half-closes after its request */
+    px_acl acl;              /* allow/deny in the order written; empty: every client */
+    uint32_t limit_conn;     /* requests in progress per client address; 0: no limit */
+    px_rate limit_req;       /* requests per client address; per_ks 0: no limit */
+    uint32_t limit_zone;     /* the server's key in the limit table: a hash of its name, stable across reloads */
     char *root;
     char *index;
     px_limits limits;
@@ -184,12 +193,14 @@ typedef struct px_config {
     char *tls_ciphers;
     uint64_t shutdown_timeout; /* graceful stop: longest wait for in-flight requests */
     uint64_t drain_delay;      /* graceful stop: /healthz answers 503 this long before accepting stops */
+    uint64_t limit_table_size; /* entries (client address and [server]) of the limit_conn/limit_req table */
     px_limits limits;          /* defaults for servers */
     px_gzip gzip;
     /* [status] */
     int status_on;
     wire_addr status_addr;
     char *status_listen;
+    px_acl status_acl; /* loopback only when [status] sets no allow/deny */
 
     px_upstream *upstreams;
     int nupstreams;

@@ -16,7 +16,8 @@ void px__config_defaults(px_config *cfg)
     cfg->tls_session_cache = 10 * 1024 * 1024;
     cfg->tls_session_tickets = 1;
     cfg->shutdown_timeout = 30000;
-    cfg->drain_delay = 0; /* as before drain_delay existed: SIGQUIT stops accepting at once */
+    cfg->drain_delay = 0;           /* as before drain_delay existed: SIGQUIT stops accepting at once */
+    cfg->limit_table_size = 100000; /* clients: about 6 MB */
     px_limits *l = &cfg->limits;
     l->client_header_timeout = 60000;
     l->client_body_timeout = 60000;
@@ -98,6 +99,15 @@ static void resolve_route(load_ctx *c, px_route *r)
         r->header_timeout = u->header_timeout;
 }
 
+/* nginx's rule, no match allows, makes a list of allow rules alone a no-op: say so rather than let it look safe. */
+static void check_acl(load_ctx *c, const px_acl *acl)
+{
+    if (acl->n && !px_acl_has_deny(acl))
+        px__cfg_warn(c, "allow",
+                     "no deny rule: every address is allowed (a client no rule matches is let in, as "
+                     "in nginx); end the list with deny = all");
+}
+
 static int route_cmp(const void *a, const void *b)
 {
     const px_route *x = a, *y = b;
@@ -141,6 +151,49 @@ static void check_server(load_ctx *c, px_server *s)
         px__cfg_error(c, "proxy_pass", "a server needs proxy_pass, route, return or root");
     if (s->limits.client_header_buffer_size < 1024 || s->limits.client_header_buffer_size > 1048576)
         px__cfg_error(c, "client_header_buffer_size", "must be from 1k to 1m");
+    check_acl(c, &s->acl);
+}
+
+/* Each server's key in the limit table: a hash of its name, so that a reload keeps every client's counts with the
+ * server they belong to; names whose hashes meet take the next free value. */
+static void limit_zones(px_config *cfg)
+{
+    for (int i = 0; i < cfg->nservers; i++) {
+        uint32_t h = 2166136261u; /* FNV-1a */
+        for (const char *p = cfg->servers[i].name; *p; p++)
+            h = (h ^ (uint8_t)*p) * 16777619u;
+        for (int k = 0; k < i; k++)
+            if (cfg->servers[k].limit_zone == h) {
+                h++;
+                k = -1; /* look again from the first */
+            }
+        cfg->servers[i].limit_zone = h;
+    }
+}
+
+/* The status listener answers local clients only (loopback, or a unix socket) unless [status] has its own
+ * allow/deny. */
+static void status_acl(load_ctx *c)
+{
+    static const char *const local[] = {"127.0.0.0/8", "::1", "unix:", "all"};
+    enum { NLOCAL = sizeof(local) / sizeof(local[0]) };
+    px_acl *acl = &c->cfg->status_acl;
+    c->lineno = c->status_line;
+    snprintf(c->section, sizeof(c->section), "status");
+    if (acl->n) {
+        check_acl(c, acl);
+        return;
+    }
+    acl->rules = calloc(NLOCAL, sizeof(px_acl_rule));
+    if (!acl->rules) {
+        px__cfg_error(c, "allow", "%s", px__oom);
+        return;
+    }
+    for (int i = 0; i < NLOCAL; i++) {
+        px_cidr_parse(local[i], &acl->rules[i].net);
+        acl->rules[i].allow = i < NLOCAL - 1; /* the last, all, denies */
+    }
+    acl->n = NLOCAL;
 }
 
 static void check_upstream(load_ctx *c, px_upstream *u)
@@ -257,4 +310,7 @@ void px__config_finish(load_ctx *c)
         check_server(c, &cfg->servers[i]);
     check_listens(c);
     check_binds(c);
+    limit_zones(cfg);
+    if (cfg->status_on)
+        status_acl(c);
 }

@@ -24,6 +24,7 @@ typedef struct load_ctx {
     char section[128];
     px_upstream *up;
     px_server *srv;
+    int status_line;      /* where [status] opened, for what is checked once the file is read */
     const char *seen[64]; /* non-repeatable keys seen in this section */
     int nseen;
 } load_ctx;

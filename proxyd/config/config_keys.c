@@ -146,6 +146,15 @@ static const char *k_gzip_proxied(load_ctx *c, const char *v)
 
 /* ---------------------------------------------------------------- [global] */
 
+static const char *k_limit_table_size(load_ctx *c, const char *v)
+{
+    long n;
+    if (px__parse_int(v, 64, 10000000, &n))
+        return "expected a number of entries (client address and [server]) from 64 to 10000000";
+    c->cfg->limit_table_size = (uint64_t)n;
+    return NULL;
+}
+
 static const char *k_shutdown_timeout(load_ctx *c, const char *v)
 {
     return px_parse_duration(v, &c->cfg->shutdown_timeout) ? DURATION_MSG : NULL;
@@ -646,6 +655,109 @@ static const char *k_srv_proxy_redirect(load_ctx *c, const char *v)
     return NULL;
 }
 
+/* ---------------------------------------------------------------- allow, deny, per-client limits */
+
+#define ACL_MSG "expected addresses or CIDR blocks (192.0.2.1, 10.0.0.0/8, 2001:db8::/32), unix: or all"
+
+/* Appends one rule (the array grows at load only). */
+static const char *acl_append(px_acl *acl, const px_cidr *net, int allow)
+{
+    if (acl->n == PX_MAX_ACL_RULES)
+        return "too many allow/deny rules in one list (at most " K_STR(PX_MAX_ACL_RULES) ")";
+    px_acl_rule *grown = realloc(acl->rules, (size_t)(acl->n + 1) * sizeof(*grown));
+    if (!grown)
+        return px__oom;
+    acl->rules = grown;
+    grown[acl->n].net = *net;
+    grown[acl->n].allow = (uint8_t)allow;
+    acl->n++;
+    return NULL;
+}
+
+/* "CIDR ...": each address, block or `all` is one rule, in the order written, into the [server] or [status] list. */
+static const char *acl_add(load_ctx *c, int allow, const char *v)
+{
+    px_acl *acl = c->kind == SECT_SERVER ? &c->srv->acl : &c->cfg->status_acl;
+    char *copy = px__strdup(v), *save = NULL;
+    const char *err = copy ? NULL : px__oom;
+    int rules = 0;
+    for (char *t = copy ? strtok_r(copy, " \t", &save) : NULL; t && !err; t = strtok_r(NULL, " \t", &save)) {
+        px_cidr net;
+        int rc = px_cidr_parse(t, &net);
+        rules++;
+        if (rc < 0)
+            err = ACL_MSG;
+        else if (!(err = acl_append(acl, &net, allow)) && rc == 1)
+            px__cfg_warn(c, allow ? "allow" : "deny", "low address bits of %s are meaningless", t);
+    }
+    free(copy);
+    return err ? err : rules ? NULL : ACL_MSG;
+}
+
+static const char *k_allow(load_ctx *c, const char *v)
+{
+    return acl_add(c, 1, v);
+}
+
+static const char *k_deny(load_ctx *c, const char *v)
+{
+    return acl_add(c, 0, v);
+}
+
+static const char *k_srv_limit_conn(load_ctx *c, const char *v)
+{
+    long n;
+    if (px__parse_int(v, 1, 1000000, &n))
+        return "expected the number of requests in progress per client address (1 to 1000000)";
+    c->srv->limit_conn = (uint32_t)n;
+    return NULL;
+}
+
+/* nginx's rate: "10r/s" or "600r/m", kept as requests per 1000 s. -1 when not one. */
+static int parse_rate(const char *t, uint32_t *per_ks)
+{
+    long n;
+    char num[16];
+    size_t len = strlen(t);
+    if (len < 4 || len - 3 >= sizeof(num) || strncmp(t + len - 3, "r/", 2) != 0)
+        return -1;
+    memcpy(num, t, len - 3);
+    num[len - 3] = 0;
+    if (t[len - 1] == 's' && !px__parse_int(num, 1, 1000000, &n))
+        *per_ks = (uint32_t)n * 1000;
+    else if (t[len - 1] == 'm' && !px__parse_int(num, 1, 60000000, &n))
+        *per_ks = (uint32_t)((uint64_t)n * 1000 / 60);
+    else
+        return -1;
+    return 0;
+}
+
+/* "RATE [burst=N] [nodelay]" */
+static const char *k_srv_limit_req(load_ctx *c, const char *v)
+{
+    px_rate r = {0, 0, 0};
+    char *copy = px__strdup(v), *save = NULL;
+    if (!copy)
+        return px__oom;
+    const char *err = NULL;
+    char *rate = strtok_r(copy, " \t", &save);
+    if (!rate || parse_rate(rate, &r.per_ks) < 0)
+        err = "expected a rate such as 10r/s or 600r/m (1r/m to 1000000r/s), then optional burst=N and nodelay";
+    for (char *t = rate ? strtok_r(NULL, " \t", &save) : NULL; t && !err; t = strtok_r(NULL, " \t", &save)) {
+        long n;
+        if (strncmp(t, "burst=", 6) == 0 && !px__parse_int(t + 6, 0, 1000000, &n))
+            r.burst = (uint32_t)n;
+        else if (strcmp(t, "nodelay") == 0)
+            r.nodelay = 1;
+        else
+            err = "unknown or invalid limit_req parameter (burst=0..1000000, nodelay)";
+    }
+    if (!err)
+        c->srv->limit_req = r;
+    free(copy);
+    return err;
+}
+
 STRING_KEY(k_srv_root, c->srv->root)
 STRING_KEY(k_srv_index, c->srv->index)
 
@@ -655,6 +767,7 @@ static const key_def keys[] = {
     {SECT_GLOBAL, "nofile", k_nofile, 0},
     {SECT_GLOBAL, "shutdown_timeout", k_shutdown_timeout, 0},
     {SECT_GLOBAL, "drain_delay", k_drain_delay, 0},
+    {SECT_GLOBAL, "limit_table_size", k_limit_table_size, 0},
     {SECT_GLOBAL, "user", k_user, 0},
     {SECT_GLOBAL, "pid_file", k_pid_file, 0},
     {SECT_GLOBAL, "error_log", k_error_log, 0},
@@ -711,9 +824,15 @@ static const key_def keys[] = {
     {SECT_SERVER, "proxy_buffers", k_srv_proxy_buffers, 0},
     {SECT_SERVER, "proxy_redirect", k_srv_proxy_redirect, 0},
     {SECT_SERVER, "proxy_ignore_client_abort", k_srv_ignore_client_abort, 0},
+    {SECT_SERVER, "allow", k_allow, K_REPEAT | K_LIST},
+    {SECT_SERVER, "deny", k_deny, K_REPEAT | K_LIST},
+    {SECT_SERVER, "limit_conn", k_srv_limit_conn, 0},
+    {SECT_SERVER, "limit_req", k_srv_limit_req, 0},
     {SECT_SERVER, "root", k_srv_root, 0},
     {SECT_SERVER, "index", k_srv_index, 0},
     {SECT_STATUS, "listen", k_status_listen, 0},
+    {SECT_STATUS, "allow", k_allow, K_REPEAT | K_LIST},
+    {SECT_STATUS, "deny", k_deny, K_REPEAT | K_LIST},
 };
 
 const key_def *px__find_key(sect_kind kind, const char *name)

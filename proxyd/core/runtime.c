@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/constants.h"
@@ -60,6 +62,26 @@ static int add_server_to_binds(px_runtime *rt, px_server *s, char *err, size_t e
             b->default_server = s;
     }
     return 0;
+}
+
+/* A client that every server on an address denies could only ever get 403: it is refused at accept, before a TLS
+ * handshake costs anything. One server without a list lets everyone in, so then nothing is decided at accept. */
+static void acl_at_accept(px_runtime *rt)
+{
+    for (int i = 0; i < rt->nbinds; i++) {
+        px_bind *b = &rt->binds[i];
+        b->acl_at_accept = b->nservers > 0;
+        for (int k = 0; k < b->nservers; k++)
+            b->acl_at_accept &= b->servers[k]->acl.n > 0;
+    }
+}
+
+int px_bind_refuses(const px_bind *b, const px_ip *ip)
+{
+    for (int k = 0; k < b->nservers; k++)
+        if (px_acl_allows(&b->servers[k]->acl, ip))
+            return 0;
+    return 1;
 }
 
 /* The [status] listener is a bind of its own, answered by proxyd; its limits are the [global] ones. */
@@ -161,6 +183,40 @@ static void cap_connections(px_runtime *rt, unsigned workers)
     rt->conn_cap = cap;
 }
 
+static int uses_limits(const px_config *cfg)
+{
+    for (int i = 0; i < cfg->nservers; i++)
+        if (cfg->servers[i].limit_conn || cfg->servers[i].limit_req.per_ks)
+            return 1;
+    return 0;
+}
+
+/* The limit table: the previous runtime's when its size is unchanged, so that a reload neither forgets clients'
+ * counts nor holds two tables while old connections finish; else a new one, reported once. */
+static int limits_init(px_runtime *rt, const px_runtime *old, char *err, size_t errlen)
+{
+    const px_config *cfg = rt->cfg;
+    if (!uses_limits(cfg))
+        return 0;
+    if (old && old->limits && old->cfg->limit_table_size == cfg->limit_table_size) {
+        px_limit_table_ref(old->limits);
+        rt->limits = old->limits;
+        return 0;
+    }
+    uint64_t seed;
+    if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+        seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)rt; /* early boot: still differs per process */
+    rt->limits = px_limit_table_new((uint32_t)cfg->limit_table_size, PX_LIMIT_STRIPES, seed);
+    if (!rt->limits) {
+        snprintf(err, errlen, "out of memory for the limit table (limit_table_size = %llu)",
+                 (unsigned long long)cfg->limit_table_size);
+        return -1;
+    }
+    px_notice("limit table: %u entries (client address and [server]), %.1f MiB shared by all workers",
+              px_limit_table_capacity(rt->limits), (double)px_limit_table_bytes(rt->limits) / (1024.0 * 1024.0));
+    return 0;
+}
+
 static size_t round_up(size_t v, size_t to)
 {
     return (v + to - 1) / to * to;
@@ -198,6 +254,7 @@ static void runtime_free(px_runtime *rt)
     free(rt->health);
     free(rt->health_base);
     free(rt->status_server);
+    px_limit_table_unref(rt->limits);
     px_config_free(rt->cfg);
     free(rt);
 }
@@ -257,6 +314,10 @@ px_runtime *px_runtime_new(px_config *cfg, unsigned workers, size_t exchange_siz
         rc = add_server_to_binds(rt, &cfg->servers[i], err, errlen);
     if (rc == 0)
         rc = add_status_bind(rt, err, errlen);
+    if (rc == 0) {
+        acl_at_accept(rt);
+        rc = limits_init(rt, old, err, errlen);
+    }
     if (rc == 0)
         rc = px_tls_runtime_init(rt, err, errlen);
     if (rc == 0)

@@ -10,6 +10,8 @@
 #include <tlsio/tlsio.h>
 #include <wire/wire.h>
 
+#include "common/limit.h"
+#include "common/log.h"
 #include "config/config.h"
 
 typedef struct px_upconn px_upconn;
@@ -26,6 +28,8 @@ typedef struct px_bind {
     int status;                          /* the [status] listener: answers /metrics itself */
     int index;                           /* position in px_runtime.binds, for per-worker TLS contexts */
     tlsio_server_settings *tls_settings; /* certificates of every server on this address */
+    int acl_at_accept;                   /* every server has allow/deny: a client all of them deny is refused at
+                                          * accept, before TLS (px_bind_refuses) */
 } px_bind;
 
 /* Passive health of one upstream server, shared by all workers. */
@@ -56,6 +60,15 @@ typedef struct px_wstate {
     wire_pool out_pool; /* pending-output blocks: 2 * buf_size + PX_HEAD_EXTRA */
 } px_wstate;
 
+/* Why a client was refused; each kind is logged at most once per PX_REFUSAL_LOG_MS. */
+typedef enum px_refusal {
+    PX_REFUSED_ACCESS = 0, /* allow/deny: 403, or closed at accept */
+    PX_REFUSED_CONN,       /* limit_conn: 503 */
+    PX_REFUSED_REQ,        /* limit_req: 429 */
+    PX_REFUSED_FULL,       /* the limit table had no entry to give: 503 */
+    PX_REFUSED_KINDS
+} px_refusal;
+
 typedef struct px_runtime {
     px_config *cfg;
     px_bind binds[PX_MAX_BINDS];
@@ -73,6 +86,9 @@ typedef struct px_runtime {
     atomic_int refs;
     px_server *status_server; /* limits for the [status] listener */
     unsigned generation;
+    px_limit_table *limits; /* limit_conn/limit_req state of every worker; NULL when no server limits; carried over
+                             * from the previous runtime while limit_table_size is unchanged */
+    px_log_every refusals[PX_REFUSED_KINDS];
 } px_runtime;
 
 /* Builds the runtime for cfg with one listening socket per worker and address, taking over old's sockets for
@@ -88,6 +104,8 @@ void px_runtime_unref(px_runtime *rt);
 void px_runtime_close_listeners(px_runtime *rt);
 /* Bytes of an input block: data, the request's field array, then the exchange state. */
 size_t px_runtime_in_block_size(const px_runtime *rt);
+/* Whether every server on b denies ip (only meaningful when b->acl_at_accept). Pure. */
+int px_bind_refuses(const px_bind *b, const px_ip *ip);
 /* The health slot of server s of upstream up. */
 static inline px_health *px_runtime_health(const px_runtime *rt, const px_upstream *up, int s)
 {

@@ -6,6 +6,10 @@
 #include "handler/handlers.h"
 #include "http/respond.h"
 
+/* route.c: a client refused by policy (allow/deny, limit_conn, limit_req): answered with status (Retry-After from
+ * retry_ms when not 0), logged at most once per PX_REFUSAL_LOG_MS for each kind. PX_AGAIN or PX_CLOSE. */
+px_step px_refuse(px_conn *c, px_refusal kind, int status, const char *why, uint64_t retry_ms);
+
 /* proxy.c: the request toward the upstream. */
 extern const px_handler px_proxy_handler;
 /* Starts proxying the routed request to x->upstream. */

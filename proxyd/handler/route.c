@@ -1,6 +1,7 @@
 /* proxyd request routing: the virtual server for a Host (exact, wildcard, default), the limits that follow from it,
- * and the choice between the status endpoint, a `return`, an upstream route (longest prefix), static files and a
- * 404, made once per request. */
+ * the server's allow/deny, limit_req and limit_conn, and the choice between the status endpoint, a `return`, an
+ * upstream route (longest prefix), static files and a 404, made once per request. */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -65,6 +66,96 @@ static int start_body(px_conn *c)
     return 0;
 }
 
+/* ---------------------------------------------------------------- admission */
+
+px_step px_refuse(px_conn *c, px_refusal kind, int status, const char *why, uint64_t retry_ms)
+{
+    uint64_t held;
+    if (px_log_every_due(&c->rt->refusals[kind], wire_now(c->w->loop), PX_REFUSAL_LOG_MS, &held)) {
+        char more[64] = "";
+        if (held)
+            snprintf(more, sizeof(more), " (and %llu more since the last line)", (unsigned long long)held);
+        px_warn("%d: %s%s%s", status, why, more, px_log_context(c));
+    }
+    uint64_t s = (retry_ms + 999) / 1000;
+    c->x->retry_after = s > UINT32_MAX ? UINT32_MAX : (uint32_t)s;
+    return px_respond_refused(c, status);
+}
+
+/* limit_req without nodelay: the request waits on the connection's timer, then is routed again. */
+static px_step delay_step(px_conn *c)
+{
+    if (wire_now(c->w->loop) < c->x->delay_until)
+        return PX_WAIT;
+    px_conn_set_timer(c, T_NONE, 0);
+    c->x->handler = NULL;
+    return px_route_request(c); /* x->delayed: the admission goes on with limit_conn */
+}
+
+static void delay_timer(px_conn *c, int progress)
+{
+    uint64_t now = wire_now(c->w->loop), until = c->x->delay_until;
+    if (c->tkind != T_DELAY)
+        px_conn_set_timer(c, T_DELAY, until > now ? until - now : 1);
+}
+
+static const px_handler delay_handler = {"limit_req delay", delay_step, delay_timer, NULL};
+
+static px_step refuse_limit(px_conn *c, px_limit_rc rc, px_refusal kind, int status, const char *why, uint64_t ms)
+{
+    if (rc == PX_LIMIT_FULL)
+        return px_refuse(c, PX_REFUSED_FULL, 503, "limit table full: raise limit_table_size", 0);
+    return px_refuse(c, kind, status, why, ms);
+}
+
+/* limit_req: 1 to go on, 0 when *step answers (429, or the wait that the request begins). */
+static int admit_rate(px_conn *c, px_step *step)
+{
+    px_exchange *x = c->x;
+    const px_server *s = c->server;
+    uint64_t ms, now = wire_now(c->w->loop);
+    px_limit_rc rc = px_limit_req(c->rt->limits, &c->peer_ip, s->limit_zone, &s->limit_req, now, &ms);
+    if (rc != PX_LIMIT_OK) {
+        *step = refuse_limit(c, rc, PX_REFUSED_REQ, 429, "limiting requests (limit_req)", ms);
+        return 0;
+    }
+    if (!ms)
+        return 1;
+    x->delayed = 1;
+    x->delay_until = now + ms;
+    x->handler = &delay_handler;
+    c->state = CS_HANDLER;
+    *step = PX_AGAIN;
+    return 0;
+}
+
+/* nginx's access and preaccess checks, before anything answers: allow/deny, limit_req (which may make the request
+ * wait), then limit_conn, held until the exchange ends (http/conn.c). A peer without an IP address (a unix socket)
+ * is not counted. 1 to go on; 0 when *step answers. */
+static int admit(px_conn *c, px_step *step)
+{
+    px_exchange *x = c->x;
+    const px_server *s = c->server;
+    if (!x->delayed && s->acl.n && !px_acl_allows(&s->acl, &c->peer_ip)) {
+        *step = px_refuse(c, PX_REFUSED_ACCESS, 403, "access forbidden by rule", 0);
+        return 0;
+    }
+    if (!x->delayed && s->limit_req.per_ks && c->peer_ip.family && !admit_rate(c, step))
+        return 0;
+    if (s->limit_conn && c->peer_ip.family) {
+        uint32_t slot;
+        px_limit_rc rc = px_limit_conn_acquire(c->rt->limits, &c->peer_ip, s->limit_zone, s->limit_conn, &slot);
+        if (rc != PX_LIMIT_OK) {
+            *step = refuse_limit(c, rc, PX_REFUSED_CONN, 503, "limiting connections (limit_conn)", 0);
+            return 0;
+        }
+        x->limit_slot = slot + 1;
+    }
+    return 1;
+}
+
+/* ---------------------------------------------------------------- routing */
+
 px_step px_route_request(px_conn *c)
 {
     px_exchange *x = c->x;
@@ -77,6 +168,9 @@ px_step px_route_request(px_conn *c)
         return px_respond_error(c, 413, "request body larger than client_max_body_size");
     if (c->bind->status)
         return px_status_respond(c);
+    px_step refused;
+    if (!admit(c, &refused))
+        return refused;
     if (c->server->return_status)
         return px_respond_return(c);
     if (r->method_id == HTTP_M_CONNECT)

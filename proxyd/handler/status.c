@@ -131,6 +131,8 @@ static px_step metrics(px_conn *c)
 
 px_step px_status_respond(px_conn *c)
 {
+    if (!px_acl_allows(&c->rt->cfg->status_acl, &c->peer_ip))
+        return px_refuse(c, PX_REFUSED_ACCESS, 403, "access to the status listener forbidden by rule", 0);
     http_slice path = c->x->req.path;
     if (path_is(path, "/healthz"))
         return probe(c, 0);

@@ -1,6 +1,7 @@
 /* proxyd client connections: accept, TLS with the client, reading request heads, handing them to the router,
  * keep-alive, timeouts and closing. conn_free is the only place a client connection is freed. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -32,6 +33,10 @@ static void exchange_end(px_conn *c)
     if (x->handler && x->handler->end)
         x->handler->end(c);
     x->handler = NULL;
+    if (x->limit_slot) { /* limit_conn counts a request until its exchange ends, however it ends */
+        px_limit_conn_release(c->rt->limits, x->limit_slot - 1);
+        x->limit_slot = 0;
+    }
 }
 
 /* ---------------------------------------------------------------- accept and free */
@@ -75,9 +80,27 @@ static void conn_io_cb(wire_loop *loop, wire_io *io, unsigned events)
 
 static void conn_timer_cb(wire_loop *loop, wire_timer *t);
 
+/* Every server on the address denies this client: closed before any byte is read or a TLS handshake begins. */
+static int refused_at_accept(px_worker *w, px_bind *bind, const px_ip *ip, const wire_addr *peer)
+{
+    if (!bind->acl_at_accept || !px_bind_refuses(bind, ip))
+        return 0;
+    uint64_t held;
+    if (px_log_every_due(&w->rt->refusals[PX_REFUSED_ACCESS], wire_now(w->loop), PX_REFUSAL_LOG_MS, &held)) {
+        char text[48], more[64] = "";
+        px_peer_text(peer, text, sizeof(text));
+        if (held)
+            snprintf(more, sizeof(more), " (and %llu more since the last line)", (unsigned long long)held);
+        px_warn("connection refused: access forbidden by rule on %s%s, client: %s", bind->text, more, text);
+    }
+    return 1;
+}
+
 void px_conn_accept(px_worker *w, px_bind *bind, int fd, const wire_addr *peer)
 {
-    px_conn *c = w->stopping ? NULL : wire_pool_get(&w->conn_pool);
+    px_ip ip;
+    px_ip_from_sockaddr(&ip, &peer->ss);
+    px_conn *c = w->stopping || refused_at_accept(w, bind, &ip, peer) ? NULL : wire_pool_get(&w->conn_pool);
     if (!c) {
         close(fd);
         return;
@@ -87,6 +110,7 @@ void px_conn_accept(px_worker *w, px_bind *bind, int fd, const wire_addr *peer)
     c->rt = w->rt;
     c->bind = bind;
     c->server = bind->default_server;
+    c->peer_ip = ip;
     px_peer_text(peer, c->peer, sizeof(c->peer));
     wire_set_nodelay(fd);
     px_stream_init(&c->s, fd, conn_io_cb, c, &PX_WS(c)->in_pool, &PX_WS(c)->out_pool);
@@ -459,6 +483,9 @@ static px_step on_timeout(px_conn *c)
         break;
     case T_SEND: px_info("client send timeout%s", px_log_context(c)); break;
     case T_TUNNEL: px_info("tunnel idle timeout%s", px_log_context(c)); break;
+    case T_DELAY:
+        c->tkind = T_NONE; /* the handler arms it again if the wait is not over */
+        return PX_AGAIN;
     default: break;
     }
     c->reset = c->tkind != T_KEEPALIVE && c->tkind != T_LINGER && c->server->limits.reset_timedout_connection;

@@ -26,6 +26,7 @@ typedef enum px_timer_kind {
     T_TUNNEL,    /* upstream read_timeout: idle tunnel */
     T_LINGER,    /* lingering close */
     T_TRIM,      /* keep-alive idle long enough to give back TLS record buffers (then T_KEEPALIVE) */
+    T_DELAY,     /* limit_req: the request waits for its turn (handler/route.c), then runs again */
 } px_timer_kind;
 
 /* What the status endpoint reports a connection as doing. */
@@ -47,6 +48,7 @@ struct px_conn {
     px_server *server;    /* chosen by Host for each request; the bind's default before */
     px_conn *prev, *next; /* worker's list */
     char peer[48];        /* client address as text, formatted once at accept */
+    px_ip peer_ip;        /* and as matched by allow/deny and counted by limits */
     size_t last_len;      /* head parse resume hint */
     unsigned requests;
     px_exchange *x;    /* per-request state, inside the input block: NULL while the connection idles */

@@ -44,6 +44,11 @@ typedef struct px_exchange {
     size_t body_off;           /* next unprocessed body byte, relative to the block */
     int keep_alive;            /* the answer keeps the client connection */
     uint64_t started_ms;
+    /* admission (handler/route.c): limit_req, then limit_conn */
+    int delayed;          /* limit_req accounted the request and made it wait; it is routed again after */
+    uint64_t delay_until; /* the loop's clock, ms */
+    uint32_t limit_slot;  /* the limit table slot counting this request for limit_conn, plus one; 0: none */
+    uint32_t retry_after; /* seconds, sent as Retry-After with proxyd's own answer; 0: none */
     /* request body toward the upstream */
     px_body_state req_body;
     uint64_t req_remaining;

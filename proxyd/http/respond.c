@@ -96,6 +96,11 @@ int px_respond_head(px_conn *c, int status, const char *location, const char *ct
         http_write_u64(&hw, content_length);
         http_write_raw(&hw, "\r\n", 2);
     }
+    if (c->x->retry_after) {
+        http_write_raw(&hw, "Retry-After: ", 13);
+        http_write_u64(&hw, c->x->retry_after);
+        http_write_raw(&hw, "\r\n", 2);
+    }
     px_write_common_fields(c, &hw, status);
     long hl = http_write_end(&hw);
     if (hl < 0)
@@ -137,16 +142,21 @@ static void unread_body_closes(px_conn *c)
 
 px_step px_respond_error(px_conn *c, int status, const char *why)
 {
+    if (status >= 500)
+        px_notice("%d: %s%s", status, why, px_log_context(c));
+    else
+        px_info("%d: %s%s", status, why, px_log_context(c));
+    return px_respond_refused(c, status);
+}
+
+px_step px_respond_refused(px_conn *c, int status)
+{
     char body[512];
     const char *reason = http_reason(status);
     int n = snprintf(body, sizeof(body),
                      "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n<center><h1>%d %s</h1></center>\r\n"
                      "<hr><center>proxyd</center>\r\n</body>\r\n</html>\r\n",
                      status, reason, status, reason);
-    if (status >= 500)
-        px_notice("%d: %s%s", status, why, px_log_context(c));
-    else
-        px_info("%d: %s%s", status, why, px_log_context(c));
     if (closes_connection(status))
         c->x->keep_alive = 0;
     unread_body_closes(c);

@@ -10,6 +10,9 @@
 /* Answers status with a small HTML body and logs why (notice for 5xx, info otherwise). Closes the connection
  * after the answer when the status or an unread body requires it. Returns PX_AGAIN, or PX_CLOSE. */
 px_step px_respond_error(px_conn *c, int status, const char *why);
+/* Answers status like px_respond_error but writes no log line: the caller logs refusals at its own pace. Sends
+ * Retry-After when the exchange's retry_after is set. Returns PX_AGAIN, or PX_CLOSE. */
+px_step px_respond_refused(px_conn *c, int status);
 /* Answers the server's `return` (a redirect or a text body). PX_AGAIN or PX_CLOSE. */
 px_step px_respond_return(px_conn *c);
 /* Answers status with body (len bytes, typed content_type). PX_AGAIN or PX_CLOSE. */

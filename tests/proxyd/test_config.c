@@ -1,5 +1,6 @@
 /* tests/proxyd: the configuration loader — values, defaults, inheritance, and one precise error line per
  * mistake (file, line, section, key) for every kind of bad input. */
+#include <arpa/inet.h>
 #include <check.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -239,6 +240,25 @@ static const struct {
     {"[upstream app]\nserver = 127.0.0.1:8081\nunderscores_in_headers = on\n[server s]\nlisten = 127.0.0.1:8080\n"
      "proxy_pass = app\n",
      ":3: [upstream app] underscores_in_headers: unknown key in this section"},
+    {MIN_SERVER "allow = 10.0.0.0/33\n", ":6: [server s] allow: expected addresses or CIDR blocks"},
+    {MIN_SERVER "deny = 10.0.0.1 nowhere\n", ":6: [server s] deny: expected addresses or CIDR blocks"},
+    {MIN_SERVER "allow =\n", ":6: [server s] allow: expected addresses or CIDR blocks"},
+    {MIN_SERVER "deny = ::/129\n", "deny: expected addresses or CIDR blocks (192.0.2.1, 10.0.0.0/8, 2001:db8::/32)"},
+    {"[status]\nlisten = 127.0.0.1:9145\nallow = 127.0.0.1/8x\n" MIN_SERVER, ":3: [status] allow: expected"},
+    {"[global]\nallow = 10.0.0.0/8\n" MIN_SERVER, ":2: [global] allow: unknown key in this section"},
+    {"[global]\nlimit_conn = 5\n" MIN_SERVER, ":2: [global] limit_conn: unknown key in this section"},
+    {"[status]\nlisten = 127.0.0.1:9145\nlimit_req = 1r/s\n" MIN_SERVER, "[status] limit_req: unknown key"},
+    {MIN_SERVER "limit_conn = 0\n", ":6: [server s] limit_conn: expected the number of requests in progress"},
+    {MIN_SERVER "limit_conn = many\n", "limit_conn: expected the number"},
+    {MIN_SERVER "limit_req = 10r/h\n", ":6: [server s] limit_req: expected a rate such as 10r/s or 600r/m"},
+    {MIN_SERVER "limit_req = 0r/s\n", "limit_req: expected a rate"},
+    {MIN_SERVER "limit_req = 1000001r/s\n", "limit_req: expected a rate"},
+    {MIN_SERVER "limit_req = r/s\n", "limit_req: expected a rate"},
+    {MIN_SERVER "limit_req = 10r/s burst=-1\n", "limit_req: unknown or invalid limit_req parameter"},
+    {MIN_SERVER "limit_req = 10r/s delay=5\n", "limit_req: unknown or invalid limit_req parameter"},
+    {MIN_SERVER "limit_req = 10r/s\nlimit_req = 20r/s\n", ":7: [server s] limit_req: key given twice"},
+    {"[global]\nlimit_table_size = 63\n" MIN_SERVER, ":2: [global] limit_table_size: expected a number of entries"},
+    {"[global]\nlimit_table_size = 10000001\n" MIN_SERVER, "limit_table_size: expected a number of entries"},
 };
 
 START_TEST(bad_config)
@@ -428,6 +448,138 @@ START_TEST(other_defaults)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- allow/deny and per-client limits */
+
+static const char *rule_text(const px_acl_rule *r, char *buf, size_t cap)
+{
+    char a[64];
+    if (r->net.family == 0)
+        snprintf(a, sizeof(a), "all");
+    else if (r->net.family == PX_CIDR_UNIX)
+        snprintf(a, sizeof(a), "unix:");
+    else {
+        inet_ntop(r->net.family == PX_IP_V4 ? AF_INET : AF_INET6, r->net.addr, a, sizeof(a));
+        snprintf(a + strlen(a), sizeof(a) - strlen(a), "/%d", r->net.bits);
+    }
+    snprintf(buf, cap, "%s %s", r->allow ? "allow" : "deny", a);
+    return buf;
+}
+
+/* The rules of a list joined by ", ". */
+static const char *acl_text(const px_acl *acl)
+{
+    static char out[1024];
+    char one[96];
+    out[0] = 0;
+    for (int i = 0; i < acl->n; i++)
+        snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s", i ? ", " : "",
+                 rule_text(&acl->rules[i], one, sizeof(one)));
+    return out;
+}
+
+/* allow and deny keep the order written across keys, words and continuation lines. */
+START_TEST(acl_rules_in_order)
+{
+    char err[2048] = "";
+    px_config *cfg = load(MIN_SERVER "allow = 10.1.0.0/16 2001:db8::/32\n  192.0.2.7\ndeny = 10.0.0.0/8\n"
+                                     "allow = ::ffff:198.51.100.0/120\ndeny = all\n",
+                          err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_str_eq(acl_text(&cfg->servers[0].acl), "allow 10.1.0.0/16, allow 2001:db8::/32, allow 192.0.2.7/32, "
+                                                     "deny 10.0.0.0/8, allow 198.51.100.0/24, deny all");
+    ck_assert_int_eq(cfg->status_on, 0);
+    ck_assert_int_eq(cfg->status_acl.n, 0); /* no listener: no list */
+    ck_assert_msg(strstr(err, "warning") == NULL, "%s", err);
+    px_config_free(cfg);
+}
+END_TEST
+
+/* The status listener answers loopback only unless [status] has allow/deny; then exactly those rules. */
+START_TEST(status_acl_default_loopback)
+{
+    char err[2048] = "";
+    px_config *cfg = load("[status]\nlisten = 127.0.0.1:9145\n" MIN_SERVER, err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_str_eq(acl_text(&cfg->status_acl), "allow 127.0.0.0/8, allow ::1/128, allow unix:, deny all");
+    ck_assert_int_eq(cfg->servers[0].acl.n, 0); /* a server without rules lets everyone in */
+    px_config_free(cfg);
+    cfg = load("[status]\nlisten = 127.0.0.1:9145\nallow = 10.0.0.0/8\ndeny = all\n" MIN_SERVER, err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_str_eq(acl_text(&cfg->status_acl), "allow 10.0.0.0/8, deny all");
+    px_config_free(cfg);
+}
+END_TEST
+
+/* A list without deny lets everyone in (no match allows): a warning says so; host bits below the prefix too. */
+START_TEST(acl_warnings)
+{
+    char err[2048] = "";
+    px_config *cfg = load(MIN_SERVER "allow = 10.1.2.3/8\n", err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_msg(strstr(err, ":6: warning: allow: low address bits of 10.1.2.3/8 are meaningless"), "%s", err);
+    ck_assert_msg(strstr(err, ":3: warning: allow: no deny rule: every address is allowed"), "%s", err);
+    ck_assert_str_eq(acl_text(&cfg->servers[0].acl), "allow 10.0.0.0/8");
+    px_config_free(cfg);
+    err[0] = 0;
+    cfg = load("[status]\nlisten = 127.0.0.1:9145\nallow = 10.0.0.0/8\n" MIN_SERVER, err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_msg(strstr(err, ":1: warning: allow: no deny rule"), "%s", err);
+    px_config_free(cfg);
+}
+END_TEST
+
+START_TEST(limit_values)
+{
+    char err[2048] = "";
+    px_config *cfg =
+        load("[global]\nlimit_table_size = 5000\n" MIN_SERVER "limit_conn = 8\nlimit_req = 600r/m burst=20 nodelay\n"
+             "[server t]\nlisten = 127.0.0.1:8082\nproxy_pass = app\nlimit_req = 10r/s\n"
+             "[server u]\nlisten = 127.0.0.1:8083\nproxy_pass = app\nlimit_req = 1r/m burst=0\n",
+             err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_uint_eq(cfg->limit_table_size, 5000);
+    const px_server *s = &cfg->servers[0], *t = &cfg->servers[1], *u = &cfg->servers[2];
+    ck_assert_uint_eq(s->limit_conn, 8);
+    ck_assert_uint_eq(s->limit_req.per_ks, 10000); /* 600r/m is 10r/s, as in nginx */
+    ck_assert_uint_eq(s->limit_req.burst, 20);
+    ck_assert_int_eq(s->limit_req.nodelay, 1);
+    ck_assert_uint_eq(t->limit_conn, 0);
+    ck_assert_uint_eq(t->limit_req.per_ks, 10000);
+    ck_assert_uint_eq(t->limit_req.burst, 0);
+    ck_assert_int_eq(t->limit_req.nodelay, 0);
+    ck_assert_uint_eq(u->limit_req.per_ks, 16); /* nginx: 1000 / 60, truncated */
+    ck_assert(s->limit_zone != t->limit_zone && t->limit_zone != u->limit_zone && s->limit_zone != u->limit_zone);
+    px_config_free(cfg);
+    cfg = load(MIN_SERVER, err, sizeof(err));
+    ck_assert_uint_eq(cfg->limit_table_size, 100000);
+    ck_assert_uint_eq(cfg->servers[0].limit_conn, 0);
+    ck_assert_uint_eq(cfg->servers[0].limit_req.per_ks, 0);
+    px_config_free(cfg);
+}
+END_TEST
+
+/* A server keeps its zone across reloads whatever else changes: the zone follows the name. */
+START_TEST(limit_zones_follow_names)
+{
+    char err[2048] = "";
+    px_config *a = load("[upstream app]\nserver = 127.0.0.1:8081\n"
+                        "[server one]\nlisten = 127.0.0.1:8080\nproxy_pass = app\n"
+                        "[server two]\nlisten = 127.0.0.1:8082\nproxy_pass = app\n",
+                        err, sizeof(err));
+    px_config *b = load("[upstream app]\nserver = 127.0.0.1:8081\n"
+                        "[server two]\nlisten = 127.0.0.1:8082\nproxy_pass = app\nlimit_conn = 3\n"
+                        "[server zero]\nlisten = 127.0.0.1:8083\nproxy_pass = app\n"
+                        "[server one]\nlisten = 127.0.0.1:8080\nproxy_pass = app\n",
+                        err, sizeof(err));
+    ck_assert(a && b);
+    ck_assert_uint_eq(a->servers[0].limit_zone, b->servers[2].limit_zone);
+    ck_assert_uint_eq(a->servers[1].limit_zone, b->servers[0].limit_zone);
+    ck_assert_uint_ne(b->servers[1].limit_zone, b->servers[0].limit_zone);
+    px_config_free(a);
+    px_config_free(b);
+}
+END_TEST
+
 START_TEST(workers_range)
 {
     char err[2048] = "";
@@ -576,6 +728,11 @@ int main(void)
     tcase_add_test(tc, gzip_types_inherited_or_replaced);
     tcase_add_test(tc, other_defaults);
     tcase_add_test(tc, workers_range);
+    tcase_add_test(tc, acl_rules_in_order);
+    tcase_add_test(tc, status_acl_default_loopback);
+    tcase_add_test(tc, acl_warnings);
+    tcase_add_test(tc, limit_values);
+    tcase_add_test(tc, limit_zones_follow_names);
     tcase_add_loop_test(tc, bind_servers_limit, 0, 2);
     tcase_add_loop_test(tc, bind_certs_limit, 0, 2);
     tcase_add_loop_test(tc, binds_limit, 0, (int)(sizeof(binds_cases) / sizeof(binds_cases[0])));

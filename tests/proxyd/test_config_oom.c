@@ -88,8 +88,8 @@ void __wrap_exit(int status)
 static char path[64], keypath[64];
 static char errbuf[16384];
 
-/* Several servers (one inheriting, one overriding), upstreams, routes, headers, templates, lists and a
- * [status]: every kind of allocation the loader makes. */
+/* Several servers (one inheriting, one overriding), upstreams, routes, headers, templates, lists, allow/deny rules
+ * and a [status] with its default allow list: every kind of allocation the loader makes. */
 static const char *const conf_fmt =
     "[global]\n"
     "workers = 2\nuser = nobody\npid_file = /run/proxyd.pid\nerror_log = /var/log/proxyd/error.log\n"
@@ -107,6 +107,7 @@ static const char *const conf_fmt =
     "proxy_set_header = X-Forwarded-For: $proxy_add_x_forwarded_for\nproxy_set_header = X-Real-IP: $remote_addr\n"
     "proxy_set_header = Host: $host\nadd_header = X-Frame-Options: DENY always\n"
     "add_header = X-Served-By: $server_name\n"
+    "allow = 10.0.0.0/8 192.168.0.0/16\n  2001:db8::/32\ndeny = all\nlimit_conn = 10\nlimit_req = 10r/s burst=5\n"
     "[server api]\nlisten = 127.0.0.1:8080\nserver_name = api.example.com\nproxy_pass = https://api\n"
     "gzip_types = application/xml\nkeepalive_timeout = 5s\n"
     "[server redirect]\nlisten = 127.0.0.1:8080\nserver_name = old.example.com\n"
