@@ -134,6 +134,7 @@ typedef struct px_server {
     int nlisten;
     char *names[PX_MAX_NAMES]; /* server_name entries: exact or "*.suffix" */
     int nnames;
+    int names_line; /* where server_name was written, for the conflict warning */
     char *tls_cert[PX_MAX_CERTS];
     char *tls_key[PX_MAX_CERTS];
     int cert_line[PX_MAX_CERTS], key_line[PX_MAX_CERTS];

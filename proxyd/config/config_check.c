@@ -166,6 +166,38 @@ static void check_listens(load_ctx *c)
         }
 }
 
+/* The first address servers a and b both listen on, or NULL. */
+static const px_listen *shared_listen(const px_server *a, const px_server *b)
+{
+    for (int j = 0; j < a->nlisten; j++)
+        for (int m = 0; m < b->nlisten; m++)
+            if (same_addr(&a->listen[j].addr, &b->listen[m].addr))
+                return &a->listen[j];
+    return NULL;
+}
+
+/* A name two servers on one address both claim goes to the first of them (px_select_server): the second never
+ * sees it. nginx warns ("conflicting server name"); so does proxyd, once per pair and name. */
+static void check_name_conflicts(load_ctx *c)
+{
+    const px_config *cfg = c->cfg;
+    for (int k = 1; k < cfg->nservers; k++)
+        for (int i = 0; i < k; i++) {
+            const px_server *first = &cfg->servers[i], *later = &cfg->servers[k];
+            const px_listen *l = shared_listen(first, later);
+            for (int n = 0; l && n < later->nnames; n++)
+                for (int m = 0; m < first->nnames; m++) {
+                    if (strcmp(later->names[n], first->names[m]) != 0)
+                        continue;
+                    c->lineno = later->names_line;
+                    px__cfg_warn(c, "server_name",
+                                 "[server %s]: conflicting server name \"%s\" on %s: [server %s] (line %d) has it too "
+                                 "and answers it, so this server never does; remove it from one of them",
+                                 later->name, later->names[n], l->text, first->name, first->names_line);
+                }
+        }
+}
+
 /* Whether servers[i].listen[j] is the first mention of its address (the runtime opens one bind per address). */
 static int first_mention(const px_config *cfg, int i, int j)
 {
@@ -236,5 +268,6 @@ void px__config_finish(load_ctx *c)
     for (int i = 0; i < cfg->nservers; i++)
         check_server(c, &cfg->servers[i]);
     check_listens(c);
+    check_name_conflicts(c);
     check_binds(c);
 }

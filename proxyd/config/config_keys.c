@@ -406,6 +406,8 @@ static const char *k_srv_listen(load_ctx *c, const char *v)
 static const char *k_srv_server_name(load_ctx *c, const char *v)
 {
     px_server *s = c->srv;
+    if (!s->names_line)
+        s->names_line = c->lineno;
     char *copy = px__strdup(v), *save = NULL;
     const char *err = copy ? NULL : px__oom;
     for (char *t = copy ? strtok_r(copy, " \t", &save) : NULL; t && !err; t = strtok_r(NULL, " \t", &save)) {

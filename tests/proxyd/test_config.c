@@ -349,6 +349,45 @@ START_TEST(workers_range)
 }
 END_TEST
 
+/* Two servers on one address claiming one name: the first answers it, and the load says so (as nginx's
+ * "conflicting server name"); the same name on different addresses (port 80 and 443) is normal and silent. */
+static const struct {
+    const char *text;
+    const char *warning; /* NULL: no warning */
+} conflicts[] = {
+    {"[upstream app]\nserver = 127.0.0.1:8081\n"
+     "[server a]\nlisten = 127.0.0.1:8080\nserver_name = meet.test dialin.test\nproxy_pass = app\n"
+     "[server b]\nlisten = 127.0.0.1:8080\nserver_name = other.test\n  MEET.test\nproxy_pass = app\n",
+     ":9: warning: server_name: [server b]: conflicting server name \"meet.test\" on 127.0.0.1:8080: [server a] "
+     "(line 5) has it too and answers it"},
+    {"[upstream app]\nserver = 127.0.0.1:8081\n"
+     "[server a]\nlisten = 127.0.0.1:8443\nlisten = 127.0.0.1:8080\nserver_name = *.test\nproxy_pass = app\n"
+     "[server b]\nlisten = 127.0.0.1:8080\nserver_name = *.test\nproxy_pass = app\n",
+     ":10: warning: server_name: [server b]: conflicting server name \"*.test\" on 127.0.0.1:8080: [server a] "
+     "(line 6)"},
+    {"[upstream app]\nserver = 127.0.0.1:8081\n"
+     "[server https]\nlisten = 127.0.0.1:8443\nserver_name = meet.test\nproxy_pass = app\n"
+     "[server http]\nlisten = 127.0.0.1:8080\nserver_name = meet.test\nreturn = 301 https://$host$request_uri\n",
+     NULL},
+};
+
+START_TEST(server_name_conflict_warned)
+{
+    char err[4096] = "";
+    px_config *cfg = load(conflicts[_i].text, err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    if (conflicts[_i].warning) {
+        ck_assert_msg(strstr(err, conflicts[_i].warning) != NULL, "expected \"%s\" in \"%s\"", conflicts[_i].warning,
+                      err);
+        ck_assert_int_eq(cfg->warnings, 1);
+    } else {
+        ck_assert_msg(err[0] == 0, "unexpected: %s", err);
+        ck_assert_int_eq(cfg->warnings, 0);
+    }
+    px_config_free(cfg);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- the runtime's limits per listen address */
 
 static char big[1 << 18];
@@ -485,6 +524,7 @@ int main(void)
     tcase_add_test(tc, gzip_types_inherited_or_replaced);
     tcase_add_test(tc, other_defaults);
     tcase_add_test(tc, workers_range);
+    tcase_add_loop_test(tc, server_name_conflict_warned, 0, (int)(sizeof(conflicts) / sizeof(conflicts[0])));
     tcase_add_loop_test(tc, bind_servers_limit, 0, 2);
     tcase_add_loop_test(tc, bind_certs_limit, 0, 2);
     tcase_add_loop_test(tc, binds_limit, 0, (int)(sizeof(binds_cases) / sizeof(binds_cases[0])));
