@@ -491,6 +491,10 @@ static void server_free(px_server *s)
         free(s->add_headers[i].name);
         tpl_free(&s->add_headers[i].value);
     }
+    for (int i = 0; i < s->nredirects; i++) {
+        tpl_free(&s->redirects[i].from);
+        tpl_free(&s->redirects[i].to);
+    }
     free(s->root);
     free(s->index);
     for (int i = 0; i < s->gzip.ntypes; i++)

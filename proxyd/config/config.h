@@ -14,6 +14,7 @@
 #define PX_MAX_CERTS 8
 #define PX_MAX_ROUTES 64
 #define PX_MAX_HEADERS 32
+#define PX_MAX_REDIRECTS 16
 #define PX_MAX_TYPES 32
 /* Sizes of the runtime's fixed arrays: the loader rejects what would not fit, so -t and a reload report it. */
 #define PX_MAX_WORKERS 256
@@ -49,6 +50,12 @@ typedef struct px_header {
     px_tpl value; /* empty value: remove the field (proxy_set_header) */
     int always;   /* add_header ... always */
 } px_header;
+
+/* One proxy_redirect rule: `default`, or a URL prefix FROM replaced by TO (both with $variables). */
+typedef struct px_redirect {
+    int is_default;
+    px_tpl from, to; /* unused by default */
+} px_redirect;
 
 /* Limits and timeouts that a [server] may override. Durations in ms, sizes in bytes. */
 typedef struct px_limits {
@@ -150,7 +157,9 @@ typedef struct px_server {
     int proxy_buffering;
     uint64_t proxy_buffers_num;
     uint64_t proxy_buffers_size;
-    int proxy_redirect;      /* default (1) or off (0) */
+    int proxy_redirect;                      /* 0: off; 1: the rules below, or `default` alone when none is listed */
+    px_redirect redirects[PX_MAX_REDIRECTS]; /* in order: the first that matches rewrites */
+    int nredirects;
     int ignore_client_abort; /* keep the exchange when the client half-closes after its request */
     char *root;
     char *index;

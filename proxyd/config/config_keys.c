@@ -558,14 +558,49 @@ static const char *k_srv_proxy_buffers(load_ctx *c, const char *v)
     return NULL;
 }
 
+#define REDIRECT_MSG "expected default, off, or \"FROM TO\" (e.g. https://$host:4443/ https://$host/)"
+
+/* "FROM TO": two templates; the rule is counted even on error so that its strings are freed. */
+static const char *redirect_rule(px_server *s, const char *v)
+{
+    if (v[0] == '~')
+        return "regular expressions (~) are not supported: give the URL prefix to replace";
+    char *copy = px__strdup(v), *save = NULL;
+    if (!copy)
+        return px__oom;
+    const char *from = strtok_r(copy, " \t", &save), *to = from ? strtok_r(NULL, " \t", &save) : NULL;
+    const char *err = !to || strtok_r(NULL, " \t", &save) ? REDIRECT_MSG : NULL;
+    if (!err) {
+        px_redirect *r = &s->redirects[s->nredirects++];
+        err = px__tpl_compile(&r->from, from);
+        if (!err)
+            err = px__tpl_compile(&r->to, to);
+    }
+    free(copy);
+    return err;
+}
+
+/* nginx's proxy_redirect: default, off, or FROM TO; the lines may repeat and are tried in order. Listing rules
+ * replaces the default unless `default` is one of them, as in nginx. */
 static const char *k_srv_proxy_redirect(load_ctx *c, const char *v)
 {
-    if (strcmp(v, "default") == 0)
-        c->srv->proxy_redirect = 1;
-    else if (strcmp(v, "off") == 0)
-        c->srv->proxy_redirect = 0;
-    else
-        return "expected default or off";
+    px_server *s = c->srv;
+    if (strcmp(v, "off") == 0) {
+        if (s->nredirects)
+            return "off cannot be combined with other proxy_redirect lines";
+        s->proxy_redirect = 0;
+        return NULL;
+    }
+    if (!s->proxy_redirect)
+        return "proxy_redirect = off was given: remove it to list rules";
+    if (s->nredirects == PX_MAX_REDIRECTS)
+        return "too many proxy_redirect lines (at most " K_STR(PX_MAX_REDIRECTS) ")";
+    if (strcmp(v, "default") != 0)
+        return redirect_rule(s, v);
+    for (int i = 0; i < s->nredirects; i++)
+        if (s->redirects[i].is_default)
+            return "default given twice";
+    s->redirects[s->nredirects++].is_default = 1;
     return NULL;
 }
 
@@ -630,7 +665,7 @@ static const key_def keys[] = {
     {SECT_SERVER, "add_header", k_srv_add_header, K_REPEAT},
     {SECT_SERVER, "proxy_buffering", k_srv_proxy_buffering, 0},
     {SECT_SERVER, "proxy_buffers", k_srv_proxy_buffers, 0},
-    {SECT_SERVER, "proxy_redirect", k_srv_proxy_redirect, 0},
+    {SECT_SERVER, "proxy_redirect", k_srv_proxy_redirect, K_REPEAT},
     {SECT_SERVER, "proxy_ignore_client_abort", k_srv_ignore_client_abort, 0},
     {SECT_SERVER, "root", k_srv_root, 0},
     {SECT_SERVER, "index", k_srv_index, 0},

@@ -154,6 +154,17 @@ static const struct {
     {"[upstream app]\nserver = 127.0.0.1:8081\nunderscores_in_headers = on\n[server s]\nlisten = 127.0.0.1:8080\n"
      "proxy_pass = app\n",
      ":3: [upstream app] underscores_in_headers: unknown key in this section"},
+    {MIN_SERVER "proxy_redirect = http://a/\n", ":6: [server s] proxy_redirect: expected default, off, or \"FROM TO\""},
+    {MIN_SERVER "proxy_redirect = http://a/ / /x\n", "proxy_redirect: expected default, off, or \"FROM TO\""},
+    {MIN_SERVER "proxy_redirect = ~^http://a(.*) $1\n", "proxy_redirect: regular expressions (~) are not supported"},
+    {MIN_SERVER "proxy_redirect = http://$nope/ /\n", "proxy_redirect: unknown variable"},
+    {MIN_SERVER "proxy_redirect = http://a/ http://$host:$nope/\n", "proxy_redirect: unknown variable"},
+    {MIN_SERVER "proxy_redirect = default\nproxy_redirect = off\n",
+     ":7: [server s] proxy_redirect: off cannot be combined with other proxy_redirect lines"},
+    {MIN_SERVER "proxy_redirect = off\nproxy_redirect = http://a/ /\n",
+     ":7: [server s] proxy_redirect: proxy_redirect = off was given"},
+    {MIN_SERVER "proxy_redirect = default\nproxy_redirect = http://a/ /\nproxy_redirect = default\n",
+     ":8: [server s] proxy_redirect: default given twice"},
 };
 
 START_TEST(bad_config)
@@ -349,6 +360,32 @@ START_TEST(workers_range)
 }
 END_TEST
 
+/* proxy_redirect: rules in order, each FROM and TO a template; `default` among them; none listed: default. */
+START_TEST(proxy_redirect_rules)
+{
+    char err[2048] = "";
+    px_config *cfg = load(MIN_SERVER "proxy_redirect = https://$host:4443/ https://$host/\n"
+                                     "proxy_redirect = default\nproxy_redirect = http://fe1:8080/app/ /\n"
+                                     "[server t]\nlisten = 127.0.0.1:8082\nproxy_pass = app\n"
+                                     "[server u]\nlisten = 127.0.0.1:8083\nproxy_pass = app\nproxy_redirect = off\n",
+                          err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    const px_server *s = &cfg->servers[0];
+    ck_assert_int_eq(s->proxy_redirect, 1);
+    ck_assert_int_eq(s->nredirects, 3);
+    ck_assert_int_eq(s->redirects[0].is_default, 0);
+    ck_assert_str_eq(s->redirects[0].from.text, "https://$host:4443/");
+    ck_assert_int_eq(s->redirects[0].from.parts[0].var, PX_VAR_HOST);
+    ck_assert_str_eq(s->redirects[0].to.text, "https://$host/");
+    ck_assert_int_eq(s->redirects[1].is_default, 1);
+    ck_assert_str_eq(s->redirects[2].to.text, "/");
+    ck_assert_int_eq(cfg->servers[1].proxy_redirect, 1); /* nothing listed: default */
+    ck_assert_int_eq(cfg->servers[1].nredirects, 0);
+    ck_assert_int_eq(cfg->servers[2].proxy_redirect, 0);
+    px_config_free(cfg);
+}
+END_TEST
+
 /* Two servers on one address claiming one name: the first answers it, and the load says so (as nginx's
  * "conflicting server name"); the same name on different addresses (port 80 and 443) is normal and silent. */
 static const struct {
@@ -524,6 +561,7 @@ int main(void)
     tcase_add_test(tc, gzip_types_inherited_or_replaced);
     tcase_add_test(tc, other_defaults);
     tcase_add_test(tc, workers_range);
+    tcase_add_test(tc, proxy_redirect_rules);
     tcase_add_loop_test(tc, server_name_conflict_warned, 0, (int)(sizeof(conflicts) / sizeof(conflicts[0])));
     tcase_add_loop_test(tc, bind_servers_limit, 0, 2);
     tcase_add_loop_test(tc, bind_certs_limit, 0, 2);

@@ -107,6 +107,7 @@ static const char *const conf_fmt =
     "proxy_set_header = X-Forwarded-For: $proxy_add_x_forwarded_for\nproxy_set_header = X-Real-IP: $remote_addr\n"
     "proxy_set_header = Host: $host\nadd_header = X-Frame-Options: DENY always\n"
     "add_header = X-Served-By: $server_name\n"
+    "proxy_redirect = https://$host:4443/ https://$host/\nproxy_redirect = default\n"
     "[server api]\nlisten = 127.0.0.1:8080\nserver_name = api.example.com\nproxy_pass = https://api\n"
     "gzip_types = application/xml\nkeepalive_timeout = 5s\n"
     "[server redirect]\nlisten = 127.0.0.1:8080\nserver_name = old.example.com\n"
