@@ -237,6 +237,7 @@ static px_upstream *new_upstream(load_ctx *c, const char *name)
         return NULL;
     }
     u->line = c->lineno;
+    u->tls = -1; /* decided once the file is read: `tls`, else a scheme naming it, else off */
     u->keepalive = 32;
     u->tls_verify = 1;
     u->connect_timeout = 5000;

@@ -100,7 +100,8 @@ typedef struct px_upstream {
     int nservers;
     px_balance balance;
     uint64_t keepalive;
-    int tls;
+    int tls;      /* 0 or 1 once loaded: `tls`, else the scheme of the proxy_pass/route naming it, else off */
+    int tls_line; /* where `tls` or the first scheme naming the upstream was written; 0: neither */
     int tls_verify;
     char *tls_ca;
     char *tls_server_name;
@@ -125,6 +126,7 @@ typedef struct px_route {
     char *prefix;
     size_t len;
     char *upstream_name;
+    int scheme_tls; /* -1: the upstream written alone; 0: http://NAME; 1: https://NAME */
     px_upstream *upstream;
 } px_route;
 

@@ -337,6 +337,7 @@ static const char *k_up_keepalive(load_ctx *c, const char *v)
 
 static const char *k_up_tls(load_ctx *c, const char *v)
 {
+    c->up->tls_line = c->lineno;
     return px__parse_switch(v, &c->up->tls) ? SWITCH_MSG : NULL;
 }
 
@@ -448,13 +449,20 @@ static const char *k_srv_tls_key(load_ctx *c, const char *v)
     return NULL;
 }
 
+/* UPSTREAM, http://UPSTREAM or https://UPSTREAM (nginx's spelling): the scheme must agree with the upstream's
+ * tls, checked once the file is read. */
 static const char *add_route(load_ctx *c, const char *prefix, size_t plen, const char *upstream)
 {
     px_server *s = c->srv;
+    int scheme_tls = -1;
+    if (strncmp(upstream, "http://", 7) == 0)
+        upstream += 7, scheme_tls = 0;
+    else if (strncmp(upstream, "https://", 8) == 0)
+        upstream += 8, scheme_tls = 1;
     if (s->nroutes == PX_MAX_ROUTES)
         return "too many routes";
-    if (!*upstream || strchr(upstream, ' '))
-        return "expected an upstream name";
+    if (!*upstream || strpbrk(upstream, " \t/:"))
+        return "expected an upstream name, alone or after http:// or https:// (a [upstream NAME], not a URL)";
     for (int i = 0; i < s->nroutes; i++)
         if (s->routes[i].len == plen && strncmp(s->routes[i].prefix, prefix, plen) == 0)
             return "route prefix given twice";
@@ -469,16 +477,12 @@ static const char *add_route(load_ctx *c, const char *prefix, size_t plen, const
     r->prefix = p;
     r->len = plen;
     r->upstream_name = name;
+    r->scheme_tls = scheme_tls;
     return NULL;
 }
 
 static const char *k_srv_proxy_pass(load_ctx *c, const char *v)
 {
-    /* nginx spells it proxy_pass https://lync_backend: accept the scheme, the upstream decides TLS. */
-    if (strncmp(v, "http://", 7) == 0)
-        v += 7;
-    else if (strncmp(v, "https://", 8) == 0)
-        v += 8;
     return add_route(c, "/", 1, v);
 }
 

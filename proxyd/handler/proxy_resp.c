@@ -381,9 +381,24 @@ static px_step on_response_head(px_conn *c, const http_response *resp, size_t he
     return write_client(c, &b);
 }
 
+/* A TLS record (handshake 22 or alert 21, then version 3.x) where an HTTP response should start. */
+static int tls_record(const wire_buf *in)
+{
+    const unsigned char *p = (const unsigned char *)wire_buf_data(in);
+    return wire_buf_len(in) >= 2 && (p[0] == 21 || p[0] == 22) && p[1] == 3;
+}
+
 static px_step bad_response(px_conn *c, const char *why)
 {
-    px_error("upstream sent an invalid response: %s%s", why, px_log_context(c));
+    const px_upconn *u = c->x->up;
+    if (!u->up->tls && tls_record(&u->s.in)) { /* the scheme does not match the port: say so */
+        px_error("upstream %s answered in TLS on a plain connection: it speaks https; write proxy_pass = https://%s "
+                 "or set tls = on in [upstream %s]%s",
+                 u->up->servers[u->server].text, u->up->name, u->up->name, px_log_context(c));
+        why = "upstream speaks TLS, not plain HTTP";
+    } else {
+        px_error("upstream sent an invalid response: %s%s", why, px_log_context(c));
+    }
     px_upstream_failed(c->x->up);
     px_proxy_abort(c);
     return px_respond_error(c, 502, why);

@@ -154,6 +154,21 @@ static const struct {
     {"[upstream app]\nserver = 127.0.0.1:8081\nunderscores_in_headers = on\n[server s]\nlisten = 127.0.0.1:8080\n"
      "proxy_pass = app\n",
      ":3: [upstream app] underscores_in_headers: unknown key in this section"},
+    {"[upstream app]\nserver = 127.0.0.1:8081\ntls = off\n[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = "
+     "https://app\n",
+     ":6: [server s] proxy_pass: https://app, but [upstream app] has tls = off (line 3): write http://app or app "
+     "alone, "
+     "or set tls = on there"},
+    {"[upstream app]\nserver = 127.0.0.1:8081\ntls = on\n[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = "
+     "http://app\n",
+     ":6: [server s] proxy_pass: http://app, but [upstream app] has tls = on (line 3): write https://app or app "
+     "alone\n"},
+    {MIN_SERVER "[server t]\nlisten = 127.0.0.1:8081\nproxy_pass = https://app\nroute = /x http://app\n",
+     ":9: [server t] route: http://app, but line 8 names it https://app: an upstream is TLS or plain, not both"},
+    {"[upstream app]\nserver = 127.0.0.1:8081\n[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = https://app/\n",
+     ":5: [server s] proxy_pass: expected an upstream name, alone or after http:// or https://"},
+    {"[upstream app]\nserver = 127.0.0.1:8081\n[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = http://10.0.0.1:80\n",
+     "proxy_pass: expected an upstream name"},
     {MIN_SERVER "proxy_redirect = http://a/\n", ":6: [server s] proxy_redirect: expected default, off, or \"FROM TO\""},
     {MIN_SERVER "proxy_redirect = http://a/ / /x\n", "proxy_redirect: expected default, off, or \"FROM TO\""},
     {MIN_SERVER "proxy_redirect = ~^http://a(.*) $1\n", "proxy_redirect: regular expressions (~) are not supported"},
@@ -360,6 +375,46 @@ START_TEST(workers_range)
 }
 END_TEST
 
+/* The scheme of proxy_pass and route decides an upstream's TLS when `tls` is not given (issue 19.2: the seed's
+ * proxy_pass https://lync_backend), and agrees with it when it is. */
+START_TEST(scheme_decides_tls)
+{
+    char err[2048] = "";
+    px_config *cfg = load("[upstream a]\nserver = 127.0.0.1:8081\n[upstream b]\nserver = 127.0.0.1:8082\n"
+                          "[upstream c]\nserver = 127.0.0.1:8083\ntls = on\n[upstream d]\nserver = 127.0.0.1:8084\n"
+                          "[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = https://a\nroute = /b http://b\n"
+                          "route = /c https://c\nroute = /c2 c\nroute = /d d\n"
+                          "[server t]\nlisten = 127.0.0.1:8090\nproxy_pass = a\n",
+                          err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_int_eq(px_config_upstream(cfg, "a")->tls, 1);
+    ck_assert_int_eq(px_config_upstream(cfg, "b")->tls, 0);
+    ck_assert_int_eq(px_config_upstream(cfg, "c")->tls, 1);
+    ck_assert_int_eq(px_config_upstream(cfg, "d")->tls, 0);
+    ck_assert_str_eq(cfg->servers[0].routes[cfg->servers[0].nroutes - 1].upstream_name, "a");
+    px_config_free(cfg);
+}
+END_TEST
+
+/* A plain upstream on 443 or 4443 that nothing declared plain gets a warning saying what to write. */
+START_TEST(tls_port_warned)
+{
+    char err[2048] = "";
+    px_config *cfg = load("[upstream fe]\nserver = 127.0.0.1:4443\n[upstream plain]\nserver = 127.0.0.1:443\n"
+                          "tls = off\n[upstream named]\nserver = 127.0.0.1:443\n"
+                          "[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = fe\nroute = /p plain\n"
+                          "route = /n http://named\n",
+                          err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_msg(
+        strstr(err, ":1: warning: server: [upstream fe]: 127.0.0.1:4443 is an HTTPS port (IIS, the Lync "
+                    "External Web Site) but the upstream is plain: write proxy_pass = https://fe or tls = on") != NULL,
+        "%s", err);
+    ck_assert_int_eq(cfg->warnings, 1); /* tls = off and http:// say plain on purpose */
+    px_config_free(cfg);
+}
+END_TEST
+
 /* proxy_redirect: rules in order, each FROM and TO a template; `default` among them; none listed: default. */
 START_TEST(proxy_redirect_rules)
 {
@@ -562,6 +617,8 @@ int main(void)
     tcase_add_test(tc, other_defaults);
     tcase_add_test(tc, workers_range);
     tcase_add_test(tc, proxy_redirect_rules);
+    tcase_add_test(tc, scheme_decides_tls);
+    tcase_add_test(tc, tls_port_warned);
     tcase_add_loop_test(tc, server_name_conflict_warned, 0, (int)(sizeof(conflicts) / sizeof(conflicts[0])));
     tcase_add_loop_test(tc, bind_servers_limit, 0, 2);
     tcase_add_loop_test(tc, bind_certs_limit, 0, 2);
