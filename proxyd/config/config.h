@@ -177,7 +177,11 @@ typedef struct px_config {
     uint64_t max_connections;
     uint64_t nofile;
     char *user;
+    int user_line;
+    /* Never NULL once loaded: when unset, PX_PID_FILE_DEFAULT, which meson's pid_file option defines (one place:
+     * meson_options.txt, /run/proxyd/proxyd.pid, the systemd unit's RuntimeDirectory); -s reads the same. */
     char *pid_file;
+    int pid_file_line; /* 0: unset */
     char *error_log;
     int log_level;    /* px_log_level */
     char *access_log; /* NULL: off */

@@ -321,6 +321,11 @@ static void check_binds(load_ctx *c)
 void px__config_finish(load_ctx *c)
 {
     px_config *cfg = c->cfg;
+    if (!cfg->pid_file && !(cfg->pid_file = px__strdup(PX_PID_FILE_DEFAULT))) { /* -s and the daemon agree */
+        c->lineno = 0;
+        snprintf(c->section, sizeof(c->section), "global");
+        px__cfg_error(c, "pid_file", "%s", px__oom);
+    }
     if (cfg->nservers == 0) {
         c->lineno = 0;
         px__cfg_error(c, NULL, "no [server] section: nothing to listen on");

@@ -178,10 +178,22 @@ static const char *k_nofile(load_ctx *c, const char *v)
         field = px__strdup(v);                                                                                         \
         return field ? NULL : px__oom;                                                                                 \
     }
-STRING_KEY(k_user, c->cfg->user)
-STRING_KEY(k_pid_file, c->cfg->pid_file)
+STRING_KEY(k_user_name, c->cfg->user)
+STRING_KEY(k_pid_path, c->cfg->pid_file)
 STRING_KEY(k_error_log, c->cfg->error_log)
 STRING_KEY(k_ticket_key_path, c->cfg->tls_ticket_key_file)
+
+static const char *k_user(load_ctx *c, const char *v)
+{
+    c->cfg->user_line = c->lineno;
+    return k_user_name(c, v);
+}
+
+static const char *k_pid_file(load_ctx *c, const char *v)
+{
+    c->cfg->pid_file_line = c->lineno;
+    return k_pid_path(c, v);
+}
 
 static const char *k_ticket_key_file(load_ctx *c, const char *v)
 {

@@ -215,6 +215,8 @@ static void dump_log(const px_env *e)
 
 void px_proxy_start(px_env *e, const char *tpl)
 {
+    /* The default pid file is root's (/run/proxyd): tests never need root for it, nor share it. */
+    ck_assert_msg(strstr(tpl, "pid_file = ") != NULL, "the configuration sets no pid_file (PX_GLOBAL does)");
     write_config(e, tpl);
     const char *argv[] = {SETPRIV, "--pdeathsig", "KILL", "--", env_or_fail("PROXYD_BIN"), "-c", e->conf, NULL};
     e->pid = ts_spawn_port(argv, e->port, 10000);

@@ -185,7 +185,7 @@ START_TEST(scheme_contradiction_refused)
                                        "[server front]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = https://secure\n",
                              out, sizeof out);
     ck_assert_msg(rc == 1, "proxyd -t accepted https:// with tls = off: %s", out);
-    ck_assert_msg(strstr(out, "proxy_pass: https://secure, but [upstream secure] has tls = off (line 7): write "
+    ck_assert_msg(strstr(out, "proxy_pass: https://secure, but [upstream secure] has tls = off (line 8): write "
                               "http://secure or secure alone, or set tls = on there"),
                   "%s", out);
     px_env_done(&env);

@@ -344,6 +344,8 @@ START_TEST(other_defaults)
     ck_assert_uint_eq(cfg->shutdown_timeout, 30000);
     ck_assert_int_eq(cfg->status_on, 0);
     ck_assert_int_eq(cfg->gzip.ntypes, 0);
+    ck_assert_str_eq(cfg->pid_file, PX_PID_FILE_DEFAULT);            /* written by the daemon, read by -s */
+    ck_assert_str_eq(PX_PID_FILE_DEFAULT, "/run/proxyd/proxyd.pid"); /* meson's pid_file option */
     const px_upstream *u = &cfg->upstreams[0];
     ck_assert_int_eq(u->balance, PX_BALANCE_ROUND_ROBIN);
     ck_assert_uint_eq(u->keepalive, 32);
