@@ -65,9 +65,10 @@ size_t px_redirect_prefix(http_slice v, const px_redirect_self *self)
         return 0;
     const char *p = v.base + sl;
     size_t n = v.len - sl, got = 0;
-    for (int k = 0; k < 3 && !got; k++) /* the server as written carries its port already */
-        got = name_at(p, n, http_slice_cstr(self->names[k] ? self->names[k] : ""), k ? self->port : http_slice_cstr(""),
-                      0);
+    for (int k = 0; k < 3 && !got; k++) {
+        http_slice name = http_slice_cstr(self->names[k] ? self->names[k] : "");
+        got = name_at(p, n, name, k ? self->port : http_slice_of("", 0), 0); /* "host:port" as written: no port */
+    }
     if (!got) /* the public name with the internal port: IIS's https://meet.contoso.com:4443/ */
         got = name_at(p, n, self->host, self->port, 1);
     return got ? sl + got : 0;
