@@ -16,11 +16,13 @@
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: proxyd [-c FILE] [-t] [-s reload|reopen|quit|stop] [-v] [-h]\n"
-                "  -c FILE   configuration file (default /etc/proxyd/proxyd.ini)\n"
-                "  -t        test the configuration and exit\n"
-                "  -s SIG    send a signal to the running proxyd (through its pid file)\n"
-                "  -v        print the version and exit\n");
+    fprintf(fp,
+            "usage: proxyd [-c FILE] [-t] [-s reload|reopen|quit|stop] [-v] [-h]\n"
+            "  -c FILE   configuration file (default /etc/proxyd/proxyd.ini)\n"
+            "  -t        test the configuration and exit\n"
+            "  -s SIG    send a signal to the running proxyd (through its pid file: pid_file, default %s)\n"
+            "  -v        print the version and exit\n",
+            PX_PID_FILE_DEFAULT);
 }
 
 static int send_signal(const px_config *cfg, const char *name)
@@ -29,7 +31,7 @@ static int send_signal(const px_config *cfg, const char *name)
         const char *name;
         int sig;
     } sigs[] = {{"reload", SIGHUP}, {"reopen", SIGUSR1}, {"quit", SIGQUIT}, {"stop", SIGTERM}};
-    const char *pid_file = cfg->pid_file ? cfg->pid_file : "/run/proxyd.pid";
+    const char *pid_file = cfg->pid_file; /* as the daemon wrote it: the default when unset */
     for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
         if (strcmp(name, sigs[i].name) != 0)
             continue;
@@ -65,10 +67,11 @@ static int test_or_signal(px_config *cfg, const char *path, int test, const char
     return rc;
 }
 
-/* What can still be refused on the terminal before the daemon starts: exposed keys and unopenable logs. */
+/* What can still be refused on the terminal before the daemon starts: exposed keys, a pid file that cannot be
+ * written, files `user` could not re-read at a reload, and unopenable logs. */
 static int prepare(const px_config *cfg)
 {
-    if (px_check_keys(cfg, stderr))
+    if (px_check_keys(cfg, stderr) || px_check_pid_file(cfg, stderr) || px_check_user_access(cfg, stderr))
         return -1;
     if (px_log_open(cfg->error_log, cfg->log_level) < 0) {
         fprintf(stderr, "proxyd: cannot open error log %s: %s\n", cfg->error_log, strerror(errno));

@@ -44,6 +44,7 @@ workers = 2
 max_connections = 8192
 nofile = 40000
 error_log = $tmp/proxyd.err
+pid_file = $tmp/proxyd.pid
 log_level = error
 client_header_timeout = 10s
 client_body_timeout = 10s
@@ -134,6 +135,7 @@ cat >"$tmp/tls.ini" <<EOF
 [global]
 workers = 1
 error_log = $tmp/tls.err
+pid_file = $tmp/tls.pid
 [upstream o]
 server = 127.0.0.1:$oport
 [server t]

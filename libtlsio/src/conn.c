@@ -36,6 +36,20 @@ static int recv_errno(tlsio_conn *c)
     return errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_RECV_FAILED;
 }
 
+/* Remembers whether the peer's first bytes are plain text rather than a TLS record (whose first byte, the content
+ * type, is 20 to 24): a handshake that then fails is reported as TLSIO_ENOTTLS, the usual mistake of a TLS client
+ * pointed at a plain HTTP port (or the reverse). */
+static void look_at_first_bytes(tlsio_conn *c, const unsigned char *p, size_t n)
+{
+    c->got_bytes = 1;
+    size_t k = n < 5 ? n : 5;
+    for (size_t i = 0; i < k; i++)
+        if ((p[i] < 0x20 || p[i] > 0x7e) && p[i] != '\r' && p[i] != '\n' && p[i] != '\t')
+            return;
+    if (k && (p[0] < 20 || p[0] > 24))
+        c->peer_plain = k == 5 && memcmp(p, "HTTP/", 5) == 0 ? 2 : 1;
+}
+
 /* Serves mbedTLS's exact-size reads from the read-ahead, refilled by one recv() when empty; reads of at least
  * TLSIO__READAHEAD bytes go straight to the caller's buffer. WANT_READ only when the socket itself is empty, so
  * "read until WANT_READ" stays the rule for edge-triggered callers (tlsio_pending counts the read-ahead;
@@ -54,6 +68,8 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
         while (n < 0 && errno == EINTR);
         if (n < 0)
             return recv_errno(c);
+        if (n > 0 && !c->got_bytes)
+            look_at_first_bytes(c, direct ? buf : c->ra, (size_t)n);
         if (direct || n == 0)
             return (int)n; /* 0 is EOF: mbedTLS turns it into MBEDTLS_ERR_SSL_CONN_EOF */
         c->ra_len = (size_t)n;
@@ -150,6 +166,11 @@ static void verify_text(tlsio_conn *c)
 static int map_error(tlsio_conn *c, int ret)
 {
     char why[128];
+    if (!c->handshake_done && c->peer_plain && ret != MBEDTLS_ERR_SSL_ALLOC_FAILED) {
+        tlsio__msg(c->err, sizeof c->err, "the peer sent plain %s instead of a TLS %s",
+                   c->peer_plain == 2 ? "HTTP" : "text", c->is_server ? "ClientHello" : "ServerHello");
+        return TLSIO_ENOTTLS;
+    }
     switch (ret) {
     case MBEDTLS_ERR_NET_SEND_FAILED:
     case MBEDTLS_ERR_NET_RECV_FAILED:

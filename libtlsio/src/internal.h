@@ -104,6 +104,8 @@ struct tlsio_conn {
     unsigned char *ra;             /* read-ahead, TLSIO__READAHEAD bytes; NULL until the first read */
     size_t ra_off, ra_len;         /* unread socket bytes are ra[ra_off, ra_len) */
     int rd_blocked;                /* the last recv() found the socket empty */
+    int got_bytes;                 /* something was received: the first bytes were looked at */
+    int peer_plain;                /* 1: they were plain text, 2: an HTTP response ("HTTP/") */
     char err[192];
 };
 

@@ -24,6 +24,7 @@ const char *tlsio_strerror(int code)
     case TLSIO_EALERT: return "peer sent a fatal TLS alert";
     case TLSIO_ECRYPTO: return "TLS crypto failure";
     case TLSIO_EOVERFLOW: return "buffer too small";
+    case TLSIO_ENOTTLS: return "the peer does not speak TLS (it sent plain text)";
     default: return "unknown tlsio error";
     }
 }

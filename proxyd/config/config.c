@@ -237,6 +237,7 @@ static px_upstream *new_upstream(load_ctx *c, const char *name)
         return NULL;
     }
     u->line = c->lineno;
+    u->tls = -1; /* decided once the file is read: `tls`, else a scheme naming it, else off */
     u->keepalive = 32;
     u->tls_verify = 1;
     u->connect_timeout = 5000;
@@ -491,6 +492,10 @@ static void server_free(px_server *s)
     for (int i = 0; i < s->nadd_headers; i++) {
         free(s->add_headers[i].name);
         tpl_free(&s->add_headers[i].value);
+    }
+    for (int i = 0; i < s->nredirects; i++) {
+        tpl_free(&s->redirects[i].from);
+        tpl_free(&s->redirects[i].to);
     }
     free(s->root);
     free(s->index);

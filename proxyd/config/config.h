@@ -17,6 +17,7 @@
 #define PX_MAX_CERTS 8
 #define PX_MAX_ROUTES 64
 #define PX_MAX_HEADERS 32
+#define PX_MAX_REDIRECTS 16
 #define PX_MAX_TYPES 32
 /* Sizes of the runtime's fixed arrays: the loader rejects what would not fit, so -t and a reload report it. */
 #define PX_MAX_WORKERS 256
@@ -54,6 +55,12 @@ typedef struct px_header {
     px_tpl value; /* empty value: remove the field (proxy_set_header) */
     int always;   /* add_header ... always */
 } px_header;
+
+/* One proxy_redirect rule: `default`, or a URL prefix FROM replaced by TO (both with $variables). */
+typedef struct px_redirect {
+    int is_default;
+    px_tpl from, to; /* unused by default */
+} px_redirect;
 
 /* Limits and timeouts that a [server] may override. Durations in ms, sizes in bytes. */
 typedef struct px_limits {
@@ -98,7 +105,8 @@ typedef struct px_upstream {
     int nservers;
     px_balance balance;
     uint64_t keepalive;
-    int tls;
+    int tls;      /* 0 or 1 once loaded: `tls`, else the scheme of the proxy_pass/route naming it, else off */
+    int tls_line; /* where `tls` or the first scheme naming the upstream was written; 0: neither */
     int tls_verify;
     char *tls_ca;
     char *tls_server_name;
@@ -124,6 +132,7 @@ typedef struct px_route {
     char *prefix;
     size_t len;
     char *upstream_name;
+    int scheme_tls; /* -1: the upstream written alone; 0: http://NAME; 1: https://NAME */
     px_upstream *upstream;
     /* Options after the upstream name (config_keys.c, route_options), resolved against the upstream once the
      * file is read: what the requests of this route use. */
@@ -144,6 +153,7 @@ typedef struct px_server {
     int nlisten;
     char *names[PX_MAX_NAMES]; /* server_name entries: exact or "*.suffix" */
     int nnames;
+    int names_line; /* where server_name was written, for the conflict warning */
     char *tls_cert[PX_MAX_CERTS];
     char *tls_key[PX_MAX_CERTS];
     int cert_line[PX_MAX_CERTS], key_line[PX_MAX_CERTS];
@@ -159,7 +169,9 @@ typedef struct px_server {
     int proxy_buffering;
     uint64_t proxy_buffers_num;
     uint64_t proxy_buffers_size;
-    int proxy_redirect;      /* default (1) or off (0) */
+    int proxy_redirect;                      /* 0: off; 1: the rules below, or `default` alone when none is listed */
+    px_redirect redirects[PX_MAX_REDIRECTS]; /* in order: the first that matches rewrites */
+    int nredirects;
     int ignore_client_abort; /* keep the exchange when the client half-closes after its request */
     px_acl acl;              /* allow/deny in the order written; empty: every client */
     uint32_t limit_conn;     /* requests in progress per client address; 0: no limit */
@@ -179,7 +191,11 @@ typedef struct px_config {
     uint64_t max_connections;
     uint64_t nofile;
     char *user;
+    int user_line;
+    /* Never NULL once loaded: when unset, PX_PID_FILE_DEFAULT, which meson's pid_file option defines (one place:
+     * meson_options.txt, /run/proxyd/proxyd.pid, the systemd unit's RuntimeDirectory); -s reads the same. */
     char *pid_file;
+    int pid_file_line; /* 0: unset */
     char *error_log;
     int log_level;    /* px_log_level */
     char *access_log; /* NULL: off */

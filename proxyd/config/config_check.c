@@ -196,12 +196,76 @@ static void status_acl(load_ctx *c)
     acl->n = NLOCAL;
 }
 
+/* A scheme that contradicts the upstream: what to write instead, at the proxy_pass or route that has it. */
+static void scheme_error(load_ctx *c, const px_server *s, const px_route *r, const px_upstream *u, int by_key)
+{
+    const char *key = r->len == 1 ? "proxy_pass" : "route", *n = u->name;
+    const char *said = r->scheme_tls ? "https" : "http", *other = r->scheme_tls ? "http" : "https";
+    c->lineno = r->line;
+    snprintf(c->section, sizeof(c->section), "server %s", s->name);
+    if (by_key)
+        px__cfg_error(c, key, "%s://%s, but [upstream %s] has tls = %s (line %d): write %s://%s or %s alone%s", said, n,
+                      n, u->tls ? "on" : "off", u->tls_line, other, n, n,
+                      r->scheme_tls ? ", or set tls = on there" : "");
+    else
+        px__cfg_error(c, key,
+                      "%s://%s, but line %d names it %s://%s: an upstream is TLS or plain, not both; write one "
+                      "scheme, or set tls in [upstream %s] and write %s alone",
+                      said, n, u->tls_line, other, n, n, n);
+}
+
+/* proxy_pass = https://NAME (nginx's spelling) makes [upstream NAME] TLS when its `tls` is not given, and
+ * http://NAME plain; a scheme that contradicts `tls` or another scheme for the same upstream is an error, so that
+ * the scheme written is never silently ignored. */
+static void resolve_scheme(load_ctx *c, px_upstream *u)
+{
+    int by_key = u->tls >= 0;
+    for (int i = 0; i < c->cfg->nservers; i++) {
+        const px_server *s = &c->cfg->servers[i];
+        for (int k = 0; k < s->nroutes; k++) {
+            const px_route *r = &s->routes[k];
+            if (r->scheme_tls < 0 || strcmp(r->upstream_name, u->name) != 0)
+                continue;
+            if (u->tls < 0) {
+                u->tls = r->scheme_tls;
+                u->tls_line = r->line;
+            } else if (u->tls != r->scheme_tls) {
+                scheme_error(c, s, r, u, by_key);
+            }
+        }
+    }
+    if (u->tls < 0)
+        u->tls = 0;
+}
+
+/* The port of "host:port" as written. */
+static long server_port(const px_upstream_server *s)
+{
+    const char *colon = strrchr(s->text, ':');
+    return colon ? strtol(colon + 1, NULL, 10) : 0;
+}
+
+/* A plain upstream nothing declared plain, on a port that speaks TLS in a Lync or IIS setup: every request would
+ * get 502, so say what to write before the first one. */
+static void check_tls_port(load_ctx *c, const px_upstream *u)
+{
+    for (int i = 0; i < u->nservers && !u->tls && !u->tls_line; i++) {
+        long port = server_port(&u->servers[i]);
+        if (port == 443 || port == 4443)
+            px__cfg_warn(c, "server",
+                         "[upstream %s]: %s is an HTTPS port (IIS, the Lync External Web Site) but the upstream is "
+                         "plain: write proxy_pass = https://%s or tls = on (tls = off if it really is plain HTTP)",
+                         u->name, u->servers[i].text, u->name);
+    }
+}
+
 static void check_upstream(load_ctx *c, px_upstream *u)
 {
     c->lineno = u->line;
     snprintf(c->section, sizeof(c->section), "upstream %s", u->name);
     if (u->nservers == 0)
         px__cfg_error(c, "server", "an upstream needs at least one server");
+    check_tls_port(c, u);
     if (!!u->tls_cert != !!u->tls_key)
         px__cfg_error(c, "tls_cert", "tls_cert and tls_key go together");
     if (u->tls && u->tls_verify && !u->tls_ca)
@@ -235,6 +299,38 @@ static void check_listens(load_ctx *c)
                         px__cfg_error(c, "listen", "%s is tls in one server and plain in another", b->text);
                     if (a->is_default && b->is_default)
                         px__cfg_error(c, "listen", "%s has two default servers", b->text);
+                }
+        }
+}
+
+/* The first address servers a and b both listen on, or NULL. */
+static const px_listen *shared_listen(const px_server *a, const px_server *b)
+{
+    for (int j = 0; j < a->nlisten; j++)
+        for (int m = 0; m < b->nlisten; m++)
+            if (same_addr(&a->listen[j].addr, &b->listen[m].addr))
+                return &a->listen[j];
+    return NULL;
+}
+
+/* A name two servers on one address both claim goes to the first of them (px_select_server): the second never
+ * sees it. nginx warns ("conflicting server name"); so does proxyd, once per pair and name. */
+static void check_name_conflicts(load_ctx *c)
+{
+    const px_config *cfg = c->cfg;
+    for (int k = 1; k < cfg->nservers; k++)
+        for (int i = 0; i < k; i++) {
+            const px_server *first = &cfg->servers[i], *later = &cfg->servers[k];
+            const px_listen *l = shared_listen(first, later);
+            for (int n = 0; l && n < later->nnames; n++)
+                for (int m = 0; m < first->nnames; m++) {
+                    if (strcmp(later->names[n], first->names[m]) != 0)
+                        continue;
+                    c->lineno = later->names_line;
+                    px__cfg_warn(c, "server_name",
+                                 "[server %s]: conflicting server name \"%s\" on %s: [server %s] (line %d) has it too "
+                                 "and answers it, so this server never does; remove it from one of them",
+                                 later->name, later->names[n], l->text, first->name, first->names_line);
                 }
         }
 }
@@ -298,10 +394,17 @@ static void check_binds(load_ctx *c)
 void px__config_finish(load_ctx *c)
 {
     px_config *cfg = c->cfg;
+    if (!cfg->pid_file && !(cfg->pid_file = px__strdup(PX_PID_FILE_DEFAULT))) { /* -s and the daemon agree */
+        c->lineno = 0;
+        snprintf(c->section, sizeof(c->section), "global");
+        px__cfg_error(c, "pid_file", "%s", px__oom);
+    }
     if (cfg->nservers == 0) {
         c->lineno = 0;
         px__cfg_error(c, NULL, "no [server] section: nothing to listen on");
     }
+    for (int i = 0; i < cfg->nupstreams; i++)
+        resolve_scheme(c, &cfg->upstreams[i]);
     for (int i = 0; i < cfg->nupstreams; i++) {
         cfg->upstreams[i].index = i;
         check_upstream(c, &cfg->upstreams[i]);
@@ -309,6 +412,7 @@ void px__config_finish(load_ctx *c)
     for (int i = 0; i < cfg->nservers; i++)
         check_server(c, &cfg->servers[i]);
     check_listens(c);
+    check_name_conflicts(c);
     check_binds(c);
     limit_zones(cfg);
     if (cfg->status_on)

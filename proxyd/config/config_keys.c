@@ -203,10 +203,22 @@ static const char *k_nofile(load_ctx *c, const char *v)
         field = px__strdup(v);                                                                                         \
         return field ? NULL : px__oom;                                                                                 \
     }
-STRING_KEY(k_user, c->cfg->user)
-STRING_KEY(k_pid_file, c->cfg->pid_file)
+STRING_KEY(k_user_name, c->cfg->user)
+STRING_KEY(k_pid_path, c->cfg->pid_file)
 STRING_KEY(k_error_log, c->cfg->error_log)
 STRING_KEY(k_ticket_key_path, c->cfg->tls_ticket_key_file)
+
+static const char *k_user(load_ctx *c, const char *v)
+{
+    c->cfg->user_line = c->lineno;
+    return k_user_name(c, v);
+}
+
+static const char *k_pid_file(load_ctx *c, const char *v)
+{
+    c->cfg->pid_file_line = c->lineno;
+    return k_pid_path(c, v);
+}
 
 static const char *k_ticket_key_file(load_ctx *c, const char *v)
 {
@@ -362,6 +374,7 @@ static const char *k_up_keepalive(load_ctx *c, const char *v)
 
 static const char *k_up_tls(load_ctx *c, const char *v)
 {
+    c->up->tls_line = c->lineno;
     return px__parse_switch(v, &c->up->tls) ? SWITCH_MSG : NULL;
 }
 
@@ -436,6 +449,8 @@ static const char *k_srv_listen(load_ctx *c, const char *v)
 static const char *k_srv_server_name(load_ctx *c, const char *v)
 {
     px_server *s = c->srv;
+    if (!s->names_line)
+        s->names_line = c->lineno;
     char *copy = px__strdup(v), *save = NULL;
     const char *err = copy ? NULL : px__oom;
     for (char *t = copy ? strtok_r(copy, " \t", &save) : NULL; t && !err; t = strtok_r(NULL, " \t", &save)) {
@@ -476,13 +491,20 @@ static const char *k_srv_tls_key(load_ctx *c, const char *v)
     return NULL;
 }
 
+/* UPSTREAM, http://UPSTREAM or https://UPSTREAM (nginx's spelling): the scheme must agree with the upstream's
+ * tls, checked once the file is read. */
 static const char *add_route(load_ctx *c, const char *prefix, size_t plen, const char *upstream)
 {
     px_server *s = c->srv;
+    int scheme_tls = -1;
+    if (strncmp(upstream, "http://", 7) == 0)
+        upstream += 7, scheme_tls = 0;
+    else if (strncmp(upstream, "https://", 8) == 0)
+        upstream += 8, scheme_tls = 1;
     if (s->nroutes == PX_MAX_ROUTES)
         return "too many routes";
-    if (!*upstream || strchr(upstream, ' '))
-        return "expected an upstream name";
+    if (!*upstream || strpbrk(upstream, " \t/:"))
+        return "expected an upstream name, alone or after http:// or https:// (a [upstream NAME], not a URL)";
     for (int i = 0; i < s->nroutes; i++)
         if (s->routes[i].len == plen && strncmp(s->routes[i].prefix, prefix, plen) == 0)
             return "route prefix given twice";
@@ -497,6 +519,7 @@ static const char *add_route(load_ctx *c, const char *prefix, size_t plen, const
     r->prefix = p;
     r->len = plen;
     r->upstream_name = name;
+    r->scheme_tls = scheme_tls;
     r->read_timeout = r->header_timeout = UNSET; /* the upstream's, unless an option says otherwise */
     return NULL;
 }
@@ -554,11 +577,6 @@ static const char *route_options(px_route *r, char *opts)
 
 static const char *k_srv_proxy_pass(load_ctx *c, const char *v)
 {
-    /* nginx spells it proxy_pass https://lync_backend: accept the scheme, the upstream decides TLS. */
-    if (strncmp(v, "http://", 7) == 0)
-        v += 7;
-    else if (strncmp(v, "https://", 8) == 0)
-        v += 8;
     return add_route(c, "/", 1, v);
 }
 
@@ -644,14 +662,49 @@ static const char *k_srv_proxy_buffers(load_ctx *c, const char *v)
     return NULL;
 }
 
+#define REDIRECT_MSG "expected default, off, or \"FROM TO\" (e.g. https://$host:4443/ https://$host/)"
+
+/* "FROM TO": two templates; the rule is counted even on error so that its strings are freed. */
+static const char *redirect_rule(px_server *s, const char *v)
+{
+    if (v[0] == '~')
+        return "regular expressions (~) are not supported: give the URL prefix to replace";
+    char *copy = px__strdup(v), *save = NULL;
+    if (!copy)
+        return px__oom;
+    const char *from = strtok_r(copy, " \t", &save), *to = from ? strtok_r(NULL, " \t", &save) : NULL;
+    const char *err = !to || strtok_r(NULL, " \t", &save) ? REDIRECT_MSG : NULL;
+    if (!err) {
+        px_redirect *r = &s->redirects[s->nredirects++];
+        err = px__tpl_compile(&r->from, from);
+        if (!err)
+            err = px__tpl_compile(&r->to, to);
+    }
+    free(copy);
+    return err;
+}
+
+/* nginx's proxy_redirect: default, off, or FROM TO; the lines may repeat and are tried in order. Listing rules
+ * replaces the default unless `default` is one of them, as in nginx. */
 static const char *k_srv_proxy_redirect(load_ctx *c, const char *v)
 {
-    if (strcmp(v, "default") == 0)
-        c->srv->proxy_redirect = 1;
-    else if (strcmp(v, "off") == 0)
-        c->srv->proxy_redirect = 0;
-    else
-        return "expected default or off";
+    px_server *s = c->srv;
+    if (strcmp(v, "off") == 0) {
+        if (s->nredirects)
+            return "off cannot be combined with other proxy_redirect lines";
+        s->proxy_redirect = 0;
+        return NULL;
+    }
+    if (!s->proxy_redirect)
+        return "proxy_redirect = off was given: remove it to list rules";
+    if (s->nredirects == PX_MAX_REDIRECTS)
+        return "too many proxy_redirect lines (at most " K_STR(PX_MAX_REDIRECTS) ")";
+    if (strcmp(v, "default") != 0)
+        return redirect_rule(s, v);
+    for (int i = 0; i < s->nredirects; i++)
+        if (s->redirects[i].is_default)
+            return "default given twice";
+    s->redirects[s->nredirects++].is_default = 1;
     return NULL;
 }
 
@@ -822,7 +875,7 @@ static const key_def keys[] = {
     {SECT_SERVER, "add_header", k_srv_add_header, K_REPEAT},
     {SECT_SERVER, "proxy_buffering", k_srv_proxy_buffering, 0},
     {SECT_SERVER, "proxy_buffers", k_srv_proxy_buffers, 0},
-    {SECT_SERVER, "proxy_redirect", k_srv_proxy_redirect, 0},
+    {SECT_SERVER, "proxy_redirect", k_srv_proxy_redirect, K_REPEAT},
     {SECT_SERVER, "proxy_ignore_client_abort", k_srv_ignore_client_abort, 0},
     {SECT_SERVER, "allow", k_allow, K_REPEAT | K_LIST},
     {SECT_SERVER, "deny", k_deny, K_REPEAT | K_LIST},

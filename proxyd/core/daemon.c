@@ -1,7 +1,10 @@
 /* proxyd daemon: the main thread once the configuration is loaded: pid file, privileges, starting the workers, and
  * the signal loop (reload, reopen, graceful and fast stop). */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <libgen.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,17 +34,37 @@ static int drop_privileges(const char *user)
     return 0;
 }
 
-static void write_pid(const char *path)
+/* Started as root, a missing pid file folder is created (one level, 0755) and given to `user`, who removes the
+ * pid file at stop: what systemd's RuntimeDirectory= does for the unit. */
+static void make_pid_folder(const char *path, const char *user)
 {
-    if (!path)
-        return;
-    FILE *fp = fopen(path, "w");
-    if (!fp) {
-        px_error("cannot write pid file %s: %s", path, strerror(errno));
-        return;
+    char copy[PATH_MAX];
+    snprintf(copy, sizeof(copy), "%s", path);
+    const char *dir = dirname(copy);
+    if (geteuid() != 0 || mkdir(dir, 0755) != 0)
+        return; /* not root, or it exists (or cannot be made: writing the file says why) */
+    struct passwd *pw = user ? getpwnam(user) : NULL;
+    if (pw && chown(dir, pw->pw_uid, pw->pw_gid) != 0)
+        px_warn("pid file folder %s: cannot give it to user %s: %s", dir, user, strerror(errno));
+}
+
+/* Writes the pid file, before dropping privileges as nginx does; -s and logrotate find proxyd through it, so a
+ * pid file that cannot be written stops the start (-t checks it beforehand). Never through a symbolic link: the
+ * folder may be `user`'s, and root must not truncate whatever file that user points it at. */
+static int write_pid(const px_config *cfg)
+{
+    make_pid_folder(cfg->pid_file, cfg->user);
+    int fd = open(cfg->pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0 || dprintf(fd, "%ld\n", (long)getpid()) < 0) {
+        const char *why = strerror(errno);
+        px_error("cannot write the pid file %s: %s (see proxyd -t)", cfg->pid_file, why);
+        fprintf(stderr, "proxyd: cannot write the pid file %s: %s (see proxyd -t)\n", cfg->pid_file, why);
+        if (fd >= 0)
+            close(fd);
+        return -1;
     }
-    fprintf(fp, "%ld\n", (long)getpid());
-    fclose(fp);
+    close(fd);
+    return 0;
 }
 
 static void broadcast(px_daemon *d)
@@ -192,8 +215,7 @@ static void shut_down(px_daemon *d)
     wire_signal_stop(d->loop);
     wire_loop_free(d->loop);
     px_runtime *last = atomic_load(&d->rt);
-    if (last->cfg->pid_file)
-        unlink(last->cfg->pid_file);
+    unlink(last->cfg->pid_file);
     px_runtime_unref(last);
     px_access_open(NULL);
     px_notice("stopped");
@@ -216,7 +238,12 @@ int px_daemon_run(px_daemon *d, px_config *cfg)
         return 1;
     }
     atomic_store(&d->rt, rt);
-    write_pid(cfg->pid_file); /* before dropping privileges, as nginx does: /run is root's */
+    if (write_pid(cfg) < 0) {
+        px_runtime_unref(rt);
+        wire_signal_stop(d->loop);
+        wire_loop_free(d->loop);
+        return 1;
+    }
     if (drop_privileges(cfg->user) < 0 || start_workers(d, rt) < 0)
         return 1;
     px_notice("proxyd %s started with %u worker(s)", PX_VERSION, d->nworkers);

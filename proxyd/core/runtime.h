@@ -123,5 +123,12 @@ int px_tls_check(const px_config *cfg, void *errfp);
 int px_config_test(const px_config *cfg, void *errfp);
 /* Refuses private keys other users can read. Returns the number of problems, each printed. */
 int px_check_keys(const px_config *cfg, void *errfp);
+/* Whether the pid file can be written where -s looks (by this user; as root, a missing folder is created). Returns
+ * the number of problems, each printed. */
+int px_check_pid_file(const px_config *cfg, void *errfp);
+/* Started as root with `user`: whether that user can read what a reload re-reads (the configuration,
+ * certificates, keys, CA files), checked as that user in a child process; warns when it cannot remove the pid
+ * file at stop. Otherwise 0. Returns the number of problems, each printed. */
+int px_check_user_access(const px_config *cfg, void *errfp);
 
 #endif

@@ -24,9 +24,21 @@ long px_static_decode_path(http_slice path, char *out, size_t cap);
  * named; q=0 refuses). Pure. */
 int px_gzip_accepted(const http_field *fields, size_t nfields);
 
-/* proxy_redirect default: when v is a URL naming the upstream itself (scheme, then one of the names, then '/',
- * '?', '#' or the end), returns the length of that prefix to replace by the client's scheme and Host; else 0.
- * names are the server as written, its host, and tls_server_name (any may be NULL). Pure. */
-size_t px_redirect_prefix(http_slice v, int tls, const char *const names[3]);
+/* What proxy_redirect default recognises as the upstream itself at the start of a URL. */
+typedef struct px_redirect_self {
+    int tls;              /* the upstream's scheme: https:// when on, else http:// */
+    const char *names[3]; /* the server as written (host:port), its host, tls_server_name; any may be NULL */
+    http_slice host;      /* the client's host name ($host), which counts only with the upstream's port after it */
+    http_slice port;      /* the upstream server's port, in digits */
+} px_redirect_self;
+
+/* proxy_redirect default: when v is a URL naming the upstream itself (its scheme, then the server as written, its
+ * host or tls_server_name, alone or followed by ":port", or the client's host followed by ":port", then '/', '?',
+ * '#' or the end), returns the length of that prefix to replace by the client's scheme and Host; else 0. Pure. */
+size_t px_redirect_prefix(http_slice v, const px_redirect_self *self);
+
+/* proxy_redirect FROM TO: from.len when v starts with from (scheme and host compared without regard to case, the
+ * rest exactly, as a path is case-sensitive), else 0. An empty from matches nothing. Pure. */
+size_t px_redirect_match(http_slice v, http_slice from);
 
 #endif

@@ -2,6 +2,7 @@
  * body (re-encoding chunked bodies so the origin sees only proxyd's framing), and drives the exchange both ways.
  * The response side is in proxy_resp.c. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/fields.h"
@@ -444,6 +445,23 @@ px_step px_proxy_client_gone(px_conn *c)
     return PX_CLOSE;
 }
 
+/* The 502's reason for a failure before any response byte, and a hint for the log line ("" when none). A TLS
+ * server closes a plain connection without a word (OpenSSL, IIS): on a new plain connection that is the likely
+ * cause, said at once. */
+static const char *failure_why(const px_upconn *u, int err, char *hint, size_t cap)
+{
+    hint[0] = 0;
+    if (u->fail_why)
+        return u->fail_why;
+    if (u->state != UP_ACTIVE || u->reused || u->up->tls || (err != -ECONNRESET && err != -EPIPE))
+        return "upstream unreachable";
+    snprintf(hint, cap,
+             "; a TLS server does this to plain HTTP: if %s speaks https, write proxy_pass = https://%s or tls = on "
+             "in [upstream %s]",
+             u->up->servers[u->server].text, u->up->name, u->up->name);
+    return "upstream closed a new connection without answering";
+}
+
 px_step px_proxy_upstream_error(px_conn *c, int err)
 {
     px_exchange *x = c->x;
@@ -454,11 +472,13 @@ px_step px_proxy_upstream_error(px_conn *c, int err)
     /* As nginx: a request that may have reached the server is retried only when repeating it is harmless. */
     int safe = connecting || (x->req.body == HTTP_BODY_NONE && http_method_idempotent(x->req.method_id));
     int stale = u->reused && !connecting; /* a pooled connection the origin had closed: not the server's fault */
-    px_error("%s (%s) while %s%s", wire_strerror(err),
+    char hint[256];
+    const char *why = failure_why(u, err, hint, sizeof(hint));
+    px_error("%s (%s) while %s%s%s", wire_strerror(err),
              connecting  ? "connect"
              : u->reused ? "reused connection"
                          : "new connection",
-             connecting ? "connecting to upstream" : "sending the request to upstream", px_log_context(c));
+             connecting ? "connecting to upstream" : "sending the request to upstream", hint, px_log_context(c));
     if (!stale) { /* a stale pooled connection says nothing about the server: it may be tried again, fresh */
         px_upstream_failed(u);
         x->tried |= 1ull << (u->server & 63);
@@ -470,5 +490,5 @@ px_step px_proxy_upstream_error(px_conn *c, int err)
         if (acquire(c) == 0)
             return PX_AGAIN;
     }
-    return px_respond_error(c, 502, "upstream unreachable");
+    return px_respond_error(c, 502, why);
 }

@@ -36,34 +36,109 @@ static void check_pinning(px_conn *c, const http_response *resp)
                 c->pin = 1;
 }
 
-size_t px_redirect_prefix(http_slice v, int tls, const char *const names[3])
+/* Whether a URL's authority ends at p (n bytes left): the end, or a path, query or fragment follows. */
+static int authority_ends(const char *p, size_t n)
 {
-    const char *scheme = tls ? "https://" : "http://";
+    return n == 0 || *p == '/' || *p == '?' || *p == '#';
+}
+
+/* The length of name at p, or of name followed by ":port" (only that when need_port), when the URL's authority
+ * ends there; else 0. */
+static size_t name_at(const char *p, size_t n, http_slice name, http_slice port, int need_port)
+{
+    if (!name.len || n < name.len || strncasecmp(p, name.base, name.len) != 0)
+        return 0;
+    size_t at = name.len;
+    if (!need_port && authority_ends(p + at, n - at))
+        return at;
+    if (!port.len || n < at + 1 + port.len || p[at] != ':' || memcmp(p + at + 1, port.base, port.len) != 0)
+        return 0;
+    at += 1 + port.len;
+    return authority_ends(p + at, n - at) ? at : 0;
+}
+
+size_t px_redirect_prefix(http_slice v, const px_redirect_self *self)
+{
+    const char *scheme = self->tls ? "https://" : "http://";
     size_t sl = strlen(scheme);
     if (v.len < sl || strncasecmp(v.base, scheme, sl) != 0)
         return 0;
-    for (int k = 0; k < 3; k++) {
-        size_t l = names[k] ? strlen(names[k]) : 0;
-        if (!l || v.len < sl + l || strncasecmp(v.base + sl, names[k], l) != 0)
-            continue;
-        char next = v.len > sl + l ? v.base[sl + l] : '/';
-        if (next == '/' || next == '?' || next == '#')
-            return sl + l;
+    const char *p = v.base + sl;
+    size_t n = v.len - sl, got = 0;
+    for (int k = 0; k < 3 && !got; k++) {
+        http_slice name = http_slice_cstr(self->names[k] ? self->names[k] : "");
+        got = name_at(p, n, name, k ? self->port : http_slice_of("", 0), 0); /* "host:port" as written: no port */
+    }
+    if (!got) /* the public name with the internal port: IIS's https://meet.contoso.com:4443/ */
+        got = name_at(p, n, self->host, self->port, 1);
+    return got ? sl + got : 0;
+}
+
+size_t px_redirect_match(http_slice v, http_slice from)
+{
+    if (!from.len || v.len < from.len)
+        return 0;
+    size_t ci = 0; /* scheme://authority: case does not matter there */
+    const char *sep = memmem(from.base, from.len, "://", 3);
+    if (sep)
+        for (ci = (size_t)(sep - from.base) + 3; ci < from.len && !authority_ends(from.base + ci, 1);)
+            ci++;
+    if (strncasecmp(v.base, from.base, ci) != 0 || memcmp(v.base + ci, from.base + ci, from.len - ci) != 0)
+        return 0;
+    return from.len;
+}
+
+/* proxy_redirect default for this exchange: the length of the prefix of v naming the upstream itself, or 0. */
+static size_t default_prefix(const px_conn *c, http_slice v)
+{
+    const px_upstream *up = c->x->upstream;
+    const px_upstream_server *s = &up->servers[c->x->up->server];
+    char host[256];
+    http_writer hw;
+    http_writer_init(&hw, host, sizeof(host));
+    px_var_write(c, PX_VAR_HOST, &hw);
+    const char *colon = strrchr(s->text, ':');
+    px_redirect_self self = {up->tls,
+                             {s->text, s->host, up->tls_server_name},
+                             hw.overflow ? http_slice_cstr("") : http_slice_of(host, hw.len),
+                             http_slice_cstr(colon ? colon + 1 : "")};
+    return px_redirect_prefix(v, &self);
+}
+
+/* A FROM prefix of v, its variables expanded for this request; 0 when it does not match. */
+static size_t from_prefix(const px_conn *c, const px_redirect *r, http_slice v)
+{
+    char from[1024]; /* longer than any URL prefix worth matching: an expansion beyond it matches nothing */
+    http_writer hw;
+    http_writer_init(&hw, from, sizeof(from));
+    px_tpl_write(c, &r->from, &hw);
+    return hw.overflow ? 0 : px_redirect_match(v, http_slice_of(from, hw.len));
+}
+
+/* The first proxy_redirect rule matching v: the prefix length, and in *hit the rule (NULL for the implicit
+ * default). 0 when none matches or proxy_redirect is off. */
+static size_t redirect_rule(const px_conn *c, http_slice v, const px_redirect **hit)
+{
+    const px_server *s = c->server;
+    *hit = NULL;
+    if (!s->proxy_redirect)
+        return 0;
+    if (!s->nredirects)
+        return default_prefix(c, v);
+    for (int i = 0; i < s->nredirects; i++) {
+        const px_redirect *r = &s->redirects[i];
+        size_t n = r->is_default ? default_prefix(c, v) : from_prefix(c, r, v);
+        if (n) {
+            *hit = r;
+            return n;
+        }
     }
     return 0;
 }
 
-/* proxy_redirect default: the length of the prefix of v naming the upstream itself, or 0. */
-static size_t upstream_prefix(const px_conn *c, http_slice v)
-{
-    const px_upstream *up = c->x->upstream;
-    const px_upstream_server *s = &up->servers[c->x->up->server];
-    const char *const names[3] = {s->text, s->host, up->tls_server_name};
-    return c->server->proxy_redirect ? px_redirect_prefix(v, up->tls, names) : 0;
-}
-
-/* Writes a Location, or a Refresh ("5; url=..."), whose URL names the upstream, with the scheme and Host the client
- * used instead. Returns 0 when the value needs no rewriting (the caller copies it). */
+/* Writes a Location, or a Refresh ("5; url=..."), whose URL starts with a proxy_redirect prefix, with its
+ * replacement: the scheme and Host the client used for default, TO for a rule. Returns 0 when the value needs no
+ * rewriting (the caller copies it). */
 static int write_redirect(const px_conn *c, http_writer *hw, const http_field *f, px_field_kind k)
 {
     http_slice v = f->value;
@@ -75,15 +150,20 @@ static int write_redirect(const px_conn *c, http_writer *hw, const http_field *f
             return 0;
         pre += 4;
     }
-    size_t skip = upstream_prefix(c, http_slice_of(v.base + pre, v.len - pre));
+    const px_redirect *rule;
+    size_t skip = redirect_rule(c, http_slice_of(v.base + pre, v.len - pre), &rule);
     if (!skip)
         return 0;
     http_write_slice(hw, f->name);
     http_write_raw(hw, ": ", 2);
     http_write_raw(hw, v.base, pre);
-    px_var_write(c, PX_VAR_SCHEME, hw);
-    http_write_raw(hw, "://", 3);
-    px_var_write(c, PX_VAR_HTTP_HOST, hw);
+    if (rule && !rule->is_default) {
+        px_tpl_write(c, &rule->to, hw);
+    } else {
+        px_var_write(c, PX_VAR_SCHEME, hw);
+        http_write_raw(hw, "://", 3);
+        px_var_write(c, PX_VAR_HTTP_HOST, hw);
+    }
     http_write_raw(hw, v.base + pre + skip, v.len - pre - skip);
     http_write_raw(hw, "\r\n", 2);
     return 1;
@@ -302,9 +382,24 @@ static px_step on_response_head(px_conn *c, const http_response *resp, size_t he
     return write_client(c, &b);
 }
 
+/* A TLS record (handshake 22 or alert 21, then version 3.x) where an HTTP response should start. */
+static int tls_record(const wire_buf *in)
+{
+    const unsigned char *p = (const unsigned char *)wire_buf_data(in);
+    return wire_buf_len(in) >= 2 && (p[0] == 21 || p[0] == 22) && p[1] == 3;
+}
+
 static px_step bad_response(px_conn *c, const char *why)
 {
-    px_error("upstream sent an invalid response: %s%s", why, px_log_context(c));
+    const px_upconn *u = c->x->up;
+    if (!u->up->tls && tls_record(&u->s.in)) { /* the scheme does not match the port: say so */
+        px_error("upstream %s answered in TLS on a plain connection: it speaks https; write proxy_pass = https://%s "
+                 "or set tls = on in [upstream %s]%s",
+                 u->up->servers[u->server].text, u->up->name, u->up->name, px_log_context(c));
+        why = "upstream speaks TLS, not plain HTTP";
+    } else {
+        px_error("upstream sent an invalid response: %s%s", why, px_log_context(c));
+    }
     px_upstream_failed(c->x->up);
     px_proxy_abort(c);
     return px_respond_error(c, 502, why);

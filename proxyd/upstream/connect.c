@@ -96,9 +96,19 @@ static void drive_handshake(px_upconn *u)
         u->s.ready_write = 0;
         return;
     }
+    if (r == TLSIO_ENOTTLS) { /* the scheme does not match the port: say so rather than "unreachable" */
+        px_error("TLS handshake with upstream %s failed: it answered in plain text (%s): it does not speak TLS on "
+                 "this port; make [upstream %s] plain (tls = off, proxy_pass = http://%s) or give its TLS port%s",
+                 u->up->servers[u->server].text, tlsio_conn_error_text(u->s.tls), u->up->name, u->up->name,
+                 owner_context(u));
+        u->fail_why = "upstream speaks plain HTTP, not TLS";
+        u->ops->failed(u->owner, -EPROTO);
+        return;
+    }
     if (r != TLSIO_OK) { /* counted against the server by the owner (still connecting) */
         px_error("TLS handshake with upstream %s failed: %s%s%s%s", u->up->servers[u->server].text, tlsio_strerror(r),
                  *tlsio_conn_error_text(u->s.tls) ? ": " : "", tlsio_conn_error_text(u->s.tls), owner_context(u));
+        u->fail_why = "TLS handshake with the upstream failed";
         u->ops->failed(u->owner, -EPROTO);
         return;
     }

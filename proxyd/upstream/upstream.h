@@ -51,7 +51,8 @@ struct px_upconn {
     const px_upconn_ops *ops;
     px_upconn *next, *prev; /* pool links */
     unsigned requests;
-    int reused; /* came from the pool: a failure may be a stale connection, not the server's fault */
+    int reused;           /* came from the pool: a failure may be a stale connection, not the server's fault */
+    const char *fail_why; /* why the TLS handshake failed, for the client's 502 (static text), or NULL */
 };
 
 /* What the caller of px_upstream_acquire asks for. */

@@ -256,6 +256,8 @@ static int ready_wait(int fd, int timeout_ms)
  * resetting what it accepted. */
 void px_proxy_start(px_env *e, const char *tpl)
 {
+    /* The default pid file is root's (/run/proxyd): tests never need root for it, nor share it. */
+    ck_assert_msg(strstr(tpl, "pid_file = ") != NULL, "the configuration sets no pid_file (PX_GLOBAL does)");
     write_config(e, tpl);
     const char *argv[] = {SETPRIV, "--pdeathsig", "KILL", "--", env_or_fail("PROXYD_BIN"), "-c", e->conf, NULL};
     int ready = ready_socket_open();

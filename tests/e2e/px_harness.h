@@ -10,9 +10,10 @@
 
 #define PX_MAX_ORIGINS 3
 
-/* The [global] section most tests start with: one worker (deterministic pool counts), the error log in the
- * test's directory. Tests append further [global] keys right after it. */
-#define PX_GLOBAL "[global]\nworkers = 1\nerror_log = @LOG@\nlog_level = info\n"
+/* The [global] section most tests start with: one worker (deterministic pool counts), the error log and the pid
+ * file in the test's directory (the default pid file is root's /run/proxyd). Tests append further [global] keys
+ * right after it. */
+#define PX_GLOBAL "[global]\nworkers = 1\nerror_log = @LOG@\nlog_level = info\npid_file = @DIR@/proxyd.pid\n"
 
 /* One test's world. Placeholders expanded by px_expand:
  *   @PORT@ @PORT2@  free ports for proxyd listeners (proxyd is awaited on @PORT@)
@@ -51,7 +52,8 @@ void px_write_file(const char *path, const char *text);
 char *px_read_file(const char *path);
 
 /* Writes the expanded template to e->conf, starts `proxyd -c` and waits until @PORT@ accepts and proxyd has sent
- * READY=1 to the notify socket the harness passes it (unless the test set NOTIFY_SOCKET itself) (ck_asserts). */
+ * READY=1 to the notify socket the harness passes it (unless the test set NOTIFY_SOCKET itself) (ck_asserts). The
+ * template must set pid_file (PX_GLOBAL does). */
 void px_proxy_start(px_env *e, const char *tpl);
 
 /* SIGTERM to proxyd; returns its exit status (0 expected), after printing its error log to stderr. */

@@ -285,6 +285,91 @@ START_TEST(proxy_redirect)
 }
 END_TEST
 
+/* GET /header on port with a Location (and a Refresh naming the same URL) and Host; the response's Location and
+ * Refresh are copied into loc and refresh. */
+static void redirect_via(int port, const char *host, const char *location, char *loc, char *refresh, size_t cap)
+{
+    char raw[1024];
+    ts_response r;
+    snprintf(raw, sizeof raw,
+             "GET /header?status=302&name=Location&value=%s&name=Refresh&value=0;%%20url=%s HTTP/1.1\r\n"
+             "Host: %s\r\n\r\n",
+             location, location, host);
+    px_req(port, raw, &r);
+    ck_assert_int_eq(r.status, 302);
+    const char *l = ts_header(&r, "Location");
+    snprintf(loc, cap, "%s", l ? l : "(none)");
+    const char *f = ts_header(&r, "Refresh");
+    snprintf(refresh, cap, "%s", f ? f : "(none)");
+    ts_response_free(&r);
+}
+
+/* Asserts that Location `in` (with Host host) comes back as `out`, in Location and in Refresh. */
+static void expect_redirect(int port, const char *host, const char *in, const char *out)
+{
+    char loc[512], refresh[512], want[600];
+    redirect_via(port, host, in, loc, refresh, sizeof loc);
+    ck_assert_msg(strcmp(loc, out) == 0, "Location %s (Host %s) became %s, want %s", in, host, loc, out);
+    snprintf(want, sizeof want, "0; url=%s", out);
+    ck_assert_msg(strcmp(refresh, want) == 0, "Refresh url=%s (Host %s) became %s, want %s", in, host, refresh, want);
+}
+
+/* Issue 19.3: IIS on the External Web Site answers with the public name and its own port (4443 there, the
+ * origin's port here); proxy_redirect default gives the client its own scheme and Host instead, as it does for
+ * tls_server_name with the upstream's port. A public URL, another port or another name is left alone. */
+START_TEST(proxy_redirect_internal_port)
+{
+    char in[256], out[256];
+    px_env_init(&env, 1);
+    px_proxy_start(&env, PX_GLOBAL "[upstream o]\nserver = 127.0.0.1:@O0@\ntls_server_name = pool.internal\n"
+                                   "[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = o\n");
+    snprintf(in, sizeof in, "http://meet.test:%d/meet/abc?x=1", env.oport[0]);
+    snprintf(out, sizeof out, "http://meet.test:%d/meet/abc?x=1", env.port);
+    char host[64];
+    snprintf(host, sizeof host, "meet.test:%d", env.port);
+    expect_redirect(env.port, host, in, out);
+    expect_redirect(env.port, "MEET.test", in, "http://MEET.test/meet/abc?x=1"); /* Host as the client sent it */
+    snprintf(in, sizeof in, "http://pool.internal:%d/x", env.oport[0]);
+    expect_redirect(env.port, "meet.test", in, "http://meet.test/x");
+    expect_redirect(env.port, "meet.test", "http://meet.test/public", "http://meet.test/public");
+    snprintf(in, sizeof in, "http://meet.test:%d/x", env.oport[0] + 1);
+    expect_redirect(env.port, "meet.test", in, in);
+    snprintf(in, sizeof in, "http://dialin.test:%d/x", env.oport[0]);
+    expect_redirect(env.port, "meet.test", in, in);
+    px_env_done(&env);
+}
+END_TEST
+
+/* Issue 19.3: nginx's proxy_redirect FROM TO, several, with variables, tried in order; listing rules replaces the
+ * default unless `default` is listed too; off leaves everything. */
+START_TEST(proxy_redirect_from_to)
+{
+    char in[256], out[256];
+    px_env_init(&env, 1);
+    px_proxy_start(&env, PX_GLOBAL "[upstream o]\nserver = 127.0.0.1:@O0@\n"
+                                   "[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = o\n"
+                                   "proxy_redirect = http://$host:@O0@/ https://$host/\n"
+                                   "proxy_redirect = http://files.internal/ /files/\n"
+                                   "[server t]\nlisten = 127.0.0.1:@PORT2@\nproxy_pass = o\n"
+                                   "proxy_redirect = http://files.internal/ $scheme://$http_host/files/\n"
+                                   "proxy_redirect = default\n");
+    snprintf(in, sizeof in, "http://meet.test:%d/meet/abc", env.oport[0]);
+    expect_redirect(env.port, "meet.test", in, "https://meet.test/meet/abc");
+    expect_redirect(env.port, "meet.test", "http://files.internal/a/b", "/files/a/b");
+    expect_redirect(env.port, "meet.test", "http://FILES.internal/a", "/files/a");
+    expect_redirect(env.port, "meet.test", "http://files.internal.evil/a", "http://files.internal.evil/a");
+    snprintf(in, sizeof in, "http://127.0.0.1:%d/x", env.oport[0]); /* no default in [server s] */
+    expect_redirect(env.port, "meet.test", in, in);
+    snprintf(out, sizeof out, "http://h.test:%d/x", env.port2);
+    char host[64];
+    snprintf(host, sizeof host, "h.test:%d", env.port2);
+    expect_redirect(env.port2, host, in, out); /* default listed in [server t] */
+    snprintf(out, sizeof out, "http://h.test:%d/files/a", env.port2);
+    expect_redirect(env.port2, host, "http://files.internal/a", out);
+    px_env_done(&env);
+}
+END_TEST
+
 /* 11. A chunked request body with extensions and trailers reaches the origin re-encoded and whole. */
 START_TEST(chunked_request)
 {
@@ -498,6 +583,8 @@ static Suite *basic_suite(void)
     tcase_add_test(tc, redirect_301);
     tcase_add_test(tc, return_bodiless);
     tcase_add_test(tc, proxy_redirect);
+    tcase_add_test(tc, proxy_redirect_internal_port);
+    tcase_add_test(tc, proxy_redirect_from_to);
     tcase_add_test(tc, chunked_request);
     tcase_add_test(tc, chunked_request_wire);
     tcase_add_test(tc, chunked_response);

@@ -3,9 +3,13 @@
 #include "px_harness.h"
 
 #include <check.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static px_env env;
 
@@ -149,6 +153,170 @@ START_TEST(https_upstream_untrusted)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ scheme and port disagree (issue 19.2) */
+
+/* The seed's literal spelling: proxy_pass = https://NAME makes an upstream without `tls` a TLS one. */
+START_TEST(https_scheme_makes_tls_upstream)
+{
+    ts_response r;
+    px_env_init(&env, 1);
+    make_cert("a.test");
+    px_proxy_start(&env, PX_GLOBAL "[upstream o]\nserver = 127.0.0.1:@O0@\n"
+                                   "[upstream secure]\nserver = 127.0.0.1:@PORT2@\ntls_ca = @DIR@/a.test.crt\n"
+                                   "tls_server_name = a.test\n"
+                                   "[server front]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = https://secure\n"
+                                   "[server back]\nlisten = 127.0.0.1:@PORT2@ tls\nserver_name = a.test\n"
+                                   "tls_cert = @DIR@/a.test.crt\ntls_key = @DIR@/a.test.key\nproxy_pass = o\n");
+    px_req(env.port, "GET /size/100 HTTP/1.1\r\nHost: h\r\n\r\n", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(r.body_len, 100);
+    ts_response_free(&r);
+    px_env_done(&env);
+}
+END_TEST
+
+/* A scheme that contradicts `tls` is refused by -t with what to write. */
+START_TEST(scheme_contradiction_refused)
+{
+    char out[4096];
+    px_env_init(&env, 1);
+    int rc = px_check_config(&env,
+                             PX_GLOBAL "[upstream secure]\nserver = 127.0.0.1:@O0@\ntls = off\n"
+                                       "[server front]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = https://secure\n",
+                             out, sizeof out);
+    ck_assert_msg(rc == 1, "proxyd -t accepted https:// with tls = off: %s", out);
+    ck_assert_msg(strstr(out, "proxy_pass: https://secure, but [upstream secure] has tls = off (line 8): write "
+                              "http://secure or secure alone, or set tls = on there"),
+                  "%s", out);
+    px_env_done(&env);
+}
+END_TEST
+
+/* A fake upstream: answers every connection with one canned reply after the first bytes arrive, then closes. */
+typedef struct fake_upstream {
+    int lfd, port;
+    const char *reply;
+    size_t len;
+    pthread_t thread;
+} fake_upstream;
+
+static void *fake_run(void *arg)
+{
+    fake_upstream *f = arg;
+    char buf[4096];
+    for (int fd; (fd = accept(f->lfd, NULL, NULL)) >= 0; close(fd))
+        if (read(fd, buf, sizeof buf) > 0 && write(fd, f->reply, f->len) < 0)
+            continue;
+    return NULL;
+}
+
+static void fake_start(fake_upstream *f, const char *reply, size_t len)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    f->reply = reply;
+    f->len = len;
+    f->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(f->lfd, 0);
+    ck_assert_int_eq(bind(f->lfd, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(f->lfd, 16), 0);
+    ck_assert_int_eq(getsockname(f->lfd, (struct sockaddr *)&a, &al), 0);
+    f->port = ntohs(a.sin_port);
+    ck_assert_int_eq(pthread_create(&f->thread, NULL, fake_run, f), 0);
+}
+
+static void fake_stop(fake_upstream *f)
+{
+    shutdown(f->lfd, SHUT_RDWR); /* accept() returns */
+    pthread_join(f->thread, NULL);
+    close(f->lfd);
+}
+
+/* The proxyd config with one upstream on port, its tls and proxy_pass as given. */
+static char *mismatch_conf(int port, const char *tls, const char *pass)
+{
+    char tpl[1024];
+    snprintf(tpl, sizeof tpl,
+             PX_GLOBAL "[upstream fe]\nserver = 127.0.0.1:%d\n%stls_verify = off\n"
+                       "[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = %s\n",
+             port, tls, pass);
+    return strdup(tpl);
+}
+
+/* GET through proxyd: 502, and the error log has each of the needles and not "upstream unreachable". */
+static void expect_logged(const char *const needles[])
+{
+    ts_response r;
+    px_req(env.port, "GET /x HTTP/1.1\r\nHost: h\r\n\r\n", &r);
+    ck_assert_int_eq(r.status, 502);
+    ts_response_free(&r);
+    char *log = px_read_file(env.log);
+    for (int i = 0; needles[i]; i++)
+        ck_assert_msg(log && strstr(log, needles[i]), "the error log lacks \"%s\":\n%s", needles[i], log);
+    ck_assert_msg(!strstr(log, "upstream unreachable"), "logged as unreachable:\n%s", log);
+    free(log);
+}
+
+/* tls = on toward a plain HTTP server (it answers the ClientHello with 400, as nginx and IIS do). */
+START_TEST(tls_upstream_answers_plain)
+{
+    static const char reply[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    fake_upstream f;
+    fake_start(&f, reply, sizeof reply - 1);
+    px_env_init(&env, 0);
+    char *conf = mismatch_conf(f.port, "", "https://fe");
+    px_proxy_start(&env, conf);
+    free(conf);
+    static const char *const needles[] = {"it answered in plain text (the peer sent plain HTTP instead of a TLS "
+                                          "ServerHello): it does not speak TLS on this port; make [upstream fe] plain",
+                                          "502: upstream speaks plain HTTP, not TLS", NULL};
+    expect_logged(needles);
+    px_env_done(&env);
+    fake_stop(&f);
+}
+END_TEST
+
+/* A plain request to a TLS server that answers with an alert record. */
+START_TEST(plain_upstream_answers_tls)
+{
+    static const char alert[] = "\x15\x03\x03\x00\x02\x02\x46";
+    fake_upstream f;
+    fake_start(&f, alert, sizeof alert - 1);
+    px_env_init(&env, 0);
+    char *conf = mismatch_conf(f.port, "", "fe");
+    px_proxy_start(&env, conf);
+    free(conf);
+    static const char *const needles[] = {"answered in TLS on a plain connection: it speaks https; write proxy_pass = "
+                                          "https://fe or set tls = on in [upstream fe]",
+                                          "502: upstream speaks TLS, not plain HTTP", NULL};
+    expect_logged(needles);
+    px_env_done(&env);
+    fake_stop(&f);
+}
+END_TEST
+
+/* A plain request to a TLS server that closes without a word (OpenSSL, IIS, proxyd itself): the likely cause is
+ * named. */
+START_TEST(plain_upstream_closed_by_tls_server)
+{
+    px_env_init(&env, 0);
+    make_cert("a.test");
+    px_proxy_start(&env, PX_GLOBAL "[upstream secure]\nserver = 127.0.0.1:@PORT2@\n"
+                                   "[upstream none]\nserver = 127.0.0.1:@DEAD@\n"
+                                   "[server front]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = http://secure\n"
+                                   "[server back]\nlisten = 127.0.0.1:@PORT2@ tls\nserver_name = a.test\n"
+                                   "tls_cert = @DIR@/a.test.crt\ntls_key = @DIR@/a.test.key\nproxy_pass = none\n");
+    char want[200];
+    snprintf(want, sizeof want,
+             "a TLS server does this to plain HTTP: if 127.0.0.1:%d speaks https, write proxy_pass = https://secure "
+             "or tls = on in [upstream secure]",
+             env.port2);
+    const char *const needles[] = {want, "502: upstream closed a new connection without answering", NULL};
+    expect_logged(needles);
+    px_env_done(&env);
+}
+END_TEST
+
 static Suite *tls_suite(void)
 {
     Suite *s = suite_create("e2e_proxy_tls");
@@ -158,6 +326,11 @@ static Suite *tls_suite(void)
     tcase_add_test(tc, https_upstream);
     tcase_add_test(tc, https_upstream_wrong_name);
     tcase_add_test(tc, https_upstream_untrusted);
+    tcase_add_test(tc, https_scheme_makes_tls_upstream);
+    tcase_add_test(tc, scheme_contradiction_refused);
+    tcase_add_test(tc, tls_upstream_answers_plain);
+    tcase_add_test(tc, plain_upstream_answers_tls);
+    tcase_add_test(tc, plain_upstream_closed_by_tls_server);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -88,7 +88,7 @@ END_TEST
 START_TEST(pool_two_workers)
 {
     px_env_init(&env, 1);
-    px_proxy_start(&env, "[global]\nworkers = 2\nerror_log = @LOG@\n" POOLED);
+    px_proxy_start(&env, "[global]\nworkers = 2\nerror_log = @LOG@\npid_file = @DIR@/proxyd.pid\n" POOLED);
     ck_assert_int_eq(ts_reset_stats(env.oport[0]), 0);
     for (int i = 0; i < 20; i++)
         ck_assert_int_eq(get_status(env.port, "/size/10"), 200);

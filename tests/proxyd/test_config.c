@@ -259,6 +259,32 @@ static const struct {
     {MIN_SERVER "limit_req = 10r/s\nlimit_req = 20r/s\n", ":7: [server s] limit_req: key given twice"},
     {"[global]\nlimit_table_size = 63\n" MIN_SERVER, ":2: [global] limit_table_size: expected a number of entries"},
     {"[global]\nlimit_table_size = 10000001\n" MIN_SERVER, "limit_table_size: expected a number of entries"},
+    {"[upstream app]\nserver = 127.0.0.1:8081\ntls = off\n[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = "
+     "https://app\n",
+     ":6: [server s] proxy_pass: https://app, but [upstream app] has tls = off (line 3): write http://app or app "
+     "alone, "
+     "or set tls = on there"},
+    {"[upstream app]\nserver = 127.0.0.1:8081\ntls = on\n[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = "
+     "http://app\n",
+     ":6: [server s] proxy_pass: http://app, but [upstream app] has tls = on (line 3): write https://app or app "
+     "alone\n"},
+    {MIN_SERVER "[server t]\nlisten = 127.0.0.1:8081\nproxy_pass = https://app\nroute = /x http://app\n",
+     ":9: [server t] route: http://app, but line 8 names it https://app: an upstream is TLS or plain, not both"},
+    {"[upstream app]\nserver = 127.0.0.1:8081\n[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = https://app/\n",
+     ":5: [server s] proxy_pass: expected an upstream name, alone or after http:// or https://"},
+    {"[upstream app]\nserver = 127.0.0.1:8081\n[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = http://10.0.0.1:80\n",
+     "proxy_pass: expected an upstream name"},
+    {MIN_SERVER "proxy_redirect = http://a/\n", ":6: [server s] proxy_redirect: expected default, off, or \"FROM TO\""},
+    {MIN_SERVER "proxy_redirect = http://a/ / /x\n", "proxy_redirect: expected default, off, or \"FROM TO\""},
+    {MIN_SERVER "proxy_redirect = ~^http://a(.*) $1\n", "proxy_redirect: regular expressions (~) are not supported"},
+    {MIN_SERVER "proxy_redirect = http://$nope/ /\n", "proxy_redirect: unknown variable"},
+    {MIN_SERVER "proxy_redirect = http://a/ http://$host:$nope/\n", "proxy_redirect: unknown variable"},
+    {MIN_SERVER "proxy_redirect = default\nproxy_redirect = off\n",
+     ":7: [server s] proxy_redirect: off cannot be combined with other proxy_redirect lines"},
+    {MIN_SERVER "proxy_redirect = off\nproxy_redirect = http://a/ /\n",
+     ":7: [server s] proxy_redirect: proxy_redirect = off was given"},
+    {MIN_SERVER "proxy_redirect = default\nproxy_redirect = http://a/ /\nproxy_redirect = default\n",
+     ":8: [server s] proxy_redirect: default given twice"},
 };
 
 START_TEST(bad_config)
@@ -424,6 +450,8 @@ START_TEST(other_defaults)
     ck_assert_uint_eq(cfg->drain_delay, 0);
     ck_assert_int_eq(cfg->status_on, 0);
     ck_assert_int_eq(cfg->gzip.ntypes, 0);
+    ck_assert_str_eq(cfg->pid_file, PX_PID_FILE_DEFAULT);            /* written by the daemon, read by -s */
+    ck_assert_str_eq(PX_PID_FILE_DEFAULT, "/run/proxyd/proxyd.pid"); /* meson's pid_file option */
     const px_upstream *u = &cfg->upstreams[0];
     ck_assert_int_eq(u->balance, PX_BALANCE_ROUND_ROBIN);
     ck_assert_uint_eq(u->keepalive, 32);
@@ -590,6 +618,111 @@ START_TEST(workers_range)
 }
 END_TEST
 
+/* The scheme of proxy_pass and route decides an upstream's TLS when `tls` is not given (issue 19.2: the seed's
+ * proxy_pass https://lync_backend), and agrees with it when it is. */
+START_TEST(scheme_decides_tls)
+{
+    char err[2048] = "";
+    px_config *cfg = load("[upstream a]\nserver = 127.0.0.1:8081\n[upstream b]\nserver = 127.0.0.1:8082\n"
+                          "[upstream c]\nserver = 127.0.0.1:8083\ntls = on\n[upstream d]\nserver = 127.0.0.1:8084\n"
+                          "[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = https://a\nroute = /b http://b\n"
+                          "route = /c https://c\nroute = /c2 c\nroute = /d d\n"
+                          "[server t]\nlisten = 127.0.0.1:8090\nproxy_pass = a\n",
+                          err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_int_eq(px_config_upstream(cfg, "a")->tls, 1);
+    ck_assert_int_eq(px_config_upstream(cfg, "b")->tls, 0);
+    ck_assert_int_eq(px_config_upstream(cfg, "c")->tls, 1);
+    ck_assert_int_eq(px_config_upstream(cfg, "d")->tls, 0);
+    ck_assert_str_eq(cfg->servers[0].routes[cfg->servers[0].nroutes - 1].upstream_name, "a");
+    px_config_free(cfg);
+}
+END_TEST
+
+/* A plain upstream on 443 or 4443 that nothing declared plain gets a warning saying what to write. */
+START_TEST(tls_port_warned)
+{
+    char err[2048] = "";
+    px_config *cfg = load("[upstream fe]\nserver = 127.0.0.1:4443\n[upstream plain]\nserver = 127.0.0.1:443\n"
+                          "tls = off\n[upstream named]\nserver = 127.0.0.1:443\n"
+                          "[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = fe\nroute = /p plain\n"
+                          "route = /n http://named\n",
+                          err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_msg(
+        strstr(err, ":1: warning: server: [upstream fe]: 127.0.0.1:4443 is an HTTPS port (IIS, the Lync "
+                    "External Web Site) but the upstream is plain: write proxy_pass = https://fe or tls = on") != NULL,
+        "%s", err);
+    ck_assert_int_eq(cfg->warnings, 1); /* tls = off and http:// say plain on purpose */
+    px_config_free(cfg);
+}
+END_TEST
+
+/* proxy_redirect: rules in order, each FROM and TO a template; `default` among them; none listed: default. */
+START_TEST(proxy_redirect_rules)
+{
+    char err[2048] = "";
+    px_config *cfg = load(MIN_SERVER "proxy_redirect = https://$host:4443/ https://$host/\n"
+                                     "proxy_redirect = default\nproxy_redirect = http://fe1:8080/app/ /\n"
+                                     "[server t]\nlisten = 127.0.0.1:8082\nproxy_pass = app\n"
+                                     "[server u]\nlisten = 127.0.0.1:8083\nproxy_pass = app\nproxy_redirect = off\n",
+                          err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    const px_server *s = &cfg->servers[0];
+    ck_assert_int_eq(s->proxy_redirect, 1);
+    ck_assert_int_eq(s->nredirects, 3);
+    ck_assert_int_eq(s->redirects[0].is_default, 0);
+    ck_assert_str_eq(s->redirects[0].from.text, "https://$host:4443/");
+    ck_assert_int_eq(s->redirects[0].from.parts[0].var, PX_VAR_HOST);
+    ck_assert_str_eq(s->redirects[0].to.text, "https://$host/");
+    ck_assert_int_eq(s->redirects[1].is_default, 1);
+    ck_assert_str_eq(s->redirects[2].to.text, "/");
+    ck_assert_int_eq(cfg->servers[1].proxy_redirect, 1); /* nothing listed: default */
+    ck_assert_int_eq(cfg->servers[1].nredirects, 0);
+    ck_assert_int_eq(cfg->servers[2].proxy_redirect, 0);
+    px_config_free(cfg);
+}
+END_TEST
+
+/* Two servers on one address claiming one name: the first answers it, and the load says so (as nginx's
+ * "conflicting server name"); the same name on different addresses (port 80 and 443) is normal and silent. */
+static const struct {
+    const char *text;
+    const char *warning; /* NULL: no warning */
+} conflicts[] = {
+    {"[upstream app]\nserver = 127.0.0.1:8081\n"
+     "[server a]\nlisten = 127.0.0.1:8080\nserver_name = meet.test dialin.test\nproxy_pass = app\n"
+     "[server b]\nlisten = 127.0.0.1:8080\nserver_name = other.test\n  MEET.test\nproxy_pass = app\n",
+     ":9: warning: server_name: [server b]: conflicting server name \"meet.test\" on 127.0.0.1:8080: [server a] "
+     "(line 5) has it too and answers it"},
+    {"[upstream app]\nserver = 127.0.0.1:8081\n"
+     "[server a]\nlisten = 127.0.0.1:8443\nlisten = 127.0.0.1:8080\nserver_name = *.test\nproxy_pass = app\n"
+     "[server b]\nlisten = 127.0.0.1:8080\nserver_name = *.test\nproxy_pass = app\n",
+     ":10: warning: server_name: [server b]: conflicting server name \"*.test\" on 127.0.0.1:8080: [server a] "
+     "(line 6)"},
+    {"[upstream app]\nserver = 127.0.0.1:8081\n"
+     "[server https]\nlisten = 127.0.0.1:8443\nserver_name = meet.test\nproxy_pass = app\n"
+     "[server http]\nlisten = 127.0.0.1:8080\nserver_name = meet.test\nreturn = 301 https://$host$request_uri\n",
+     NULL},
+};
+
+START_TEST(server_name_conflict_warned)
+{
+    char err[4096] = "";
+    px_config *cfg = load(conflicts[_i].text, err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    if (conflicts[_i].warning) {
+        ck_assert_msg(strstr(err, conflicts[_i].warning) != NULL, "expected \"%s\" in \"%s\"", conflicts[_i].warning,
+                      err);
+        ck_assert_int_eq(cfg->warnings, 1);
+    } else {
+        ck_assert_msg(err[0] == 0, "unexpected: %s", err);
+        ck_assert_int_eq(cfg->warnings, 0);
+    }
+    px_config_free(cfg);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- the runtime's limits per listen address */
 
 static char big[1 << 18];
@@ -733,6 +866,10 @@ int main(void)
     tcase_add_test(tc, acl_warnings);
     tcase_add_test(tc, limit_values);
     tcase_add_test(tc, limit_zones_follow_names);
+    tcase_add_test(tc, proxy_redirect_rules);
+    tcase_add_test(tc, scheme_decides_tls);
+    tcase_add_test(tc, tls_port_warned);
+    tcase_add_loop_test(tc, server_name_conflict_warned, 0, (int)(sizeof(conflicts) / sizeof(conflicts[0])));
     tcase_add_loop_test(tc, bind_servers_limit, 0, 2);
     tcase_add_loop_test(tc, bind_certs_limit, 0, 2);
     tcase_add_loop_test(tc, binds_limit, 0, (int)(sizeof(binds_cases) / sizeof(binds_cases[0])));

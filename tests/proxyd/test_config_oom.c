@@ -108,6 +108,7 @@ static const char *const conf_fmt =
     "proxy_set_header = Host: $host\nadd_header = X-Frame-Options: DENY always\n"
     "add_header = X-Served-By: $server_name\n"
     "allow = 10.0.0.0/8 192.168.0.0/16\n  2001:db8::/32\ndeny = all\nlimit_conn = 10\nlimit_req = 10r/s burst=5\n"
+    "proxy_redirect = https://$host:4443/ https://$host/\nproxy_redirect = default\n"
     "[server api]\nlisten = 127.0.0.1:8080\nserver_name = api.example.com\nproxy_pass = https://api\n"
     "gzip_types = application/xml\nkeepalive_timeout = 5s\n"
     "[server redirect]\nlisten = 127.0.0.1:8080\nserver_name = old.example.com\n"

@@ -1,11 +1,16 @@
 /* tests/proxyd: core/: a runtime built for more workers than the old fixed arrays held (defect: `workers = auto`
  * on a host with more than 256 CPUs wrote past fds[256]), and its sockets and state sized by the worker count; the
- * limit table carried over a reload; allow/deny decided at accept only when every server on an address has a list. */
+ * limit table carried over a reload; allow/deny decided at accept only when every server on an address has a list;
+ * -t checks of the pid file's folder and of what `user` can re-read (issue 19.1). */
 #include <arpa/inet.h>
 #include <check.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/runtime.h"
@@ -131,6 +136,166 @@ START_TEST(acl_at_accept_needs_every_server)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- -t: the pid file and `user` */
+
+static char dir[64];
+
+static void make_dir(void)
+{
+    strcpy(dir, "/tmp/pxchk-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(chmod(dir, 0755), 0); /* nobody may traverse it */
+}
+
+static void remove_dir(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* The configuration text written to dir/proxyd.ini and loaded (the file stays, for the checks that read it). */
+static px_config *load_in_dir(const char *text)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/proxyd.ini", dir);
+    FILE *fp = fopen(path, "w");
+    ck_assert_ptr_nonnull(fp);
+    fputs(text, fp);
+    fclose(fp);
+    px_config *cfg = px_config_load(path, stderr);
+    ck_assert_ptr_nonnull(cfg);
+    return cfg;
+}
+
+/* Runs px_check_pid_file, as nobody when root (root may write anywhere: the check must hold for the user who
+ * starts proxyd, e.g. the systemd unit's www-data). Returns its count; its text goes to out. */
+static int pid_check_as_starter(const px_config *cfg, char *out, size_t cap)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/check.out", dir);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        FILE *fp = fopen(path, "w");
+        struct passwd *pw = getpwnam("nobody");
+        if (!fp || (geteuid() == 0 && (!pw || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)))
+            _exit(100);
+        int n = px_check_pid_file(cfg, fp);
+        fclose(fp);
+        _exit(n);
+    }
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) != 100);
+    FILE *fp = fopen(path, "r");
+    size_t n = fp ? fread(out, 1, cap - 1, fp) : 0;
+    out[n] = 0;
+    if (fp)
+        fclose(fp);
+    return WEXITSTATUS(st);
+}
+
+/* The pid file's folder: writable is fine; not writable by the user who starts proxyd, or missing (and not
+ * creatable), is an error naming pid_file and what to do. */
+START_TEST(pid_folder_checked)
+{
+    char text[512], out[2048];
+    make_dir();
+    snprintf(text, sizeof text,
+             "[global]\npid_file = %s/run/proxyd.pid\n[upstream a]\nserver = 127.0.0.1:9\n"
+             "[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = a\n",
+             dir);
+    snprintf(out, sizeof out, "%s/run", dir);
+    ck_assert_int_eq(mkdir(out, 0777), 0);
+    ck_assert_int_eq(chmod(out, 0777), 0);
+    px_config *cfg = load_in_dir(text);
+    ck_assert_msg(pid_check_as_starter(cfg, out, sizeof out) == 0, "%s", out);
+    snprintf(out, sizeof out, "%s/run", dir);
+    ck_assert_int_eq(chmod(out, 0555), 0);
+    ck_assert_int_eq(pid_check_as_starter(cfg, out, sizeof out), 1);
+    char want[256];
+    snprintf(want, sizeof want,
+             "proxyd.ini:2: [global] pid_file: %s/run/proxyd.pid: the folder %s/run is not writable by", dir, dir);
+    ck_assert_msg(strstr(out, want) && strstr(out, "use the default /run/proxyd/proxyd.pid"), "%s", out);
+    px_config_free(cfg);
+    snprintf(text, sizeof text,
+             "[global]\npid_file = %s/no/such/proxyd.pid\n[upstream a]\nserver = 127.0.0.1:9\n"
+             "[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = a\n",
+             dir);
+    cfg = load_in_dir(text);
+    ck_assert_int_eq(pid_check_as_starter(cfg, out, sizeof out), 1);
+    snprintf(want, sizeof want, "the folder %s/no/such does not exist", dir);
+    ck_assert_msg(strstr(out, want), "%s", out);
+    px_config_free(cfg);
+    remove_dir();
+}
+END_TEST
+
+/* What a reload re-reads must be readable by `user`: checked as that user. A key 0600 root is not readable by
+ * nobody (a root that skips permission checks would not see it); 0640 with nobody's group is. */
+START_TEST(user_must_read_keys)
+{
+    char text[1024], out[4096] = "", key[128], cmd[512], want[256];
+    if (geteuid() != 0) {
+        fprintf(stderr, "user_must_read_keys: not root, `user` is ignored: nothing to check\n");
+        return;
+    }
+    make_dir();
+    snprintf(cmd, sizeof cmd,
+             "cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=t "
+             "-keyout key.pem -out cert.pem >/dev/null 2>&1 && chmod 600 key.pem && chmod 644 cert.pem",
+             dir);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(key, sizeof key, "%s/key.pem", dir);
+    snprintf(text, sizeof text,
+             "[global]\nuser = nobody\npid_file = %s/proxyd.pid\n[upstream a]\nserver = 127.0.0.1:9\n"
+             "[server s]\nlisten = 127.0.0.1:8443 tls\ntls_cert = %s/cert.pem\ntls_key = %s\n"
+             "proxy_pass = a\n",
+             dir, dir, key);
+    px_config *cfg = load_in_dir(text);
+    FILE *fp = fmemopen(out, sizeof out, "w");
+    ck_assert_int_eq(px_check_user_access(cfg, fp), 1);
+    fclose(fp);
+    snprintf(want, sizeof want,
+             "proxyd.ini:9: [server s] tls_key: %s is not readable by user nobody (Permission denied)", key);
+    ck_assert_msg(strstr(out, want), "%s", out);
+    snprintf(want, sizeof want, "the pid file at stop");
+    ck_assert_msg(strstr(out, "warning: [global] pid_file:") && strstr(out, want), "%s", out); /* dir is root's */
+    struct passwd *pw = getpwnam("nobody");
+    ck_assert_int_eq(chown(key, 0, pw->pw_gid), 0);
+    ck_assert_int_eq(chmod(key, 0640), 0);
+    fp = fmemopen(out, sizeof out, "w");
+    ck_assert_int_eq(px_check_user_access(cfg, fp), 0);
+    fclose(fp);
+    snprintf(cmd, sizeof cmd, "%s/proxyd.ini", dir);
+    ck_assert_int_eq(chmod(cmd, 0600), 0); /* the configuration itself */
+    fp = fmemopen(out, sizeof out, "w");
+    ck_assert_int_eq(px_check_user_access(cfg, fp), 1);
+    fclose(fp);
+    ck_assert_msg(strstr(out, "configuration (-c): ") && strstr(out, "is not readable by user nobody"), "%s", out);
+    px_config_free(cfg);
+    remove_dir();
+}
+END_TEST
+
+START_TEST(user_must_exist)
+{
+    char out[1024] = "";
+    if (geteuid() != 0)
+        return;
+    make_dir();
+    px_config *cfg = load_in_dir("[global]\nuser = no-such-user-px\n[upstream a]\nserver = 127.0.0.1:9\n"
+                                 "[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = a\n");
+    FILE *fp = fmemopen(out, sizeof out, "w");
+    ck_assert_int_eq(px_check_user_access(cfg, fp), 1);
+    fclose(fp);
+    ck_assert_msg(strstr(out, "proxyd.ini:2: [global] user: there is no user \"no-such-user-px\""), "%s", out);
+    px_config_free(cfg);
+    remove_dir();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("proxyd_core");
@@ -140,6 +305,9 @@ int main(void)
     tcase_add_test(tc, runtime_failure_leaves_config);
     tcase_add_test(tc, limit_table_carried_over_reload);
     tcase_add_test(tc, acl_at_accept_needs_every_server);
+    tcase_add_test(tc, pid_folder_checked);
+    tcase_add_test(tc, user_must_read_keys);
+    tcase_add_test(tc, user_must_exist);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

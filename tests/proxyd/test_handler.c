@@ -178,18 +178,63 @@ static const struct {
     {"http://FE01.contoso.local/x", 0, 0}, /* neither name */
     {"https://10.0.0.5:8080/owa/", 0, 0},  /* other scheme than the upstream's */
     {"http://10.0.0.5:80801/x", 0, 0},     /* a longer port is another server */
+    {"http://10.0.0.5:808/x", 0, 0},
     {"http://10.0.0.55/x", 0, 0},
     {"/relative/path", 0, 0},
     {"https://lyncfe.contoso.local/x", 1, 28}, /* tls_server_name */
     {"HTTPS://LYNCFE.contoso.local/x", 1, 28},
+    {"https://lyncfe.contoso.local:8080/x", 1, 33}, /* tls_server_name with the upstream's port */
+    {"https://lyncfe.contoso.local:8080", 1, 33},
+    {"https://lyncfe.contoso.local:443/x", 1, 0}, /* another port: another server */
+    {"https://lyncfe.contoso.local:/x", 1, 0},
+    /* The client's host with the upstream's port (IIS on the External Web Site, 4443 here 8080). */
+    {"https://meet.contoso.com:8080/meet/abc", 1, 29},
+    {"https://MEET.contoso.com:8080?x", 1, 29},
+    {"https://meet.contoso.com:8080", 1, 29},
+    {"https://meet.contoso.com/meet/abc", 1, 0},    /* already the public URL */
+    {"https://meet.contoso.com:443/meet", 1, 0},    /* the public port */
+    {"https://meet.contoso.com:80800/x", 1, 0},     /* a longer port */
+    {"https://meet.contoso.com.evil:8080/x", 1, 0}, /* a longer name */
+    {"https://dialin.contoso.com:8080/x", 1, 0},    /* another name than the client's */
+    {"http://meet.contoso.com:8080/x", 1, 0},       /* other scheme than the upstream's */
 };
 
 START_TEST(redirect_prefix)
 {
-    const char *names[3] = {"10.0.0.5:8080", "10.0.0.5", redirects[_i].tls ? "lyncfe.contoso.local" : NULL};
-    size_t got = px_redirect_prefix(S(redirects[_i].location), redirects[_i].tls, names);
+    px_redirect_self self = {redirects[_i].tls,
+                             {"10.0.0.5:8080", "10.0.0.5", redirects[_i].tls ? "lyncfe.contoso.local" : NULL},
+                             S("meet.contoso.com"),
+                             S("8080")};
+    size_t got = px_redirect_prefix(S(redirects[_i].location), &self);
     ck_assert_msg(got == redirects[_i].want, "%s: prefix %zu, want %zu", redirects[_i].location, got,
                   redirects[_i].want);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- proxy_redirect FROM TO */
+
+static const struct {
+    const char *location, *from;
+    size_t want;
+} rewrites[] = {
+    {"https://meet.contoso.com:4443/x", "https://meet.contoso.com:4443/", 30},
+    {"HTTPS://Meet.Contoso.com:4443/x", "https://meet.contoso.com:4443/", 30}, /* scheme and host: any case */
+    {"https://meet.contoso.com:4443/Abc/x", "https://meet.contoso.com:4443/Abc/", 34},
+    {"https://meet.contoso.com:4443/abc/x", "https://meet.contoso.com:4443/Abc/", 0}, /* the path: exact */
+    {"https://meet.contoso.com:4443", "https://meet.contoso.com:4443/", 0},           /* shorter than FROM */
+    {"https://meet.contoso.com:44430/x", "https://meet.contoso.com:4443/", 0},
+    {"/app/x", "/app/", 5}, /* a relative FROM: exact */
+    {"/APP/x", "/app/", 0},
+    {"http://a/x", "", 0},
+    {"http://a?b", "http://A?b", 10}, /* the authority ends at '?' */
+    {"http://a?B", "http://A?b", 0},
+};
+
+START_TEST(redirect_match)
+{
+    size_t got = px_redirect_match(S(rewrites[_i].location), S(rewrites[_i].from));
+    ck_assert_msg(got == rewrites[_i].want, "%s with %s: %zu, want %zu", rewrites[_i].location, rewrites[_i].from, got,
+                  rewrites[_i].want);
 }
 END_TEST
 
@@ -206,6 +251,7 @@ int main(void)
     tcase_add_loop_test(tc, gzip_accepted, 0, N(encodings));
     tcase_add_test(tc, gzip_accepted_across_fields);
     tcase_add_loop_test(tc, redirect_prefix, 0, N(redirects));
+    tcase_add_loop_test(tc, redirect_match, 0, N(rewrites));
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -299,7 +299,11 @@ START_TEST(garbage_to_server)
     ck_assert_int_eq(write(fds[0], junk_cases[_i].bytes, junk_cases[_i].len), (ssize_t)junk_cases[_i].len);
     shutdown(fds[0], SHUT_WR);
     int rc = tlsio_handshake(srv);
-    ck_assert_msg(rc == TLSIO_EHANDSHAKE || rc == TLSIO_EPROTO || rc == TLSIO_EALERT, "rc %d", rc);
+    if (_i == 0) /* plain HTTP to a TLS port: said so */
+        ck_assert_msg(rc == TLSIO_ENOTTLS && strstr(tlsio_conn_error_text(srv), "plain text instead of a TLS"),
+                      "rc %d: %s", rc, tlsio_conn_error_text(srv));
+    else
+        ck_assert_msg(rc == TLSIO_EHANDSHAKE || rc == TLSIO_EPROTO || rc == TLSIO_EALERT, "rc %d", rc);
     ck_assert(tlsio_conn_error_text(srv)[0] != '\0');
     unsigned char buf[16];
     ck_assert_int_eq(tlsio_read(srv, buf, sizeof buf), rc);
@@ -308,6 +312,46 @@ START_TEST(garbage_to_server)
     close(fds[1]);
     tlsio_server_config_free(cfg);
     tlsio_server_settings_free(s);
+}
+END_TEST
+
+/* What a client meets when the port it was given does not speak TLS: a plain HTTP server answers the ClientHello
+ * with a 400, something else with other text or bytes. Only text is TLSIO_ENOTTLS. */
+#define ANSWER(s) s, sizeof(s) - 1
+static const struct {
+    const char *bytes;
+    size_t len;
+    int want;
+    const char *text_has;
+} answers[] = {
+    {ANSWER("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"), TLSIO_ENOTTLS,
+     "the peer sent plain HTTP instead of a TLS ServerHello"},
+    {ANSWER("220 smtp.example ESMTP\r\n"), TLSIO_ENOTTLS, "the peer sent plain text instead of a TLS ServerHello"},
+    {ANSWER("\x15\x03\x03\x00\x02\x02\x28"), TLSIO_EALERT, "fatal alert"},
+    {ANSWER("\x01\x02\x03\x04\x05\x06\x07"), TLSIO_EHANDSHAKE, NULL},
+};
+
+START_TEST(plain_answer_to_client)
+{
+    tlsio_client_config *ccfg = client_cfg(0);
+    int fds[2];
+    tls_socketpair(fds);
+    tlsio_conn *cli;
+    ck_assert_int_eq(tlsio_conn_new_client(&cli, ccfg, "a.test"), TLSIO_OK);
+    tlsio_conn_set_fd(cli, fds[0]);
+    ck_assert_int_eq(tlsio_handshake(cli), TLSIO_WANT_READ); /* the ClientHello is out */
+    char hello[4096];
+    ck_assert_int_gt(read(fds[1], hello, sizeof hello), 0);
+    ck_assert_int_eq(write(fds[1], answers[_i].bytes, answers[_i].len), (ssize_t)answers[_i].len);
+    shutdown(fds[1], SHUT_WR);
+    int rc = tlsio_handshake(cli);
+    ck_assert_msg(rc == answers[_i].want, "rc %d (%s), want %d", rc, tlsio_conn_error_text(cli), answers[_i].want);
+    if (answers[_i].text_has)
+        ck_assert_msg(strstr(tlsio_conn_error_text(cli), answers[_i].text_has), "%s", tlsio_conn_error_text(cli));
+    tlsio_conn_free(cli);
+    close(fds[0]);
+    close(fds[1]);
+    tlsio_client_config_free(ccfg);
 }
 END_TEST
 
@@ -337,6 +381,7 @@ TCase *tls_tcase_conn(void)
     tcase_add_test(tc, records_share_one_recv);
     tcase_add_loop_test(tc, warning_alert_then_data, 0, 2);
     tcase_add_loop_test(tc, garbage_to_server, 0, (int)(sizeof junk_cases / sizeof junk_cases[0]));
+    tcase_add_loop_test(tc, plain_answer_to_client, 0, (int)(sizeof answers / sizeof answers[0]));
     tcase_add_test(tc, garbage_after_handshake);
     return tc;
 }

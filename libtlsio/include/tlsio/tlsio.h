@@ -39,6 +39,7 @@ enum {
     TLSIO_EALERT = -10,    /* the peer sent a fatal alert */
     TLSIO_ECRYPTO = -11,   /* internal crypto failure (random generator, signature) */
     TLSIO_EOVERFLOW = -12, /* a fixed-size buffer of the caller is too small */
+    TLSIO_ENOTTLS = -13,   /* handshake: the peer's first bytes were plain text (e.g. "HTTP/1.1 400"), not TLS */
 };
 
 /* Static English text for a TLSIO_* code; never NULL. */

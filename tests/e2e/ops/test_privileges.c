@@ -52,7 +52,9 @@ START_TEST(drops_to_user)
     snprintf(want_uid, sizeof want_uid, "%u\t%u\t%u\t%u", pw->pw_uid, pw->pw_uid, pw->pw_uid, pw->pw_uid);
     snprintf(want_gid, sizeof want_gid, "%u\t%u\t%u\t%u", pw->pw_gid, pw->pw_gid, pw->pw_gid, pw->pw_gid);
     px_env_init(&env, 1);
-    px_proxy_start(&env, "[global]\nworkers = 2\nuser = nobody\nerror_log = @LOG@\nlog_level = info\n" PRIV_SERVER);
+    ck_assert_int_eq(chmod(env.dir, 0711), 0); /* nobody re-reads the configuration at a reload */
+    px_proxy_start(&env, "[global]\nworkers = 2\nuser = nobody\nerror_log = @LOG@\nlog_level = info\npid_file = "
+                         "@DIR@/proxyd.pid\n" PRIV_SERVER);
     /* The port accepts once it is bound, before the main thread has created the workers; it logs this line after
      * the last one is up. Counting threads earlier finds one missing on a busy machine. */
     ck_assert_msg(ops_file_has(env.log, "started with 2 worker(s)", 10000), "proxyd did not log its start");
@@ -90,6 +92,7 @@ START_TEST(pid_file_written_as_root)
         return;
     }
     px_env_init(&env, 1);
+    ck_assert_int_eq(chmod(env.dir, 0711), 0); /* nobody re-reads the configuration at a reload */
     px_proxy_start(
         &env, "[global]\nworkers = 1\nuser = nobody\nerror_log = @LOG@\npid_file = @DIR@/proxyd.pid\n" PRIV_SERVER);
     snprintf(path, sizeof path, "%s/proxyd.pid", env.dir);
@@ -219,10 +222,12 @@ START_TEST(reload_certificate)
     make_cert("first.test");
     if (root)
         ck_assert_int_eq(chmod(env.dir, 0711), 0); /* nobody reaches the files it is given by name */
-    const char *tpl = root ? "[global]\nworkers = 2\nuser = nobody\nerror_log = @LOG@\nlog_level = info\n"
-                             "[upstream o]\nserver = 127.0.0.1:@O0@\n[server s]\nlisten = 127.0.0.1:@PORT@ tls\n"
-                             "tls_cert = @DIR@/cert.pem\ntls_key = @DIR@/key.pem\nproxy_pass = o\n"
-                           : TLS_CONF;
+    const char *tpl =
+        root
+            ? "[global]\nworkers = 2\nuser = nobody\nerror_log = @LOG@\nlog_level = info\npid_file = @DIR@/proxyd.pid\n"
+              "[upstream o]\nserver = 127.0.0.1:@O0@\n[server s]\nlisten = 127.0.0.1:@PORT@ tls\n"
+              "tls_cert = @DIR@/cert.pem\ntls_key = @DIR@/key.pem\nproxy_pass = o\n"
+            : TLS_CONF;
     key_for_nobody(root);
     px_proxy_start(&env, tpl);
     served_subject(subject, sizeof subject);

@@ -56,7 +56,8 @@ START_TEST(graceful_quit)
 {
     ts_response r;
     px_env_init(&env, 1);
-    px_proxy_start(&env, "[global]\nworkers = 2\nerror_log = @LOG@\nlog_level = info\n" STOP_SERVER);
+    px_proxy_start(
+        &env, "[global]\nworkers = 2\nerror_log = @LOG@\nlog_level = info\npid_file = @DIR@/proxyd.pid\n" STOP_SERVER);
     int idle = idle_conn();
     int slow = slow_request(1500);
     ops_sleep_ms(300); /* the request reaches the origin */

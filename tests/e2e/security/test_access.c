@@ -20,7 +20,7 @@
 static px_env env;
 
 /* Two workers: limits are shared by every worker, whichever one the kernel gives a connection to. */
-#define GLOBAL2 "[global]\nworkers = 2\nerror_log = @LOG@\nlog_level = info\n"
+#define GLOBAL2 "[global]\nworkers = 2\nerror_log = @LOG@\nlog_level = info\npid_file = @DIR@/proxyd.pid\n"
 #define UPSTREAM "[upstream o]\nserver = 127.0.0.1:@O0@\nkeepalive = 8\n"
 #define GET(path) "GET " path " HTTP/1.1\r\nHost: h\r\n\r\n"
 #define SLOW "/size/10?delay=1500" /* the origin holds the answer: a request in progress for 1.5 s */

@@ -100,9 +100,9 @@ START_TEST(log_reopen_keeps_descriptor)
     snprintf(alog, sizeof alog, "%s/access.log", env.dir);
     snprintf(alog_old, sizeof alog_old, "%s/access.log.1", env.dir);
     snprintf(elog_old, sizeof elog_old, "%s/error.log.1", env.dir);
-    px_proxy_start(
-        &env, "[global]\nworkers = 2\nerror_log = @LOG@\nlog_level = info\naccess_log = @DIR@/access.log\n" UPSTREAM_O
-              "[server s]\nlisten = 127.0.0.1:@PORT@\nroute = /size o\n");
+    px_proxy_start(&env, "[global]\nworkers = 2\nerror_log = @LOG@\nlog_level = info\npid_file = @DIR@/proxyd.pid\n"
+                         "access_log = @DIR@/access.log\n" UPSTREAM_O
+                         "[server s]\nlisten = 127.0.0.1:@PORT@\nroute = /size o\n");
     ts_response r;
     px_req(env.port, "GET /size/1 HTTP/1.1\r\nHost: h\r\n\r\n", &r);
     ck_assert_int_eq(r.status, 200);
