@@ -6,7 +6,8 @@ cd "$(dirname "$0")"
 . scripts/deps.sh
 px_ensure_packages "${PX_BUILD_PACKAGES[@]}" openssl curl
 
-[ -d build ] || meson setup build --buildtype=release -Dtests=disabled >/dev/null
+# Link-time optimisation inlines across the layers' files: 18% fewer instructions per proxied request (README).
+[ -d build ] || meson setup build --buildtype=release -Db_lto=true -Dtests=disabled >/dev/null
 ninja -C build
 
 mkdir -p state

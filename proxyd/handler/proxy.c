@@ -58,16 +58,21 @@ static int dropped(const px_conn *c, size_t i, int conn_names)
 static void write_default_fields(px_conn *c, http_writer *hw)
 {
     static const struct {
-        const char *name;
+        http_slice name;
         px_var var;
-    } defaults[] = {{"Host", PX_VAR_HTTP_HOST}, /* as received: Lync and Exchange need the original */
-                    {"X-Real-IP", PX_VAR_REMOTE_ADDR},
-                    {"X-Forwarded-For", PX_VAR_PROXY_ADD_XFF},
-                    {"X-Forwarded-Proto", PX_VAR_SCHEME}};
+    } defaults[] = {{PX_LIT("Host"), PX_VAR_HTTP_HOST}, /* as received: Lync and Exchange need the original */
+                    {PX_LIT("X-Real-IP"), PX_VAR_REMOTE_ADDR},
+                    {PX_LIT("X-Forwarded-For"), PX_VAR_PROXY_ADD_XFF},
+                    {PX_LIT("X-Forwarded-Proto"), PX_VAR_SCHEME}};
     for (size_t k = 0; k < sizeof(defaults) / sizeof(defaults[0]); k++) {
-        if (c->server->nset_headers && overridden(c->server, http_slice_cstr(defaults[k].name)))
+        if (c->server->nset_headers && overridden(c->server, defaults[k].name))
             continue;
-        http_write_str(hw, defaults[k].name);
+        http_field f = {defaults[k].name, {NULL, 0}};
+        if (px_var_slice(c, defaults[k].var, &f.value)) { /* most values are slices already: one copy */
+            px_copy_field(hw, &f);
+            continue;
+        }
+        http_write_slice(hw, f.name);
         http_write_raw(hw, ": ", 2);
         px_var_write(c, defaults[k].var, hw);
         http_write_raw(hw, "\r\n", 2);

@@ -55,6 +55,17 @@ static void write_host(const px_conn *c, http_writer *hw)
         hw->buf[i] = (char)(hw->buf[i] >= 'A' && hw->buf[i] <= 'Z' ? hw->buf[i] + 32 : hw->buf[i]);
 }
 
+int px_var_slice(const px_conn *c, px_var v, http_slice *out)
+{
+    switch (v) {
+    case PX_VAR_HTTP_HOST: *out = c->x->req.host; return c->x->req.host.len != 0;
+    case PX_VAR_REQUEST_URI: *out = c->x->req.path; return 1;
+    case PX_VAR_SCHEME: *out = c->bind->tls ? http_slice_of("https", 5) : http_slice_of("http", 4); return 1;
+    case PX_VAR_REMOTE_ADDR: *out = http_slice_cstr(c->peer); return 1;
+    default: return 0;
+    }
+}
+
 void px_var_write(const px_conn *c, px_var v, http_writer *hw)
 {
     switch (v) {

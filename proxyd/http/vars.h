@@ -5,6 +5,10 @@
 
 #include "http/conn.h"
 
+/* The value of v for this request as a slice into the request or the connection, when it is one already (no
+ * case folding, no joining): 1 and *out set, else 0 (then px_var_write builds it). Lets a head writer copy a
+ * field in one go. */
+int px_var_slice(const px_conn *c, px_var v, http_slice *out);
 /* Appends the value of v for this request to hw (overflow set when it does not fit). */
 void px_var_write(const px_conn *c, px_var v, http_writer *hw);
 /* Appends the expanded template to hw (overflow set when it does not fit). */
