@@ -81,14 +81,30 @@ static int type_listed(const px_gzip *g, http_slice ct)
     return 0;
 }
 
+/* The Content-Length a response to HEAD declares (libhttp does not frame a body there), or UINT64_MAX without one. */
+static uint64_t declared_length(const http_response *resp)
+{
+    long i = http_find_field(resp->fields, resp->nfields, "content-length", 0);
+    if (i < 0)
+        return UINT64_MAX;
+    uint64_t n = 0;
+    http_slice v = resp->fields[i].value;
+    for (size_t k = 0; k < v.len && v.base[k] >= '0' && v.base[k] <= '9' && n < UINT64_MAX / 10; k++)
+        n = n * 10 + (uint64_t)(v.base[k] - '0');
+    return n;
+}
+
 /* Whether this response would be compressed for a client that accepts gzip (nginx's gzip_vary follows this). */
 static int eligible(const px_conn *c, const http_response *resp)
 {
     const px_gzip *g = &c->server->gzip;
     const http_request *r = &c->x->req;
-    if (!g->on || resp->status != 200 || r->method_id == HTTP_M_HEAD || resp->body == HTTP_BODY_NONE)
+    int head = r->method_id == HTTP_M_HEAD; /* judged as the GET it mirrors: its head must say the same */
+    if (!g->on || resp->status != 200 || (resp->body == HTTP_BODY_NONE && !head))
         return 0;
     if (resp->body == HTTP_BODY_LENGTH && resp->content_length < g->min_length)
+        return 0;
+    if (head && declared_length(resp) < g->min_length)
         return 0;
     if (http_find_field(resp->fields, resp->nfields, "content-encoding", 0) >= 0)
         return 0;

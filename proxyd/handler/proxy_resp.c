@@ -169,10 +169,13 @@ static int write_redirect(const px_conn *c, http_writer *hw, const http_field *f
     return 1;
 }
 
-static int response_field_dropped(const http_response *resp, size_t i, px_field_kind k, int conn_names)
+static int response_field_dropped(const px_exchange *x, const http_response *resp, size_t i, px_field_kind k,
+                                  int conn_names)
 {
-    if (k == PF_CONTENT_LENGTH) /* rewritten when a body follows; as sent for HEAD and 304; never on a 204 */
-        return resp->body != HTTP_BODY_NONE || resp->status == 204;
+    /* Rewritten when a body follows; as sent for HEAD and 304, but for a HEAD whose GET would be compressed (the
+     * compressed length is not known); never on a 204. */
+    if (k == PF_CONTENT_LENGTH)
+        return resp->body != HTTP_BODY_NONE || resp->status == 204 || x->resp_gzip;
     if (k == PF_SERVER || px_field_hop_by_hop(k))
         return 1;
     return conn_names && http_is_hop_by_hop(resp->fields, resp->nfields, i);
@@ -191,7 +194,7 @@ static void write_response_field(px_conn *c, http_writer *hw, const http_field *
 {
     if (k == PF_OTHER)
         px_copy_field(hw, f);
-    else if (c->x->gz && k == PF_ETAG && f->value.len && f->value.base[0] == '"')
+    else if (c->x->resp_gzip && k == PF_ETAG && f->value.len && f->value.base[0] == '"')
         write_weak_etag(hw, f);
     else if (!((k == PF_LOCATION || k == PF_REFRESH) && write_redirect(c, hw, f, k)))
         px_copy_field(hw, f);
@@ -207,14 +210,14 @@ static long build_response_head(px_conn *c, const http_response *resp)
     int conn_names = px_connection_names_fields(resp->fields, resp->nfields);
     for (size_t i = 0; i < resp->nfields; i++) {
         px_field_kind k = px_field_classify(resp->fields[i].name);
-        if (!response_field_dropped(resp, i, k, conn_names))
+        if (!response_field_dropped(x, resp, i, k, conn_names))
             write_response_field(c, &hw, &resp->fields[i], k);
     }
-    if (x->gz)
+    if (x->resp_gzip)
         http_write_str(&hw, "Content-Encoding: gzip\r\n");
-    if (x->gz ? c->server->gzip.vary : px_gzip_vary(c, resp)) /* both variants say so, for shared caches */
+    if (x->resp_gzip ? c->server->gzip.vary : px_gzip_vary(c, resp)) /* both variants say so, for shared caches */
         http_write_str(&hw, "Vary: Accept-Encoding\r\n");
-    if (!x->gz && resp->body == HTTP_BODY_LENGTH) {
+    if (!x->resp_gzip && resp->body == HTTP_BODY_LENGTH) {
         http_write_raw(&hw, "Content-Length: ", 16);
         http_write_u64(&hw, resp->content_length);
         http_write_raw(&hw, "\r\n", 2);
@@ -349,7 +352,10 @@ static void choose_framing(px_conn *c, const http_response *resp)
         break;
     }
     x->up_reusable = resp->keep_alive && !resp->must_close && resp->body != HTTP_BODY_CLOSE;
-    if (x->resp_body != BODY_DONE && px_gzip_wanted(c, resp) && px_gzip_start(c) == 0) {
+    if (x->req.method_id == HTTP_M_HEAD)
+        x->resp_gzip = px_gzip_wanted(c, resp); /* the head GET would get; no body, so no compressor */
+    else if (x->resp_body != BODY_DONE && px_gzip_wanted(c, resp) && px_gzip_start(c) == 0) {
+        x->resp_gzip = 1;
         x->resp_chunk_out = !http10; /* the compressed length is known only at the end */
         if (http10)
             x->keep_alive = 0;

@@ -71,6 +71,7 @@ typedef struct px_exchange {
     int resp_done;
     int resp_error;
     int resp_chunk_out; /* re-encode the response body as chunked */
+    int resp_gzip;      /* the head says gzip: x->gz compresses the body, or a HEAD mirrors what GET would get */
     px_body_state resp_body;
     uint64_t resp_remaining;
     uint64_t resp_bytes;

@@ -95,8 +95,23 @@ START_TEST(gzip_by_type_and_encoding)
     ck_assert_msg(!gzipped(&z), "%s", z.head);
     ck_assert_uint_eq(z.body_len, 500);
     ts_response_free(&z);
+    /* HEAD says what GET would: compressed (no Content-Length, the compressed one is not known), and Vary. */
     get(env.port, "/type/text_html/20000", "gzip", "HEAD", &z);
+    ck_assert_msg(gzipped(&z), "HEAD: %s", z.head);
+    ck_assert_msg(ts_header(&z, "Content-Length") == NULL, "HEAD: %s", z.head);
+    vary = ts_header(&z, "Vary");
+    ck_assert_msg(vary && strcasestr(vary, "Accept-Encoding"), "HEAD: %s", z.head);
+    ck_assert_uint_eq(z.body_len, 0);
+    ts_response_free(&z);
+    get(env.port, "/type/text_html/20000", NULL, "HEAD", &z); /* GET would be sent whole: so is its length */
     ck_assert_msg(!gzipped(&z), "HEAD: %s", z.head);
+    ck_assert_msg(ts_header(&z, "Content-Length") && strcmp(ts_header(&z, "Content-Length"), "20000") == 0, "HEAD: %s",
+                  z.head);
+    ts_response_free(&z);
+    get(env.port, "/type/text_html/500", "gzip", "HEAD", &z); /* under gzip_min_length, as GET */
+    ck_assert_msg(!gzipped(&z), "HEAD: %s", z.head);
+    ck_assert_msg(ts_header(&z, "Content-Length") && strcmp(ts_header(&z, "Content-Length"), "500") == 0, "HEAD: %s",
+                  z.head);
     ts_response_free(&z);
     ts_response_free(&plain);
     px_env_done(&env);
