@@ -1,6 +1,7 @@
 /* proxyd $variables: $host, $http_host, $request_uri, $scheme, $remote_addr, $proxy_add_x_forwarded_for and
  * $server_name, written straight into an http_writer so that a value is whole or the head is refused. */
 #include <string.h>
+#include <sys/socket.h>
 
 #include "http/vars.h"
 
@@ -33,12 +34,32 @@ static void write_server_name(const px_conn *c, http_writer *hw)
         put_str(hw, c->server->names[0]);
 }
 
+/* A host for a URL when the request named none: the server's first name, else the address the client connected
+ * to ("https:///x" or "https://:4443/x" would name no host). Only an HTTP/1.0 request without Host to a server
+ * without server_name gets to the getsockname, so it stays off the hot path. */
+static void write_fallback_host(const px_conn *c, http_writer *hw)
+{
+    wire_addr local;
+    char text[64];
+    if (c->server->nnames) {
+        put_str(hw, c->server->names[0]);
+        return;
+    }
+    if (wire_sockname(c->s.io.fd, &local) < 0 || local.ss.ss_family == AF_UNIX)
+        return;
+    wire_addr_host(&local, text, sizeof(text));
+    int v6 = local.ss.ss_family == AF_INET6;
+    put(hw, "[", (size_t)v6);
+    put_str(hw, text);
+    put(hw, "]", (size_t)v6);
+}
+
 /* $host as nginx defines it: the host name of the request (no port, lower case), else the server's name. */
 static void write_host(const px_conn *c, http_writer *hw)
 {
     http_slice h = c->x->req.host;
     if (!h.len) {
-        write_server_name(c, hw);
+        write_fallback_host(c, hw);
         return;
     }
     size_t len = h.len;

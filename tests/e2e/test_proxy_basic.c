@@ -196,6 +196,12 @@ START_TEST(redirect_301)
     ck_assert_int_eq(r.status, 301);
     ck_assert_pstr_eq(ts_header(&r, "Location"), "https://example.org/");
     ts_response_free(&r);
+    /* HTTP/1.0 without Host, and no server_name: the address the client reached, never "https:///" or
+     * "https://:port/" (issue 19 item 10). */
+    px_req(env.port, "GET /x HTTP/1.0\r\n\r\n", &r);
+    ck_assert_int_eq(r.status, 301);
+    ck_assert_pstr_eq(ts_header(&r, "Location"), "https://127.0.0.1/x");
+    ts_response_free(&r);
     /* A long query string survives whole (it was cut at 4 KiB), and a start line over the buffer is a 414. */
     enum { LONG = 6000 }; /* over the old 4 KiB cut, under the test client's 8 KiB head */
     char *req = malloc(LONG + 64), *want = malloc(LONG + 64);
