@@ -25,9 +25,37 @@ typedef struct origin {
     int status; /* exit status */
 } origin;
 
+static const char usage_text[] = "usage: origin -l ADDR:PORT [-l ADDR:PORT ...] [-w WORKERS] [-q] [-h]\n";
+
+/* -h: the endpoints, so that a test or a benchmark can be written without reading routes.c. */
+static void help(void)
+{
+    printf("%s"
+           "  -l ADDR:PORT  listen (repeatable; :0 picks a port, printed as \"origin: listening on ...\")\n"
+           "  -w WORKERS    worker threads (default 1)\n"
+           "  -q            no access lines\n"
+           "endpoints (any method; HEAD gets the head only):\n"
+           "  /               100 bytes\n"
+           "  /size/N         N bytes, Content-Length\n"
+           "  /chunked/N      N bytes, chunked (?chunks=K: in K chunks)\n"
+           "  /type/T/N       N bytes typed T, '_' for '/' (/type/text_html/2000)\n"
+           "  /echo           the request body back (chunked when the request was)\n"
+           "  /status/S       a short text answer with status S (200-599)\n"
+           "  /header         200 with the fields of the query (?X-A=1&status=302)\n"
+           "  /ntlm           NTLM handshake with known test users (401 challenge, then 200)\n"
+           "  /ws             WebSocket echo after 101\n"
+           "  /close          answers, then closes the connection\n"
+           "  /stats          connections and requests counted so far\n"
+           "  /stats/reset    the same, then zeroes them\n"
+           "query on any endpoint: ?delay=MS waits before answering\n"
+           "anything else: 404\n",
+           usage_text);
+    exit(0);
+}
+
 static void usage(void)
 {
-    fprintf(stderr, "usage: origin -l ADDR:PORT [-l ADDR:PORT ...] [-w WORKERS] [-q]\n");
+    fprintf(stderr, "%s", usage_text);
     exit(2);
 }
 
@@ -53,6 +81,7 @@ static void parse_args(origin *o, int argc, char **argv)
             break;
         }
         case 'q': o->quiet = 1; break;
+        case 'h': help(); break;
         default: usage();
         }
     }
