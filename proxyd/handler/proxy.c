@@ -479,11 +479,17 @@ px_step px_proxy_upstream_error(px_conn *c, int err)
     int stale = u->reused && !connecting; /* a pooled connection the origin had closed: not the server's fault */
     char hint[256];
     const char *why = failure_why(u, err, hint, sizeof(hint));
-    px_error("%s (%s) while %s%s%s", wire_strerror(err),
-             connecting  ? "connect"
-             : u->reused ? "reused connection"
-                         : "new connection",
-             connecting ? "connecting to upstream" : "sending the request to upstream", hint, px_log_context(c));
+    /* nginx's phrases: a request wholly sent (a long poll waiting) failed while reading, not while sending. */
+    const char *phase = connecting ? "connecting to upstream"
+                        : x->head_sent && x->req_body == BODY_DONE && !u->s.out.len
+                            ? "reading the response header from upstream"
+                            : "sending the request to upstream";
+    if (!(connecting && u->fail_why)) /* a failed TLS handshake was logged by upstream/connect.c, with its reason */
+        px_error("%s (%s) while %s%s%s", wire_strerror(err),
+                 connecting  ? "connect"
+                 : u->reused ? "reused connection"
+                             : "new connection",
+                 phase, hint, px_log_context(c));
     if (!stale) { /* a stale pooled connection says nothing about the server: it may be tried again, fresh */
         px_upstream_failed(u);
         x->tried |= 1ull << (u->server & 63);

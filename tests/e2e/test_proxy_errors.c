@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -353,6 +355,42 @@ START_TEST(config_errors)
 }
 END_TEST
 
+/* An upstream that fails while the request waits for its answer (a long poll) is logged as failing "while reading
+ * the response header", not "while sending the request" (issue 19 item 7). */
+START_TEST(failure_while_waiting_is_reading)
+{
+    ts_response r;
+    px_env_init(&env, 1);
+    px_proxy_start(&env, PX_GLOBAL "[upstream o]\nserver = 127.0.0.1:@O0@\n"
+                                   "[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = o\n");
+    int fd = ts_connect(env.port);
+    ck_assert_int_ge(fd, 0);
+    const char *req = "GET /size/10?delay=20000 HTTP/1.1\r\nHost: h\r\n\r\n";
+    ck_assert_int_eq(ts_send(fd, req, strlen(req)), 0);
+    int seen = 0; /* the origin holds the request: its /stats counts it */
+    for (int i = 0; i < 200 && !seen; i++) {
+        ck_assert_int_eq(ts_request(env.oport[0], "GET /stats HTTP/1.1\r\nHost: o\r\n\r\n", &r), 0);
+        seen = strstr(r.body, "\"requests\":1") != NULL;
+        ts_response_free(&r);
+        if (!seen)
+            usleep(20000);
+    }
+    ck_assert_msg(seen, "the origin never got the request");
+    ck_assert_int_eq(kill(env.opid[0], SIGKILL), 0); /* the connection dies under the waiting request */
+    ck_assert_int_eq(waitpid(env.opid[0], NULL, 0), env.opid[0]);
+    env.opid[0] = 0;
+    ck_assert_int_eq(ts_read_response(fd, &r, 0), 0);
+    ck_assert_int_eq(r.status, 502);
+    ts_response_free(&r);
+    close(fd);
+    char *log = px_read_file(env.log);
+    ck_assert_msg(log && strstr(log, "while reading the response header from upstream"), "%s", log);
+    ck_assert_msg(!strstr(log, "while sending the request"), "%s", log);
+    free(log);
+    px_env_done(&env);
+}
+END_TEST
+
 static Suite *errors_suite(void)
 {
     Suite *s = suite_create("e2e_proxy_errors");
@@ -361,6 +399,7 @@ static Suite *errors_suite(void)
     tcase_add_test(tc, body_too_large);
     tcase_add_test(tc, bad_requests);
     tcase_add_test(tc, expect_continue);
+    tcase_add_test(tc, failure_while_waiting_is_reading);
     tcase_add_test(tc, expect_continue_early_answer);
     tcase_add_test(tc, expect_continue_chunked);
     tcase_add_test(tc, keepalive_timeout);

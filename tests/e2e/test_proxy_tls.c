@@ -254,6 +254,8 @@ static void expect_logged(const char *const needles[])
     for (int i = 0; needles[i]; i++)
         ck_assert_msg(log && strstr(log, needles[i]), "the error log lacks \"%s\":\n%s", needles[i], log);
     ck_assert_msg(!strstr(log, "upstream unreachable"), "logged as unreachable:\n%s", log);
+    /* One line per failure: a failed handshake is not logged a second time as "Protocol error (connect)". */
+    ck_assert_msg(!strstr(log, "Protocol error (connect)"), "the handshake failure was logged twice:\n%s", log);
     free(log);
 }
 
