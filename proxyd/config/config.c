@@ -357,7 +357,9 @@ static int handler(void *user, const char *section, const char *name, const char
         return 1; /* the section error was reported once */
     const key_def *k = px__find_key(c->kind, name);
     if (!k) {
-        px__cfg_error(c, name, "unknown key in this section");
+        char hint[128];
+        px__cfg_error(c, name, "unknown key in this section%s",
+                      px__unknown_key_hint(c->kind, name, hint, sizeof(hint)));
         return 1;
     }
     if (c->continuation && !(k->flags & K_LIST)) {

@@ -59,6 +59,9 @@ int px__is_token(const char *s, size_t n);
 
 /* config_keys.c: the key's definition in this kind of section, or NULL when the key is unknown there. */
 const key_def *px__find_key(sect_kind kind, const char *name);
+/* For a key unknown in this section: " (it belongs in [upstream NAME])", "; did you mean read_timeout?" (a key of
+ * this section within two edits), or "". Written into out, which is returned. */
+const char *px__unknown_key_hint(sect_kind kind, const char *name, char *out, size_t cap);
 /* config_check.c: the defaults every key starts from, before the file is read. */
 void px__config_defaults(px_config *cfg);
 /* config_check.c: inheritance from [global] and the checks that need the whole file; errors through c. */

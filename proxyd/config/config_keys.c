@@ -888,6 +888,66 @@ static const key_def keys[] = {
     {SECT_STATUS, "deny", k_deny, K_REPEAT | K_LIST},
 };
 
+/* Levenshtein distance of a and b, or limit + 1 once it is certain to exceed limit. Names are short (< 64). */
+static size_t distance(const char *a, const char *b, size_t limit)
+{
+    size_t la = strlen(a), lb = strlen(b), row[64];
+    if (la >= 64 || lb >= 64 || (la > lb ? la - lb : lb - la) > limit)
+        return limit + 1;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0], best = row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j], cost = a[i - 1] != b[j - 1];
+            size_t v = diag + cost < up + 1 ? diag + cost : up + 1;
+            row[j] = v < row[j - 1] + 1 ? v : row[j - 1] + 1;
+            diag = up;
+            best = row[j] < best ? row[j] : best;
+        }
+        if (best > limit)
+            return limit + 1;
+    }
+    return row[lb];
+}
+
+static int valid_in(const key_def *k, sect_kind kind)
+{
+    return k->kind == kind || (k->kind == SECT_NONE && (kind == SECT_GLOBAL || kind == SECT_SERVER));
+}
+
+static const char *section_name(sect_kind kind)
+{
+    switch (kind) {
+    case SECT_GLOBAL: return "[global]";
+    case SECT_UPSTREAM: return "[upstream NAME]";
+    case SECT_SERVER: return "[server NAME]";
+    case SECT_STATUS: return "[status]";
+    default: return "[global] or [server NAME]";
+    }
+}
+
+const char *px__unknown_key_hint(sect_kind kind, const char *name, char *out, size_t cap)
+{
+    const key_def *best = NULL;
+    size_t best_d = strlen(name) <= 4 ? 1 : 2; /* a short name is too easily near any other */
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (strcmp(keys[i].name, name) == 0 && !valid_in(&keys[i], kind)) {
+            snprintf(out, cap, " (it belongs in %s)", section_name(keys[i].kind));
+            return out;
+        }
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        size_t d = valid_in(&keys[i], kind) ? distance(name, keys[i].name, best_d) : best_d + 1;
+        if (d <= best_d && (!best || d < best_d))
+            best = &keys[i], best_d = d;
+    }
+    if (best)
+        snprintf(out, cap, "; did you mean %s?", best->name);
+    else
+        out[0] = 0;
+    return out;
+}
+
 const key_def *px__find_key(sect_kind kind, const char *name)
 {
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {

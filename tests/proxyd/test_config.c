@@ -235,6 +235,15 @@ static const struct {
     {"[global]\ngzip_level = 10\n" MIN_SERVER, "gzip_level: expected a compression level"},
     {"[global]\nworkers = 257\n" MIN_SERVER, ":2: [global] workers: expected auto or a number from 1 to 256"},
     {"[global]\nworkers = 0\n" MIN_SERVER, "workers: expected auto or a number from 1 to 256"},
+    /* a typo gets the nearest key of its section; a key of another section says where it belongs */
+    {"[global]\nkeepalive_timout = 5s\n" MIN_SERVER,
+     ":2: [global] keepalive_timout: unknown key in this section; did you mean keepalive_timeout?"},
+    {MIN_SERVER "servr_name = x\n",
+     ":6: [server s] servr_name: unknown key in this section; did you mean server_name?"},
+    {"[upstream app]\nserver = 127.0.0.1:8081\nlisten = 127.0.0.1:1\n[server s]\nlisten = 127.0.0.1:8080\n"
+     "proxy_pass = app\n",
+     ":3: [upstream app] listen: unknown key in this section (it belongs in [server NAME])"},
+    {MIN_SERVER "frobnicate = 1\n", ":6: [server s] frobnicate: unknown key in this section\n"},
     {"[global]\nunderscores_in_headers = yes\n" MIN_SERVER, ":2: [global] underscores_in_headers: expected on or off"},
     {MIN_SERVER "underscores_in_headers = 1\n", ":6: [server s] underscores_in_headers: expected on or off"},
     {"[upstream app]\nserver = 127.0.0.1:8081\nunderscores_in_headers = on\n[server s]\nlisten = 127.0.0.1:8080\n"
