@@ -1,5 +1,6 @@
 /* proxyd configuration keys: the contract table (section, key, parser, repeatability) and one small parser per
  * key. A parser returns NULL or a message saying what the value should look like. */
+#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -331,8 +332,12 @@ static const char *k_up_server(load_ctx *c, const char *v)
         return px__oom;
     const char *err = NULL;
     char *addr = strtok_r(copy, " \t", &save);
-    if (!addr || wire_addr_parse(addr, &s->addr))
-        err = "expected HOST:PORT (the host must resolve) then optional weight=N max_fails=N fail_timeout=T backup";
+    int rc = addr ? wire_addr_parse(addr, &s->addr) : -EINVAL;
+    if (rc == -ENOENT) /* the syntax is right: say what is really wrong */
+        err = "cannot resolve the host name (names are resolved at start and at reload): write an address, or a "
+              "name this machine's resolver knows";
+    else if (rc < 0)
+        err = "expected HOST:PORT then optional weight=N max_fails=N fail_timeout=T backup";
     for (char *t = addr ? strtok_r(NULL, " \t", &save) : NULL; t && !err; t = strtok_r(NULL, " \t", &save)) {
         long n;
         if (strncmp(t, "weight=", 7) == 0 && !px__parse_int(t + 7, 1, 1000, &n))
