@@ -1,5 +1,6 @@
 /* proxyd configuration checks: defaults, inheritance of [global] limits into each [server], and the
  * cross-references (routes to upstreams, listen addresses, certificate pairs) checked once the file is read. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -114,6 +115,13 @@ static int route_cmp(const void *a, const void *b)
     return x->len < y->len ? 1 : x->len > y->len ? -1 : 0;
 }
 
+/* A file the configuration names (path may be NULL: not set) must be readable; the error says why not. */
+static void check_readable(load_ctx *c, const char *key, const char *path)
+{
+    if (path && access(path, R_OK) != 0)
+        px__cfg_error(c, key, "cannot read %s: %s", path, strerror(errno));
+}
+
 static void check_server(load_ctx *c, px_server *s)
 {
     c->lineno = s->line;
@@ -130,11 +138,9 @@ static void check_server(load_ctx *c, px_server *s)
         px__cfg_error(c, "tls_cert", "a tls listen address needs tls_cert and tls_key");
     for (int i = 0; i < s->ncert && i < s->nkey; i++) {
         c->lineno = s->cert_line[i];
-        if (access(s->tls_cert[i], R_OK) != 0)
-            px__cfg_error(c, "tls_cert", "cannot read %s", s->tls_cert[i]);
+        check_readable(c, "tls_cert", s->tls_cert[i]);
         c->lineno = s->key_line[i];
-        if (access(s->tls_key[i], R_OK) != 0)
-            px__cfg_error(c, "tls_key", "cannot read %s", s->tls_key[i]);
+        check_readable(c, "tls_key", s->tls_key[i]);
     }
     for (int i = 0; i < s->nroutes; i++) {
         s->routes[i].upstream = px_config_upstream(c->cfg, s->routes[i].upstream_name);
@@ -268,6 +274,9 @@ static void check_upstream(load_ctx *c, px_upstream *u)
     check_tls_port(c, u);
     if (!!u->tls_cert != !!u->tls_key)
         px__cfg_error(c, "tls_cert", "tls_cert and tls_key go together");
+    check_readable(c, "tls_ca", u->tls_ca); /* before mbedTLS's "PK - Read/write of file failed" */
+    check_readable(c, "tls_cert", u->tls_cert);
+    check_readable(c, "tls_key", u->tls_key);
     if (u->tls && u->tls_verify && !u->tls_ca)
         px__cfg_warn(c, "tls_ca", "no tls_ca: the upstream certificate is verified against the system CAs");
     if (u->tls && !u->tls_verify)

@@ -14,12 +14,30 @@
 
 #include "core/runtime.h"
 
+/* Whether the file holds a PEM certificate and no private key: tls_cert and tls_key swapped, most likely. */
+static int holds_certificate_only(const char *path)
+{
+    char buf[8192];
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return 0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+    fclose(fp);
+    buf[n] = 0;
+    return strstr(buf, "-----BEGIN CERTIFICATE-----") && !strstr(buf, "PRIVATE KEY-----");
+}
+
 static int key_exposed(const px_config *cfg, const char *section, int line, const char *key, const char *path,
                        FILE *errfp)
 {
     struct stat st;
     if (!path || stat(path, &st) != 0 || !(st.st_mode & S_IROTH))
         return 0;
+    if (holds_certificate_only(path)) { /* a certificate is public: its mode is not the problem */
+        fprintf(errfp, "%s:%d: [%s] %s: %s holds a certificate, not a private key (tls_cert and tls_key swapped?)\n",
+                cfg->path, line, section, key, path);
+        return 1;
+    }
     fprintf(errfp, "%s:%d: [%s] %s: %s is readable by other users; refusing it (chmod o-r %s)\n", cfg->path, line,
             section, key, path, path);
     return 1;

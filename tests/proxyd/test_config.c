@@ -247,6 +247,12 @@ static const struct {
      ":2: [upstream app] server: cannot resolve the host name"},
     {"[upstream app]\nserver = 127.0.0.1\n[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = app\n",
      ":2: [upstream app] server: expected HOST:PORT then"},
+    /* a file that cannot be read says why, before mbedTLS's "PK - Read/write of file failed" */
+    {"[upstream app]\nserver = 127.0.0.1:8081\ntls = on\ntls_ca = /nonexistent/ca.pem\n[server s]\n"
+     "listen = 127.0.0.1:8080\nproxy_pass = app\n",
+     "[upstream app] tls_ca: cannot read /nonexistent/ca.pem: No such file or directory"},
+    {MIN_SERVER "listen = 127.0.0.1:8443 tls\ntls_cert = /nonexistent/c.pem\ntls_key = /nonexistent/k.pem\n",
+     ":7: [server s] tls_cert: cannot read /nonexistent/c.pem: No such file or directory"},
     {"[global]\nunderscores_in_headers = yes\n" MIN_SERVER, ":2: [global] underscores_in_headers: expected on or off"},
     {MIN_SERVER "underscores_in_headers = 1\n", ":6: [server s] underscores_in_headers: expected on or off"},
     {"[upstream app]\nserver = 127.0.0.1:8081\nunderscores_in_headers = on\n[server s]\nlisten = 127.0.0.1:8080\n"

@@ -296,6 +296,33 @@ START_TEST(user_must_exist)
 }
 END_TEST
 
+/* tls_cert and tls_key swapped: the key file holds a certificate, which is public, so its mode is not the
+ * problem; -t says what is (issue 19 item 7). */
+START_TEST(swapped_cert_and_key_named)
+{
+    char text[1024], out[2048] = "", cmd[512];
+    make_dir();
+    snprintf(cmd, sizeof cmd,
+             "cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=t "
+             "-keyout key.pem -out cert.pem >/dev/null 2>&1 && chmod 600 key.pem && chmod 644 cert.pem",
+             dir);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(text, sizeof text,
+             "[global]\npid_file = %s/proxyd.pid\n[upstream a]\nserver = 127.0.0.1:9\n"
+             "[server s]\nlisten = 127.0.0.1:8443 tls\ntls_cert = %s/key.pem\ntls_key = %s/cert.pem\nproxy_pass = a\n",
+             dir, dir, dir);
+    px_config *cfg = load_in_dir(text);
+    FILE *fp = fmemopen(out, sizeof out, "w");
+    ck_assert_int_eq(px_check_keys(cfg, fp), 1);
+    fclose(fp);
+    ck_assert_msg(strstr(out, "cert.pem holds a certificate, not a private key (tls_cert and tls_key swapped?)"), "%s",
+                  out);
+    ck_assert_msg(!strstr(out, "readable by other users"), "%s", out);
+    px_config_free(cfg);
+    remove_dir();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("proxyd_core");
@@ -308,6 +335,7 @@ int main(void)
     tcase_add_test(tc, pid_folder_checked);
     tcase_add_test(tc, user_must_read_keys);
     tcase_add_test(tc, user_must_exist);
+    tcase_add_test(tc, swapped_cert_and_key_named);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
