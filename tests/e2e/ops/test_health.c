@@ -1,6 +1,6 @@
 /* End-to-end tests of active health checks (issue 18.2): a frozen origin (SIGSTOP) is marked down by the checks
  * once, whatever the worker count, reported by /metrics and given no requests; thawed, it is back up once and
- * serves again. One checker per instance: the probe rate does not grow with the workers. */
+ * serves again; a reload keeps its state. One checker per instance: the probe rate does not grow with the workers. */
 #include "ops.h"
 #include "px_harness.h"
 
@@ -56,6 +56,13 @@ START_TEST(frozen_origin_marked_down_once)
         ck_assert_int_eq(timed_get(env.port, &ms), 200);
         ck_assert_msg(ms < 1000, "request %d took %ldms", i, ms);
     }
+    /* A reload hands the checker the new runtime: the server stays down, with no second event. */
+    ck_assert_int_eq(kill(env.pid, SIGHUP), 0);
+    ck_assert_msg(ops_file_has(env.log, "reloaded", 5000), "no reload logged");
+    ck_assert_int_eq(ops_metric(env.port2, up1), 0);
+    ops_sleep_ms(500);
+    ck_assert_int_eq(ops_file_count(env.log, "marked down"), 1);
+    ck_assert_int_eq(ops_metric(env.port2, up1), 0);
     ck_assert_int_eq(kill(env.opid[1], SIGCONT), 0);
     ck_assert_msg(ops_file_has(env.log, "back up after 2 good checks", 8000), "the thawed origin did not come back");
     ops_sleep_ms(500);
