@@ -79,6 +79,27 @@ START_TEST(frozen_origin_marked_down_once)
 }
 END_TEST
 
+/* health_check = tcp: a refused connect fails the check, a connect is good; the lone live server stays up. */
+START_TEST(tcp_check_refused)
+{
+    char dead[160], live[160];
+    px_env_init(&env, 1);
+    px_proxy_start(&env, PX_GLOBAL HEALTH_STATUS
+                   "[upstream o]\nserver = 127.0.0.1:@DEAD@\nserver = 127.0.0.1:@O0@\nhealth_check = tcp\n"
+                   "health_interval = 100ms\nhealth_fall = 2\n"
+                   "[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = o\n");
+    snprintf(dead, sizeof dead, "proxyd_upstream_server_up{upstream=\"o\",server=\"127.0.0.1:%d\"}", env.dead);
+    snprintf(live, sizeof live, "proxyd_upstream_server_up{upstream=\"o\",server=\"127.0.0.1:%d\"}", env.oport[0]);
+    ck_assert_msg(ops_file_has(env.log, "marked down: 2 failed checks, last: connection refused", 5000),
+                  "the refusing server was not marked down");
+    ck_assert_int_eq(ops_metric(env.port2, dead), 0);
+    ck_assert_int_eq(ops_metric(env.port2, live), 1);
+    ck_assert_int_eq(ops_file_count(env.log, "marked down"), 1);
+    ck_assert_int_eq(px_origin_requests(env.oport[0]), 0); /* tcp checks send no request */
+    px_env_done(&env);
+}
+END_TEST
+
 /* Probe requests one origin receives per second with this many workers (nothing else is sent to it). */
 static double probe_rate(const char *global)
 {
@@ -118,6 +139,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, frozen_origin_marked_down_once);
     tcase_add_test(tc, one_checker_per_instance);
+    tcase_add_test(tc, tcp_check_refused);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
