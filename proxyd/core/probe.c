@@ -442,10 +442,11 @@ px_prober *px_prober_start(px_daemon *d)
     p->rt = atomic_load(&d->rt);
     px_runtime_ref(p->rt);
     p->thread.cpu = -1;
-    if (wire_async_start(p->loop, &p->wake, prober_on_wake, p) < 0 ||
-        wire_worker_start(&p->thread, prober_main, p) < 0) {
-        px_error("health checks: cannot start the checker thread");
-        wire_async_stop(p->loop, &p->wake);
+    int async = wire_async_start(p->loop, &p->wake, prober_on_wake, p) == 0;
+    if (!async || wire_worker_start(&p->thread, prober_main, p) < 0) {
+        px_error("health checks: cannot start the checker thread; no active checks");
+        if (async)
+            wire_async_stop(p->loop, &p->wake);
         wire_loop_free(p->loop);
         px_runtime_unref(p->rt);
         free(p);
