@@ -244,6 +244,12 @@ static px_upstream *new_upstream(load_ctx *c, const char *name)
     u->read_timeout = 60000;
     u->send_timeout = 60000;
     u->ntlm = 1;
+    u->health_interval = 5000;
+    u->health_timeout = 2000;
+    u->health_rise = 2;
+    u->health_fall = 3;
+    u->health_status_lo = 200;
+    u->health_status_hi = 399;
     return u;
 }
 
@@ -519,6 +525,8 @@ void px_config_free(px_config *cfg)
         }
         free(u->tls_ca);
         free(u->tls_server_name);
+        free(u->health_path);
+        free(u->health_host);
         free(u->tls_cert);
         free(u->tls_key);
     }

@@ -88,6 +88,9 @@ typedef struct px_gzip {
 
 typedef enum px_balance { PX_BALANCE_ROUND_ROBIN = 0, PX_BALANCE_LEAST_CONN } px_balance;
 
+/* Active health checks of an upstream: none, GET PATH, or a connect (and TLS handshake) only. */
+typedef enum px_health_kind { PX_HEALTH_NONE = 0, PX_HEALTH_GET, PX_HEALTH_TCP } px_health_kind;
+
 typedef struct px_upstream_server {
     char *text; /* "host:port" as written */
     char *host; /* host part, for SNI and Host defaults */
@@ -117,6 +120,14 @@ typedef struct px_upstream {
     uint64_t header_timeout; /* request sent to the first response byte; 0: off (read_timeout bounds that wait) */
     uint64_t send_timeout;
     int ntlm;
+    px_health_kind health_check; /* active health checks (core/probe.c); PX_HEALTH_NONE: passive only */
+    char *health_path;           /* PX_HEALTH_GET: the path requested */
+    char *health_host;           /* Host of the check; NULL: tls_server_name, else the server's host */
+    uint64_t health_interval;
+    uint64_t health_timeout;
+    int health_rise; /* good checks in a row that bring a down server back */
+    int health_fall; /* bad checks in a row that take a server down */
+    int health_status_lo, health_status_hi;
     int index; /* position in px_config.upstreams */
 } px_upstream;
 

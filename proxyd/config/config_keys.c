@@ -418,6 +418,96 @@ static const char *k_up_send_timeout(load_ctx *c, const char *v)
     return px_parse_duration(v, &c->up->send_timeout) ? DURATION_MSG : NULL;
 }
 
+/* "GET /path", "tcp" or "off" */
+static const char *k_up_health_check(load_ctx *c, const char *v)
+{
+    px_upstream *u = c->up;
+    free(u->health_path);
+    u->health_path = NULL;
+    if (strcmp(v, "off") == 0) {
+        u->health_check = PX_HEALTH_NONE;
+        return NULL;
+    }
+    if (strcmp(v, "tcp") == 0) {
+        u->health_check = PX_HEALTH_TCP;
+        return NULL;
+    }
+    const char *msg = "expected GET /PATH, tcp or off";
+    if (strncmp(v, "GET ", 4) != 0)
+        return msg;
+    const char *path = v + 4;
+    while (*path == ' ')
+        path++;
+    if (*path != '/')
+        return msg;
+    for (const char *p = path; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f)
+            return "the health check path must not contain spaces or control characters";
+    u->health_path = px__strdup(path);
+    if (!u->health_path)
+        return px__oom;
+    u->health_check = PX_HEALTH_GET;
+    return NULL;
+}
+
+STRING_KEY(k_up_health_host, c->up->health_host)
+
+static const char *k_up_health_interval(load_ctx *c, const char *v)
+{
+    uint64_t ms;
+    if (px_parse_duration(v, &ms) || ms == 0)
+        return "expected a duration above 0 (e.g. 5s, 500ms)";
+    c->up->health_interval = ms;
+    return NULL;
+}
+
+static const char *k_up_health_timeout(load_ctx *c, const char *v)
+{
+    uint64_t ms;
+    if (px_parse_duration(v, &ms) || ms == 0)
+        return "expected a duration above 0 (e.g. 2s, 500ms)";
+    c->up->health_timeout = ms;
+    return NULL;
+}
+
+static const char *k_up_health_rise(load_ctx *c, const char *v)
+{
+    long n;
+    if (px__parse_int(v, 1, 100, &n))
+        return "expected a count from 1 to 100";
+    c->up->health_rise = (int)n;
+    return NULL;
+}
+
+static const char *k_up_health_fall(load_ctx *c, const char *v)
+{
+    long n;
+    if (px__parse_int(v, 1, 100, &n))
+        return "expected a count from 1 to 100";
+    c->up->health_fall = (int)n;
+    return NULL;
+}
+
+/* "200-399" or one status "200" */
+static const char *k_up_health_status(load_ctx *c, const char *v)
+{
+    const char *msg = "expected a status or a range of statuses, e.g. 200-399 or 200";
+    char lo[8], hi[8];
+    const char *dash = strchr(v, '-');
+    size_t n = dash ? (size_t)(dash - v) : strlen(v);
+    if (n == 0 || n >= sizeof(lo) || (dash && (strlen(dash + 1) == 0 || strlen(dash + 1) >= sizeof(hi))))
+        return msg;
+    memcpy(lo, v, n);
+    lo[n] = 0;
+    snprintf(hi, sizeof(hi), "%s", dash ? dash + 1 : lo);
+    long a, b;
+    if (px__parse_int(lo, 100, 599, &a) || px__parse_int(hi, 100, 599, &b) || a > b)
+        return msg;
+    c->up->health_status_lo = (int)a;
+    c->up->health_status_hi = (int)b;
+    return NULL;
+}
+
 /* ---------------------------------------------------------------- [server NAME] */
 
 /* "ADDR:PORT [tls] [default]" */
@@ -869,6 +959,13 @@ static const key_def keys[] = {
     {SECT_UPSTREAM, "header_timeout", k_up_header_timeout, 0},
     {SECT_UPSTREAM, "send_timeout", k_up_send_timeout, 0},
     {SECT_UPSTREAM, "ntlm", k_up_ntlm, 0},
+    {SECT_UPSTREAM, "health_check", k_up_health_check, 0},
+    {SECT_UPSTREAM, "health_interval", k_up_health_interval, 0},
+    {SECT_UPSTREAM, "health_timeout", k_up_health_timeout, 0},
+    {SECT_UPSTREAM, "health_rise", k_up_health_rise, 0},
+    {SECT_UPSTREAM, "health_fall", k_up_health_fall, 0},
+    {SECT_UPSTREAM, "health_status", k_up_health_status, 0},
+    {SECT_UPSTREAM, "health_host", k_up_health_host, 0},
     {SECT_SERVER, "listen", k_srv_listen, K_REPEAT},
     {SECT_SERVER, "server_name", k_srv_server_name, K_LIST},
     {SECT_SERVER, "tls_cert", k_srv_tls_cert, K_REPEAT},

@@ -16,6 +16,7 @@
 
 #include "common/log.h"
 #include "common/notify.h"
+#include "core/probe.h"
 #include "core/worker.h"
 
 static int drop_privileges(const char *user)
@@ -112,6 +113,7 @@ static void reload(px_daemon *d)
     atomic_store(&d->acks, 0);
     atomic_store(&d->rt, rt);
     broadcast(d);
+    px_prober_wake(d->prober);
     for (int i = 0; i < 2000 && atomic_load(&d->acks) < (int)d->nworkers; i++)
         nanosleep(&(struct timespec){0, 1000000}, NULL);
     px_log_open(cfg->error_log, cfg->log_level);
@@ -211,6 +213,7 @@ static void shut_down(px_daemon *d)
     for (unsigned i = 0; i < d->nworkers; i++)
         wire_worker_join(&d->workers[i].thread);
     free(d->workers);
+    px_prober_stop(d->prober);
     wire_timer_stop(d->loop, &d->drain);
     wire_signal_stop(d->loop);
     wire_loop_free(d->loop);
@@ -246,6 +249,7 @@ int px_daemon_run(px_daemon *d, px_config *cfg)
     }
     if (drop_privileges(cfg->user) < 0 || start_workers(d, rt) < 0)
         return 1;
+    d->prober = px_prober_start(d);
     px_notice("proxyd %s started with %u worker(s)", PX_VERSION, d->nworkers);
     px_notify_ready();
     wire_loop_run(d->loop);

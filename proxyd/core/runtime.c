@@ -11,6 +11,7 @@
 
 #include "common/constants.h"
 #include "common/log.h"
+#include "core/probe.h"
 #include "core/runtime.h"
 
 static px_bind *find_bind(px_runtime *rt, const wire_addr *a)
@@ -322,8 +323,10 @@ px_runtime *px_runtime_new(px_config *cfg, unsigned workers, size_t exchange_siz
         rc = px_tls_runtime_init(rt, err, errlen);
     if (rc == 0)
         rc = open_sockets(rt, workers, old, err, errlen);
-    if (rc == 0)
+    if (rc == 0) {
         cap_connections(rt, workers);
+        px_probe_carry(rt, old, 0); /* the checker carries the counts when it takes rt */
+    }
     if (rc < 0) {
         rt->cfg = NULL; /* the caller still owns cfg on failure */
         runtime_free(rt);

@@ -32,11 +32,21 @@ typedef struct px_bind {
                                           * accept, before TLS (px_bind_refuses) */
 } px_bind;
 
-/* Passive health of one upstream server, shared by all workers. */
+/* Active health checks of one server, as the checker counts them (core/probe.c). */
+typedef struct px_probe_state {
+    int down; /* out of rotation by active checks */
+    int good; /* good checks in a row while down */
+    int bad;  /* bad checks in a row while up */
+} px_probe_state;
+
+/* Health of one upstream server, shared by all workers: passive (counted by the workers) and active (written by
+ * the one checker thread, read by every worker). */
 typedef struct px_health {
     atomic_uint_fast64_t down_until; /* ms (monotonic); 0: up */
     atomic_uint_fast64_t window_start;
     atomic_int fails;
+    atomic_int active_down; /* 1: the active checks took it out of rotation */
+    px_probe_state probe;   /* the checker thread's own counts: no other thread touches them */
 } px_health;
 
 /* Idle upstream connections of one upstream server, per worker (LIFO). */
@@ -114,6 +124,9 @@ static inline px_health *px_runtime_health(const px_runtime *rt, const px_upstre
 
 /* core/tls.c: the TLS contexts of a runtime (per bind and worker, per upstream and worker). 0, or -1 with err. */
 int px_tls_runtime_init(px_runtime *rt, char *err, size_t errlen);
+/* A client TLS context from up's settings (CA, verification, client certificate), for the health checker.
+ * 0, or -1 with err. */
+int px_tls_client_new(const px_upstream *up, tlsio_client_config **out, char *err, size_t errlen);
 /* Frees what px_tls_runtime_init built (also after a partial init). */
 void px_tls_runtime_free(px_runtime *rt);
 /* -t: loads every certificate, key and CA file once; one line per problem to errfp (a FILE *). Returns the count. */

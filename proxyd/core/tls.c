@@ -103,6 +103,17 @@ static int init_upstreams(px_runtime *rt, char *err, size_t errlen)
     return 0;
 }
 
+int px_tls_client_new(const px_upstream *up, tlsio_client_config **out, char *err, size_t errlen)
+{
+    char warn[512];
+    struct tlsio_client_opts o;
+    client_opts(up, &o);
+    warn[0] = 0;
+    if (tlsio_client_config_new(out, &o, err, errlen, warn, sizeof(warn)) != TLSIO_OK)
+        return -1;
+    return 0;
+}
+
 int px_tls_runtime_init(px_runtime *rt, char *err, size_t errlen)
 {
     if (init_binds(rt, err, errlen) < 0)

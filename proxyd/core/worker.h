@@ -91,6 +91,7 @@ struct px_daemon {
     const char *conf_path;
     _Atomic uint64_t reloads;
     const px_hooks *hooks;
+    struct px_prober *prober; /* the active health checker (core/probe.c) */
 };
 
 /* Runs proxyd on cfg (taken) until a stop signal: workers, reloads on SIGHUP, log reopening on SIGUSR1. Returns

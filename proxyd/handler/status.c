@@ -78,14 +78,16 @@ static void counters(sbuf *b, const px_daemon *d)
 
 static void health(sbuf *b, const px_runtime *rt, uint64_t now)
 {
-    put(b, "# HELP proxyd_upstream_server_up 1 when the server is in rotation\n"
+    put(b, "# HELP proxyd_upstream_server_up 1 when the server is in rotation (passive and active health)\n"
            "# TYPE proxyd_upstream_server_up gauge\n");
     for (int u = 0; u < rt->cfg->nupstreams; u++) {
         const px_upstream *up = &rt->cfg->upstreams[u];
         for (int s = 0; s < up->nservers; s++) {
             const px_health *h = &rt->health[rt->health_base[u] + s];
+            int up_now =
+                !atomic_load(&((px_health *)h)->active_down) && atomic_load(&((px_health *)h)->down_until) <= now;
             put(b, "proxyd_upstream_server_up{upstream=\"%s\",server=\"%s\"} %d\n", up->name, up->servers[s].text,
-                atomic_load(&((px_health *)h)->down_until) <= now);
+                up_now);
         }
     }
 }

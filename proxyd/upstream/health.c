@@ -1,13 +1,16 @@
 /* proxyd passive health: failures counted per upstream server within fail_timeout, shared by all workers through
  * atomics; max_fails of them take the server out of rotation for fail_timeout. Going down and coming back are each
- * logged once per event, by the worker that changes the state, never once per worker. */
+ * logged once per event, by the worker that changes the state, never once per worker. A server the active checks
+ * (core/probe.c) hold down is out of rotation whatever the passive state. */
 #include "upstream/upstream.h"
 
 int px_upstream_server_up(const px_runtime *rt, const px_upstream *up, int s, uint64_t now)
 {
-    if (up->nservers == 1)
-        return 1; /* as in nginx: a lone server is never taken out of rotation */
     px_health *h = px_runtime_health(rt, up, s);
+    if (atomic_load_explicit(&h->active_down, memory_order_relaxed))
+        return 0; /* active checks (core/probe.c) take even a lone server out: its requests get 502 at once */
+    if (up->nservers == 1)
+        return 1; /* as in nginx: a lone server is never taken out of rotation passively */
     uint_fast64_t until = atomic_load(&h->down_until);
     if (until == 0)
         return 1;

@@ -153,6 +153,54 @@ START_TEST(https_upstream_untrusted)
 }
 END_TEST
 
+/* Whether the error log holds needle within timeout_ms. */
+static int log_has(const char *needle, int timeout_ms)
+{
+    for (int waited = 0;; waited += 50) {
+        char *log = px_read_file(env.log);
+        int found = log && strstr(log, needle);
+        free(log);
+        if (found || waited >= timeout_ms)
+            return found;
+        usleep(50 * 1000);
+    }
+}
+
+#define HEALTH_TLS(ca)                                                                                                 \
+    "[upstream o]\nserver = 127.0.0.1:@O0@\n"                                                                          \
+    "[upstream secure]\nserver = 127.0.0.1:@PORT2@\ntls = on\ntls_ca = @DIR@/" ca ".crt\ntls_server_name = a.test\n"   \
+    "health_check = GET /size/0\nhealth_interval = 100ms\nhealth_fall = 1\nhealth_rise = 1\n"                          \
+    "[server front]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = https://secure\n"                                         \
+    "[server back]\nlisten = 127.0.0.1:@PORT2@ tls\nserver_name = a.test\n"                                            \
+    "tls_cert = @DIR@/a.test.crt\ntls_key = @DIR@/a.test.key\nproxy_pass = o\n"
+
+/* Active health checks (issue 18.2) speak the upstream's TLS: its CA, its name (SNI and verification). Checks
+ * that pass reach the origin behind the TLS listener; checks the CA refuses take the lone server down, and its
+ * requests get 502 at once. */
+START_TEST(https_upstream_health_checks)
+{
+    ts_response r;
+    px_env_init(&env, 1);
+    make_cert("a.test");
+    make_cert("b.test");
+    px_proxy_start(&env, PX_GLOBAL HEALTH_TLS("a.test"));
+    ck_assert_msg(!log_has("marked down", 800), "a good TLS upstream was marked down");
+    ck_assert_int_ge(px_origin_requests(env.oport[0]), 3); /* the checks went through the TLS listener */
+    px_req(env.port, "GET /size/10 HTTP/1.1\r\nHost: h\r\n\r\n", &r);
+    ck_assert_int_eq(r.status, 200);
+    ts_response_free(&r);
+    ck_assert_int_eq(px_proxy_stop(&env), 0);
+    env.pid = 0;
+    px_proxy_start(&env, PX_GLOBAL HEALTH_TLS("b.test"));
+    ck_assert_msg(log_has("marked down: 1 failed check, last: TLS: ", 5000),
+                  "an untrusted upstream was not marked down");
+    px_req(env.port, "GET /size/10 HTTP/1.1\r\nHost: h\r\n\r\n", &r);
+    ck_assert_int_eq(r.status, 502);
+    ts_response_free(&r);
+    px_env_done(&env);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ scheme and port disagree (issue 19.2) */
 
 /* The seed's literal spelling: proxy_pass = https://NAME makes an upstream without `tls` a TLS one. */
@@ -328,6 +376,7 @@ static Suite *tls_suite(void)
     tcase_add_test(tc, https_upstream);
     tcase_add_test(tc, https_upstream_wrong_name);
     tcase_add_test(tc, https_upstream_untrusted);
+    tcase_add_test(tc, https_upstream_health_checks);
     tcase_add_test(tc, https_scheme_makes_tls_upstream);
     tcase_add_test(tc, scheme_contradiction_refused);
     tcase_add_test(tc, tls_upstream_answers_plain);

@@ -303,7 +303,58 @@ static const struct {
      ":7: [server s] proxy_redirect: proxy_redirect = off was given"},
     {MIN_SERVER "proxy_redirect = default\nproxy_redirect = http://a/ /\nproxy_redirect = default\n",
      ":8: [server s] proxy_redirect: default given twice"},
+    {MIN_SERVER "[upstream b]\nserver = 127.0.0.1:1\nhealth_check = HEAD /\n",
+     ":8: [upstream b] health_check: expected GET"},
+    {MIN_SERVER "[upstream b]\nserver = 127.0.0.1:1\nhealth_check = GET nopath\n", ":8: [upstream b] health_check"},
+    {MIN_SERVER "[upstream b]\nserver = 127.0.0.1:1\nhealth_check = GET /a b\n", "must not contain spaces"},
+    {MIN_SERVER "[upstream b]\nserver = 127.0.0.1:1\nhealth_interval = 0\n", ":8: [upstream b] health_interval"},
+    {MIN_SERVER "[upstream b]\nserver = 127.0.0.1:1\nhealth_timeout = soon\n", ":8: [upstream b] health_timeout"},
+    {MIN_SERVER "[upstream b]\nserver = 127.0.0.1:1\nhealth_rise = 0\n", ":8: [upstream b] health_rise"},
+    {MIN_SERVER "[upstream b]\nserver = 127.0.0.1:1\nhealth_fall = 101\n", ":8: [upstream b] health_fall"},
+    {MIN_SERVER "[upstream b]\nserver = 127.0.0.1:1\nhealth_status = 399-200\n", ":8: [upstream b] health_status"},
+    {MIN_SERVER "[upstream b]\nserver = 127.0.0.1:1\nhealth_status = 2xx\n", ":8: [upstream b] health_status"},
+    {MIN_SERVER "[upstream b]\nserver = 127.0.0.1:1\nhealth_status = 200-\n", ":8: [upstream b] health_status"},
+    {MIN_SERVER "[upstream b]\nserver = 127.0.0.1:1\nhealth_host =\n", ":8: [upstream b] health_host"},
 };
+
+/* Active health checks (issue 18.2): the keys, their defaults, and what is refused. */
+START_TEST(health_check_keys)
+{
+    char err[4096] = "";
+    px_config *cfg = load("[upstream a]\nserver = 127.0.0.1:1\nserver = 127.0.0.1:2\nhealth_check = GET /size/0?x=1\n"
+                          "health_interval = 200ms\nhealth_timeout = 1s\nhealth_rise = 4\nhealth_fall = 5\n"
+                          "health_status = 204\nhealth_host = lync.example\n"
+                          "[upstream b]\nserver = 127.0.0.1:3\nhealth_check = tcp\nhealth_status = 200-299\n"
+                          "[upstream c]\nserver = 127.0.0.1:4\n"
+                          "[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = a\n",
+                          err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    const px_upstream *a = &cfg->upstreams[0], *b = &cfg->upstreams[1], *c = &cfg->upstreams[2];
+    ck_assert_int_eq(a->health_check, PX_HEALTH_GET);
+    ck_assert_str_eq(a->health_path, "/size/0?x=1");
+    ck_assert_uint_eq(a->health_interval, 200);
+    ck_assert_uint_eq(a->health_timeout, 1000);
+    ck_assert_int_eq(a->health_rise, 4);
+    ck_assert_int_eq(a->health_fall, 5);
+    ck_assert_int_eq(a->health_status_lo, 204);
+    ck_assert_int_eq(a->health_status_hi, 204);
+    ck_assert_str_eq(a->health_host, "lync.example");
+    ck_assert_int_eq(b->health_check, PX_HEALTH_TCP);
+    ck_assert_ptr_null(b->health_path);
+    ck_assert_int_eq(b->health_status_lo, 200);
+    ck_assert_int_eq(b->health_status_hi, 299);
+    /* defaults: no active checks; 5s, 2s, rise 2, fall 3, 200-399, Host from the server or tls_server_name */
+    ck_assert_int_eq(c->health_check, PX_HEALTH_NONE);
+    ck_assert_uint_eq(c->health_interval, 5000);
+    ck_assert_uint_eq(c->health_timeout, 2000);
+    ck_assert_int_eq(c->health_rise, 2);
+    ck_assert_int_eq(c->health_fall, 3);
+    ck_assert_int_eq(c->health_status_lo, 200);
+    ck_assert_int_eq(c->health_status_hi, 399);
+    ck_assert_ptr_null(c->health_host);
+    px_config_free(cfg);
+}
+END_TEST
 
 START_TEST(bad_config)
 {
@@ -887,6 +938,7 @@ int main(void)
     tcase_add_test(tc, proxy_redirect_rules);
     tcase_add_test(tc, scheme_decides_tls);
     tcase_add_test(tc, tls_port_warned);
+    tcase_add_test(tc, health_check_keys);
     tcase_add_loop_test(tc, server_name_conflict_warned, 0, (int)(sizeof(conflicts) / sizeof(conflicts[0])));
     tcase_add_loop_test(tc, bind_servers_limit, 0, 2);
     tcase_add_loop_test(tc, bind_certs_limit, 0, 2);

@@ -13,7 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/probe.h"
 #include "core/runtime.h"
+#include "upstream/upstream.h"
 
 static px_config *load(const char *text)
 {
@@ -97,6 +99,78 @@ START_TEST(limit_table_carried_over_reload)
     px_runtime_unref(r2);
     px_runtime_unref(r3);
     px_runtime_unref(r4);
+}
+END_TEST
+
+/* Active health checks (issue 18.2): fall bad checks in a row take a server down, rise good ones bring it back;
+ * each change is reported once with its text, and a good check between bad ones starts the count again. */
+START_TEST(probe_rise_fall)
+{
+    px_probe_state st = {0};
+    char msg[256] = "";
+    ck_assert_int_eq(px_probe_step(&st, 2, 3, 0, "timeout after 2s", msg, sizeof(msg)), 0);
+    ck_assert_int_eq(px_probe_step(&st, 2, 3, 0, "timeout after 2s", msg, sizeof(msg)), 0);
+    ck_assert_int_eq(px_probe_step(&st, 2, 3, 1, "status 200", msg, sizeof(msg)), 0); /* the count starts again */
+    ck_assert_int_eq(px_probe_step(&st, 2, 3, 0, "connection refused", msg, sizeof(msg)), 0);
+    ck_assert_int_eq(px_probe_step(&st, 2, 3, 0, "connection refused", msg, sizeof(msg)), 0);
+    ck_assert_int_eq(st.down, 0);
+    ck_assert_int_eq(px_probe_step(&st, 2, 3, 0, "timeout after 2s", msg, sizeof(msg)), 1);
+    ck_assert_int_eq(st.down, 1);
+    ck_assert_str_eq(msg, "marked down: 3 failed checks, last: timeout after 2s");
+    msg[0] = 0;
+    for (int i = 0; i < 5; i++) /* still down: nothing more to say */
+        ck_assert_int_eq(px_probe_step(&st, 2, 3, 0, "status 503", msg, sizeof(msg)), 0);
+    ck_assert_str_eq(msg, "");
+    ck_assert_int_eq(px_probe_step(&st, 2, 3, 1, "status 200", msg, sizeof(msg)), 0);
+    ck_assert_int_eq(px_probe_step(&st, 2, 3, 0, "status 503", msg, sizeof(msg)), 0); /* not two in a row */
+    ck_assert_int_eq(px_probe_step(&st, 2, 3, 1, "status 200", msg, sizeof(msg)), 0);
+    ck_assert_int_eq(px_probe_step(&st, 2, 3, 1, "status 200", msg, sizeof(msg)), 1);
+    ck_assert_int_eq(st.down, 0);
+    ck_assert_str_eq(msg, "back up after 2 good checks");
+    ck_assert_int_eq(px_probe_step(&st, 2, 3, 1, "status 200", msg, sizeof(msg)), 0);
+    /* rise = fall = 1 */
+    px_probe_state one = {0};
+    ck_assert_int_eq(px_probe_step(&one, 1, 1, 0, "connection reset", msg, sizeof(msg)), 1);
+    ck_assert_str_eq(msg, "marked down: 1 failed check, last: connection reset");
+    ck_assert_int_eq(px_probe_step(&one, 1, 1, 1, "status 200", msg, sizeof(msg)), 1);
+    ck_assert_str_eq(msg, "back up after 1 good check");
+    char d[16];
+    px_probe_duration(2000, d, sizeof(d));
+    ck_assert_str_eq(d, "2s");
+    px_probe_duration(200, d, sizeof(d));
+    ck_assert_str_eq(d, "200ms");
+}
+END_TEST
+
+/* A server active checks hold down is out of rotation, even alone; the state carries over a reload for the servers
+ * both configurations check, and new ones start up. */
+START_TEST(probe_state_in_rotation_and_reload)
+{
+    px_runtime *r1 = runtime("[upstream app]\nserver = 127.0.0.1:9\nserver = 127.0.0.2:9\nhealth_check = tcp\n"
+                             "[upstream solo]\nserver = 127.0.0.3:9\nhealth_check = GET /\n"
+                             "[server a]\nlisten = 127.0.0.1:0\nproxy_pass = app\n",
+                             NULL);
+    const px_upstream *app = &r1->cfg->upstreams[0], *solo = &r1->cfg->upstreams[1];
+    ck_assert_int_eq(px_upstream_server_up(r1, app, 0, 1), 1);
+    atomic_store(&px_runtime_health(r1, app, 0)->active_down, 1);
+    px_runtime_health(r1, app, 0)->probe.down = 1;
+    atomic_store(&px_runtime_health(r1, solo, 0)->active_down, 1);
+    ck_assert_int_eq(px_upstream_server_up(r1, app, 0, 1), 0);
+    ck_assert_int_eq(px_upstream_server_up(r1, app, 1, 1), 1);
+    ck_assert_int_eq(px_upstream_server_up(r1, solo, 0, 1), 0); /* a lone server too */
+    px_runtime *r2 = runtime("[upstream app]\nserver = 127.0.0.4:9\nserver = 127.0.0.1:9\nhealth_check = tcp\n"
+                             "[upstream solo]\nserver = 127.0.0.3:9\n"
+                             "[server a]\nlisten = 127.0.0.1:0\nproxy_pass = app\n",
+                             r1);
+    const px_upstream *app2 = &r2->cfg->upstreams[0], *solo2 = &r2->cfg->upstreams[1];
+    ck_assert_int_eq(px_upstream_server_up(r2, app2, 0, 1), 1);      /* new: starts up */
+    ck_assert_int_eq(px_upstream_server_up(r2, app2, 1, 1), 0);      /* 127.0.0.1:9 carried over */
+    ck_assert_int_eq(px_upstream_server_up(r2, solo2, 0, 1), 1);     /* no longer checked */
+    ck_assert_int_eq(px_runtime_health(r2, app2, 1)->probe.down, 0); /* counts: the checker's, on its thread */
+    px_probe_carry(r2, r1, 1);
+    ck_assert_int_eq(px_runtime_health(r2, app2, 1)->probe.down, 1);
+    px_runtime_unref(r1);
+    px_runtime_unref(r2);
 }
 END_TEST
 
@@ -336,6 +410,8 @@ int main(void)
     tcase_add_test(tc, user_must_read_keys);
     tcase_add_test(tc, user_must_exist);
     tcase_add_test(tc, swapped_cert_and_key_named);
+    tcase_add_test(tc, probe_rise_fall);
+    tcase_add_test(tc, probe_state_in_rotation_and_reload);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
