@@ -18,6 +18,7 @@ void px__config_defaults(px_config *cfg)
     cfg->shutdown_timeout = 30000;
     cfg->drain_delay = 0;           /* as before drain_delay existed: SIGQUIT stops accepting at once */
     cfg->limit_table_size = 100000; /* clients: about 6 MB */
+    cfg->request_id = 1;            /* one id in the access log, the origin's log and the client's report */
     px_limits *l = &cfg->limits;
     l->client_header_timeout = 60000;
     l->client_body_timeout = 60000;
@@ -80,6 +81,7 @@ static void inherit(load_ctx *c, px_server *s)
     if (s->gzip.ntypes < 0)
         inherit_types(c, s);
     INHERIT(s, cfg, server_tokens, -1);
+    INHERIT(s, cfg, request_id, -1);
 }
 
 /* A route's timeouts not given as options are its upstream's. A route that lengthens read_timeout (a long poll) yet
@@ -391,9 +393,31 @@ static void check_binds(load_ctx *c)
         }
 }
 
+/* access_log's FORMAT: a built-in name, or a log_format defined anywhere in [global]. */
+static void resolve_access_format(load_ctx *c)
+{
+    px_config *cfg = c->cfg;
+    const char *name = cfg->access_log_format;
+    if (!name)
+        return;
+    if (strcmp(name, "combined") == 0 || strcmp(name, "json") == 0) {
+        cfg->access_log_json = name[0] == 'j';
+        return;
+    }
+    for (int i = 0; i < cfg->nlog_formats; i++)
+        if (strcmp(cfg->log_formats[i].name, name) == 0) {
+            cfg->access_logfmt = &cfg->log_formats[i];
+            return;
+        }
+    c->lineno = cfg->access_log_line;
+    snprintf(c->section, sizeof(c->section), "global");
+    px__cfg_error(c, "access_log", "unknown format %s (combined, json or a log_format's name)", name);
+}
+
 void px__config_finish(load_ctx *c)
 {
     px_config *cfg = c->cfg;
+    resolve_access_format(c);
     if (!cfg->pid_file && !(cfg->pid_file = px__strdup(PX_PID_FILE_DEFAULT))) { /* -s and the daemon agree */
         c->lineno = 0;
         snprintf(c->section, sizeof(c->section), "global");
