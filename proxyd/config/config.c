@@ -559,6 +559,8 @@ static void server_free(px_server *s)
         free(s->routes[i].upstream_name);
     }
     tpl_free(&s->return_url);
+    free(s->access_log);
+    free(s->access_log_format);
     for (int i = 0; i < s->nset_headers; i++) {
         free(s->set_headers[i].name);
         tpl_free(&s->set_headers[i].value);

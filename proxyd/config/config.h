@@ -215,6 +215,14 @@ typedef struct px_server {
     px_gzip gzip;
     int server_tokens;
     int request_id; /* keep a valid X-Request-ID, else make one; send it upstream */
+    /* access_log in [server]: its own file (access_log set), none (access_log_off), else [global]'s */
+    char *access_log;
+    char *access_log_format; /* as written; NULL: [global]'s format */
+    int access_log_line;
+    int access_log_off;
+    int access_log_json;
+    const px_logfmt *access_logfmt;
+    int access_sink; /* the daemon's sink for access_log (px_access_sink_open), set before any worker sees it */
 } px_server;
 
 typedef struct px_config {

@@ -393,31 +393,51 @@ static void check_binds(load_ctx *c)
         }
 }
 
-/* access_log's FORMAT: a built-in name, or a log_format defined anywhere in [global]. */
-static void resolve_access_format(load_ctx *c)
+/* access_log's FORMAT: a built-in name, or a log_format defined anywhere in [global]. 0, or -1 when unknown. */
+static int find_format(const px_config *cfg, const char *name, int *json, const px_logfmt **f)
 {
-    px_config *cfg = c->cfg;
-    const char *name = cfg->access_log_format;
-    if (!name)
-        return;
     if (strcmp(name, "combined") == 0 || strcmp(name, "json") == 0) {
-        cfg->access_log_json = name[0] == 'j';
-        return;
+        *json = name[0] == 'j';
+        *f = NULL;
+        return 0;
     }
     for (int i = 0; i < cfg->nlog_formats; i++)
         if (strcmp(cfg->log_formats[i].name, name) == 0) {
-            cfg->access_logfmt = &cfg->log_formats[i];
-            return;
+            *f = &cfg->log_formats[i];
+            return 0;
         }
-    c->lineno = cfg->access_log_line;
-    snprintf(c->section, sizeof(c->section), "global");
+    return -1;
+}
+
+static void format_error(load_ctx *c, int line, const char *section, const char *name)
+{
+    c->lineno = line;
+    snprintf(c->section, sizeof(c->section), "%s", section);
     px__cfg_error(c, "access_log", "unknown format %s (combined, json or a log_format's name)", name);
+}
+
+/* [global]'s access_log format, then each [server]'s: its own FORMAT, else [global]'s. */
+static void resolve_access_formats(load_ctx *c)
+{
+    px_config *cfg = c->cfg;
+    if (cfg->access_log_format && find_format(cfg, cfg->access_log_format, &cfg->access_log_json, &cfg->access_logfmt))
+        format_error(c, cfg->access_log_line, "global", cfg->access_log_format);
+    for (int i = 0; i < cfg->nservers; i++) {
+        px_server *s = &cfg->servers[i];
+        s->access_log_json = cfg->access_log_json;
+        s->access_logfmt = cfg->access_logfmt;
+        if (s->access_log_format && find_format(cfg, s->access_log_format, &s->access_log_json, &s->access_logfmt)) {
+            char section[128];
+            snprintf(section, sizeof(section), "server %s", s->name);
+            format_error(c, s->access_log_line, section, s->access_log_format);
+        }
+    }
 }
 
 void px__config_finish(load_ctx *c)
 {
     px_config *cfg = c->cfg;
-    resolve_access_format(c);
+    resolve_access_formats(c);
     if (!cfg->pid_file && !(cfg->pid_file = px__strdup(PX_PID_FILE_DEFAULT))) { /* -s and the daemon agree */
         c->lineno = 0;
         snprintf(c->section, sizeof(c->section), "global");

@@ -237,20 +237,28 @@ STRING_KEY(k_tls_ciphers, c->cfg->tls_ciphers)
 /* "PATH [FORMAT]" or "off"; FORMAT (combined, json or a log_format's name) is resolved once the file is read. */
 static const char *k_access_log(load_ctx *c, const char *v)
 {
-    free(c->cfg->access_log);
-    free(c->cfg->access_log_format);
-    c->cfg->access_log = c->cfg->access_log_format = NULL;
-    c->cfg->access_log_line = c->lineno;
-    if (strcmp(v, "off") == 0)
+    int in_server = c->kind == SECT_SERVER;
+    char **path = in_server ? &c->srv->access_log : &c->cfg->access_log;
+    char **format = in_server ? &c->srv->access_log_format : &c->cfg->access_log_format;
+    free(*path);
+    free(*format);
+    *path = *format = NULL;
+    *(in_server ? &c->srv->access_log_line : &c->cfg->access_log_line) = c->lineno;
+    if (in_server)
+        c->srv->access_log_off = 0;
+    if (strcmp(v, "off") == 0) {
+        if (in_server)
+            c->srv->access_log_off = 1;
         return NULL;
+    }
     size_t n = strcspn(v, " \t");
     const char *fmt = v + n + strspn(v + n, " \t");
     if (*fmt && fmt[strcspn(fmt, " \t")])
         return "expected PATH [FORMAT] or off";
-    c->cfg->access_log = strndup(v, n);
+    *path = strndup(v, n);
     if (*fmt)
-        c->cfg->access_log_format = px__strdup(fmt);
-    return c->cfg->access_log && (!*fmt || c->cfg->access_log_format) ? NULL : px__oom;
+        *format = px__strdup(fmt);
+    return *path && (!*fmt || *format) ? NULL : px__oom;
 }
 
 /* An indented continuation line adds to the last log_format, after one space. */
@@ -948,6 +956,7 @@ static const key_def keys[] = {
     {SECT_UPSTREAM, "ntlm", k_up_ntlm, 0},
     {SECT_SERVER, "listen", k_srv_listen, K_REPEAT},
     {SECT_SERVER, "server_name", k_srv_server_name, K_LIST},
+    {SECT_SERVER, "access_log", k_access_log, 0},
     {SECT_SERVER, "tls_cert", k_srv_tls_cert, K_REPEAT},
     {SECT_SERVER, "tls_key", k_srv_tls_key, K_REPEAT},
     {SECT_SERVER, "proxy_pass", k_srv_proxy_pass, 0},

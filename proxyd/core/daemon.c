@@ -101,6 +101,12 @@ static void reload(px_daemon *d)
         px_notify("READY=1");
         return;
     }
+    if (px_open_server_logs(cfg, err, sizeof(err)) < 0) {
+        px_error("reload failed: %s; still serving the previous one", err);
+        px_config_free(cfg);
+        px_notify("READY=1");
+        return;
+    }
     px_runtime *old = atomic_load(&d->rt);
     px_runtime *rt = px_runtime_new(cfg, d->nworkers, d->hooks->exchange_size, old, err, sizeof(err));
     if (!rt) {
@@ -220,6 +226,23 @@ static void shut_down(px_daemon *d)
     px_access_open(NULL);
     px_notice("stopped");
     px_log_close();
+}
+
+int px_open_server_logs(px_config *cfg, char *err, size_t cap)
+{
+    for (int i = 0; i < cfg->nservers; i++) {
+        px_server *s = &cfg->servers[i];
+        if (!s->access_log || s->access_log_off)
+            continue;
+        int sink = px_access_sink_open(s->access_log);
+        if (sink < 0) {
+            snprintf(err, cap, "[server %s] cannot open access log %s: %s", s->name, s->access_log,
+                     sink == -ENOSPC ? "too many distinct access_log files since start" : strerror(-sink));
+            return -1;
+        }
+        s->access_sink = sink;
+    }
+    return 0;
 }
 
 int px_daemon_run(px_daemon *d, px_config *cfg)

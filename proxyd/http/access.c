@@ -89,22 +89,23 @@ void px_access_log(px_conn *c)
 {
     px_worker *w = c->w;
     px_exchange *x = c->x;
+    const px_server *s = c->server;
     int status = x->resp_status;
+    x->resp_status = 0; /* counted and logged once, whichever of next-request or close comes first */
     if (status >= 100 && status <= 599)
         PX_ADD(w->stats.status[status / 100], 1);
-    if (!status || !px_access_enabled()) {
-        x->resp_status = 0; /* counted and logged once, whichever of next-request or close comes first */
+    int sink = s->access_log ? s->access_sink : 0;
+    if (!status || s->access_log_off || !px_access_sink_enabled(sink))
         return;
-    }
-    const px_logfmt *f = w->rt->cfg->access_logfmt;
-    if (f) {
-        custom_line(c, f);
+    px_alog_use(&w->alog, sink);
+    if (s->access_logfmt) {
+        x->resp_status = status; /* for $status */
+        custom_line(c, s->access_logfmt);
         x->resp_status = 0;
         return;
     }
-    x->resp_status = 0;
     char when[64], req[1024], ref[512], ua[512], host[512];
-    int json = w->rt->cfg->access_log_json;
+    int json = s->access_log_json;
     local_time(when, sizeof(when), json);
     double rt = (double)(wire_now(w->loop) - x->started_ms) / 1000.0;
     double ut = x->up_ms ? (double)x->up_ms / 1000.0 : 0;

@@ -291,6 +291,9 @@ static const struct {
      ":2: [global] access_log: unknown format nosuch (combined, json or a log_format's name)"},
     {"[global]\naccess_log = /tmp/a.log main extra\n" MIN_SERVER, "access_log: expected PATH [FORMAT] or off"},
     {MIN_SERVER "add_header = X-Id: $request_idx\n", "add_header: unknown variable"},
+    {MIN_SERVER "access_log = /tmp/s.log nosuch\n",
+     ":6: [server s] access_log: unknown format nosuch (combined, json or a log_format's name)"},
+    {MIN_SERVER "access_log = /tmp/s.log\naccess_log = off\n", ":7: [server s] access_log: key given twice"},
     {MIN_SERVER "request_id = yes\n", "request_id: expected on or off"},
     {MIN_SERVER "proxy_redirect = http://$nope/ /\n", "proxy_redirect: unknown variable"},
     {MIN_SERVER "proxy_redirect = http://a/ http://$host:$nope/\n", "proxy_redirect: unknown variable"},
@@ -900,6 +903,32 @@ START_TEST(log_format_compiled)
 }
 END_TEST
 
+/* access_log per [server]: its own file and format, off, or [global]'s file and format. */
+START_TEST(server_access_logs)
+{
+    char err[2048] = "";
+    px_config *cfg = load("[global]\naccess_log = /tmp/g.log json\nlog_format = short $server $status\n" MIN_SERVER
+                          "access_log = /tmp/s.log short\n"
+                          "[server t]\nlisten = 127.0.0.1:8082\nproxy_pass = app\naccess_log = off\n"
+                          "[server u]\nlisten = 127.0.0.1:8083\nproxy_pass = app\naccess_log = /tmp/u.log\n"
+                          "[server v]\nlisten = 127.0.0.1:8084\nproxy_pass = app\n",
+                          err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    const px_server *s = cfg->servers;
+    ck_assert_str_eq(s[0].access_log, "/tmp/s.log");
+    ck_assert_ptr_eq(s[0].access_logfmt, &cfg->log_formats[0]);
+    ck_assert_int_eq(s[1].access_log_off, 1);
+    ck_assert_ptr_null(s[1].access_log);
+    ck_assert_str_eq(s[2].access_log, "/tmp/u.log");
+    ck_assert_ptr_null(s[2].access_logfmt);
+    ck_assert_int_eq(s[2].access_log_json, 1); /* [global]'s format */
+    ck_assert_ptr_null(s[3].access_log);
+    ck_assert_int_eq(s[3].access_log_off, 0);
+    ck_assert_int_eq(s[3].access_log_json, 1);
+    px_config_free(cfg);
+}
+END_TEST
+
 /* request_id: on by default, [global] inherited, a [server] may turn it off. */
 START_TEST(request_id_switch)
 {
@@ -944,6 +973,7 @@ int main(void)
     tcase_add_test(tc, scheme_decides_tls);
     tcase_add_test(tc, log_format_compiled);
     tcase_add_test(tc, request_id_switch);
+    tcase_add_test(tc, server_access_logs);
     tcase_add_test(tc, tls_port_warned);
     tcase_add_loop_test(tc, server_name_conflict_warned, 0, (int)(sizeof(conflicts) / sizeof(conflicts[0])));
     tcase_add_loop_test(tc, bind_servers_limit, 0, 2);

@@ -177,6 +177,72 @@ START_TEST(json_escape)
 }
 END_TEST
 
+/* One request with Host: host and target; 200 expected. */
+static void get_host(const char *host, const char *target)
+{
+    char cmd[256], out[64];
+    snprintf(cmd, sizeof cmd,
+             "curl -s -o /dev/null -w '%%{http_code}' --max-time 5 -H 'Host: %s' 'http://127.0.0.1:%d%s'", host,
+             env.port, target);
+    ck_assert_int_eq(px_run(cmd, out, sizeof out), 0);
+    ck_assert_str_eq(out, "200");
+}
+
+#define PER_SERVER                                                                                                     \
+    PX_GLOBAL "access_log = @DIR@/access.log\nlog_format = short $server $host $request_uri\n" UPSTREAM                \
+              "[server a]\nlisten = 127.0.0.1:@PORT@\nserver_name = a.example\nproxy_pass = o\n"                       \
+              "access_log = @DIR@/a.log short\n"                                                                       \
+              "[server b]\nlisten = 127.0.0.1:@PORT@\nserver_name = b.example\nproxy_pass = o\n"                       \
+              "access_log = @DIR@/b.log\n"                                                                             \
+              "[server c]\nlisten = 127.0.0.1:@PORT@\nserver_name = c.example\nproxy_pass = o\naccess_log = off\n"     \
+              "[server d]\nlisten = 127.0.0.1:@PORT@\nserver_name = d.example\nproxy_pass = o\n"
+
+/* Each [server]'s access_log gets its lines only (in its format); off logs nothing; a server without one writes
+ * to [global]'s. SIGUSR1 moves every file on (logrotate), and a reload keeps them. */
+START_TEST(per_server_files)
+{
+    char a[128], b[128], g[128], a_old[128], b_old[128];
+    px_env_init(&env, 1);
+    snprintf(a, sizeof a, "%s/a.log", env.dir);
+    snprintf(b, sizeof b, "%s/b.log", env.dir);
+    snprintf(g, sizeof g, "%s/access.log", env.dir);
+    snprintf(a_old, sizeof a_old, "%s/a.log.1", env.dir);
+    snprintf(b_old, sizeof b_old, "%s/b.log.1", env.dir);
+    px_proxy_start(&env, PER_SERVER);
+    get_host("a.example", "/size/1?a1");
+    get_host("b.example", "/size/1?b1");
+    get_host("c.example", "/size/1?c1");
+    get_host("d.example", "/size/1?d1");
+    get_host("a.example", "/size/1?a2");
+    ck_assert_msg(ops_file_has(g, "?d1", 2500), "no d line in the [global] log");
+    ck_assert_msg(ops_file_has(a, "?a2", 2500) && ops_file_has(b, "?b1", 2500), "per-server lines missing");
+    ck_assert_str_eq(log_line(a, "?a1"), "a a.example /size/1?a1");
+    ck_assert_int_eq(ops_file_count(a, "\n"), 2);
+    ck_assert_msg(strstr(log_line(b, "?b1"), " host=b.example server=b rid="), "b's line is not combined");
+    ck_assert_int_eq(ops_file_count(b, "\n"), 1);
+    ck_assert_int_eq(ops_file_count(g, "\n"), 1);
+    ck_assert_int_eq(ops_file_count(g, "?c1") + ops_file_count(a, "?c1") + ops_file_count(b, "?c1"), 0);
+
+    ck_assert_int_eq(rename(a, a_old), 0);
+    ck_assert_int_eq(rename(b, b_old), 0);
+    ck_assert_int_eq(kill(env.pid, SIGUSR1), 0);
+    ck_assert_msg(ops_file_has(env.log, "logs reopened", 3000), "no \"logs reopened\"");
+    get_host("a.example", "/size/1?a3");
+    get_host("b.example", "/size/1?b3");
+    ck_assert_msg(ops_file_has(a, "?a3", 2500) && ops_file_has(b, "?b3", 2500), "SIGUSR1: no new per-server files");
+    ck_assert_int_eq(ops_file_count(a, "\n"), 1);
+    ck_assert_int_eq(ops_file_count(a_old, "?a3"), 0);
+    ck_assert_int_eq(ops_file_count(b_old, "?b3"), 0);
+
+    ck_assert_int_eq(kill(env.pid, SIGHUP), 0);
+    ck_assert_msg(ops_file_has(env.log, "reloaded", 3000), "no reload");
+    get_host("a.example", "/size/1?a4");
+    ck_assert_msg(ops_file_has(a, "?a4", 2500), "after a reload, a's line did not reach a.log");
+    ck_assert_int_eq(ops_file_count(g, "?a4") + ops_file_count(a_old, "?a4"), 0);
+    px_env_done(&env);
+}
+END_TEST
+
 static Suite *logformat_suite(void)
 {
     Suite *s = suite_create("e2e_ops_logformat");
@@ -188,6 +254,7 @@ static Suite *logformat_suite(void)
     tcase_add_test(tc, request_id_in_add_header);
     tcase_add_test(tc, builtin_formats_name_site);
     tcase_add_test(tc, json_escape);
+    tcase_add_test(tc, per_server_files);
     suite_add_tcase(s, tc);
     return s;
 }
