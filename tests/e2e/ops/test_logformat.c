@@ -243,6 +243,37 @@ START_TEST(per_server_files)
 }
 END_TEST
 
+/* $ssl_protocol and $ssl_cipher name what the TLS handshake chose (curl's own view of it agrees); $scheme says
+ * https. */
+START_TEST(tls_variables)
+{
+    char cmd[1024], out[4096], alog[128];
+    px_env_init(&env, 1);
+    snprintf(alog, sizeof alog, "%s/access.log", env.dir);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=t.test "
+             "-addext subjectAltName=DNS:t.test -keyout %s/t.key -out %s/t.crt 2>&1",
+             env.dir, env.dir);
+    ck_assert_msg(px_run(cmd, out, sizeof out) == 0, "openssl req: %s", out);
+    px_proxy_start(&env,
+                   PX_GLOBAL "access_log = @DIR@/access.log tls\n"
+                             "log_format = tls $scheme proto=$ssl_protocol cipher=$ssl_cipher s=$status\n" UPSTREAM
+                             "[server t]\nlisten = 127.0.0.1:@PORT@ tls\nserver_name = t.test\n"
+                             "tls_cert = @DIR@/t.crt\ntls_key = @DIR@/t.key\nproxy_pass = o\n");
+    snprintf(cmd, sizeof cmd,
+             "curl -sv -o /dev/null --max-time 10 --cacert %s/t.crt --resolve t.test:%d:127.0.0.1 "
+             "https://t.test:%d/size/1 2>&1 | grep -o 'SSL connection using .*'",
+             env.dir, env.port, env.port);
+    ck_assert_int_eq(px_run(cmd, out, sizeof out), 0);
+    const char *line = log_line(alog, " s=200");
+    ck_assert_msg(strncmp(line, "https proto=TLSv1.2 cipher=TLS-ECDHE-ECDSA-WITH-", 48) == 0, "got %s", line);
+    /* curl says e.g. "TLSv1.2 / ECDHE-ECDSA-AES128-GCM-SHA256": the same AEAD mode on both sides */
+    ck_assert_msg(strstr(out, "TLSv1.2") != NULL, "curl: %s", out);
+    ck_assert_msg((strstr(out, "GCM") != NULL) == (strstr(line, "GCM") != NULL), "curl: %s, log: %s", out, line);
+    px_env_done(&env);
+}
+END_TEST
+
 static Suite *logformat_suite(void)
 {
     Suite *s = suite_create("e2e_ops_logformat");
@@ -255,6 +286,7 @@ static Suite *logformat_suite(void)
     tcase_add_test(tc, builtin_formats_name_site);
     tcase_add_test(tc, json_escape);
     tcase_add_test(tc, per_server_files);
+    tcase_add_test(tc, tls_variables);
     suite_add_tcase(s, tc);
     return s;
 }
