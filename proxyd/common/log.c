@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,7 @@ void px_log(int level, const char *fmt, ...)
 static atomic_int access_fd[PX_ACCESS_SINKS] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
                                                 -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 static char access_path[PX_ACCESS_SINKS][4096];
+static atomic_bool access_used[PX_ACCESS_SINKS]; /* sinks the running configuration names: SIGUSR1 reopens these */
 
 static int sink_open(int sink, const char *path)
 {
@@ -180,11 +182,20 @@ int px_access_sink_open(const char *path)
     return rc < 0 ? rc : free_sink;
 }
 
+void px_access_sinks_used(const int *sinks, int n)
+{
+    for (int i = 1; i < PX_ACCESS_SINKS; i++)
+        atomic_store(&access_used[i], 0);
+    for (int i = 0; i < n; i++)
+        if (sinks[i] > 0 && sinks[i] < PX_ACCESS_SINKS)
+            atomic_store(&access_used[sinks[i]], 1);
+}
+
 int px_access_reopen(void)
 {
     int rc = 0;
     for (int i = 0; i < PX_ACCESS_SINKS; i++)
-        if (atomic_load(&access_fd[i]) >= 0) {
+        if (atomic_load(&access_fd[i]) >= 0 && (i == 0 || atomic_load(&access_used[i]))) {
             int r = sink_open(i, access_path[i]);
             rc = rc ? rc : r;
         }

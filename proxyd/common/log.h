@@ -66,7 +66,8 @@ typedef struct px_alog {
 /* Opens path for appending (NULL: access logging off), onto the previous descriptor's number. 0 or -errno.
  * Main thread. */
 int px_access_open(const char *path);
-/* Reopens the same path (logrotate) onto the same number. 0 or -errno. Main thread. */
+/* Reopens [global]'s path and those of the sinks in use (logrotate) onto the same numbers. 0 or -errno. Main
+ * thread. */
 int px_access_reopen(void);
 /* Whether access logging is on. Any thread. */
 int px_access_enabled(void);
@@ -74,6 +75,9 @@ int px_access_enabled(void);
  * has that path. -errno, or -ENOSPC when PX_ACCESS_SINKS - 1 distinct paths were opened since start (sinks are
  * never reused: a worker on an older configuration may still write). Main thread. */
 int px_access_sink_open(const char *path);
+/* The sinks the configuration now running names (a sink no longer named keeps its file but is not reopened by
+ * SIGUSR1, so that a rotated-away file is not created again). Main thread. */
+void px_access_sinks_used(const int *sinks, int n);
 /* Whether sink (0: [global]'s access_log) is open. Any thread. */
 int px_access_sink_enabled(int sink);
 /* Prepares a worker's buffer on its loop. */

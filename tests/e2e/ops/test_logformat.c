@@ -239,6 +239,23 @@ START_TEST(per_server_files)
     get_host("a.example", "/size/1?a4");
     ck_assert_msg(ops_file_has(a, "?a4", 2500), "after a reload, a's line did not reach a.log");
     ck_assert_int_eq(ops_file_count(g, "?a4") + ops_file_count(a_old, "?a4"), 0);
+
+    /* a reload that drops a's access_log: a's lines go to [global]'s file, and SIGUSR1 does not make a.log again */
+    char *conf = px_expand(&env, PX_GLOBAL "access_log = @DIR@/access.log\n" UPSTREAM
+                                           "[server a]\nlisten = 127.0.0.1:@PORT@\nserver_name = a.example\n"
+                                           "proxy_pass = o\n");
+    px_write_file(env.conf, conf);
+    free(conf);
+    ck_assert_int_eq(kill(env.pid, SIGHUP), 0);
+    ck_assert_msg(ops_file_has(env.log, "generation 3", 3000), "no second reload");
+    ck_assert_int_eq(rename(a, a_old), 0);
+    ck_assert_int_eq(kill(env.pid, SIGUSR1), 0);
+    for (int i = 0; i < 300 && ops_file_count(env.log, "logs reopened") < 2; i++)
+        ops_sleep_ms(10);
+    ck_assert_int_eq(ops_file_count(env.log, "logs reopened"), 2);
+    get_host("a.example", "/size/1?a5");
+    ck_assert_msg(ops_file_has(g, "?a5", 2500), "a's line did not go to [global]'s log once a.log was dropped");
+    ck_assert_msg(access(a, F_OK) != 0, "SIGUSR1 created a.log again though no server names it");
     px_env_done(&env);
 }
 END_TEST
