@@ -69,7 +69,7 @@ static int test_or_signal(px_config *cfg, const char *path, int test, const char
 
 /* What can still be refused on the terminal before the daemon starts: exposed keys, a pid file that cannot be
  * written, files `user` could not re-read at a reload, and unopenable logs. */
-static int prepare(const px_config *cfg)
+static int prepare(px_config *cfg)
 {
     if (px_check_keys(cfg, stderr) || px_check_pid_file(cfg, stderr) || px_check_user_access(cfg, stderr))
         return -1;
@@ -79,6 +79,11 @@ static int prepare(const px_config *cfg)
     }
     if (px_access_open(cfg->access_log) < 0) {
         fprintf(stderr, "proxyd: cannot open access log %s: %s\n", cfg->access_log, strerror(errno));
+        return -1;
+    }
+    char err[512];
+    if (px_open_server_logs(cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "proxyd: %s\n", err);
         return -1;
     }
     return 0;

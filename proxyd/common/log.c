@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,36 +141,80 @@ void px_log(int level, const char *fmt, ...)
 
 /* ---------------------------------------------------------------- access log */
 
-/* Process-wide like the error log; replaced in place on reopen (see px_log_swap_fd). */
-static atomic_int access_fd = -1;
-static char access_path[4096];
+/* Process-wide like the error log; replaced in place on reopen (see px_log_swap_fd). Sink 0 is [global]'s
+ * access_log; the others are [server] access_log files, one per distinct path, kept open until exit so that a
+ * worker still serving an older configuration never writes to a reused number. */
+static atomic_int access_fd[PX_ACCESS_SINKS] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                                -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+static char access_path[PX_ACCESS_SINKS][4096];
+static atomic_bool access_used[PX_ACCESS_SINKS]; /* sinks the running configuration names: SIGUSR1 reopens these */
 
-int px_access_open(const char *path)
+static int sink_open(int sink, const char *path)
 {
     int fd = -1;
     if (path) {
         fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
         if (fd < 0)
             return -errno;
-        if (path != access_path) /* a reopen passes access_path itself */
-            snprintf(access_path, sizeof(access_path), "%s", path);
+        if (path != access_path[sink]) /* a reopen passes access_path itself */
+            snprintf(access_path[sink], sizeof(access_path[sink]), "%s", path);
     }
-    return px_log_swap_fd(&access_fd, fd, 0);
+    return px_log_swap_fd(&access_fd[sink], fd, 0);
+}
+
+int px_access_open(const char *path)
+{
+    return sink_open(0, path);
+}
+
+int px_access_sink_open(const char *path)
+{
+    int free_sink = 0;
+    for (int i = 1; i < PX_ACCESS_SINKS; i++) {
+        if (access_path[i][0] && strcmp(access_path[i], path) == 0)
+            return i; /* already open: SIGUSR1 moves it to a new file */
+        if (!access_path[i][0] && !free_sink)
+            free_sink = i;
+    }
+    if (!free_sink)
+        return -ENOSPC;
+    int rc = sink_open(free_sink, path);
+    return rc < 0 ? rc : free_sink;
+}
+
+void px_access_sinks_used(const int *sinks, int n)
+{
+    for (int i = 1; i < PX_ACCESS_SINKS; i++)
+        atomic_store(&access_used[i], 0);
+    for (int i = 0; i < n; i++)
+        if (sinks[i] > 0 && sinks[i] < PX_ACCESS_SINKS)
+            atomic_store(&access_used[sinks[i]], 1);
 }
 
 int px_access_reopen(void)
 {
-    return atomic_load(&access_fd) >= 0 ? px_access_open(access_path) : 0;
+    int rc = 0;
+    for (int i = 0; i < PX_ACCESS_SINKS; i++)
+        if (atomic_load(&access_fd[i]) >= 0 && (i == 0 || atomic_load(&access_used[i]))) {
+            int r = sink_open(i, access_path[i]);
+            rc = rc ? rc : r;
+        }
+    return rc;
 }
 
 int px_access_enabled(void)
 {
-    return atomic_load(&access_fd) >= 0;
+    return atomic_load(&access_fd[0]) >= 0;
+}
+
+int px_access_sink_enabled(int sink)
+{
+    return sink >= 0 && sink < PX_ACCESS_SINKS && atomic_load(&access_fd[sink]) >= 0;
 }
 
 void px_alog_flush(px_alog *a)
 {
-    int fd = atomic_load(&access_fd);
+    int fd = atomic_load(&access_fd[a->sink]);
     if (a->len && fd >= 0) {
         ssize_t n = write(fd, a->buf, a->len);
         (void)n;
@@ -177,6 +222,14 @@ void px_alog_flush(px_alog *a)
     a->len = 0;
     if (a->loop)
         wire_timer_stop(a->loop, &a->timer);
+}
+
+void px_alog_use(px_alog *a, int sink)
+{
+    if (a->sink != sink) {
+        px_alog_flush(a);
+        a->sink = sink;
+    }
 }
 
 static void on_alog_timer(wire_loop *loop, wire_timer *t)
@@ -187,6 +240,7 @@ static void on_alog_timer(wire_loop *loop, wire_timer *t)
 void px_alog_init(px_alog *a, wire_loop *loop)
 {
     a->len = 0;
+    a->sink = 0;
     a->loop = loop;
     wire_timer_init(&a->timer, on_alog_timer, a);
 }

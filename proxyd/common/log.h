@@ -11,6 +11,9 @@
 
 #include "common/constants.h"
 
+/* Access log files: [global]'s and those of [server] sections (distinct paths since start). */
+#define PX_ACCESS_SINKS 32
+
 enum px_log_level { PX_LOG_DEBUG = 0, PX_LOG_INFO, PX_LOG_NOTICE, PX_LOG_WARN, PX_LOG_ERROR };
 
 /* "debug".."error" to a level, or -1. */
@@ -55,6 +58,7 @@ int px_log_every_due(px_log_every *e, uint64_t now_ms, uint64_t interval_ms, uin
 typedef struct px_alog {
     char buf[PX_ALOG_BUF];
     size_t len;
+    int sink; /* the file what is buffered goes to (px_alog_use) */
     wire_timer timer;
     wire_loop *loop;
 } px_alog;
@@ -62,12 +66,24 @@ typedef struct px_alog {
 /* Opens path for appending (NULL: access logging off), onto the previous descriptor's number. 0 or -errno.
  * Main thread. */
 int px_access_open(const char *path);
-/* Reopens the same path (logrotate) onto the same number. 0 or -errno. Main thread. */
+/* Reopens [global]'s path and those of the sinks in use (logrotate) onto the same numbers. 0 or -errno. Main
+ * thread. */
 int px_access_reopen(void);
 /* Whether access logging is on. Any thread. */
 int px_access_enabled(void);
+/* A [server]'s access_log: the sink (1..PX_ACCESS_SINKS-1) of path, opened for appending unless a sink already
+ * has that path. -errno, or -ENOSPC when PX_ACCESS_SINKS - 1 distinct paths were opened since start (sinks are
+ * never reused: a worker on an older configuration may still write). Main thread. */
+int px_access_sink_open(const char *path);
+/* The sinks the configuration now running names (a sink no longer named keeps its file but is not reopened by
+ * SIGUSR1, so that a rotated-away file is not created again). Main thread. */
+void px_access_sinks_used(const int *sinks, int n);
+/* Whether sink (0: [global]'s access_log) is open. Any thread. */
+int px_access_sink_enabled(int sink);
 /* Prepares a worker's buffer on its loop. */
 void px_alog_init(px_alog *a, wire_loop *loop);
+/* Makes what follows go to sink, writing what was buffered for another sink first. Worker's thread. */
+void px_alog_use(px_alog *a, int sink);
 /* Appends one line; the line is dropped whole rather than written cut when it does not fit. Worker's thread. */
 void px_alog_printf(px_alog *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Writes what is buffered and stops the flush timer. Worker's thread. */

@@ -116,6 +116,7 @@ static const struct {
     const char *name;
     px_var var;
 } var_names[] = {
+    /* a name that is a prefix of another comes after it: the first whole-word match wins */
     {"proxy_add_x_forwarded_for", PX_VAR_PROXY_ADD_XFF},
     {"request_uri", PX_VAR_REQUEST_URI},
     {"remote_addr", PX_VAR_REMOTE_ADDR},
@@ -123,7 +124,46 @@ static const struct {
     {"scheme", PX_VAR_SCHEME},
     {"http_host", PX_VAR_HTTP_HOST},
     {"host", PX_VAR_HOST},
+    {"request_id", PX_VAR_REQUEST_ID},
+    {"server", PX_VAR_SERVER},
+    {"time_local", PX_VAR_TIME_LOCAL},
+    {"time_iso8601", PX_VAR_TIME_ISO8601},
+    {"request_method", PX_VAR_REQUEST_METHOD},
+    {"request_time", PX_VAR_REQUEST_TIME},
+    {"request", PX_VAR_REQUEST},
+    {"status", PX_VAR_STATUS},
+    {"body_bytes_sent", PX_VAR_BODY_BYTES_SENT},
+    {"http_referer", PX_VAR_HTTP_REFERER},
+    {"http_user_agent", PX_VAR_HTTP_USER_AGENT},
+    {"upstream_addr", PX_VAR_UPSTREAM_ADDR},
+    {"upstream_status", PX_VAR_UPSTREAM_STATUS},
+    {"upstream_response_time", PX_VAR_UPSTREAM_RESPONSE_TIME},
+    {"ssl_protocol", PX_VAR_SSL_PROTOCOL},
+    {"ssl_cipher", PX_VAR_SSL_CIPHER},
 };
+
+static const char unknown_var[] =
+    "unknown variable (known: $host $http_host $request_uri $scheme $remote_addr $proxy_add_x_forwarded_for "
+    "$server_name $server $request_id $time_local $time_iso8601 $request $request_method $status "
+    "$body_bytes_sent $http_referer $http_user_agent $upstream_addr $upstream_status $request_time "
+    "$upstream_response_time $ssl_protocol $ssl_cipher; ${name} also works)";
+
+/* The variable named at p (just after '$'), bare or braced; its length in *used. NONE when unknown. */
+static px_var var_at(const char *p, size_t *used)
+{
+    int braced = *p == '{';
+    const char *name = p + braced;
+    for (size_t i = 0; i < sizeof(var_names) / sizeof(var_names[0]); i++) {
+        size_t l = strlen(var_names[i].name);
+        if (strncmp(name, var_names[i].name, l) != 0)
+            continue;
+        if (braced ? name[l] != '}' : isalnum((unsigned char)name[l]) || name[l] == '_')
+            continue;
+        *used = l + (braced ? 2 : 0);
+        return var_names[i].var;
+    }
+    return PX_VAR_NONE;
+}
 
 /* Compiles "text $var text" into parts. Returns NULL or an error message. */
 const char *px__tpl_compile(px_tpl *t, const char *text)
@@ -138,22 +178,17 @@ const char *px__tpl_compile(px_tpl *t, const char *text)
             p++;
             continue;
         }
-        size_t i, n = sizeof(var_names) / sizeof(var_names[0]);
-        for (i = 0; i < n; i++) {
-            size_t l = strlen(var_names[i].name);
-            if (strncmp(p + 1, var_names[i].name, l) == 0 && !isalnum((unsigned char)p[1 + l]) && p[1 + l] != '_')
-                break;
-        }
-        if (i == n)
-            return "unknown variable (known: $host $request_uri $scheme $remote_addr "
-                   "$proxy_add_x_forwarded_for $server_name $http_host)";
+        size_t used = 0;
+        px_var v = var_at(p + 1, &used);
+        if (v == PX_VAR_NONE)
+            return unknown_var;
         if (t->nparts == PX_TPL_MAX_PARTS)
             return "too many variables";
         t->parts[t->nparts].lit = lit;
         t->parts[t->nparts].len = (size_t)(p - lit);
-        t->parts[t->nparts].var = var_names[i].var;
+        t->parts[t->nparts].var = v;
         t->nparts++;
-        p += 1 + strlen(var_names[i].name);
+        p += 1 + used;
         lit = p;
     }
     if (p > lit || t->nparts == 0) {
@@ -165,6 +200,44 @@ const char *px__tpl_compile(px_tpl *t, const char *text)
         t->nparts++;
     }
     return NULL;
+}
+
+const char *px_logfmt_compile(px_logfmt *f, const char *text)
+{
+    f->text = px__strdup(text);
+    f->parts = NULL;
+    f->nparts = 0;
+    if (!f->text)
+        return px__oom;
+    int cap = 1;
+    for (const char *q = text; *q; q++)
+        cap += *q == '$';
+    if (!(f->parts = calloc((size_t)cap, sizeof(*f->parts))))
+        return px__oom;
+    const char *p = f->text, *lit = p;
+    while (*p) {
+        if (*p != '$') {
+            p++;
+            continue;
+        }
+        size_t used = 0;
+        px_var v = var_at(p + 1, &used);
+        if (v == PX_VAR_NONE)
+            return unknown_var;
+        f->parts[f->nparts++] = (px_logfmt_part){lit, (size_t)(p - lit), v};
+        p += 1 + used;
+        lit = p;
+    }
+    if (p > lit || f->nparts == 0)
+        f->parts[f->nparts++] = (px_logfmt_part){lit, (size_t)(p - lit), PX_VAR_NONE};
+    return NULL;
+}
+
+void px_logfmt_free(px_logfmt *f)
+{
+    free(f->name);
+    free(f->text);
+    free(f->parts);
 }
 
 int px__is_token(const char *s, size_t n)
@@ -283,6 +356,7 @@ static px_server *new_server(load_ctx *c, const char *name)
     s->proxy_buffers_size = 4096;
     s->proxy_redirect = 1;
     s->server_tokens = -1;
+    s->request_id = -1;
     limits_unset(&s->limits);
     gzip_unset(&s->gzip);
     return s;
@@ -493,6 +567,8 @@ static void server_free(px_server *s)
         free(s->routes[i].upstream_name);
     }
     tpl_free(&s->return_url);
+    free(s->access_log);
+    free(s->access_log_format);
     for (int i = 0; i < s->nset_headers; i++) {
         free(s->set_headers[i].name);
         tpl_free(&s->set_headers[i].value);
@@ -541,6 +617,10 @@ void px_config_free(px_config *cfg)
     free(cfg->pid_file);
     free(cfg->error_log);
     free(cfg->access_log);
+    free(cfg->access_log_format);
+    for (int i = 0; i < cfg->nlog_formats; i++)
+        px_logfmt_free(&cfg->log_formats[i]);
+    free(cfg->log_formats);
     free(cfg->tls_ticket_key_file);
     free(cfg->tls_protocols);
     free(cfg->tls_ciphers);

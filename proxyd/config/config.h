@@ -36,7 +36,24 @@ typedef enum px_var {
     PX_VAR_REMOTE_ADDR,
     PX_VAR_PROXY_ADD_XFF,
     PX_VAR_SERVER_NAME,
-    PX_VAR_HTTP_HOST, /* the Host field (or absolute-form authority) as received, port included */
+    PX_VAR_HTTP_HOST,  /* the Host field (or absolute-form authority) as received, port included */
+    PX_VAR_REQUEST_ID, /* the valid X-Request-ID received, else 32 random hex digits (http/vars.c) */
+    PX_VAR_SERVER,     /* the [server] section's name */
+    /* mostly for log_format (nginx's names), valid in any template */
+    PX_VAR_TIME_LOCAL,
+    PX_VAR_TIME_ISO8601,
+    PX_VAR_REQUEST,
+    PX_VAR_REQUEST_METHOD,
+    PX_VAR_STATUS,
+    PX_VAR_BODY_BYTES_SENT,
+    PX_VAR_HTTP_REFERER,
+    PX_VAR_HTTP_USER_AGENT,
+    PX_VAR_UPSTREAM_ADDR,
+    PX_VAR_UPSTREAM_STATUS,
+    PX_VAR_REQUEST_TIME,
+    PX_VAR_UPSTREAM_RESPONSE_TIME,
+    PX_VAR_SSL_PROTOCOL,
+    PX_VAR_SSL_CIPHER,
 } px_var;
 
 #define PX_TPL_MAX_PARTS 8
@@ -49,6 +66,21 @@ typedef struct px_tpl {
     } parts[PX_TPL_MAX_PARTS];
     int nparts;
 } px_tpl;
+
+/* A log_format: like a template, but with any number of parts, and an escaping rule for the values. */
+typedef enum px_escape { PX_ESCAPE_DEFAULT = 0, PX_ESCAPE_JSON } px_escape;
+typedef struct px_logfmt_part {
+    const char *lit; /* points into text (not NUL-terminated) */
+    size_t len;
+    px_var var; /* expanded after the literal, or NONE */
+} px_logfmt_part;
+typedef struct px_logfmt {
+    char *name;
+    char *text;
+    px_escape escape;
+    px_logfmt_part *parts;
+    int nparts;
+} px_logfmt;
 
 typedef struct px_header {
     char *name;
@@ -193,6 +225,15 @@ typedef struct px_server {
     px_limits limits;
     px_gzip gzip;
     int server_tokens;
+    int request_id; /* keep a valid X-Request-ID, else make one; send it upstream */
+    /* access_log in [server]: its own file (access_log set), none (access_log_off), else [global]'s */
+    char *access_log;
+    char *access_log_format; /* as written; NULL: [global]'s format */
+    int access_log_line;
+    int access_log_off;
+    int access_log_json;
+    const px_logfmt *access_logfmt;
+    int access_sink; /* the daemon's sink for access_log (px_access_sink_open), set before any worker sees it */
 } px_server;
 
 typedef struct px_config {
@@ -211,6 +252,12 @@ typedef struct px_config {
     int log_level;    /* px_log_level */
     char *access_log; /* NULL: off */
     int access_log_json;
+    char *access_log_format;        /* the FORMAT after access_log's path, as written; NULL: access_log_format */
+    int access_log_line;            /* where access_log was written */
+    const px_logfmt *access_logfmt; /* a log_format, or NULL: the built-in line (access_log_json) */
+    px_logfmt *log_formats;
+    int nlog_formats;
+    int request_id;
     int server_tokens;
     uint64_t tls_session_cache;
     int tls_session_tickets;
@@ -247,6 +294,11 @@ void px_config_free(px_config *cfg);
 int px_parse_duration(const char *s, uint64_t *ms);
 /* Parses "10m", "4k", "1g", "100" (bytes). 0 or -1. */
 int px_parse_size(const char *s, uint64_t *bytes);
+
+/* Compiles a log_format's text into f->parts (f then owns a copy of text; name and escape are the caller's).
+ * NULL, or why it is refused (an unknown $variable). px_logfmt_free releases it either way. */
+const char *px_logfmt_compile(px_logfmt *f, const char *text);
+void px_logfmt_free(px_logfmt *f);
 
 /* Finds the upstream by name, or NULL. */
 px_upstream *px_config_upstream(const px_config *cfg, const char *name);

@@ -19,6 +19,7 @@ void px__config_defaults(px_config *cfg)
     cfg->shutdown_timeout = 30000;
     cfg->drain_delay = 0;           /* as before drain_delay existed: SIGQUIT stops accepting at once */
     cfg->limit_table_size = 100000; /* clients: about 6 MB */
+    cfg->request_id = 1;            /* one id in the access log, the origin's log and the client's report */
     px_limits *l = &cfg->limits;
     l->client_header_timeout = 60000;
     l->client_body_timeout = 60000;
@@ -81,6 +82,7 @@ static void inherit(load_ctx *c, px_server *s)
     if (s->gzip.ntypes < 0)
         inherit_types(c, s);
     INHERIT(s, cfg, server_tokens, -1);
+    INHERIT(s, cfg, request_id, -1);
 }
 
 /* A route's timeouts not given as options are its upstream's. A route that lengthens read_timeout (a long poll) yet
@@ -400,9 +402,51 @@ static void check_binds(load_ctx *c)
         }
 }
 
+/* access_log's FORMAT: a built-in name, or a log_format defined anywhere in [global]. 0, or -1 when unknown. */
+static int find_format(const px_config *cfg, const char *name, int *json, const px_logfmt **f)
+{
+    if (strcmp(name, "combined") == 0 || strcmp(name, "json") == 0) {
+        *json = name[0] == 'j';
+        *f = NULL;
+        return 0;
+    }
+    for (int i = 0; i < cfg->nlog_formats; i++)
+        if (strcmp(cfg->log_formats[i].name, name) == 0) {
+            *f = &cfg->log_formats[i];
+            return 0;
+        }
+    return -1;
+}
+
+static void format_error(load_ctx *c, int line, const char *section, const char *name)
+{
+    c->lineno = line;
+    snprintf(c->section, sizeof(c->section), "%s", section);
+    px__cfg_error(c, "access_log", "unknown format %s (combined, json or a log_format's name)", name);
+}
+
+/* [global]'s access_log format, then each [server]'s: its own FORMAT, else [global]'s. */
+static void resolve_access_formats(load_ctx *c)
+{
+    px_config *cfg = c->cfg;
+    if (cfg->access_log_format && find_format(cfg, cfg->access_log_format, &cfg->access_log_json, &cfg->access_logfmt))
+        format_error(c, cfg->access_log_line, "global", cfg->access_log_format);
+    for (int i = 0; i < cfg->nservers; i++) {
+        px_server *s = &cfg->servers[i];
+        s->access_log_json = cfg->access_log_json;
+        s->access_logfmt = cfg->access_logfmt;
+        if (s->access_log_format && find_format(cfg, s->access_log_format, &s->access_log_json, &s->access_logfmt)) {
+            char section[128];
+            snprintf(section, sizeof(section), "server %s", s->name);
+            format_error(c, s->access_log_line, section, s->access_log_format);
+        }
+    }
+}
+
 void px__config_finish(load_ctx *c)
 {
     px_config *cfg = c->cfg;
+    resolve_access_formats(c);
     if (!cfg->pid_file && !(cfg->pid_file = px__strdup(PX_PID_FILE_DEFAULT))) { /* -s and the daemon agree */
         c->lineno = 0;
         snprintf(c->section, sizeof(c->section), "global");

@@ -87,6 +87,12 @@ static const char *k_server_tokens(load_ctx *c, const char *v)
     return px__parse_switch(v, dst) ? SWITCH_MSG : NULL;
 }
 
+static const char *k_request_id(load_ctx *c, const char *v)
+{
+    int *dst = c->kind == SECT_SERVER ? &c->srv->request_id : &c->cfg->request_id;
+    return px__parse_switch(v, dst) ? SWITCH_MSG : NULL;
+}
+
 /* ---------------------------------------------------------------- gzip */
 
 static const char *k_gzip(load_ctx *c, const char *v)
@@ -229,14 +235,96 @@ static const char *k_ticket_key_file(load_ctx *c, const char *v)
 STRING_KEY(k_tls_protocols, c->cfg->tls_protocols)
 STRING_KEY(k_tls_ciphers, c->cfg->tls_ciphers)
 
+/* "PATH [FORMAT]" or "off"; FORMAT (combined, json or a log_format's name) is resolved once the file is read. */
 static const char *k_access_log(load_ctx *c, const char *v)
 {
-    free(c->cfg->access_log);
-    c->cfg->access_log = NULL;
-    if (strcmp(v, "off") == 0)
+    int in_server = c->kind == SECT_SERVER;
+    char **path = in_server ? &c->srv->access_log : &c->cfg->access_log;
+    char **format = in_server ? &c->srv->access_log_format : &c->cfg->access_log_format;
+    free(*path);
+    free(*format);
+    *path = *format = NULL;
+    *(in_server ? &c->srv->access_log_line : &c->cfg->access_log_line) = c->lineno;
+    if (in_server)
+        c->srv->access_log_off = 0;
+    if (strcmp(v, "off") == 0) {
+        if (in_server)
+            c->srv->access_log_off = 1;
         return NULL;
-    c->cfg->access_log = px__strdup(v);
-    return c->cfg->access_log ? NULL : px__oom;
+    }
+    size_t n = strcspn(v, " \t");
+    const char *fmt = v + n + strspn(v + n, " \t");
+    if (*fmt && fmt[strcspn(fmt, " \t")])
+        return "expected PATH [FORMAT] or off";
+    *path = strndup(v, n);
+    if (*fmt)
+        *format = px__strdup(fmt);
+    return *path && (!*fmt || *format) ? NULL : px__oom;
+}
+
+/* An indented continuation line adds to the last log_format, after one space. */
+static const char *log_format_more(load_ctx *c, const char *v)
+{
+    px_config *cfg = c->cfg;
+    if (!cfg->nlog_formats)
+        return "a continuation line without a log_format before it";
+    px_logfmt *f = &cfg->log_formats[cfg->nlog_formats - 1];
+    size_t n = strlen(f->text), m = strlen(v);
+    char *joined = malloc(n + m + 2);
+    if (!joined)
+        return px__oom;
+    memcpy(joined, f->text, n);
+    joined[n] = ' ';
+    memcpy(joined + n + 1, v, m + 1);
+    free(f->text);
+    free(f->parts);
+    const char *err = px_logfmt_compile(f, joined);
+    free(joined);
+    return err;
+}
+
+/* "NAME [escape=default|json] FORMAT", FORMAT going on over indented continuation lines. */
+static const char *k_log_format(load_ctx *c, const char *v)
+{
+    if (c->continuation)
+        return log_format_more(c, v);
+    size_t n = strcspn(v, " \t");
+    const char *rest = v + n + strspn(v + n, " \t");
+    if (!px__is_token(v, n) || !*rest)
+        return "expected NAME [escape=default|json] FORMAT";
+    if ((n == 8 && strncmp(v, "combined", 8) == 0) || (n == 4 && strncmp(v, "json", 4) == 0))
+        return "combined and json are the built-in formats' names";
+    px_config *cfg = c->cfg;
+    for (int i = 0; i < cfg->nlog_formats; i++)
+        if (strlen(cfg->log_formats[i].name) == n && strncmp(cfg->log_formats[i].name, v, n) == 0)
+            return "a log_format of this name is already defined";
+    px_escape esc = PX_ESCAPE_DEFAULT;
+    if (strncmp(rest, "escape=", 7) == 0) {
+        size_t m = strcspn(rest, " \t");
+        if (m == 14 && strncmp(rest, "escape=default", 14) == 0)
+            esc = PX_ESCAPE_DEFAULT;
+        else if (m == 11 && strncmp(rest, "escape=json", 11) == 0)
+            esc = PX_ESCAPE_JSON;
+        else
+            return "expected escape=default or escape=json";
+        rest += m + strspn(rest + m, " \t");
+        if (!*rest)
+            return "expected a FORMAT after escape=";
+    }
+    px_logfmt *grown = realloc(cfg->log_formats, sizeof(*grown) * (size_t)(cfg->nlog_formats + 1));
+    if (!grown)
+        return px__oom;
+    cfg->log_formats = grown;
+    px_logfmt *f = &grown[cfg->nlog_formats++];
+    memset(f, 0, sizeof(*f));
+    f->escape = esc;
+    f->name = strndup(v, n);
+    const char *err = f->name ? px_logfmt_compile(f, rest) : px__oom;
+    if (err) {
+        px_logfmt_free(f);
+        cfg->nlog_formats--;
+    }
+    return err;
 }
 
 static const char *k_access_log_format(load_ctx *c, const char *v)
@@ -922,6 +1010,7 @@ static const key_def keys[] = {
     {SECT_GLOBAL, "log_level", k_log_level, 0},
     {SECT_GLOBAL, "access_log", k_access_log, 0},
     {SECT_GLOBAL, "access_log_format", k_access_log_format, 0},
+    {SECT_GLOBAL, "log_format", k_log_format, K_REPEAT | K_LIST},
     {SECT_GLOBAL, "tls_session_cache", k_tls_session_cache, 0},
     {SECT_GLOBAL, "tls_session_tickets", k_tls_session_tickets, 0},
     {SECT_GLOBAL, "tls_ticket_key_file", k_ticket_key_file, 0},
@@ -929,6 +1018,7 @@ static const key_def keys[] = {
     {SECT_GLOBAL, "tls_ciphers", k_tls_ciphers, 0},
     {SECT_GLOBAL, "tls_stapling", k_tls_stapling, 0},
     {SECT_NONE, "server_tokens", k_server_tokens, 0},
+    {SECT_NONE, "request_id", k_request_id, 0},
     {SECT_NONE, "client_header_timeout", k_client_header_timeout, 0},
     {SECT_NONE, "client_body_timeout", k_client_body_timeout, 0},
     {SECT_NONE, "keepalive_timeout", k_keepalive_timeout, 0},
@@ -968,6 +1058,7 @@ static const key_def keys[] = {
     {SECT_UPSTREAM, "health_host", k_up_health_host, 0},
     {SECT_SERVER, "listen", k_srv_listen, K_REPEAT},
     {SECT_SERVER, "server_name", k_srv_server_name, K_LIST},
+    {SECT_SERVER, "access_log", k_access_log, 0},
     {SECT_SERVER, "tls_cert", k_srv_tls_cert, K_REPEAT},
     {SECT_SERVER, "tls_key", k_srv_tls_key, K_REPEAT},
     {SECT_SERVER, "proxy_pass", k_srv_proxy_pass, 0},

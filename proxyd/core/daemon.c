@@ -74,6 +74,38 @@ static void broadcast(px_daemon *d)
         px_worker_wake(&d->workers[i]);
 }
 
+int px_open_server_logs(px_config *cfg, char *err, size_t cap)
+{
+    for (int i = 0; i < cfg->nservers; i++) {
+        px_server *s = &cfg->servers[i];
+        if (!s->access_log || s->access_log_off)
+            continue;
+        int sink = px_access_sink_open(s->access_log);
+        if (sink < 0) {
+            snprintf(err, cap, "[server %s] cannot open access log %s: %s", s->name, s->access_log,
+                     sink == -ENOSPC ? "too many distinct access_log files since start" : strerror(-sink));
+            return -1;
+        }
+        s->access_sink = sink;
+    }
+    return 0;
+}
+
+/* The per-server access logs SIGUSR1 reopens: those of the configuration now running. */
+static void server_logs_in_use(const px_config *cfg)
+{
+    int used[PX_ACCESS_SINKS], n = 0;
+    for (int i = 0; i < cfg->nservers; i++) {
+        const px_server *s = &cfg->servers[i];
+        int k = 0;
+        while (k < n && used[k] != s->access_sink)
+            k++;
+        if (s->access_log && !s->access_log_off && k == n && n < PX_ACCESS_SINKS)
+            used[n++] = s->access_sink; /* distinct sinks: fewer than PX_ACCESS_SINKS */
+    }
+    px_access_sinks_used(used, n);
+}
+
 /* Loads a configuration with its error lines going to the error log, one log line each. */
 static px_config *load_logged(const char *path)
 {
@@ -102,6 +134,12 @@ static void reload(px_daemon *d)
         px_notify("READY=1");
         return;
     }
+    if (px_open_server_logs(cfg, err, sizeof(err)) < 0) {
+        px_error("reload failed: %s; still serving the previous one", err);
+        px_config_free(cfg);
+        px_notify("READY=1");
+        return;
+    }
     px_runtime *old = atomic_load(&d->rt);
     px_runtime *rt = px_runtime_new(cfg, d->nworkers, d->hooks->exchange_size, old, err, sizeof(err));
     if (!rt) {
@@ -112,6 +150,7 @@ static void reload(px_daemon *d)
     }
     atomic_store(&d->acks, 0);
     atomic_store(&d->rt, rt);
+    server_logs_in_use(cfg);
     broadcast(d);
     px_prober_wake(d->prober);
     for (int i = 0; i < 2000 && atomic_load(&d->acks) < (int)d->nworkers; i++)
@@ -241,6 +280,7 @@ int px_daemon_run(px_daemon *d, px_config *cfg)
         return 1;
     }
     atomic_store(&d->rt, rt);
+    server_logs_in_use(cfg);
     if (write_pid(cfg) < 0) {
         px_runtime_unref(rt);
         wire_signal_stop(d->loop);

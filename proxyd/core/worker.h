@@ -94,6 +94,10 @@ struct px_daemon {
     struct px_prober *prober; /* the active health checker (core/probe.c) */
 };
 
+/* Opens each [server]'s own access_log (px_access_sink_open) and records its sink in the server, before any worker
+ * sees cfg. 0, or -1 with the reason in err. Main thread. */
+int px_open_server_logs(px_config *cfg, char *err, size_t cap);
+
 /* Runs proxyd on cfg (taken) until a stop signal: workers, reloads on SIGHUP, log reopening on SIGUSR1. Returns
  * the exit status. Main thread. */
 int px_daemon_run(px_daemon *d, px_config *cfg);

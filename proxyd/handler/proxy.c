@@ -47,6 +47,8 @@ static int dropped(const px_conn *c, size_t i, int conn_names)
     case PF_OTHER:
         if (!c->server->limits.underscores_in_headers && px_field_has_underscore(f->name))
             return 1;
+        if (c->server->request_id && http_slice_eq_ci(f->name, "x-request-id"))
+            return 1; /* sent once, as px_request_id chose it */
         break;
     default: break;
     }
@@ -75,6 +77,11 @@ static void write_default_fields(px_conn *c, http_writer *hw)
         http_write_slice(hw, f.name);
         http_write_raw(hw, ": ", 2);
         px_var_write(c, defaults[k].var, hw);
+        http_write_raw(hw, "\r\n", 2);
+    }
+    if (c->server->request_id && !(c->server->nset_headers && overridden(c->server, http_slice_cstr("X-Request-ID")))) {
+        http_write_raw(hw, "X-Request-ID: ", 14);
+        px_var_write(c, PX_VAR_REQUEST_ID, hw);
         http_write_raw(hw, "\r\n", 2);
     }
     for (int k = 0; k < c->server->nset_headers; k++)

@@ -367,7 +367,7 @@ static void choose_framing(px_conn *c, const http_response *resp)
 static px_step on_response_head(px_conn *c, const http_response *resp, size_t head_len)
 {
     px_exchange *x = c->x;
-    x->resp_status = resp->status;
+    x->resp_status = x->up_status = resp->status;
     x->up_ms = wire_now(c->w->loop) - x->started_ms;
     px_upstream_succeeded(x->up);
     check_pinning(c, resp);

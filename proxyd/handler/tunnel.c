@@ -82,7 +82,7 @@ px_step px_tunnel_begin(px_conn *c, const http_response *resp, size_t head_len)
     px_upconn *u = x->up;
     long hl = build_switch_head(c, resp);
     u->s.in.start += head_len;
-    x->resp_status = 101;
+    x->resp_status = x->up_status = 101;
     x->resp_head_sent = 1;
     if (hl < 0)
         return PX_CLOSE;

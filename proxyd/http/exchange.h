@@ -12,6 +12,9 @@
 #include "common/step.h"
 #include "config/config.h"
 
+/* The longest X-Request-ID kept from a client (longer ones are replaced by proxyd's own). */
+#define PX_REQUEST_ID_MAX 128
+
 typedef struct px_conn px_conn;
 typedef struct px_upconn px_upconn;
 struct px_gzip_state;
@@ -65,6 +68,7 @@ typedef struct px_exchange {
     int up_reusable;     /* the response allows reusing the upstream connection */
     const char *up_addr; /* the server that answered, for the access log */
     uint64_t up_ms;      /* upstream response time (head received) */
+    int up_status;       /* the upstream's status (before any rewrite), for $upstream_status; 0: none */
     /* the response toward the client */
     int resp_status; /* 0 until an answer is chosen; logged once */
     int resp_head_sent;
@@ -82,6 +86,9 @@ typedef struct px_exchange {
     int file_fd; /* -1 when none */
     off_t file_off;
     uint64_t file_left;
+    /* $request_id and X-Request-ID (http/vars.c, px_request_id): chosen on first use */
+    size_t request_id_len;
+    char request_id[PX_REQUEST_ID_MAX + 1];
     /* a tunnel (after 101): the client-to-upstream buffer, after the head, which stays intact for the logs */
     wire_buf tunnel_in;
 } px_exchange;

@@ -295,6 +295,24 @@ static const struct {
     {MIN_SERVER "proxy_redirect = http://a/\n", ":6: [server s] proxy_redirect: expected default, off, or \"FROM TO\""},
     {MIN_SERVER "proxy_redirect = http://a/ / /x\n", "proxy_redirect: expected default, off, or \"FROM TO\""},
     {MIN_SERVER "proxy_redirect = ~^http://a(.*) $1\n", "proxy_redirect: regular expressions (~) are not supported"},
+    {"[global]\nlog_format = main $remote_addr $nope\n" MIN_SERVER, ":2: [global] log_format: unknown variable"},
+    {"[global]\nlog_format = main $request_time$stat\n" MIN_SERVER, "log_format: unknown variable"},
+    {"[global]\nlog_format = main ${host\n" MIN_SERVER, "log_format: unknown variable"},
+    {"[global]\nlog_format = main\n" MIN_SERVER, "log_format: expected NAME [escape=default|json] FORMAT"},
+    {"[global]\nlog_format = m@in $host\n" MIN_SERVER, "log_format: expected NAME"},
+    {"[global]\nlog_format = m escape=none $host\n" MIN_SERVER, "log_format: expected escape=default or escape=json"},
+    {"[global]\nlog_format = m escape=json\n" MIN_SERVER, "log_format: expected a FORMAT after escape="},
+    {"[global]\nlog_format = json $host\n" MIN_SERVER, "log_format: combined and json are the built-in"},
+    {"[global]\nlog_format = m $host\nlog_format = m $status\n" MIN_SERVER,
+     ":3: [global] log_format: a log_format of this name is already defined"},
+    {"[global]\naccess_log = /tmp/a.log nosuch\n" MIN_SERVER,
+     ":2: [global] access_log: unknown format nosuch (combined, json or a log_format's name)"},
+    {"[global]\naccess_log = /tmp/a.log main extra\n" MIN_SERVER, "access_log: expected PATH [FORMAT] or off"},
+    {MIN_SERVER "add_header = X-Id: $request_idx\n", "add_header: unknown variable"},
+    {MIN_SERVER "access_log = /tmp/s.log nosuch\n",
+     ":6: [server s] access_log: unknown format nosuch (combined, json or a log_format's name)"},
+    {MIN_SERVER "access_log = /tmp/s.log\naccess_log = off\n", ":7: [server s] access_log: key given twice"},
+    {MIN_SERVER "request_id = yes\n", "request_id: expected on or off"},
     {MIN_SERVER "proxy_redirect = http://$nope/ /\n", "proxy_redirect: unknown variable"},
     {MIN_SERVER "proxy_redirect = http://a/ http://$host:$nope/\n", "proxy_redirect: unknown variable"},
     {MIN_SERVER "proxy_redirect = default\nproxy_redirect = off\n",
@@ -912,6 +930,91 @@ START_TEST(binds_limit)
 }
 END_TEST
 
+/* log_format compiles into literal + variable parts once; continuation lines join with one space; access_log
+ * names it (defined before or after); the built-in names keep the built-in lines. */
+START_TEST(log_format_compiled)
+{
+    char err[2048] = "";
+    px_config *cfg = load("[global]\naccess_log = /tmp/a.log main\n"
+                          "log_format = main $remote_addr \"${request}\" $status host=$host\n"
+                          "  rid=$request_id srv=$server\n"
+                          "log_format = j escape=json {\"t\":\"$time_iso8601\",\"s\":$status}\n" MIN_SERVER,
+                          err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_int_eq(cfg->nlog_formats, 2);
+    const px_logfmt *f = &cfg->log_formats[0];
+    ck_assert_ptr_eq(cfg->access_logfmt, f);
+    ck_assert_str_eq(f->name, "main");
+    ck_assert_str_eq(f->text, "$remote_addr \"${request}\" $status host=$host rid=$request_id srv=$server");
+    ck_assert_int_eq(f->escape, PX_ESCAPE_DEFAULT);
+    static const px_var want[] = {PX_VAR_REMOTE_ADDR, PX_VAR_REQUEST,    PX_VAR_STATUS,
+                                  PX_VAR_HOST,        PX_VAR_REQUEST_ID, PX_VAR_SERVER};
+    static const char *const lits[] = {"", " \"", "\" ", " host=", " rid=", " srv="};
+    ck_assert_int_eq(f->nparts, 6);
+    for (int i = 0; i < 6; i++) {
+        ck_assert_int_eq(f->parts[i].var, want[i]);
+        ck_assert_int_eq(f->parts[i].len, strlen(lits[i]));
+        ck_assert(strncmp(f->parts[i].lit, lits[i], f->parts[i].len) == 0);
+    }
+    const px_logfmt *j = &cfg->log_formats[1];
+    ck_assert_int_eq(j->escape, PX_ESCAPE_JSON);
+    ck_assert_int_eq(j->nparts, 3); /* the closing brace is a last literal part */
+    ck_assert_int_eq(j->parts[2].var, PX_VAR_NONE);
+    ck_assert_int_eq(j->parts[2].len, 1);
+    px_config_free(cfg);
+
+    cfg = load("[global]\naccess_log = /tmp/a.log json\n" MIN_SERVER, err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_ptr_null(cfg->access_logfmt);
+    ck_assert_int_eq(cfg->access_log_json, 1);
+    ck_assert_str_eq(cfg->access_log, "/tmp/a.log");
+    px_config_free(cfg);
+}
+END_TEST
+
+/* access_log per [server]: its own file and format, off, or [global]'s file and format. */
+START_TEST(server_access_logs)
+{
+    char err[2048] = "";
+    px_config *cfg = load("[global]\naccess_log = /tmp/g.log json\nlog_format = short $server $status\n" MIN_SERVER
+                          "access_log = /tmp/s.log short\n"
+                          "[server t]\nlisten = 127.0.0.1:8082\nproxy_pass = app\naccess_log = off\n"
+                          "[server u]\nlisten = 127.0.0.1:8083\nproxy_pass = app\naccess_log = /tmp/u.log\n"
+                          "[server v]\nlisten = 127.0.0.1:8084\nproxy_pass = app\n",
+                          err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    const px_server *s = cfg->servers;
+    ck_assert_str_eq(s[0].access_log, "/tmp/s.log");
+    ck_assert_ptr_eq(s[0].access_logfmt, &cfg->log_formats[0]);
+    ck_assert_int_eq(s[1].access_log_off, 1);
+    ck_assert_ptr_null(s[1].access_log);
+    ck_assert_str_eq(s[2].access_log, "/tmp/u.log");
+    ck_assert_ptr_null(s[2].access_logfmt);
+    ck_assert_int_eq(s[2].access_log_json, 1); /* [global]'s format */
+    ck_assert_ptr_null(s[3].access_log);
+    ck_assert_int_eq(s[3].access_log_off, 0);
+    ck_assert_int_eq(s[3].access_log_json, 1);
+    px_config_free(cfg);
+}
+END_TEST
+
+/* request_id: on by default, [global] inherited, a [server] may turn it off. */
+START_TEST(request_id_switch)
+{
+    char err[2048] = "";
+    px_config *cfg =
+        load(MIN_SERVER "[server t]\nlisten = 127.0.0.1:8082\nproxy_pass = app\nrequest_id = off\n", err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_int_eq(cfg->servers[0].request_id, 1);
+    ck_assert_int_eq(cfg->servers[1].request_id, 0);
+    px_config_free(cfg);
+    cfg = load("[global]\nrequest_id = off\n" MIN_SERVER, err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_int_eq(cfg->servers[0].request_id, 0);
+    px_config_free(cfg);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("proxyd_config");
@@ -937,6 +1040,9 @@ int main(void)
     tcase_add_test(tc, limit_zones_follow_names);
     tcase_add_test(tc, proxy_redirect_rules);
     tcase_add_test(tc, scheme_decides_tls);
+    tcase_add_test(tc, log_format_compiled);
+    tcase_add_test(tc, request_id_switch);
+    tcase_add_test(tc, server_access_logs);
     tcase_add_test(tc, tls_port_warned);
     tcase_add_test(tc, health_check_keys);
     tcase_add_loop_test(tc, server_name_conflict_warned, 0, (int)(sizeof(conflicts) / sizeof(conflicts[0])));

@@ -93,7 +93,9 @@ static char errbuf[16384];
 static const char *const conf_fmt =
     "[global]\n"
     "workers = 2\nuser = nobody\npid_file = /run/proxyd.pid\nerror_log = /var/log/proxyd/error.log\n"
-    "access_log = /var/log/proxyd/access.log\ntls_ticket_key_file = %s\n"
+    "access_log = /var/log/proxyd/access.log main\ntls_ticket_key_file = %s\n"
+    "log_format = main $remote_addr \"$request\" $status $host\n  $server $request_id\n"
+    "log_format = j escape=json {\"s\":$status}\n"
     "tls_protocols = TLSv1.2 TLSv1.3\ntls_ciphers = ECDHE-RSA-AES128\n"
     "keepalive_timeout = 15s\ngzip = on\ngzip_types = text/plain text/css\n  application/json\n"
     "[status]\nlisten = 127.0.0.1:9145\n"
@@ -110,7 +112,7 @@ static const char *const conf_fmt =
     "allow = 10.0.0.0/8 192.168.0.0/16\n  2001:db8::/32\ndeny = all\nlimit_conn = 10\nlimit_req = 10r/s burst=5\n"
     "proxy_redirect = https://$host:4443/ https://$host/\nproxy_redirect = default\n"
     "[server api]\nlisten = 127.0.0.1:8080\nserver_name = api.example.com\nproxy_pass = https://api\n"
-    "gzip_types = application/xml\nkeepalive_timeout = 5s\n"
+    "gzip_types = application/xml\nkeepalive_timeout = 5s\naccess_log = /var/log/proxyd/api.log j\n"
     "[server redirect]\nlisten = 127.0.0.1:8080\nserver_name = old.example.com\n"
     "return = 301 https://www.example.com$request_uri\n"
     "[server files]\nlisten = 127.0.0.1:8090\nroot = /srv/www\nindex = index.html\n";

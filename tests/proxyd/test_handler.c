@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "handler/handlers.h"
+#include "http/vars.h"
 
 static http_slice S(const char *s)
 {
@@ -238,6 +239,52 @@ START_TEST(redirect_match)
 }
 END_TEST
 
+/* X-Request-ID kept from a client: 1..128 token characters; anything that could split a field or forge a log
+ * line is replaced. */
+static const struct {
+    const char *id;
+    int ok;
+} request_ids[] = {
+    {"abc-123", 1},
+    {"0123456789abcdef0123456789abcdef", 1},
+    {"f81d4fae-7dec-11d0-a765-00a0c91e6bf6", 1},
+    {"a.b_c~d!e#f$g%h&i'j*k+l^m`n|o", 1},
+    {"", 0},
+    {"bad id", 0},
+    {"q\"uote", 0},
+    {"back\\slash", 0},
+    {"semi;colon", 0},
+    {"new\nline", 0},
+    {"tab\tx", 0},
+    {"caf\xc3\xa9", 0},
+    {"del\x7f", 0},
+    {"a,b", 0},
+    {"(x)", 0},
+};
+
+START_TEST(request_id_valid)
+{
+    const char *id = request_ids[_i].id;
+    ck_assert_msg(px_request_id_valid(id, strlen(id)) == request_ids[_i].ok, "%s", id);
+}
+END_TEST
+
+START_TEST(request_id_length_and_made)
+{
+    char long_id[200];
+    memset(long_id, 'a', sizeof(long_id));
+    ck_assert_int_eq(px_request_id_valid(long_id, 128), 1);
+    ck_assert_int_eq(px_request_id_valid(long_id, 129), 0);
+    char a[33], b[33];
+    px_request_id_make(a);
+    px_request_id_make(b);
+    ck_assert_int_eq(strlen(a), 32);
+    ck_assert_int_eq(strspn(a, "0123456789abcdef"), 32);
+    ck_assert_int_eq(px_request_id_valid(a, 32), 1);
+    ck_assert_str_ne(a, b);
+}
+END_TEST
+
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 int main(void)
@@ -252,6 +299,8 @@ int main(void)
     tcase_add_test(tc, gzip_accepted_across_fields);
     tcase_add_loop_test(tc, redirect_prefix, 0, N(redirects));
     tcase_add_loop_test(tc, redirect_match, 0, N(rewrites));
+    tcase_add_loop_test(tc, request_id_valid, 0, N(request_ids));
+    tcase_add_test(tc, request_id_length_and_made);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
