@@ -626,6 +626,7 @@ void px_config_free(px_config *cfg)
     free(cfg->tls_ciphers);
     free(cfg->status_listen);
     free(cfg->status_acl.rules);
+    free(cfg->proxy_protocol_from.rules);
     free(cfg);
 }
 

@@ -168,6 +168,7 @@ typedef struct px_listen {
     wire_addr addr;
     int tls;
     int is_default;
+    int proxy_protocol; /* each connection starts with a PROXY header (v1 or v2) from a proxy_protocol_from peer */
 } px_listen;
 
 typedef struct px_route {
@@ -270,6 +271,8 @@ typedef struct px_config {
     uint64_t limit_table_size; /* entries (client address and [server]) of the limit_conn/limit_req table */
     px_limits limits;          /* defaults for servers */
     px_gzip gzip;
+    /* Peers trusted to send a PROXY header (allow rules only); required by a listen with proxy_protocol. */
+    px_acl proxy_protocol_from;
     /* [status] */
     int status_on;
     wire_addr status_addr;

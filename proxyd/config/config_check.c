@@ -310,8 +310,29 @@ static void check_listens(load_ctx *c)
                         px__cfg_error(c, "listen", "%s is tls in one server and plain in another", b->text);
                     if (a->is_default && b->is_default)
                         px__cfg_error(c, "listen", "%s has two default servers", b->text);
+                    if (a->proxy_protocol != b->proxy_protocol)
+                        px__cfg_error(c, "listen", "%s has proxy_protocol in one server and not in another", b->text);
                 }
         }
+}
+
+/* A listen address with proxy_protocol believes the header of the peers proxy_protocol_from lists, and only theirs:
+ * without the list, every client could choose its own address. */
+static void check_proxy_protocol(load_ctx *c)
+{
+    px_config *cfg = c->cfg;
+    if (cfg->proxy_protocol_from.n)
+        return;
+    for (int i = 0; i < cfg->nservers; i++)
+        for (int j = 0; j < cfg->servers[i].nlisten; j++)
+            if (cfg->servers[i].listen[j].proxy_protocol) {
+                c->lineno = cfg->servers[i].line;
+                snprintf(c->section, sizeof(c->section), "server %s", cfg->servers[i].name);
+                px__cfg_error(c, "listen",
+                              "%s has proxy_protocol but [global] proxy_protocol_from lists no trusted peer",
+                              cfg->servers[i].listen[j].text);
+                return;
+            }
 }
 
 /* The first address servers a and b both listen on, or NULL. */
@@ -465,6 +486,7 @@ void px__config_finish(load_ctx *c)
     for (int i = 0; i < cfg->nservers; i++)
         check_server(c, &cfg->servers[i]);
     check_listens(c);
+    check_proxy_protocol(c);
     check_name_conflicts(c);
     check_binds(c);
     limit_zones(cfg);

@@ -598,7 +598,7 @@ static const char *k_up_health_status(load_ctx *c, const char *v)
 
 /* ---------------------------------------------------------------- [server NAME] */
 
-/* "ADDR:PORT [tls] [default]" */
+/* "ADDR:PORT [tls] [default] [proxy_protocol]" */
 static const char *k_srv_listen(load_ctx *c, const char *v)
 {
     px_server *s = c->srv;
@@ -612,14 +612,16 @@ static const char *k_srv_listen(load_ctx *c, const char *v)
     const char *err = NULL;
     char *addr = strtok_r(copy, " \t", &save);
     if (!addr || wire_addr_parse(addr, &l->addr))
-        err = "expected ADDR:PORT (e.g. 0.0.0.0:443, [::]:443, *:80) then optional tls and default";
+        err = "expected ADDR:PORT (e.g. 0.0.0.0:443, [::]:443, *:80) then optional tls, default and proxy_protocol";
     for (char *t = addr ? strtok_r(NULL, " \t", &save) : NULL; t && !err; t = strtok_r(NULL, " \t", &save)) {
         if (strcmp(t, "tls") == 0 || strcmp(t, "ssl") == 0)
             l->tls = 1;
         else if (strcmp(t, "default") == 0 || strcmp(t, "default_server") == 0)
             l->is_default = 1;
+        else if (strcmp(t, "proxy_protocol") == 0)
+            l->proxy_protocol = 1;
         else
-            err = "unknown listen parameter (tls, default)";
+            err = "unknown listen parameter (tls, default, proxy_protocol)";
     }
     if (!err && !(l->text = px__strdup(addr)))
         err = px__oom;
@@ -910,10 +912,10 @@ static const char *acl_append(px_acl *acl, const px_cidr *net, int allow)
     return NULL;
 }
 
-/* "CIDR ...": each address, block or `all` is one rule, in the order written, into the [server] or [status] list. */
-static const char *acl_add(load_ctx *c, int allow, const char *v)
+/* "CIDR ...": each address, block or `all` is one rule, in the order written, into the [server] or [status] list
+ * (allow, deny), or the [global] proxy_protocol_from list (allow rules only). */
+static const char *acl_into(load_ctx *c, px_acl *acl, int allow, const char *v)
 {
-    px_acl *acl = c->kind == SECT_SERVER ? &c->srv->acl : &c->cfg->status_acl;
     char *copy = px__strdup(v), *save = NULL;
     const char *err = copy ? NULL : px__oom;
     int rules = 0;
@@ -924,10 +926,25 @@ static const char *acl_add(load_ctx *c, int allow, const char *v)
         if (rc < 0)
             err = ACL_MSG;
         else if (!(err = acl_append(acl, &net, allow)) && rc == 1)
-            px__cfg_warn(c, allow ? "allow" : "deny", "low address bits of %s are meaningless", t);
+            px__cfg_warn(c,
+                         acl == &c->cfg->proxy_protocol_from ? "proxy_protocol_from"
+                         : allow                             ? "allow"
+                                                             : "deny",
+                         "low address bits of %s are meaningless", t);
     }
     free(copy);
     return err ? err : rules ? NULL : ACL_MSG;
+}
+
+static const char *acl_add(load_ctx *c, int allow, const char *v)
+{
+    return acl_into(c, c->kind == SECT_SERVER ? &c->srv->acl : &c->cfg->status_acl, allow, v);
+}
+
+/* "CIDR ...": the load balancers whose PROXY header is believed, on listen addresses with proxy_protocol. */
+static const char *k_proxy_protocol_from(load_ctx *c, const char *v)
+{
+    return acl_into(c, &c->cfg->proxy_protocol_from, 1, v);
 }
 
 static const char *k_allow(load_ctx *c, const char *v)
@@ -1004,6 +1021,7 @@ static const key_def keys[] = {
     {SECT_GLOBAL, "shutdown_timeout", k_shutdown_timeout, 0},
     {SECT_GLOBAL, "drain_delay", k_drain_delay, 0},
     {SECT_GLOBAL, "limit_table_size", k_limit_table_size, 0},
+    {SECT_GLOBAL, "proxy_protocol_from", k_proxy_protocol_from, K_REPEAT | K_LIST},
     {SECT_GLOBAL, "user", k_user, 0},
     {SECT_GLOBAL, "pid_file", k_pid_file, 0},
     {SECT_GLOBAL, "error_log", k_error_log, 0},

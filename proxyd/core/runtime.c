@@ -53,6 +53,7 @@ static int add_server_to_binds(px_runtime *rt, px_server *s, char *err, size_t e
             if (!(b = new_bind(rt, &l->addr, err, errlen)))
                 return -1;
             b->tls = l->tls;
+            b->proxy_protocol = l->proxy_protocol; /* the same in every server on the address (config_check.c) */
         }
         if (b->nservers == PX_MAX_BIND_SERVERS) {
             snprintf(err, errlen, "too many servers on %s", b->text);

@@ -30,6 +30,7 @@ typedef struct px_bind {
     tlsio_server_settings *tls_settings; /* certificates of every server on this address */
     int acl_at_accept;                   /* every server has allow/deny: a client all of them deny is refused at
                                           * accept, before TLS (px_bind_refuses) */
+    int proxy_protocol;                  /* connections start with a PROXY header (http/conn.c, CS_PROXY) */
 } px_bind;
 
 /* Active health checks of one server, as the checker counts them (core/probe.c). */

@@ -8,6 +8,7 @@
 
 #include "common/fields.h"
 #include "common/log.h"
+#include "common/proxyproto.h"
 #include "http/access.h"
 #include "http/conn.h"
 #include "http/respond.h"
@@ -80,19 +81,38 @@ static void conn_io_cb(wire_loop *loop, wire_io *io, unsigned events)
 
 static void conn_timer_cb(wire_loop *loop, wire_timer *t);
 
-/* Every server on the address denies this client: closed before any byte is read or a TLS handshake begins. */
-static int refused_at_accept(px_worker *w, px_bind *bind, const px_ip *ip, const wire_addr *peer)
+/* Logs a refusal at accept, at most once per PX_REFUSAL_LOG_MS. */
+static void log_refused(px_worker *w, px_bind *bind, const char *why, const wire_addr *peer, const char *peer_text)
 {
-    if (!bind->acl_at_accept || !px_bind_refuses(bind, ip))
-        return 0;
     uint64_t held;
     if (px_log_every_due(&w->rt->refusals[PX_REFUSED_ACCESS], wire_now(w->loop), PX_REFUSAL_LOG_MS, &held)) {
         char text[48], more[64] = "";
-        px_peer_text(peer, text, sizeof(text));
+        if (!peer_text)
+            px_peer_text(peer, text, sizeof(text));
         if (held)
             snprintf(more, sizeof(more), " (and %llu more since the last line)", (unsigned long long)held);
-        px_warn("connection refused: access forbidden by rule on %s%s, client: %s", bind->text, more, text);
+        px_warn("connection refused: %s on %s%s, client: %s", why, bind->text, more, peer_text ? peer_text : text);
     }
+}
+
+/* Every server on the address denies this client: closed before any byte is read or a TLS handshake begins (on a
+ * proxy_protocol address, once the header said who the client is). */
+static int refused_at_accept(px_worker *w, px_bind *bind, const px_ip *ip, const wire_addr *peer, const char *peer_text)
+{
+    if (!bind->acl_at_accept || !px_bind_refuses(bind, ip))
+        return 0;
+    log_refused(w, bind, "access forbidden by rule", peer, peer_text);
+    return 1;
+}
+
+/* A proxy_protocol address talks only to the peers proxy_protocol_from lists: anyone else could name any address. */
+static int refused_proxy_peer(px_worker *w, px_bind *bind, const px_ip *ip, const wire_addr *peer)
+{
+    const px_acl *from = &w->rt->cfg->proxy_protocol_from;
+    for (int i = 0; i < from->n; i++)
+        if (px_cidr_match(&from->rules[i].net, ip))
+            return 0;
+    log_refused(w, bind, "peer not in proxy_protocol_from", peer, NULL);
     return 1;
 }
 
@@ -100,7 +120,9 @@ void px_conn_accept(px_worker *w, px_bind *bind, int fd, const wire_addr *peer)
 {
     px_ip ip;
     px_ip_from_sockaddr(&ip, &peer->ss);
-    px_conn *c = w->stopping || refused_at_accept(w, bind, &ip, peer) ? NULL : wire_pool_get(&w->conn_pool);
+    int refused =
+        bind->proxy_protocol ? refused_proxy_peer(w, bind, &ip, peer) : refused_at_accept(w, bind, &ip, peer, NULL);
+    px_conn *c = w->stopping || refused ? NULL : wire_pool_get(&w->conn_pool);
     if (!c) {
         close(fd);
         return;
@@ -138,6 +160,8 @@ void px_conn_accept(px_worker *w, px_bind *bind, int fd, const wire_addr *peer)
         tlsio_conn_set_fd(c->s.tls, fd);
         c->state = CS_HANDSHAKE;
     }
+    if (bind->proxy_protocol)
+        c->state = CS_PROXY; /* the header comes first, before TLS; the header timer bounds it too */
 }
 
 void px_conn_close_all(px_worker *w, int all)
@@ -263,6 +287,46 @@ static px_step parse_head(px_conn *c)
 }
 
 /* ---------------------------------------------------------------- states */
+
+/* CS_PROXY: the PROXY header, v1 or v2. It is peeked at, then exactly its bytes are read: what follows (a TLS
+ * ClientHello, the first request) stays in the socket for mbedTLS or the head reader. The address it carries
+ * becomes the client's everywhere (variables, fields toward the origin, logs, allow/deny, limits); a LOCAL header
+ * (a balancer's own health check) or an UNKNOWN one keeps the connection's. */
+static px_step state_proxy(px_conn *c)
+{
+    if (!c->s.ready_read)
+        return PX_WAIT;
+    unsigned char buf[PX_PP_MAX];
+    ssize_t n = recv(c->s.io.fd, buf, sizeof(buf), MSG_PEEK);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        c->s.ready_read = 0;
+        return PX_WAIT;
+    }
+    if (n < 0 && errno == EINTR)
+        return PX_AGAIN;
+    if (n <= 0)
+        return PX_CLOSE;
+    px_pp_result r;
+    long rc = px_pp_parse(buf, (size_t)n, &r);
+    if (rc == PX_PP_INCOMPLETE && !c->s.hup) {
+        c->s.ready_read = 0; /* edge-triggered: the next bytes wake the connection again */
+        return PX_WAIT;
+    }
+    if (rc < 0) {
+        px_info("PROXY header refused: %s, client: %s, server: %s", px_pp_strerror(rc), c->peer, c->bind->text);
+        return PX_CLOSE;
+    }
+    if (recv(c->s.io.fd, buf, (size_t)rc, 0) != rc) /* the bytes just peeked: exactly the header */
+        return PX_CLOSE;
+    if (!r.local) {
+        px_ip_from_sockaddr(&c->peer_ip, &r.src.ss);
+        px_peer_text(&r.src, c->peer, sizeof(c->peer));
+    }
+    if (refused_at_accept(c->w, c->bind, &c->peer_ip, NULL, c->peer))
+        return PX_CLOSE;
+    c->state = c->s.tls ? CS_HANDSHAKE : CS_HEAD;
+    return PX_AGAIN;
+}
 
 /* CS_HANDSHAKE: TLS with the client; a failure is the client's business, logged at info level only. */
 static px_step state_handshake(px_conn *c)
@@ -390,6 +454,7 @@ px_step px_conn_answered(px_conn *c)
 static px_step step(px_conn *c)
 {
     switch (c->state) {
+    case CS_PROXY: return state_proxy(c);
     case CS_HANDSHAKE: return state_handshake(c);
     case CS_HEAD: return state_head(c);
     case CS_HANDLER: return c->x->handler->step(c);
@@ -409,6 +474,7 @@ static void update_timer(px_conn *c)
     int progress = c->progress;
     c->progress = 0;
     switch (c->state) {
+    case CS_PROXY:
     case CS_HANDSHAKE: return;
     case CS_HEAD:
         if (c->tkind != T_HEADER && c->tkind != T_KEEPALIVE && c->tkind != T_TRIM) {

@@ -15,6 +15,7 @@ typedef enum px_conn_state {
     CS_HANDLER,       /* x->handler answers: proxying, a tunnel, a static file */
     CS_LOCAL,         /* flushing an answer, then the next request */
     CS_CLOSING,       /* flushing the last bytes, then a lingering close */
+    CS_PROXY,         /* a proxy_protocol listener: reading the PROXY header, before TLS and the first head */
 } px_conn_state;
 
 typedef enum px_timer_kind {
@@ -47,7 +48,7 @@ struct px_conn {
     px_bind *bind;
     px_server *server;    /* chosen by Host for each request; the bind's default before */
     px_conn *prev, *next; /* worker's list */
-    char peer[48];        /* client address as text, formatted once at accept */
+    char peer[48];        /* client address as text, formatted once at accept (or from the PROXY header) */
     px_ip peer_ip;        /* and as matched by allow/deny and counted by limits */
     size_t last_len;      /* head parse resume hint */
     unsigned requests;

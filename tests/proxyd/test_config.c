@@ -333,6 +333,18 @@ static const struct {
     {MIN_SERVER "[upstream b]\nserver = 127.0.0.1:1\nhealth_status = 2xx\n", ":8: [upstream b] health_status"},
     {MIN_SERVER "[upstream b]\nserver = 127.0.0.1:1\nhealth_status = 200-\n", ":8: [upstream b] health_status"},
     {MIN_SERVER "[upstream b]\nserver = 127.0.0.1:1\nhealth_host =\n", ":8: [upstream b] health_host"},
+    {"[upstream app]\nserver = 127.0.0.1:8081\n[server s]\nlisten = 127.0.0.1:8080 proxy_protocol\nproxy_pass = app\n",
+     ":3: [server s] listen: 127.0.0.1:8080 has proxy_protocol but [global] proxy_protocol_from lists no trusted peer"},
+    {"[global]\nproxy_protocol_from = 10.0.0.0/8\n[upstream app]\nserver = 127.0.0.1:8081\n[server s]\n"
+     "listen = 127.0.0.1:8080 proxy_protocol\nproxy_pass = app\n[server t]\nlisten = 127.0.0.1:8080\n"
+     "server_name = t\nproxy_pass = app\n",
+     ":8: [server t] listen: 127.0.0.1:8080 has proxy_protocol in one server and not in another"},
+    {"[global]\nproxy_protocol_from = 10.0.0.0/33\n" MIN_SERVER,
+     ":2: [global] proxy_protocol_from: expected addresses or CIDR blocks"},
+    {"[global]\nproxy_protocol_from =\n" MIN_SERVER, ":2: [global] proxy_protocol_from: expected addresses"},
+    {MIN_SERVER "proxy_protocol_from = 10.0.0.1\n", ":6: [server s] proxy_protocol_from: unknown key in this section"},
+    {"[upstream app]\nserver = 127.0.0.1:8081\n[server s]\nlisten = 127.0.0.1:8080 proxy\nproxy_pass = app\n",
+     ":4: [server s] listen: unknown listen parameter (tls, default, proxy_protocol)"},
 };
 
 /* Active health checks (issue 18.2): the keys, their defaults, and what is refused. */
@@ -605,6 +617,25 @@ START_TEST(acl_rules_in_order)
     ck_assert_int_eq(cfg->status_on, 0);
     ck_assert_int_eq(cfg->status_acl.n, 0); /* no listener: no list */
     ck_assert_msg(strstr(err, "warning") == NULL, "%s", err);
+    px_config_free(cfg);
+}
+END_TEST
+
+/* proxy_protocol on a listen address, and the [global] list of the peers trusted to send the header. */
+START_TEST(proxy_protocol_listen)
+{
+    char err[2048] = "";
+    px_config *cfg = load("[global]\nproxy_protocol_from = 10.0.0.1 192.0.2.0/24\n  unix:\n"
+                          "proxy_protocol_from = 2001:db8::/32\n"
+                          "[upstream app]\nserver = 127.0.0.1:8081\n[server s]\n"
+                          "listen = 127.0.0.1:8080 proxy_protocol default\nlisten = 127.0.0.1:8081\nproxy_pass = app\n",
+                          err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_int_eq(cfg->servers[0].listen[0].proxy_protocol, 1);
+    ck_assert_int_eq(cfg->servers[0].listen[0].is_default, 1);
+    ck_assert_int_eq(cfg->servers[0].listen[1].proxy_protocol, 0);
+    ck_assert_str_eq(acl_text(&cfg->proxy_protocol_from),
+                     "allow 10.0.0.1/32, allow 192.0.2.0/24, allow unix:, allow 2001:db8::/32");
     px_config_free(cfg);
 }
 END_TEST
@@ -1035,6 +1066,7 @@ int main(void)
     tcase_add_test(tc, workers_range);
     tcase_add_test(tc, acl_rules_in_order);
     tcase_add_test(tc, status_acl_default_loopback);
+    tcase_add_test(tc, proxy_protocol_listen);
     tcase_add_test(tc, acl_warnings);
     tcase_add_test(tc, limit_values);
     tcase_add_test(tc, limit_zones_follow_names);
