@@ -165,6 +165,28 @@ static px_var var_at(const char *p, size_t *used)
     return PX_VAR_NONE;
 }
 
+/* The next part of a template at *p: the literal up to the next $variable (or the end) and that variable (NONE at
+ * the end). Returns 1 for a part, 0 when nothing is left, -1 for an unknown variable. Shared by templates and
+ * log formats, so both read "$name" and "${name}" alike. */
+static int next_part(const char **p, const char **lit, size_t *len, px_var *v)
+{
+    const char *start = *p, *q = start;
+    while (*q && *q != '$')
+        q++;
+    *lit = start;
+    *len = (size_t)(q - start);
+    *v = PX_VAR_NONE;
+    if (!*q) {
+        *p = q;
+        return q > start;
+    }
+    size_t used = 0;
+    if ((*v = var_at(q + 1, &used)) == PX_VAR_NONE)
+        return -1;
+    *p = q + 1 + used;
+    return 1;
+}
+
 /* Compiles "text $var text" into parts. Returns NULL or an error message. */
 const char *px__tpl_compile(px_tpl *t, const char *text)
 {
@@ -172,31 +194,18 @@ const char *px__tpl_compile(px_tpl *t, const char *text)
     t->text = px__strdup(text);
     if (!t->text)
         return px__oom;
-    const char *p = t->text, *lit = p;
-    while (*p) {
-        if (*p != '$') {
-            p++;
-            continue;
-        }
-        size_t used = 0;
-        px_var v = var_at(p + 1, &used);
-        if (v == PX_VAR_NONE)
+    const char *p = t->text, *lit;
+    size_t len;
+    px_var v;
+    int r;
+    while ((r = next_part(&p, &lit, &len, &v)) != 0 || t->nparts == 0) {
+        if (r < 0)
             return unknown_var;
         if (t->nparts == PX_TPL_MAX_PARTS)
             return "too many variables";
         t->parts[t->nparts].lit = lit;
-        t->parts[t->nparts].len = (size_t)(p - lit);
+        t->parts[t->nparts].len = len;
         t->parts[t->nparts].var = v;
-        t->nparts++;
-        p += 1 + used;
-        lit = p;
-    }
-    if (p > lit || t->nparts == 0) {
-        if (t->nparts == PX_TPL_MAX_PARTS)
-            return "too many variables";
-        t->parts[t->nparts].lit = lit;
-        t->parts[t->nparts].len = (size_t)(p - lit);
-        t->parts[t->nparts].var = PX_VAR_NONE;
         t->nparts++;
     }
     return NULL;
@@ -214,22 +223,15 @@ const char *px_logfmt_compile(px_logfmt *f, const char *text)
         cap += *q == '$';
     if (!(f->parts = calloc((size_t)cap, sizeof(*f->parts))))
         return px__oom;
-    const char *p = f->text, *lit = p;
-    while (*p) {
-        if (*p != '$') {
-            p++;
-            continue;
-        }
-        size_t used = 0;
-        px_var v = var_at(p + 1, &used);
-        if (v == PX_VAR_NONE)
+    const char *p = f->text, *lit;
+    size_t len;
+    px_var v;
+    int r;
+    while ((r = next_part(&p, &lit, &len, &v)) != 0 || f->nparts == 0) {
+        if (r < 0)
             return unknown_var;
-        f->parts[f->nparts++] = (px_logfmt_part){lit, (size_t)(p - lit), v};
-        p += 1 + used;
-        lit = p;
+        f->parts[f->nparts++] = (px_logfmt_part){lit, len, v};
     }
-    if (p > lit || f->nparts == 0)
-        f->parts[f->nparts++] = (px_logfmt_part){lit, (size_t)(p - lit), PX_VAR_NONE};
     return NULL;
 }
 

@@ -15,6 +15,7 @@ trap 'rm -f "$defs" "$uses"' EXIT
 for obj in "$1".p/*.o "$2"; do
     [ -f "$obj" ] || { echo "layers: missing object $obj" >&2; exit 2; }
     f=$(folder "$obj")
+    [ "$(rank "$f")" -ge 0 ] || continue # a stale object of an older layout left in the build folder
     nm "$obj" | awk -v f="$f" '$2 ~ /^[TDBR]$/ {print $3, f}' >> "$defs"
     nm -u "$obj" | awk -v f="$f" '{print $2, f}' >> "$uses"
 done
