@@ -1,6 +1,7 @@
 /* libtlsio policy: which protocol versions, cipher suites, groups and signature schemes every config enables,
  * and the parsing of the operator's ciphers/protocols overrides, which may narrow the default set but never widen it.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <mbedtls/ssl_ciphersuites.h>
@@ -216,4 +217,73 @@ void tlsio__policy_apply(mbedtls_ssl_config *conf, const struct tlsio__policy *p
 #if defined(MBEDTLS_SSL_EARLY_DATA)
     mbedtls_ssl_conf_early_data(conf, MBEDTLS_SSL_EARLY_DATA_DISABLED); /* 0-RTT data can be replayed */
 #endif
+}
+
+static const char *group_name(uint16_t g)
+{
+    switch (g) {
+    case MBEDTLS_SSL_IANA_TLS_GROUP_X25519: return "x25519";
+    case MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1: return "secp256r1";
+    case MBEDTLS_SSL_IANA_TLS_GROUP_SECP384R1: return "secp384r1";
+    default: return "?";
+    }
+}
+
+static const char *sig_name(uint16_t s)
+{
+    switch (s) {
+    case MBEDTLS_TLS1_3_SIG_ECDSA_SECP256R1_SHA256: return "ecdsa_secp256r1_sha256";
+    case MBEDTLS_TLS1_3_SIG_ECDSA_SECP384R1_SHA384: return "ecdsa_secp384r1_sha384";
+    case MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA256: return "rsa_pss_rsae_sha256";
+    case MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA384: return "rsa_pss_rsae_sha384";
+    case MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA512: return "rsa_pss_rsae_sha512";
+    case MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA256: return "rsa_pkcs1_sha256";
+    case MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA384: return "rsa_pkcs1_sha384";
+    case MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA512: return "rsa_pkcs1_sha512";
+    default: return "?";
+    }
+}
+
+static void put(char *buf, size_t len, const char *a, const char *b)
+{
+    size_t used = strnlen(buf, len);
+    snprintf(buf + used, len - used, "%s%s", a, b);
+}
+
+/* Appends the suites of one version (tls13: names starting "TLS1-3-"), each after a space. */
+static void suites_text(char *buf, size_t len, const struct tlsio__policy *p, int tls13)
+{
+    for (size_t i = 0; p->suites[i] != 0; i++) {
+        const char *name = mbedtls_ssl_get_ciphersuite_name(p->suites[i]);
+        if ((strncmp(name, "TLS1-3-", 7) == 0) == tls13)
+            put(buf, len, " ", name);
+    }
+}
+
+int tlsio_policy_text(char *buf, size_t len, const char *ciphers, const char *protocols)
+{
+    struct tlsio__policy p;
+    char warn[256] = "";
+    if (len == 0)
+        return TLSIO_EOVERFLOW;
+    int rc = tlsio__policy_parse(&p, ciphers, protocols, buf, len, warn, sizeof warn);
+    if (rc != TLSIO_OK)
+        return rc;
+    snprintf(buf, len, "protocols%s%s", p.tls12 ? " TLSv1.2" : "", p.tls13 ? " TLSv1.3" : "");
+    if (p.tls13) {
+        put(buf, len, "; TLS 1.3 suites", "");
+        suites_text(buf, len, &p, 1);
+        put(buf, len, " (no 0-RTT)", "");
+    }
+    if (p.tls12) {
+        put(buf, len, "; TLS 1.2 suites", "");
+        suites_text(buf, len, &p, 0);
+    }
+    put(buf, len, "; groups", "");
+    for (size_t i = 0; tlsio__groups[i] != MBEDTLS_SSL_IANA_TLS_GROUP_NONE; i++)
+        put(buf, len, " ", group_name(tlsio__groups[i]));
+    put(buf, len, "; signature schemes", "");
+    for (size_t i = 0; tlsio__sig_algs[i] != MBEDTLS_TLS1_3_SIG_NONE; i++)
+        put(buf, len, " ", sig_name(tlsio__sig_algs[i]));
+    return strnlen(buf, len) + 1 < len ? TLSIO_OK : TLSIO_EOVERFLOW;
 }

@@ -30,6 +30,11 @@ const char *tlsio_strerror(int code)
     }
 }
 
+const char *tlsio_library_version(void)
+{
+    return "mbedTLS " MBEDTLS_VERSION_STRING;
+}
+
 void tlsio__msg(char *buf, size_t len, const char *fmt, ...)
 {
     if (buf == NULL || len == 0)

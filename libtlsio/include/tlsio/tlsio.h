@@ -45,6 +45,14 @@ enum {
 /* Static English text for a TLSIO_* code; never NULL. */
 const char *tlsio_strerror(int code);
 
+/* The TLS library linked in, e.g. "mbedTLS 3.6.6" (static text). */
+const char *tlsio_library_version(void);
+
+/* Writes what a config with these ciphers/protocols overrides (NULL: defaults) offers, e.g. "protocols TLSv1.2
+ * TLSv1.3; TLS 1.3 suites ...; TLS 1.2 suites ...; groups x25519 secp256r1 secp384r1; signature schemes ...".
+ * Returns TLSIO_OK, TLSIO_ECONFIG (the overrides are refused; buf holds why) or TLSIO_EOVERFLOW. */
+int tlsio_policy_text(char *buf, size_t len, const char *ciphers, const char *protocols);
+
 /* ---------------------------------------------------------------- server side */
 
 /* One certificate: a PEM chain (leaf first) and its PEM private key. Its server names are read from the leaf
