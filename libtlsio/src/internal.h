@@ -125,6 +125,7 @@ struct tlsio_conn {
     char *server_name;          /* SNI received or sent, NUL-terminated; NULL if none */
     unsigned char saved_ctr[8]; /* incoming record sequence number kept while idle (it lives in in_buf) */
     size_t saved_off[12];       /* record pointers kept while idle, as offsets into their buffers */
+    size_t buf_len[2];          /* sizes of the record buffers released while idle (in, out) */
     unsigned char *ra;          /* read-ahead, TLSIO__READAHEAD bytes; NULL until the first read */
     size_t ra_off, ra_len;      /* unread socket bytes are ra[ra_off, ra_len) */
     int rd_blocked;             /* the last recv() found the socket empty */
