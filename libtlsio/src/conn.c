@@ -257,6 +257,7 @@ int tlsio_handshake(tlsio_conn *c)
     }
     c->handshake_done = 1;
     c->resumed = !c->full;
+    tlsio__handshake_over(&c->ssl);
     return TLSIO_OK;
 }
 

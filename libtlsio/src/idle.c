@@ -40,6 +40,33 @@
 /* mbedTLS 3.6 exports it (library/ssl_misc.h, not installed): sends the queued record bytes. */
 int mbedtls_ssl_flush_output(mbedtls_ssl_context *ssl);
 
+/* Exported by mbedTLS 3.6 (library/ssl_misc.h): free what the structs hold, not the structs themselves. */
+void mbedtls_ssl_handshake_free(mbedtls_ssl_context *ssl);
+void mbedtls_ssl_transform_free(mbedtls_ssl_transform *transform);
+
+/* mbedTLS 3.6 keeps a TLS 1.3 connection's handshake parameters (transcript hashes, the ephemeral key share, about
+ * 3 KB) until the connection ends: a client needs them to take NewSessionTickets later. A server never uses them
+ * again (it refuses every post-handshake message: KeyUpdate, a client's Certificate), so they go now: the idle
+ * connection stays under 4 KB and the ephemeral private key does not outlive the handshake. */
+void tlsio__handshake_over(mbedtls_ssl_context *ssl)
+{
+    if (ssl->conf->endpoint != MBEDTLS_SSL_IS_SERVER || ssl->handshake == NULL ||
+        ssl->tls_version != MBEDTLS_SSL_VERSION_TLS1_3 || ssl->state != MBEDTLS_SSL_HANDSHAKE_OVER)
+        return;
+    /* As mbedtls_ssl_free() does when it finds ssl->handshake set: the structs that live only with it too. */
+    mbedtls_ssl_handshake_free(ssl);
+    free(ssl->handshake); /* mbedtls_free is free without MBEDTLS_PLATFORM_MEMORY (checked above) */
+    ssl->handshake = NULL;
+#if defined(MBEDTLS_SSL_PROTO_TLS1_2)
+    mbedtls_ssl_transform_free(ssl->transform_negotiate);
+    free(ssl->transform_negotiate);
+    ssl->transform_negotiate = NULL;
+#endif
+    mbedtls_ssl_session_free(ssl->session_negotiate);
+    free(ssl->session_negotiate);
+    ssl->session_negotiate = NULL;
+}
+
 int tlsio__hs_state(const mbedtls_ssl_context *ssl)
 {
     return ssl->state;
@@ -74,7 +101,7 @@ void tlsio__session_set_age(mbedtls_ssl_session *session, int64_t age_ms)
 }
 
 /* mbedTLS 3.6 frees the handshake parameters at the end of a TLS 1.2 handshake but keeps them for the whole of a
- * TLS 1.3 connection (a client needs them to take NewSessionTickets); they touch no record buffer then. */
+ * TLS 1.3 client connection (tlsio__handshake_over frees a server's); they touch no record buffer then. */
 static int quiescent(const mbedtls_ssl_context *ssl)
 {
     if (ssl->state != MBEDTLS_SSL_HANDSHAKE_OVER || ssl->in_buf == NULL)

@@ -176,10 +176,11 @@ int tlsio__map(tlsio_conn *conn, int mbed_ret);
 /* idle.c: the one file that reads or writes mbedTLS's private fields (behind a version check) */
 int tlsio__conn_wake(tlsio_conn *conn);
 void tlsio__conn_release_buffers(tlsio_conn *conn);
-int tlsio__hs_state(const mbedtls_ssl_context *ssl);                       /* the next handshake state */
-size_t tlsio__out_left(const mbedtls_ssl_context *ssl);                    /* record bytes not yet sent */
-int tlsio__flush(mbedtls_ssl_context *ssl);                                /* sends them: 0 or an mbedTLS error */
-unsigned tlsio__alert_received(const mbedtls_ssl_context *ssl);            /* the fatal alert just read */
+int tlsio__hs_state(const mbedtls_ssl_context *ssl);            /* the next handshake state */
+void tlsio__handshake_over(mbedtls_ssl_context *ssl);           /* frees what a finished handshake no longer needs */
+size_t tlsio__out_left(const mbedtls_ssl_context *ssl);         /* record bytes not yet sent */
+int tlsio__flush(mbedtls_ssl_context *ssl);                     /* sends them: 0 or an mbedTLS error */
+unsigned tlsio__alert_received(const mbedtls_ssl_context *ssl); /* the fatal alert just read */
 void tlsio__session_set_age(mbedtls_ssl_session *session, int64_t age_ms); /* TLS 1.3 ticket age on this host */
 
 #endif
