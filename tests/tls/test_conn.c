@@ -273,7 +273,7 @@ START_TEST(records_share_one_recv)
 }
 END_TEST
 
-/* A warning alert and data in one segment: mbedTLS 2.28 answers WANT_READ after ignoring the alert although the
+/* A warning alert and data in one segment: mbedTLS answers WANT_READ after ignoring the alert although the
  * data already sits in the read-ahead, where no epoll event would announce it; tlsio_read must go on to the data.
  * A peer that sends nothing but warnings is refused after a bounded number. */
 START_TEST(warning_alert_then_data)
