@@ -58,6 +58,7 @@ def main():
     ap.add_argument("--count", type=int, required=True)
     ap.add_argument("--tls", action="store_true")
     ap.add_argument("--path", default="/size/100")
+    ap.add_argument("--tls-max", choices=["1.2", "1.3"], help="highest TLS version offered (default: 1.3)")
     args = ap.parse_args()
 
     ctx = None
@@ -65,6 +66,8 @@ def main():
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
+        if args.tls_max == "1.2":
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     socks = []
     try:
         for _ in range(args.count):
