@@ -76,4 +76,17 @@
  * others, so that a flood of refused requests cannot flood the log. */
 #define PX_REFUSAL_LOG_MS 10000
 
+/* auth_guard (common/credential.c): the bytes of an NTLM user name or of a Basic user read at most (longer names
+ * are cut to PX_CRED_ACCOUNT_MAX: no directory account is that long), and how far into a Negotiate token the
+ * NTLMSSP signature is looked for (SPNEGO wraps it within its first hundred bytes). */
+#define PX_CRED_FIELD_MAX 256
+#define PX_CRED_SCAN_MAX 4096
+/* auth_guard's table (common/authguard.c): stripes as the limit table's; entries looked at past blocked ones
+ * before the least recently used blocked entry is given up (counted in proxyd_auth_guard_evicted_blocked_total). */
+#define PX_AG_STRIPES 64
+#define PX_AG_EVICT_SCAN 8
+/* Blocked accounts and clients /auth-guard lists in one answer, which must fit one output block (the rest is
+ * counted in the answer). */
+#define PX_AG_LIST_MAX 200
+
 #endif

@@ -361,6 +361,9 @@ static px_server *new_server(load_ctx *c, const char *name)
     s->request_id = -1;
     limits_unset(&s->limits);
     gzip_unset(&s->gzip);
+    s->auth_guard.account = (px_ag_limit){5, 15 * 60000}; /* below AD's usual lockout threshold (10) and window */
+    s->auth_guard.client = (px_ag_limit){20, 15 * 60000};
+    s->auth_guard.answer = 429;
     return s;
 }
 
@@ -586,6 +589,7 @@ static void server_free(px_server *s)
     free(s->root);
     free(s->index);
     free(s->acl.rules);
+    free(s->auth_guard.trusted.rules);
     for (int i = 0; i < s->gzip.ntypes; i++)
         free(s->gzip.types[i]);
 }

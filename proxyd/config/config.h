@@ -9,6 +9,7 @@
 #include <wire/wire.h>
 
 #include "common/acl.h"
+#include "common/authguard.h"
 #include "common/limit.h"
 
 #define PX_MAX_LISTEN 16
@@ -182,7 +183,17 @@ typedef struct px_route {
      * file is read: what the requests of this route use. */
     uint64_t read_timeout;   /* between two reads from the upstream */
     uint64_t header_timeout; /* request sent to the first response byte; 0: off */
+    int auth_guard;          /* auth_guard=on|off; the server's auth_guard once the file is read */
 } px_route;
+
+/* auth_guard of a [server]: failed logins counted per account and client address, blocks answered by proxyd. */
+typedef struct px_auth_guard {
+    int on;              /* the server's routes, unless a route says auth_guard=off */
+    px_ag_limit account; /* auth_guard_account: failures per account (5/15m) */
+    px_ag_limit client;  /* auth_guard_client: failures per client address, any account (20/15m) */
+    px_acl trusted;      /* auth_guard_trusted: never counted, never blocked (allow rules only) */
+    int answer;          /* auth_guard_answer: 429, or 401 */
+} px_auth_guard;
 
 /* Statuses whose `return` argument is a URL (nginx's rule); any other status takes it as the body text. */
 static inline int px_return_is_redirect(int status)
@@ -221,6 +232,7 @@ typedef struct px_server {
     uint32_t limit_conn;     /* requests in progress per client address; 0: no limit */
     px_rate limit_req;       /* requests per client address; per_ks 0: no limit */
     uint32_t limit_zone;     /* the server's key in the limit table: a hash of its name, stable across reloads */
+    px_auth_guard auth_guard;
     char *root;
     char *index;
     px_limits limits;
@@ -266,10 +278,11 @@ typedef struct px_config {
     int tls_ticket_key_line;
     char *tls_protocols;
     char *tls_ciphers;
-    uint64_t shutdown_timeout; /* graceful stop: longest wait for in-flight requests */
-    uint64_t drain_delay;      /* graceful stop: /healthz answers 503 this long before accepting stops */
-    uint64_t limit_table_size; /* entries (client address and [server]) of the limit_conn/limit_req table */
-    px_limits limits;          /* defaults for servers */
+    uint64_t shutdown_timeout;      /* graceful stop: longest wait for in-flight requests */
+    uint64_t drain_delay;           /* graceful stop: /healthz answers 503 this long before accepting stops */
+    uint64_t limit_table_size;      /* entries (client address and [server]) of the limit_conn/limit_req table */
+    uint64_t auth_guard_table_size; /* entries (accounts, clients, pairs) of the auth_guard table */
+    px_limits limits;               /* defaults for servers */
     px_gzip gzip;
     /* Peers trusted to send a PROXY header (allow rules only); required by a listen with proxy_protocol. */
     px_acl proxy_protocol_from;

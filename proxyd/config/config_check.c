@@ -17,9 +17,10 @@ void px__config_defaults(px_config *cfg)
     cfg->tls_session_cache = 10 * 1024 * 1024;
     cfg->tls_session_tickets = 1;
     cfg->shutdown_timeout = 30000;
-    cfg->drain_delay = 0;           /* as before drain_delay existed: SIGQUIT stops accepting at once */
-    cfg->limit_table_size = 100000; /* clients: about 6 MB */
-    cfg->request_id = 1;            /* one id in the access log, the origin's log and the client's report */
+    cfg->drain_delay = 0;               /* as before drain_delay existed: SIGQUIT stops accepting at once */
+    cfg->limit_table_size = 100000;     /* clients: about 6 MB */
+    cfg->auth_guard_table_size = 65536; /* accounts, clients and pairs: about 7 MB, allocated only when used */
+    cfg->request_id = 1;                /* one id in the access log, the origin's log and the client's report */
     px_limits *l = &cfg->limits;
     l->client_header_timeout = 60000;
     l->client_body_timeout = 60000;
@@ -152,6 +153,8 @@ static void check_server(load_ctx *c, px_server *s)
                           s->routes[i].upstream_name);
         else
             resolve_route(c, &s->routes[i]);
+        if (s->routes[i].auth_guard < 0)
+            s->routes[i].auth_guard = s->auth_guard.on;
     }
     c->lineno = s->line;
     qsort(s->routes, (size_t)s->nroutes, sizeof(s->routes[0]), route_cmp);

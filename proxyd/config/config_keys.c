@@ -706,6 +706,7 @@ static const char *add_route(load_ctx *c, const char *prefix, size_t plen, const
     r->upstream_name = name;
     r->scheme_tls = scheme_tls;
     r->read_timeout = r->header_timeout = UNSET; /* the upstream's, unless an option says otherwise */
+    r->auth_guard = -1;                          /* the server's */
     return NULL;
 }
 
@@ -727,15 +728,21 @@ static const char *ro_header_timeout(px_route *r, const char *v)
     return parse_timeout_or_off(v, &r->header_timeout) ? "header_timeout: " TIMEOUT_OFF_MSG : NULL;
 }
 
+static const char *ro_auth_guard(px_route *r, const char *v)
+{
+    return px__parse_switch(v, &r->auth_guard) ? "auth_guard: " SWITCH_MSG : NULL;
+}
+
 static const struct {
     const char *name;
     route_opt_fn fn;
 } route_opts[] = {
     {"read_timeout", ro_read_timeout},
     {"header_timeout", ro_header_timeout},
+    {"auth_guard", ro_auth_guard},
 };
 #define ROUTE_MSG "expected \"/PREFIX UPSTREAM [option=value ...]\""
-#define ROUTE_OPTS_MSG "unknown route option (known: read_timeout=T, header_timeout=T|off)"
+#define ROUTE_OPTS_MSG "unknown route option (known: read_timeout=T, header_timeout=T|off, auth_guard=on|off)"
 
 /* Parses the blank-separated options of opts (cut in place) into r, each at most once. */
 static const char *route_options(px_route *r, char *opts)
@@ -927,9 +934,10 @@ static const char *acl_into(load_ctx *c, px_acl *acl, int allow, const char *v)
             err = ACL_MSG;
         else if (!(err = acl_append(acl, &net, allow)) && rc == 1)
             px__cfg_warn(c,
-                         acl == &c->cfg->proxy_protocol_from ? "proxy_protocol_from"
-                         : allow                             ? "allow"
-                                                             : "deny",
+                         acl == &c->cfg->proxy_protocol_from                            ? "proxy_protocol_from"
+                         : c->kind == SECT_SERVER && acl == &c->srv->auth_guard.trusted ? "auth_guard_trusted"
+                         : allow                                                        ? "allow"
+                                                                                        : "deny",
                          "low address bits of %s are meaningless", t);
     }
     free(copy);
@@ -1011,6 +1019,65 @@ static const char *k_srv_limit_req(load_ctx *c, const char *v)
     return err;
 }
 
+/* ---------------------------------------------------------------- auth_guard */
+
+static const char *k_auth_guard_table_size(load_ctx *c, const char *v)
+{
+    long n;
+    if (px__parse_int(v, 64, 10000000, &n))
+        return "expected a number of entries (accounts, client addresses, pairs) from 64 to 10000000";
+    c->cfg->auth_guard_table_size = (uint64_t)n;
+    return NULL;
+}
+
+static const char *k_srv_auth_guard(load_ctx *c, const char *v)
+{
+    return px__parse_switch(v, &c->srv->auth_guard.on) ? SWITCH_MSG : NULL;
+}
+
+/* "N/DURATION": N failed logins within DURATION block for DURATION. */
+static const char *parse_ag_limit(const char *v, px_ag_limit *out)
+{
+    static const char msg[] = "expected FAILURES/WINDOW such as 5/15m (1 to 100000 failures, a window from 1s to 24h)";
+    const char *slash = strchr(v, '/');
+    char num[16];
+    long n;
+    uint64_t ms;
+    if (!slash || (size_t)(slash - v) >= sizeof(num))
+        return msg;
+    memcpy(num, v, (size_t)(slash - v));
+    num[slash - v] = 0;
+    if (px__parse_int(num, 1, 100000, &n) || px_parse_duration(slash + 1, &ms) || ms < 1000 || ms > 86400000)
+        return msg;
+    *out = (px_ag_limit){(uint32_t)n, ms};
+    return NULL;
+}
+
+static const char *k_srv_auth_guard_account(load_ctx *c, const char *v)
+{
+    return parse_ag_limit(v, &c->srv->auth_guard.account);
+}
+
+static const char *k_srv_auth_guard_client(load_ctx *c, const char *v)
+{
+    return parse_ag_limit(v, &c->srv->auth_guard.client);
+}
+
+/* "CIDR ...": the internal network, whose logins auth_guard neither counts nor blocks. */
+static const char *k_srv_auth_guard_trusted(load_ctx *c, const char *v)
+{
+    return acl_into(c, &c->srv->auth_guard.trusted, 1, v);
+}
+
+static const char *k_srv_auth_guard_answer(load_ctx *c, const char *v)
+{
+    if (strcmp(v, "429") == 0 || strcmp(v, "401") == 0)
+        c->srv->auth_guard.answer = atoi(v);
+    else
+        return "expected 429 (Too Many Requests, with Retry-After) or 401 (Unauthorized, without a challenge)";
+    return NULL;
+}
+
 STRING_KEY(k_srv_root, c->srv->root)
 STRING_KEY(k_srv_index, c->srv->index)
 
@@ -1021,6 +1088,7 @@ static const key_def keys[] = {
     {SECT_GLOBAL, "shutdown_timeout", k_shutdown_timeout, 0},
     {SECT_GLOBAL, "drain_delay", k_drain_delay, 0},
     {SECT_GLOBAL, "limit_table_size", k_limit_table_size, 0},
+    {SECT_GLOBAL, "auth_guard_table_size", k_auth_guard_table_size, 0},
     {SECT_GLOBAL, "proxy_protocol_from", k_proxy_protocol_from, K_REPEAT | K_LIST},
     {SECT_GLOBAL, "user", k_user, 0},
     {SECT_GLOBAL, "pid_file", k_pid_file, 0},
@@ -1092,6 +1160,11 @@ static const key_def keys[] = {
     {SECT_SERVER, "deny", k_deny, K_REPEAT | K_LIST},
     {SECT_SERVER, "limit_conn", k_srv_limit_conn, 0},
     {SECT_SERVER, "limit_req", k_srv_limit_req, 0},
+    {SECT_SERVER, "auth_guard", k_srv_auth_guard, 0},
+    {SECT_SERVER, "auth_guard_account", k_srv_auth_guard_account, 0},
+    {SECT_SERVER, "auth_guard_client", k_srv_auth_guard_client, 0},
+    {SECT_SERVER, "auth_guard_trusted", k_srv_auth_guard_trusted, K_REPEAT | K_LIST},
+    {SECT_SERVER, "auth_guard_answer", k_srv_auth_guard_answer, 0},
     {SECT_SERVER, "root", k_srv_root, 0},
     {SECT_SERVER, "index", k_srv_index, 0},
     {SECT_STATUS, "listen", k_status_listen, 0},

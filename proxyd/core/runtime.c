@@ -219,6 +219,40 @@ static int limits_init(px_runtime *rt, const px_runtime *old, char *err, size_t 
     return 0;
 }
 
+static int uses_auth_guard(const px_config *cfg)
+{
+    for (int i = 0; i < cfg->nservers; i++)
+        for (int k = 0; k < cfg->servers[i].nroutes; k++)
+            if (cfg->servers[i].routes[k].auth_guard > 0)
+                return 1;
+    return 0;
+}
+
+/* The auth_guard table, kept over a reload as the limit table is (blocks survive a reload). */
+static int auth_guard_init(px_runtime *rt, const px_runtime *old, char *err, size_t errlen)
+{
+    const px_config *cfg = rt->cfg;
+    if (!uses_auth_guard(cfg))
+        return 0;
+    if (old && old->auth_guard && old->cfg->auth_guard_table_size == cfg->auth_guard_table_size) {
+        px_ag_table_ref(old->auth_guard);
+        rt->auth_guard = old->auth_guard;
+        return 0;
+    }
+    uint64_t seed;
+    if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+        seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)rt ^ 0x5bd1e995u;
+    rt->auth_guard = px_ag_table_new((uint32_t)cfg->auth_guard_table_size, PX_AG_STRIPES, seed);
+    if (!rt->auth_guard) {
+        snprintf(err, errlen, "out of memory for the auth_guard table (auth_guard_table_size = %llu)",
+                 (unsigned long long)cfg->auth_guard_table_size);
+        return -1;
+    }
+    px_notice("auth_guard table: %u entries (accounts, clients, pairs), %.1f MiB shared by all workers",
+              px_ag_table_capacity(rt->auth_guard), (double)px_ag_table_bytes(rt->auth_guard) / (1024.0 * 1024.0));
+    return 0;
+}
+
 static size_t round_up(size_t v, size_t to)
 {
     return (v + to - 1) / to * to;
@@ -257,6 +291,7 @@ static void runtime_free(px_runtime *rt)
     free(rt->health_base);
     free(rt->status_server);
     px_limit_table_unref(rt->limits);
+    px_ag_table_unref(rt->auth_guard);
     px_config_free(rt->cfg);
     free(rt);
 }
@@ -319,6 +354,8 @@ px_runtime *px_runtime_new(px_config *cfg, unsigned workers, size_t exchange_siz
     if (rc == 0) {
         acl_at_accept(rt);
         rc = limits_init(rt, old, err, errlen);
+        if (rc == 0)
+            rc = auth_guard_init(rt, old, err, errlen);
     }
     if (rc == 0)
         rc = px_tls_runtime_init(rt, err, errlen);

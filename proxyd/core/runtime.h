@@ -10,6 +10,7 @@
 #include <tlsio/tlsio.h>
 #include <wire/wire.h>
 
+#include "common/authguard.h"
 #include "common/limit.h"
 #include "common/log.h"
 #include "config/config.h"
@@ -77,6 +78,7 @@ typedef enum px_refusal {
     PX_REFUSED_CONN,       /* limit_conn: 503 */
     PX_REFUSED_REQ,        /* limit_req: 429 */
     PX_REFUSED_FULL,       /* the limit table had no entry to give: 503 */
+    PX_REFUSED_AUTH,       /* auth_guard: the account or the client is blocked: 429 or 401 */
     PX_REFUSED_KINDS
 } px_refusal;
 
@@ -100,6 +102,8 @@ typedef struct px_runtime {
     px_limit_table *limits; /* limit_conn/limit_req state of every worker; NULL when no server limits; carried over
                              * from the previous runtime while limit_table_size is unchanged */
     px_log_every refusals[PX_REFUSED_KINDS];
+    px_ag_table *auth_guard; /* auth_guard state of every worker; NULL when no server uses it; carried over as
+                              * the limit table */
 } px_runtime;
 
 /* Builds the runtime for cfg with one listening socket per worker and address, taking over old's sockets for

@@ -429,6 +429,9 @@ px_step px_proxy_start(px_conn *c)
 {
     px_exchange *x = c->x;
     if (!x->handler) { /* the first try; a retry comes here again */
+        px_step refused;
+        if (!px_auth_guard_admit(c, &refused))
+            return refused;
         if (x->req.expect_continue && x->req_body != BODY_DONE && send_continue(c) < 0)
             return PX_CLOSE;
         x->handler = &px_proxy_handler;

@@ -371,6 +371,7 @@ static px_step on_response_head(px_conn *c, const http_response *resp, size_t he
     x->up_ms = wire_now(c->w->loop) - x->started_ms;
     px_upstream_succeeded(x->up);
     check_pinning(c, resp);
+    px_auth_guard_response(c, resp);
     choose_framing(c, resp);
     if (x->req_body != BODY_DONE)
         x->keep_alive = 0; /* an early answer: proxyd will close, so the head says so (RFC 9112 9.6) */

@@ -121,6 +121,7 @@ static px_step metrics(px_conn *c)
     b.p[0] = 0;
     counters(&b, c->w->daemon);
     health(&b, c->rt, wire_now(c->w->loop));
+    b.len += px_auth_guard_metrics(c->rt, b.p + b.len, b.cap - b.len);
     if (b.len >= cap - 1) {
         static const char cut[] = "\n# truncated: more upstream servers than one answer holds\n";
         memcpy(b.p + cap - sizeof(cut), cut, sizeof(cut) - 1);
@@ -142,5 +143,7 @@ px_step px_status_respond(px_conn *c)
         return probe(c, 1);
     if (path_is(path, "/metrics"))
         return metrics(c);
+    if (path_is(path, "/auth-guard") || path_is(path, "/auth-guard/clear"))
+        return px_auth_guard_status(c);
     return px_respond_error(c, 404, "status: only /metrics, /healthz and /readyz");
 }
