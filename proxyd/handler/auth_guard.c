@@ -72,9 +72,10 @@ int px_auth_guard_admit(px_conn *c, px_step *step)
     if (kind == PX_CRED_NONE)
         return 1;
     x->ag_kind = (uint8_t)kind;
+    if (kind == PX_CRED_NTLM_START)
+        return 1; /* not a login (the directory counts nothing): a blocked client is answered at its type 3 */
     px_ag_verdict v;
-    px_ag_check(t, kind == PX_CRED_NTLM_START ? "" : x->ag_account, &c->peer_ip, &g->account, &g->client,
-                wire_now(c->w->loop), &v);
+    px_ag_check(t, x->ag_account, &c->peer_ip, &g->account, &g->client, wire_now(c->w->loop), &v);
     log_events(c, &v, g);
     if (!v.blocked)
         return 1;
@@ -87,7 +88,8 @@ int px_auth_guard_admit(px_conn *c, px_step *step)
         x->keep_alive = 0;
     }
     *step = px_refuse(c, PX_REFUSED_AUTH, g->answer,
-                      v.blocked & PX_AG_BY_CLIENT ? "auth_guard: client blocked" : "auth_guard: account blocked",
+                      v.blocked & PX_AG_BY_CLIENT ? "login refused, the client is blocked (auth_guard)"
+                                                  : "login refused, the account is blocked (auth_guard)",
                       g->answer == 429 ? v.retry_ms : 0);
     return 0;
 }
@@ -237,7 +239,7 @@ static long query_param(http_slice path, const char *name, char *buf, size_t cap
 /* POST /auth-guard/clear?account=NAME or ?client=ADDRESS: lifts a block, logged. */
 static px_step clear(px_conn *c, px_ag_table *t)
 {
-    char v[256], key[PX_CRED_ACCOUNT_MAX + 1], msg[512];
+    char v[256], key[PX_CRED_ACCOUNT_MAX + 1] = "", msg[512];
     http_slice path = c->x->req.path;
     px_ip ip = {0};
     int rc;
@@ -254,7 +256,8 @@ static px_step clear(px_conn *c, px_ag_table *t)
     } else
         return px_respond_error(c, 400, "auth-guard: expected ?account=NAME or ?client=ADDRESS");
     char esc[4 * sizeof(v)];
-    px_log_escape(v, strlen(v), esc, sizeof(esc));
+    const char *shown = ip.family ? v : key; /* the account as counted: `CONTOSO\Alice` is alice */
+    px_log_escape(shown, strlen(shown), esc, sizeof(esc));
     if (rc == 1)
         px_warn("auth_guard: %s \"%s\" unblocked through /auth-guard/clear%s", ip.family ? "client" : "account", esc,
                 px_log_context(c));
