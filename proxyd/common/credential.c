@@ -42,7 +42,7 @@ static long b64_chars(const char *b64, size_t len)
     size_t n = len;
     while (n && len - n < 2 && b64[n - 1] == '=')
         n--;
-    if ((len != n && len % 4) || n % 4 == 1)
+    if ((len != n && len % 4) || n % 4 == 1 || (n && b64[n - 1] == '='))
         return -1; /* padding only completes a quad; one character alone cannot carry a byte */
     return (long)n;
 }

@@ -202,7 +202,19 @@ static const struct {
     {MIN_SERVER "return = 301\n", "return: a redirect status (301, 302, 303, 307, 308) needs a URL"},
     {MIN_SERVER "route = api app\n", "route: expected \"/PREFIX UPSTREAM [option=value ...]\""},
     {MIN_SERVER "route = /a app bogus=1\n", ":6: [server s] route: unknown route option (known: read_timeout=T, "
-                                            "header_timeout=T|off) (got \"/a app bogus=1\")"},
+                                            "header_timeout=T|off, auth_guard=on|off) (got \"/a app bogus=1\")"},
+    {MIN_SERVER "route = /a app auth_guard=yes\n", ":6: [server s] route: auth_guard: expected on or off"},
+    {MIN_SERVER "auth_guard = 1\n", ":6: [server s] auth_guard: expected on or off"},
+    {MIN_SERVER "auth_guard_account = 5\n",
+     ":6: [server s] auth_guard_account: expected FAILURES/WINDOW such as 5/15m"},
+    {MIN_SERVER "auth_guard_account = 0/15m\n", "auth_guard_account: expected FAILURES/WINDOW"},
+    {MIN_SERVER "auth_guard_account = 5/500ms\n", "auth_guard_account: expected FAILURES/WINDOW"},
+    {MIN_SERVER "auth_guard_client = 5/25h\n", "auth_guard_client: expected FAILURES/WINDOW"},
+    {MIN_SERVER "auth_guard_client = x/1m\n", "auth_guard_client: expected FAILURES/WINDOW"},
+    {MIN_SERVER "auth_guard_trusted = 10.0.0.0/33\n", "auth_guard_trusted: expected addresses or CIDR blocks"},
+    {MIN_SERVER "auth_guard_answer = 403\n", "auth_guard_answer: expected 429"},
+    {"[global]\nauth_guard_table_size = 10\n" MIN_SERVER, "auth_guard_table_size: expected a number of entries"},
+    {"[global]\nauth_guard = on\n" MIN_SERVER, "auth_guard"},
     {MIN_SERVER "route = /a app other\n", ":6: [server s] route: unknown route option"},
     {MIN_SERVER "route = /a app read_timeout\n", ":6: [server s] route: unknown route option"},
     {MIN_SERVER "route = /a app read_timeout=fast\n",
@@ -704,6 +716,43 @@ START_TEST(limit_values)
 }
 END_TEST
 
+/* auth_guard: the defaults (5/15m, 20/15m, 429), each key, and a route that takes the server's switch or its own. */
+START_TEST(auth_guard_values)
+{
+    char err[2048] = "";
+    px_config *cfg = load("[global]\nauth_guard_table_size = 1000\n" MIN_SERVER
+                          "auth_guard = on\nauth_guard_account = 3/30m\nauth_guard_client = 50/1h\n"
+                          "auth_guard_trusted = 10.0.0.0/8 192.168.0.0/16\nauth_guard_trusted = fd00::/8\n"
+                          "auth_guard_answer = 401\nroute = /pub app auth_guard=off\n"
+                          "[server t]\nlisten = 127.0.0.1:8082\nproxy_pass = app\nroute = /ews app auth_guard=on\n",
+                          err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_uint_eq(cfg->auth_guard_table_size, 1000);
+    const px_server *s = &cfg->servers[0], *t = &cfg->servers[1];
+    ck_assert_int_eq(s->auth_guard.on, 1);
+    ck_assert_uint_eq(s->auth_guard.account.max, 3);
+    ck_assert_uint_eq(s->auth_guard.account.window_ms, 1800000);
+    ck_assert_uint_eq(s->auth_guard.client.max, 50);
+    ck_assert_uint_eq(s->auth_guard.client.window_ms, 3600000);
+    ck_assert_int_eq(s->auth_guard.trusted.n, 3);
+    ck_assert_int_eq(s->auth_guard.answer, 401);
+    for (int i = 0; i < s->nroutes; i++) /* sorted longest first: /pub, then / */
+        ck_assert_int_eq(s->routes[i].auth_guard, strcmp(s->routes[i].prefix, "/pub") != 0);
+    ck_assert_int_eq(t->auth_guard.on, 0);
+    ck_assert_uint_eq(t->auth_guard.account.max, 5);
+    ck_assert_uint_eq(t->auth_guard.account.window_ms, 900000);
+    ck_assert_uint_eq(t->auth_guard.client.max, 20);
+    ck_assert_int_eq(t->auth_guard.answer, 429);
+    for (int i = 0; i < t->nroutes; i++)
+        ck_assert_int_eq(t->routes[i].auth_guard, strcmp(t->routes[i].prefix, "/ews") == 0);
+    px_config_free(cfg);
+    cfg = load(MIN_SERVER, err, sizeof(err));
+    ck_assert_uint_eq(cfg->auth_guard_table_size, 65536);
+    ck_assert_int_eq(cfg->servers[0].routes[0].auth_guard, 0);
+    px_config_free(cfg);
+}
+END_TEST
+
 /* A server keeps its zone across reloads whatever else changes: the zone follows the name. */
 START_TEST(limit_zones_follow_names)
 {
@@ -1077,6 +1126,7 @@ int main(void)
     tcase_add_test(tc, server_access_logs);
     tcase_add_test(tc, tls_port_warned);
     tcase_add_test(tc, health_check_keys);
+    tcase_add_test(tc, auth_guard_values);
     tcase_add_loop_test(tc, server_name_conflict_warned, 0, (int)(sizeof(conflicts) / sizeof(conflicts[0])));
     tcase_add_loop_test(tc, bind_servers_limit, 0, 2);
     tcase_add_loop_test(tc, bind_certs_limit, 0, 2);
