@@ -38,7 +38,7 @@ struct px_ag_table {
     atomic_int refs;
     unsigned nstripes;
     uint32_t per_stripe, chain_mask;
-    uint64_t seed;
+    uint64_t seed[4]; /* per kind of key, mixed from the table's seed */
     size_t bytes;
     stripe *stripes;
     entry *entries;
@@ -72,11 +72,15 @@ static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
 /* Seeded: a sprayer choosing account names or IPv6 addresses cannot aim them at one chain. */
 static uint64_t key_of(const px_ag_table *t, int kind, const char *account, const px_ip *ip)
 {
-    uint64_t h = mix(t->seed ^ (uint64_t)kind);
+    uint64_t h = t->seed[kind];
     if (account)
         h = hash_bytes(h, account, strlen(account));
-    if (ip)
-        h = hash_bytes(mix(h ^ ip->family), ip->addr, sizeof(ip->addr));
+    if (ip) {
+        uint64_t a, b;
+        memcpy(&a, ip->addr, 8);
+        memcpy(&b, ip->addr + 8, 8);
+        h = mix(mix(h ^ a) ^ b ^ (uint64_t)ip->family << 56);
+    }
     return h;
 }
 
@@ -101,7 +105,8 @@ px_ag_table *px_ag_table_new(uint32_t entries, unsigned stripes, uint64_t seed)
     t->nstripes = stripes;
     t->per_stripe = (uint32_t)(((uint64_t)entries + stripes - 1) / stripes);
     t->chain_mask = pow2_at_least(t->per_stripe) - 1;
-    t->seed = seed;
+    for (int k = 0; k < 4; k++)
+        t->seed[k] = mix(seed ^ (uint64_t)k);
     size_t nent = (size_t)t->per_stripe * stripes, nchains = ((size_t)t->chain_mask + 1) * stripes;
     t->stripes = aligned_alloc(64, stripes * sizeof(stripe));
     t->entries = calloc(nent, sizeof(entry));

@@ -53,9 +53,9 @@ long px_b64_decoded_len(const char *b64, size_t len)
     return n < 0 ? -1 : n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0);
 }
 
-int px_b64_range(const char *b64, size_t len, size_t off, size_t n, unsigned char *out)
+/* px_b64_range with the decoded length dl already known (-1: malformed). */
+static int range_known(const char *b64, long dl, size_t off, size_t n, unsigned char *out)
 {
-    long dl = px_b64_decoded_len(b64, len);
     if (dl < 0 || off > (size_t)dl || n > (size_t)dl - off)
         return -1;
     for (size_t i = 0; i < n; i++) {
@@ -66,6 +66,11 @@ int px_b64_range(const char *b64, size_t len, size_t off, size_t n, unsigned cha
         out[i] = (unsigned char)(((unsigned)hi << 6 | (unsigned)lo) >> (4 - bit % 6));
     }
     return 0;
+}
+
+int px_b64_range(const char *b64, size_t len, size_t off, size_t n, unsigned char *out)
+{
+    return range_known(b64, px_b64_decoded_len(b64, len), off, n, out);
 }
 
 /* ---------------------------------------------------------------- account keys */
@@ -230,7 +235,7 @@ static void basic_account(const char *b64, size_t len, char *account, size_t cap
     long dl = px_b64_decoded_len(b64, len);
     for (size_t i = 0; dl > 0 && i < (size_t)dl && i < sizeof(user); i++) {
         unsigned char ch;
-        if (px_b64_range(b64, len, i, 1, &ch) < 0)
+        if (range_known(b64, dl, i, 1, &ch) < 0)
             break;
         if (ch == ':') { /* the password after it is never decoded */
             px_cred_account_key(user, i, account, cap);

@@ -23,6 +23,8 @@ static const char *kind_name(unsigned bit)
 static void log_events(px_conn *c, const px_ag_verdict *v, const px_auth_guard *g)
 {
     char acc[4 * PX_CRED_ACCOUNT_MAX + 1];
+    if (!v->started && !v->ended)
+        return;
     px_log_escape(c->x->ag_account, strlen(c->x->ag_account), acc, sizeof(acc));
     for (unsigned bit = PX_AG_BY_ACCOUNT; bit <= PX_AG_BY_CLIENT; bit <<= 1) {
         const px_ag_limit *l = bit == PX_AG_BY_ACCOUNT ? &g->account : &g->client;
