@@ -570,6 +570,7 @@ static void server_free(px_server *s)
     for (int i = 0; i < s->nroutes; i++) {
         free(s->routes[i].prefix);
         free(s->routes[i].upstream_name);
+        free(s->routes[i].acl.rules);
     }
     tpl_free(&s->return_url);
     free(s->access_log);

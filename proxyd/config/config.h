@@ -184,6 +184,9 @@ typedef struct px_route {
     uint64_t read_timeout;   /* between two reads from the upstream */
     uint64_t header_timeout; /* request sent to the first response byte; 0: off */
     int auth_guard;          /* auth_guard=on|off; the server's auth_guard once the file is read */
+    px_acl acl;              /* allow=, deny=: checked after the server's list (a client must pass both) */
+    px_rate limit_req;       /* limit_req=: a bucket of its own per client, after the server's; per_ks 0: none */
+    uint32_t limit_zone;     /* the route's key in the limit table (server name and prefix) */
 } px_route;
 
 /* auth_guard of a [server]: failed logins counted per account and client address, blocks answered by proxyd. */

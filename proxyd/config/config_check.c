@@ -155,6 +155,7 @@ static void check_server(load_ctx *c, px_server *s)
             resolve_route(c, &s->routes[i]);
         if (s->routes[i].auth_guard < 0)
             s->routes[i].auth_guard = s->auth_guard.on;
+        check_acl(c, &s->routes[i].acl);
     }
     c->lineno = s->line;
     qsort(s->routes, (size_t)s->nroutes, sizeof(s->routes[0]), route_cmp);
@@ -167,18 +168,41 @@ static void check_server(load_ctx *c, px_server *s)
 
 /* Each server's key in the limit table: a hash of its name, so that a reload keeps every client's counts with the
  * server they belong to; names whose hashes meet take the next free value. */
+static uint32_t fnv1a(uint32_t h, const char *p)
+{
+    for (; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return h;
+}
+
+/* Whether zone h is taken by a server before server i, or by a route of servers[0..i] before route r of server i. */
+static int zone_taken(const px_config *cfg, int i, int r, uint32_t h)
+{
+    for (int k = 0; k <= i; k++) {
+        if (k < i && cfg->servers[k].limit_zone == h)
+            return 1;
+        for (int j = 0; j < (k < i ? cfg->servers[k].nroutes : r); j++)
+            if (cfg->servers[k].routes[j].limit_zone == h)
+                return 1;
+    }
+    return r >= 0 && cfg->servers[i].limit_zone == h;
+}
+
+/* Routes with limit_req have zones of their own: the server's name and the prefix, the same across reloads. */
 static void limit_zones(px_config *cfg)
 {
     for (int i = 0; i < cfg->nservers; i++) {
-        uint32_t h = 2166136261u; /* FNV-1a */
-        for (const char *p = cfg->servers[i].name; *p; p++)
-            h = (h ^ (uint8_t)*p) * 16777619u;
-        for (int k = 0; k < i; k++)
-            if (cfg->servers[k].limit_zone == h) {
+        px_server *s = &cfg->servers[i];
+        uint32_t h = fnv1a(2166136261u, s->name);
+        while (zone_taken(cfg, i, -1, h))
+            h++;
+        s->limit_zone = h;
+        for (int r = 0; r < s->nroutes; r++) {
+            h = fnv1a(fnv1a(fnv1a(2166136261u, s->name), "\n"), s->routes[r].prefix);
+            while (zone_taken(cfg, i, r, h))
                 h++;
-                k = -1; /* look again from the first */
-            }
-        cfg->servers[i].limit_zone = h;
+            s->routes[r].limit_zone = h;
+        }
     }
 }
 

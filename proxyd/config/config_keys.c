@@ -714,22 +714,59 @@ static const char *add_route(load_ctx *c, const char *prefix, size_t plen, const
 
 /* "name=value" after "route = /PREFIX UPSTREAM". An option is a field of px_route, a parser and a row of
  * route_opts (and, when it falls back to the upstream's value, a line in config_check.c's resolve_route). */
-typedef const char *(*route_opt_fn)(px_route *r, const char *value);
+typedef const char *(*route_opt_fn)(load_ctx *c, px_route *r, const char *value);
 
-static const char *ro_read_timeout(px_route *r, const char *v)
+static const char *ro_read_timeout(load_ctx *c, px_route *r, const char *v)
 {
+    (void)c;
     if (px_parse_duration(v, &r->read_timeout) || r->read_timeout == 0)
         return "read_timeout: expected a duration above 0, such as 1800s";
     return NULL;
 }
 
-static const char *ro_header_timeout(px_route *r, const char *v)
+static const char *ro_header_timeout(load_ctx *c, px_route *r, const char *v)
 {
+    (void)c;
     return parse_timeout_or_off(v, &r->header_timeout) ? "header_timeout: " TIMEOUT_OFF_MSG : NULL;
 }
 
-static const char *ro_auth_guard(px_route *r, const char *v)
+static const char *acl_into(load_ctx *c, px_acl *acl, int allow, const char *v);
+static const char *parse_limit_req(const char *v, const char *seps, px_rate *out);
+
+/* allow=CIDR[,CIDR...] and deny=...: the route's own list, rules in the order written (both may repeat). */
+static const char *ro_acl(load_ctx *c, px_acl *acl, int allow, const char *v)
 {
+    char *copy = px__strdup(v);
+    if (!copy)
+        return px__oom;
+    for (char *p = copy; *p; p++)
+        if (*p == ',')
+            *p = ' ';
+    const char *err = acl_into(c, acl, allow, copy);
+    free(copy);
+    return err;
+}
+
+static const char *ro_allow(load_ctx *c, px_route *r, const char *v)
+{
+    return ro_acl(c, &r->acl, 1, v);
+}
+
+static const char *ro_deny(load_ctx *c, px_route *r, const char *v)
+{
+    return ro_acl(c, &r->acl, 0, v);
+}
+
+/* limit_req=RATE[,burst=N][,nodelay] */
+static const char *ro_limit_req(load_ctx *c, px_route *r, const char *v)
+{
+    (void)c;
+    return parse_limit_req(v, ",", &r->limit_req);
+}
+
+static const char *ro_auth_guard(load_ctx *c, px_route *r, const char *v)
+{
+    (void)c;
     return px__parse_switch(v, &r->auth_guard) ? "auth_guard: " SWITCH_MSG : NULL;
 }
 
@@ -740,12 +777,18 @@ static const struct {
     {"read_timeout", ro_read_timeout},
     {"header_timeout", ro_header_timeout},
     {"auth_guard", ro_auth_guard},
+    {"allow", ro_allow},
+    {"deny", ro_deny},
+    {"limit_req", ro_limit_req},
 };
+#define RO_REPEATABLE(name) (strcmp(name, "allow") == 0 || strcmp(name, "deny") == 0)
 #define ROUTE_MSG "expected \"/PREFIX UPSTREAM [option=value ...]\""
-#define ROUTE_OPTS_MSG "unknown route option (known: read_timeout=T, header_timeout=T|off, auth_guard=on|off)"
+#define ROUTE_OPTS_MSG                                                                                                 \
+    "unknown route option (known: read_timeout=T, header_timeout=T|off, auth_guard=on|off, allow=CIDR,..., "           \
+    "deny=CIDR,..., limit_req=RATE[,burst=N][,nodelay])"
 
 /* Parses the blank-separated options of opts (cut in place) into r, each at most once. */
-static const char *route_options(px_route *r, char *opts)
+static const char *route_options(load_ctx *c, px_route *r, char *opts)
 {
     unsigned seen = 0;
     char *save = NULL;
@@ -757,10 +800,10 @@ static const char *route_options(px_route *r, char *opts)
                 break;
         if (!eq || i == n)
             return ROUTE_OPTS_MSG;
-        if (seen & (1u << i))
+        if ((seen & (1u << i)) && !RO_REPEATABLE(route_opts[i].name))
             return "route option given twice";
         seen |= 1u << i;
-        const char *err = route_opts[i].fn(r, eq + 1);
+        const char *err = route_opts[i].fn(c, r, eq + 1);
         if (err)
             return err;
     }
@@ -784,7 +827,7 @@ static const char *k_srv_route(load_ctx *c, const char *v)
     char *up = strtok_r(rest, " \t", &save);
     const char *err = up ? add_route(c, v, (size_t)(sp - v), up) : ROUTE_MSG;
     if (!err) /* the route is counted: on an error it is freed with the server */
-        err = route_options(&c->srv->routes[c->srv->nroutes - 1], save);
+        err = route_options(c, &c->srv->routes[c->srv->nroutes - 1], save);
     free(rest);
     return err;
 }
@@ -993,18 +1036,18 @@ static int parse_rate(const char *t, uint32_t *per_ks)
     return 0;
 }
 
-/* "RATE [burst=N] [nodelay]" */
-static const char *k_srv_limit_req(load_ctx *c, const char *v)
+/* "RATE [burst=N] [nodelay]", the parts separated by any of seps. */
+static const char *parse_limit_req(const char *v, const char *seps, px_rate *out)
 {
     px_rate r = {0, 0, 0};
     char *copy = px__strdup(v), *save = NULL;
     if (!copy)
         return px__oom;
     const char *err = NULL;
-    char *rate = strtok_r(copy, " \t", &save);
+    char *rate = strtok_r(copy, seps, &save);
     if (!rate || parse_rate(rate, &r.per_ks) < 0)
         err = "expected a rate such as 10r/s or 600r/m (1r/m to 1000000r/s), then optional burst=N and nodelay";
-    for (char *t = rate ? strtok_r(NULL, " \t", &save) : NULL; t && !err; t = strtok_r(NULL, " \t", &save)) {
+    for (char *t = rate ? strtok_r(NULL, seps, &save) : NULL; t && !err; t = strtok_r(NULL, seps, &save)) {
         long n;
         if (strncmp(t, "burst=", 6) == 0 && !px__parse_int(t + 6, 0, 1000000, &n))
             r.burst = (uint32_t)n;
@@ -1014,9 +1057,14 @@ static const char *k_srv_limit_req(load_ctx *c, const char *v)
             err = "unknown or invalid limit_req parameter (burst=0..1000000, nodelay)";
     }
     if (!err)
-        c->srv->limit_req = r;
+        *out = r;
     free(copy);
     return err;
+}
+
+static const char *k_srv_limit_req(load_ctx *c, const char *v)
+{
+    return parse_limit_req(v, " \t", &c->srv->limit_req);
 }
 
 /* ---------------------------------------------------------------- auth_guard */

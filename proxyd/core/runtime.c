@@ -187,9 +187,13 @@ static void cap_connections(px_runtime *rt, unsigned workers)
 
 static int uses_limits(const px_config *cfg)
 {
-    for (int i = 0; i < cfg->nservers; i++)
+    for (int i = 0; i < cfg->nservers; i++) {
         if (cfg->servers[i].limit_conn || cfg->servers[i].limit_req.per_ks)
             return 1;
+        for (int k = 0; k < cfg->servers[i].nroutes; k++)
+            if (cfg->servers[i].routes[k].limit_req.per_ks)
+                return 1;
+    }
     return 0;
 }
 

@@ -202,8 +202,14 @@ static const struct {
     {MIN_SERVER "return = 301\n", "return: a redirect status (301, 302, 303, 307, 308) needs a URL"},
     {MIN_SERVER "route = api app\n", "route: expected \"/PREFIX UPSTREAM [option=value ...]\""},
     {MIN_SERVER "route = /a app bogus=1\n", ":6: [server s] route: unknown route option (known: read_timeout=T, "
-                                            "header_timeout=T|off, auth_guard=on|off) (got \"/a app bogus=1\")"},
+                                            "header_timeout=T|off, auth_guard=on|off, allow=CIDR,..., deny=CIDR,..., "
+                                            "limit_req=RATE[,burst=N][,nodelay]) (got \"/a app bogus=1\")"},
     {MIN_SERVER "route = /a app auth_guard=yes\n", ":6: [server s] route: auth_guard: expected on or off"},
+    {MIN_SERVER "route = /a app allow=10.0.0.0/33\n", ":6: [server s] route: expected addresses or CIDR blocks"},
+    {MIN_SERVER "route = /a app allow=\n", ":6: [server s] route: expected addresses or CIDR blocks"},
+    {MIN_SERVER "route = /a app limit_req=10r/h\n", ":6: [server s] route: expected a rate such as 10r/s"},
+    {MIN_SERVER "route = /a app limit_req=1r/s,burst=x\n", "route: unknown or invalid limit_req parameter"},
+    {MIN_SERVER "route = /a app limit_req=1r/s limit_req=2r/s\n", ":6: [server s] route: route option given twice"},
     {MIN_SERVER "auth_guard = 1\n", ":6: [server s] auth_guard: expected on or off"},
     {MIN_SERVER "auth_guard_account = 5\n",
      ":6: [server s] auth_guard_account: expected FAILURES/WINDOW such as 5/15m"},
@@ -745,6 +751,32 @@ START_TEST(auth_guard_values)
     ck_assert_int_eq(t->auth_guard.answer, 429);
     for (int i = 0; i < t->nroutes; i++)
         ck_assert_int_eq(t->routes[i].auth_guard, strcmp(t->routes[i].prefix, "/ews") == 0);
+    px_config_free(cfg);
+    cfg = load(MIN_SERVER "route = /adm app allow=10.0.0.1 allow=10.0.0.0/8,192.0.2.0/24 deny=10.0.0.0/8 deny=all\n"
+                          "route = /api app limit_req=600r/m,burst=5,nodelay\nroute = /b app limit_req=2r/s\n",
+               err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    s = &cfg->servers[0];
+    for (int i = 0; i < s->nroutes; i++) {
+        const px_route *r = &s->routes[i];
+        if (strcmp(r->prefix, "/adm") == 0) {
+            ck_assert_int_eq(r->acl.n, 5);
+            ck_assert_int_eq(r->acl.rules[0].allow, 1);
+            ck_assert_int_eq(r->acl.rules[3].allow, 0);
+            ck_assert_int_eq(r->acl.rules[4].net.family, 0); /* all */
+        } else if (strcmp(r->prefix, "/api") == 0) {
+            ck_assert_uint_eq(r->limit_req.per_ks, 10000);
+            ck_assert_uint_eq(r->limit_req.burst, 5);
+            ck_assert_int_eq(r->limit_req.nodelay, 1);
+        } else if (strcmp(r->prefix, "/b") == 0) {
+            ck_assert_uint_eq(r->limit_req.per_ks, 2000);
+            ck_assert_int_eq(r->limit_req.nodelay, 0);
+        } else
+            ck_assert_int_eq(r->acl.n + (int)r->limit_req.per_ks, 0);
+        ck_assert_uint_ne(r->limit_zone, s->limit_zone);
+        for (int k = 0; k < i; k++)
+            ck_assert_uint_ne(r->limit_zone, s->routes[k].limit_zone);
+    }
     px_config_free(cfg);
     cfg = load(MIN_SERVER, err, sizeof(err));
     ck_assert_uint_eq(cfg->auth_guard_table_size, 65536);

@@ -245,6 +245,27 @@ START_TEST(limit_req_429_then_recovers)
 }
 END_TEST
 
+/* Per route: /admin has its own list (after the server's, which lets everyone in) and /api its own bucket
+ * (1r/s, no burst), apart from the rest of the server, which has none. */
+START_TEST(route_allow_and_limit_req)
+{
+    px_env_init(&env, 1);
+    px_proxy_start(&env, GLOBAL2 UPSTREAM "[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = o\n"
+                                          "route = /admin o allow=127.0.0.1,::1 deny=all\n"
+                                          "route = /api o limit_req=1r/s,burst=0,nodelay\n");
+    ck_assert_int_eq(status_from("127.0.0.2", env.port, GET("/admin/x")), 403);
+    ck_assert_int_eq(status_from("127.0.0.1", env.port, GET("/admin/x")), 404); /* through: the origin's 404 */
+    ck_assert_int_eq(status_from("127.0.0.2", env.port, GET("/size/10")), 200);
+    ck_assert_int_eq(status_from("127.0.0.2", env.port, GET("/api")), 404);
+    ck_assert_int_eq(status_from("127.0.0.2", env.port, GET("/api")), 429);
+    ck_assert_int_eq(status_from("127.0.0.3", env.port, GET("/api")), 404); /* another client, its own bucket */
+    for (int i = 0; i < 5; i++)                                             /* the rest of the server: no limit */
+        ck_assert_int_eq(status_from("127.0.0.2", env.port, GET("/size/10")), 200);
+    ck_assert(ops_file_has(env.log, "403: access forbidden by rule, client: 127.0.0.2", 2000));
+    px_env_done(&env);
+}
+END_TEST
+
 /* Without nodelay the excess waits its turn instead of being refused: 5r/s burst=3 and five requests at once give
  * four 200s, the last of them after at least most of 3/rate, and one 429 beyond the burst. */
 START_TEST(limit_req_delays_without_nodelay)
@@ -284,6 +305,7 @@ static Suite *access_suite(void)
     tcase_add_test(tc, limit_conn_503);
     tcase_add_test(tc, limit_req_429_then_recovers);
     tcase_add_test(tc, limit_req_delays_without_nodelay);
+    tcase_add_test(tc, route_allow_and_limit_req);
     suite_add_tcase(s, tc);
     return s;
 }
