@@ -146,7 +146,7 @@ size_t px_cred_account_key(const char *user, size_t len, char *out, size_t cap)
         unsigned char ch = (unsigned char)user[i];
         if (ch >= 'A' && ch <= 'Z')
             ch = (unsigned char)(ch + 32);
-        else if (ch == 0xC3 && i + 1 < len && k + 2 < cap) {
+        else if (ch == 0xC3 && i + 1 < len && k + 2 < cap && ((unsigned char)user[i + 1] & 0xC0) == 0x80) {
             unsigned char nx = (unsigned char)user[i + 1]; /* U+00C0..U+00DE but U+00D7: Latin-1 capitals */
             out[k++] = (char)ch;
             out[k++] = (char)(nx >= 0x80 && nx <= 0x9E && nx != 0x97 ? nx + 32 : nx);

@@ -290,6 +290,9 @@ START_TEST(account_keys)
         ck_assert_msg(strcmp(out, cases[i].key) == 0, "%s: \"%s\"", cases[i].in, out);
         ck_assert_uint_eq(n, strlen(cases[i].key));
     }
+    /* A Latin-1 lead byte before a NUL: the NUL is a control byte, never copied into the key (found by fuzzing). */
+    ck_assert_uint_eq(px_cred_account_key("\xc3\0x", 3, out, sizeof(out)), 3);
+    ck_assert_str_eq(out, "\xc3?x");
     char small[4];
     ck_assert_uint_eq(px_cred_account_key("abcdef", 6, small, sizeof(small)), 3);
     ck_assert_str_eq(small, "abc");
