@@ -11,10 +11,16 @@ tmp=$(mktemp -d)
 [ -n "${PX_KEEP_TMP:-}" ] || trap 'rm -rf "$tmp"' EXIT
 fail() { echo "check_deb: FAIL: $*"; exit 1; }
 
-# The tree as git knows it (tracked and new files, not build folders or what .gitignore names).
+# The tree as git knows it (tracked and new files, not build folders or what .gitignore names); outside git, all
+# but build folders. A .deps/ (libraries scripts/ built for this tree, kept out of git) comes along as a cache.
 mkdir "$tmp/proxyd"
-(cd "$src" && git ls-files -z --cached --others --exclude-standard | xargs -0 -r sh -c 'for f; do [ -e "$f" ] && \
-    printf "%s\0" "$f"; done' sh | tar -c --null -T - -f -) | tar -x -C "$tmp/proxyd" || fail "copying the tree"
+if git -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    (cd "$src" && git ls-files -z --cached --others --exclude-standard | xargs -0 -r sh -c 'for f; do [ -e "$f" ] &&
+        printf "%s\0" "$f"; done' sh | tar -c --null -T - -f -) | tar -x -C "$tmp/proxyd" || fail "copying the tree"
+else
+    (cd "$src" && tar -c --exclude='./build*' --exclude=./.deps -f - .) | tar -x -C "$tmp/proxyd" || fail "copying"
+fi
+[ -d "$src/.deps" ] && cp -a "$src/.deps" "$tmp/proxyd/"
 version=$(cd "$src" && meson introspect meson.build --projectinfo 2>/dev/null | sed -n 's/.*"version": *"\([^"]*\)".*/\1/p')
 arch=$(dpkg --print-architecture)
 (cd "$tmp/proxyd" && nice dpkg-buildpackage -us -uc -b) >"$tmp/build.log" 2>&1 ||
