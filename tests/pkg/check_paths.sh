@@ -18,7 +18,7 @@ grep -q "^LogsDirectory=" "$p/proxyd.service" && fail "LogsDirectory= for a log 
 grep -q "^/srv/var/log/proxyd/\*.log {" "$p/proxyd.logrotate" || fail "logrotate's log folder"
 grep -q 'cat /run/pxrun/px.pid' "$p/proxyd.logrotate" || fail "logrotate's pid file"
 grep -qx "error_log = /srv/var/log/proxyd/error.log" "$p/proxyd.ini" || fail "the example's error_log"
-grep -nE '(^|[ =])(/etc/proxyd|/var/log|/usr/sbin|/usr/share)|www-data|@[A-Z_]*@' "$p/proxyd.service" "$p/proxyd.logrotate" \
+grep -nE '(^|[ =(])(/etc/proxyd|/etc/logrotate|/var/log|/usr/sbin|/usr/share)|www-data|@[A-Z_]*@' "$p/proxyd.service" "$p/proxyd.logrotate" \
     "$p/proxyd.ini" | grep -v '/etc/ssl/' && fail "a default path is left where an option should be"
 grep -q '/opt/px/units/proxyd.service' "$tmp/b/meson-info/intro-installed.json" || fail "the unit is not installed to systemdunitdir"
 meson setup "$tmp/c" "$src" -Dpid_file=/var/run/px.pid -Dtests=disabled >"$tmp/setup.out" 2>&1 &&
