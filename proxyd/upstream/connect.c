@@ -55,7 +55,7 @@ px_upconn *px__upstream_connect(px_worker *w, px_runtime *rt, const px_upstream 
     u->ops = a->ops;
     u->read_ms = a->read_ms;
     u->header_ms = a->header_ms;
-    if (a->pp_len <= sizeof(u->pp)) {
+    if (a->pp_len && a->pp_len <= sizeof(u->pp)) {
         memcpy(u->pp, a->pp, a->pp_len);
         u->pp_len = (uint8_t)a->pp_len;
     }
