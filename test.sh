@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 . scripts/deps.sh
 px_ensure_packages "${PX_BUILD_PACKAGES[@]}" curl openssl clang libclang-rt-14-dev clang-format
+# The fleet tests (tests/e2e/fleet): HAProxy in front of two proxyd, wrk for the load, nginx as an upstream that reads
+# the PROXY protocol (nginx-light, as bench/run).
+px_ensure_packages haproxy wrk nginx-light
 
 build=build-test
 if [ -d "$build" ]; then
