@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 . scripts/deps.sh
 px_ensure_packages "${PX_BUILD_PACKAGES[@]}" curl openssl clang libclang-rt-14-dev clang-format
+# The fleet tests (tests/e2e/fleet): HAProxy in front of two proxyd, wrk for the load, nginx as an upstream that reads
+# the PROXY protocol (nginx-light, as bench/run).
+px_ensure_packages haproxy wrk nginx-light
 # The Debian package's build and checks (tests/pkg/check_deb.sh); PX_SKIP_DEB=1 skips both.
 [ "${PX_SKIP_DEB:-0}" = 1 ] || px_ensure_packages dpkg-dev debhelper fakeroot lintian
 
