@@ -2,6 +2,7 @@
 # ports from the same flock pool as tests/support (so no parallel test takes the same port).
 """Shared by test_importer.py and test_importer_e2e.py."""
 
+import atexit
 import fcntl
 import os
 import re
@@ -14,6 +15,7 @@ SOURCE_IMPORTER = os.path.join(HERE, "..", "..", "tools", "proxyd-import-nginx")
 PORT_LOCK_DIR = "/tmp/proxyd-test-ports"  # tests/support/support.h TS_PORT_LOCK_DIR
 PORT_MIN = 20000  # TS_PORT_MIN
 _held = []  # lock files of the ports this process took: held until exit
+atexit.register(lambda: [f.close() for f in _held])
 
 
 def importer():
