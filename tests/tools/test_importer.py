@@ -192,6 +192,25 @@ class Hostile(unittest.TestCase):
         self.assertIn('deep.conf:1: directive "a" not translated', err)
 
 
+class Root(unittest.TestCase):
+    def test_absolute_includes_under_root(self):
+        """--root reads a copy of another machine's /etc/nginx: absolute includes resolve inside it, and the
+        comments name the files relative to the main file's folder."""
+        d = u.tmpdir()
+        try:
+            conf = write(d, "etc/nginx/nginx.conf", "http {\n include /etc/nginx/sites-enabled/*;\n}\n")
+            write(d, "etc/nginx/sites-enabled/site", "server {\n listen 8080;\n return 204;\n}\n")
+            rc, out, err = u.run_importer(["--root", d, conf])
+            self.assertEqual(rc, 0, err)
+            self.assertIn("; sites-enabled/site:2: listen 8080;\nlisten = 0.0.0.0:8080", out)
+            rc, out, err = u.run_importer(["--root=" + d, conf])
+            self.assertIn("return = 204", out)
+            rc, out, err = u.run_importer([conf])  # without --root: this machine's /etc/nginx, if any
+            self.assertNotIn("return = 204", out)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 class Usage(unittest.TestCase):
     def test_statuses(self):
         d = u.tmpdir()
