@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 . scripts/deps.sh
-px_ensure_packages "${PX_BUILD_PACKAGES[@]}" curl openssl clang libclang-rt-14-dev clang-format
+px_ensure_packages "${PX_BUILD_PACKAGES[@]}" curl openssl python3 clang libclang-rt-14-dev clang-format
 # The fleet tests (tests/e2e/fleet): HAProxy in front of two proxyd, wrk for the load, nginx as an upstream that reads
 # the PROXY protocol (nginx-light, as bench/run).
 px_ensure_packages haproxy wrk nginx-light
