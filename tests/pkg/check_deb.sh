@@ -35,7 +35,7 @@ grep '^[WI]:' "$tmp/lintian.out" | sed 's/^/lintian: /'
 root=$tmp/root
 dpkg -x "$deb" "$root" || fail "dpkg -x"
 unit=$(cd "$root" && ls lib/systemd/system/proxyd.service usr/lib/systemd/system/proxyd.service 2>/dev/null | head -n 1)
-for f in usr/sbin/proxyd "$unit" etc/logrotate.d/proxyd etc/proxyd/proxyd.ini usr/share/man/man8/proxyd.8.gz \
+for f in usr/sbin/proxyd usr/bin/proxyd-import-nginx "$unit" etc/logrotate.d/proxyd etc/proxyd/proxyd.ini usr/share/man/man8/proxyd.8.gz \
     usr/share/doc/proxyd/copyright usr/share/doc/proxyd/examples/proxyd.ini; do
     [ -n "$f" ] && [ -f "$root/$f" ] || fail "the package lacks ${f:-a systemd unit}"
 done
@@ -61,7 +61,7 @@ grep -q 'adduser --quiet proxyd ssl-cert' "$tmp/control/postinst" || fail "posti
 # dh_installsystemd --no-enable: the unit is enabled again on upgrade only when it was (debian-installed).
 grep -q 'deb-systemd-helper debian-installed' "$tmp/control/postinst" || fail "postinst enables the unit"
 depends=$(dpkg-deb -f "$deb" Depends)
-case "$depends" in *adduser*ssl-cert*) ;; *) fail "Depends lacks adduser, ssl-cert: $depends" ;; esac
+case "$depends" in *adduser*python3*ssl-cert*) ;; *) fail "Depends lacks adduser, python3 (the importer), ssl-cert: $depends" ;; esac
 
 # The extracted proxyd passes -t on the extracted configuration, its absolute paths moved to the scratch root.
 mkdir -p "$root/etc/ssl/certs" "$root/etc/ssl/private" "$root/var/log/proxyd" "$root/run/proxyd"

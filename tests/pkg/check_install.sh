@@ -19,6 +19,7 @@ meson install -C "$build" --no-rebuild --quiet --destdir "$root" --tags runtime,
 bin=$root$sbindir/proxyd unit=$root$unitdir/proxyd.service rot=$root$sysconfdir/logrotate.d/proxyd
 conf=$sysconfdir/proxyd/proxyd.ini doc=$root$datadir/doc/proxyd
 [ -x "$bin" ] || fail "no $sbindir/proxyd"
+[ -n "$(find "$root$prefix" -path '*/bin/proxyd-import-nginx' -perm -u+x)" ] || fail "no executable proxyd-import-nginx"
 [ -f "$root$mandir/man8/proxyd.8" ] || fail "no man page in $mandir/man8"
 [ -f "$unit" ] || fail "no unit in $unitdir"
 [ -f "$rot" ] || fail "no logrotate file in $sysconfdir/logrotate.d"
