@@ -8,6 +8,8 @@ px_ensure_packages "${PX_BUILD_PACKAGES[@]}" curl openssl python3 clang libclang
 # The fleet tests (tests/e2e/fleet): HAProxy in front of two proxyd, wrk for the load, nginx as an upstream that reads
 # the PROXY protocol (nginx-light, as bench/run).
 px_ensure_packages haproxy wrk nginx-light
+# auth_guard's end-to-end tests (tests/e2e/security/test_auth_guard.c): a real NTLMv2 client besides curl --ntlm.
+px_ensure_packages python3-requests python3-requests-ntlm
 # The Debian package's build and checks (tests/pkg/check_deb.sh); PX_SKIP_DEB=1 skips both.
 [ "${PX_SKIP_DEB:-0}" = 1 ] || px_ensure_packages dpkg-dev debhelper fakeroot lintian
 
