@@ -45,6 +45,8 @@ THROUGHPUT = {
                "tls12"),
     "resume13": ("resumed TLS 1.3 handshakes (s_time -reuse)", "conn/s", "higher", "tls", "/size/100", "s_time",
                  "tls13"),
+    "guarded": ("plain keep-alive, 100 B, allow/deny + limit_conn + limit_req (+ proxyd's auth_guard) on", "req/s",
+                "higher", "guarded", "/size/100", "wrk", None),
     "plain64k": ("64 KiB body, plain keep-alive", "req/s", "higher", "plain", "/size/65536", "wrk", None),
     "tls64k": ("64 KiB body, TLS 1.3 keep-alive", "req/s", "higher", "tls", "/size/65536", "wrk", "tls13"),
 }
@@ -61,7 +63,7 @@ PROFILES = {
 }
 PROFILE_VERSION = {"tls12": "TLSv1.2", "tls12-ec": "TLSv1.2", "tls13": "TLSv1.3", "tls13-ec": "TLSv1.3"}
 OTHER = ["mem", "cost"]
-CPU_ROWS = ("plain", "tls", "tls13", "tls2")  # throughput scenarios whose proxy CPU time per request is reported
+CPU_ROWS = ("plain", "guarded", "tls", "tls13", "tls2")  # throughput scenarios whose proxy CPU time per request is reported
 ALL = list(THROUGHPUT) + OTHER
 
 
@@ -96,7 +98,8 @@ class Bench:
         os.makedirs(os.path.join(self.raw, "conf"), exist_ok=True)
         self.rawlog = open(os.path.join(self.raw, "tools.log"), "w")
         self.ports = {k: procs.free_port() for k in ("ORIGIN", "TERM")}
-        self.listen = {p: {k: procs.free_port() for k in ("plain", "tls", "tls2", "ecdsa")} for p in PROXIES}
+        self.listen = {p: {k: procs.free_port() for k in ("plain", "guarded", "tls", "tls2", "ecdsa")}
+                       for p in PROXIES}
         self.proxyd_tls = False
         self.unsupported = set()  # (proxy, "TLSv1.x") a proxy refused in the start-up checks
         self.procs = {}
@@ -148,7 +151,8 @@ class Bench:
         f = {"DIR": self.dir, "ORIGIN_PORT": self.ports["ORIGIN"], "TERM_PORT": self.ports["TERM"]}
         if proxy:
             f.update({"PLAIN_PORT": self.listen[proxy]["plain"], "TLS_PORT": self.listen[proxy]["tls"],
-                      "TLS2_PORT": self.listen[proxy]["tls2"], "ECDSA_PORT": self.listen[proxy]["ecdsa"]})
+                      "TLS2_PORT": self.listen[proxy]["tls2"], "ECDSA_PORT": self.listen[proxy]["ecdsa"],
+                      "GUARD_PORT": self.listen[proxy]["guarded"]})
         return f
 
     def render_proxyd(self, with_tls):
@@ -195,7 +199,8 @@ class Bench:
         return p
 
     def check(self, proxy, listener, path, want_len, version=None):
-        status, length, cipher = procs.probe(self.listen[proxy][listener], path, listener != "plain", version=version)
+        tls = listener not in ("plain", "guarded")
+        status, length, cipher = procs.probe(self.listen[proxy][listener], path, tls, version=version)
         if status != 200 or length != want_len:
             raise RuntimeError(f"{proxy} {listener} {path}: status {status}, {length} bytes (want 200, {want_len})")
         return cipher
@@ -241,7 +246,7 @@ class Bench:
     # ---- throughput ------------------------------------------------------------------------------------------
     def load_cmd(self, key, proxy):
         title, unit, better, listener, path, tool, profile = THROUGHPUT[key]
-        scheme = "http" if listener == "plain" else "https"
+        scheme = "http" if listener in ("plain", "guarded") else "https"
         url = f"{scheme}://127.0.0.1:{self.listen[proxy][listener]}{path}"
         d = self.a.duration
         if tool == "wrk":
@@ -331,6 +336,7 @@ class Bench:
         for proxy in PROXIES:
             self.procs[proxy] = self.start_proxy(proxy)
             self.check(proxy, "plain", "/size/100", 100)
+            self.check(proxy, "guarded", "/size/100", 100)
             if self.has_tls(proxy):
                 for version in ("TLSv1.2", "TLSv1.3"):
                     for listener in ("tls", "ecdsa"):
@@ -347,7 +353,7 @@ class Bench:
             row = self.rows[key] = report.Row(key, title, unit, better)
             for r in range(1, self.a.rounds + 1):
                 for proxy in PROXIES:
-                    if THROUGHPUT[key][3] != "plain" and not self.has_tls(proxy):
+                    if THROUGHPUT[key][3] not in ("plain", "guarded") and not self.has_tls(proxy):
                         row.skip[proxy] = NO_TLS
                         continue
                     version = PROFILE_VERSION.get(THROUGHPUT[key][6])

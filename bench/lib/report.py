@@ -13,6 +13,7 @@ PROXIES = ["proxyd", "nginx", "haproxy"]
 GOALS = {
     "plain": ("≥ 1.3× nginx", lambda r, v: r >= 1.3),
     "tls": ("≥ 1.1× nginx", lambda r, v: r >= 1.1),
+    "guarded": ("within 5% of proxyd's plain row (issue 17)", None),
     "tls13": ("≥ 1.1× nginx", lambda r, v: r >= 1.1),
     "tls2": ("≥ 1.1× nginx", lambda r, v: r >= 1.1),
     "handshake": ("close to nginx", None),
@@ -142,6 +143,26 @@ def limits(rows_by_key, load_cpu):
     return out
 
 
+def defence_cost(rows_by_key):
+    """The "guarded" row against the "plain" row, per proxy: what allow/deny and the per-client limits cost."""
+    g, pl = rows_by_key.get("guarded"), rows_by_key.get("plain")
+    if not g or not pl:
+        return []
+    out = []
+    for p in PROXIES:
+        a, b = g.median(p), pl.median(p)
+        ug, up = rows_by_key.get("cpu_user_guarded"), rows_by_key.get("cpu_user_plain")
+        kg, kp = rows_by_key.get("cpu_sys_guarded"), rows_by_key.get("cpu_sys_plain")
+        if a is None or not b:
+            continue
+        line = f"- **{p}**: guarded {fmt(a)} req/s = {a / b:.3f}× its plain row"
+        if ug and up and kg and kp and None not in (ug.median(p), up.median(p), kg.median(p), kp.median(p)):
+            line += (f"; CPU per request {fmt(ug.median(p) + kg.median(p))} ns against "
+                     f"{fmt(up.median(p) + kp.median(p))} ns")
+        out.append(line)
+    return out
+
+
 def versions(build):
     def first(cmd):
         try:
@@ -202,9 +223,9 @@ def chart(args, rows):
 
 
 def write(args, rows_by_key, commands, notes, elapsed, build, load_cpu):
-    order = ["plain", "tls", "tls13", "tls2", "handshake", "handshake_ec", "handshake13", "handshake13_ec", "resume",
+    order = ["plain", "guarded", "tls", "tls13", "tls2", "handshake", "handshake_ec", "handshake13", "handshake13_ec", "resume",
              "resume13", "plain64k", "tls64k", "mem_plain", "mem_tls", "mem_tls13", "syscalls", "instructions"] + [
-        f"cpu_{part}_{key}" for key in ("plain", "tls", "tls13", "tls2") for part in ("user", "sys")]
+        f"cpu_{part}_{key}" for key in ("plain", "guarded", "tls", "tls13", "tls2") for part in ("user", "sys")]
     rows = [rows_by_key[k] for k in order if k in rows_by_key]
     v = versions(build)
     chart_err = chart(args, rows)
@@ -222,6 +243,9 @@ def write(args, rows_by_key, commands, notes, elapsed, build, load_cpu):
     why = limits(rows_by_key, load_cpu)
     if why:
         md += ["## What limits the ratios", ""] + why + [""]
+    cost = defence_cost(rows_by_key)
+    if cost:
+        md += ["## What the edge defences cost (guarded ÷ plain, same proxy)", ""] + cost + [""]
     md += ["## Notes", ""]
     for n in notes:
         md.append(f"- {n}")
