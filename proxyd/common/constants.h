@@ -63,8 +63,8 @@
 /* Room after the largest request head in an input block, so a request body always moves. */
 #define PX_BODY_ROOM 4096
 
-/* Prometheus text on the status listener must fit one output block; this much is kept free for the head. */
-#define PX_STATUS_HEAD_ROOM 2048
+/* Prometheus text on the status listener: the buffer a scrape starts with; it grows as the tables need. */
+#define PX_STATUS_TEXT_START 16384
 
 /* The per-client limit table (common/limit.c): one spin lock per stripe, enough stripes that workers rarely meet on
  * one (a power of two); a new client looks at this many least recently used entries for one without requests in

@@ -483,8 +483,10 @@ void px__config_finish(load_ctx *c)
         cfg->upstreams[i].index = i;
         check_upstream(c, &cfg->upstreams[i]);
     }
-    for (int i = 0; i < cfg->nservers; i++)
+    for (int i = 0; i < cfg->nservers; i++) {
+        cfg->servers[i].slot = i;
         check_server(c, &cfg->servers[i]);
+    }
     check_listens(c);
     check_proxy_protocol(c);
     check_name_conflicts(c);

@@ -105,6 +105,7 @@ static int add_status_bind(px_runtime *rt, char *err, size_t errlen)
         return -1;
     }
     rt->status_server->name = (char *)"status";
+    rt->status_server->slot = cfg->nservers; /* the last metrics slot */
     rt->status_server->limits = cfg->limits;
     b->status = 1;
     b->default_server = rt->status_server;
@@ -251,6 +252,7 @@ static void runtime_free(px_runtime *rt)
         free(rt->ws[k].pools);
         free(rt->ws[k].active);
         free(rt->ws[k].rr_weight);
+        px_metrics_free(&rt->ws[k].metrics);
     }
     free(rt->ws);
     free(rt->health);
@@ -289,7 +291,8 @@ static int alloc_state(px_runtime *rt)
         ws->pools = calloc(slots, sizeof(px_pool));
         ws->active = calloc(slots, sizeof(unsigned));
         ws->rr_weight = calloc(slots, sizeof(int));
-        if (!ws->pools || !ws->active || !ws->rr_weight)
+        if (!ws->pools || !ws->active || !ws->rr_weight ||
+            px_metrics_alloc(&ws->metrics, cfg->nservers, rt->nhealth, cfg->nupstreams) < 0)
             return -1;
     }
     return 0;
