@@ -65,6 +65,9 @@
 
 /* Prometheus text on the status listener: the buffer a scrape starts with; it grows as the tables need. */
 #define PX_STATUS_TEXT_START 16384
+/* An upstream server's "host:port" as written: a DNS name has at most 253 bytes (a longer one never resolves, so
+ * the loader refuses it), a bracketed IPv6 address fewer, and ":port" 6; with room to spare. */
+#define PX_ADDR_TEXT_MAX 300
 
 /* The per-client limit table (common/limit.c): one spin lock per stripe, enough stripes that workers rarely meet on
  * one (a power of two); a new client looks at this many least recently used entries for one without requests in

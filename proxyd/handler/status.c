@@ -93,6 +93,19 @@ static void counters(sbuf *b, const px_daemon *d)
         (unsigned long long)atomic_load(&((px_daemon *)d)->reloads));
 }
 
+/* The server label of server s of up: its address as written, with "#k" on its k-th occurrence when the upstream
+ * lists the same address more than once (each stays its own series). Written into buf. */
+static const char *server_text(const px_upstream *up, int s, char *buf, size_t cap)
+{
+    int k = 1;
+    for (int i = 0; i < s; i++)
+        k += strcmp(up->servers[i].text, up->servers[s].text) == 0;
+    if (k == 1)
+        return up->servers[s].text;
+    snprintf(buf, cap, "%s#%d", up->servers[s].text, k);
+    return buf;
+}
+
 static void health(sbuf *b, const px_runtime *rt, uint64_t now)
 {
     put(b, "# HELP proxyd_upstream_server_up 1 when the server is in rotation (passive and active health)\n"
@@ -103,8 +116,9 @@ static void health(sbuf *b, const px_runtime *rt, uint64_t now)
             const px_health *h = &rt->health[rt->health_base[u] + s];
             int up_now =
                 !atomic_load(&((px_health *)h)->active_down) && atomic_load(&((px_health *)h)->down_until) <= now;
-            put(b, "proxyd_upstream_server_up{upstream=\"%s\",server=\"%s\"} %d\n", up->name, up->servers[s].text,
-                up_now);
+            char text[PX_ADDR_TEXT_MAX + 16];
+            put(b, "proxyd_upstream_server_up{upstream=\"%s\",server=\"%s\"} %d\n", up->name,
+                server_text(up, s, text, sizeof(text)), up_now);
         }
     }
 }
@@ -349,7 +363,9 @@ static void status_detail(sbuf *b, const px_runtime *rt)
         for (int s = 0; ok && s < rt->cfg->upstreams[u].nservers; s++) {
             int h = rt->health_base[u] + s;
             sum_upserver(rt, h, &all[h]);
-            ok = (lab[h] = label_of(rt->cfg->upstreams[u].name, rt->cfg->upstreams[u].servers[s].text)) != NULL;
+            char text[PX_ADDR_TEXT_MAX + 16];
+            const px_upstream *up = &rt->cfg->upstreams[u];
+            ok = (lab[h] = label_of(up->name, server_text(up, s, text, sizeof(text)))) != NULL;
         }
     if (ok) {
         upstream_totals(b, rt, all);
