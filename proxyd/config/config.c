@@ -39,6 +39,8 @@ void px__cfg_warn(load_ctx *c, const char *key, const char *fmt, ...)
 {
     va_list ap;
     fprintf(c->errfp, "%s:%d: warning: ", c->path, c->lineno);
+    if (c->section[0]) /* as errors do: the section, then the key as written in it */
+        fprintf(c->errfp, "[%s] ", c->section);
     if (key)
         fprintf(c->errfp, "%s: ", key);
     va_start(ap, fmt);

@@ -147,6 +147,8 @@ typedef struct px_upstream {
     char *tls_server_name;
     char *tls_cert;
     char *tls_key;
+    /* where these keys were written, for messages found after the file is read; 0: unset (the section's line) */
+    int tls_verify_line, tls_ca_line, tls_cert_line, tls_key_line, read_timeout_line;
     uint64_t connect_timeout;
     uint64_t read_timeout;
     uint64_t header_timeout; /* request sent to the first response byte; 0: off (read_timeout bounds that wait) */
@@ -267,8 +269,9 @@ typedef struct px_config {
     int tls_ticket_key_line;
     char *tls_protocols;
     char *tls_ciphers;
-    uint64_t shutdown_timeout; /* graceful stop: longest wait for in-flight requests */
-    uint64_t drain_delay;      /* graceful stop: /healthz answers 503 this long before accepting stops */
+    int tls_protocols_line, tls_ciphers_line; /* where they were written; 0: unset */
+    uint64_t shutdown_timeout;                /* graceful stop: longest wait for in-flight requests */
+    uint64_t drain_delay;                     /* graceful stop: /healthz answers 503 this long before accepting stops */
     uint64_t limit_table_size; /* entries (client address and [server]) of the limit_conn/limit_req table */
     px_limits limits;          /* defaults for servers */
     px_gzip gzip;
@@ -303,6 +306,12 @@ int px_parse_size(const char *s, uint64_t *bytes);
  * NULL, or why it is refused (an unknown $variable). px_logfmt_free releases it either way. */
 const char *px_logfmt_compile(px_logfmt *f, const char *text);
 void px_logfmt_free(px_logfmt *f);
+
+/* The line a key was written on, or fallback (its section's line) when it was not. */
+static inline int px_line_or(int line, int fallback)
+{
+    return line ? line : fallback;
+}
 
 /* Finds the upstream by name, or NULL. */
 px_upstream *px_config_upstream(const px_config *cfg, const char *name);

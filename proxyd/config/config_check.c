@@ -157,8 +157,6 @@ static void check_server(load_ctx *c, px_server *s)
     qsort(s->routes, (size_t)s->nroutes, sizeof(s->routes[0]), route_cmp);
     if (s->nroutes == 0 && s->return_status == 0 && !s->root)
         px__cfg_error(c, "proxy_pass", "a server needs proxy_pass, route, return or root");
-    if (s->limits.client_header_buffer_size < 1024 || s->limits.client_header_buffer_size > 1048576)
-        px__cfg_error(c, "client_header_buffer_size", "must be from 1k to 1m");
     check_acl(c, &s->acl);
 }
 
@@ -261,9 +259,9 @@ static void check_tls_port(load_ctx *c, const px_upstream *u)
         long port = server_port(&u->servers[i]);
         if (port == 443 || port == 4443)
             px__cfg_warn(c, "server",
-                         "[upstream %s]: %s is an HTTPS port (IIS, the Lync External Web Site) but the upstream is "
+                         "%s is an HTTPS port (IIS, the Lync External Web Site) but the upstream is "
                          "plain: write proxy_pass = https://%s or tls = on (tls = off if it really is plain HTTP)",
-                         u->name, u->servers[i].text, u->name);
+                         u->servers[i].text, u->name);
     }
 }
 
@@ -276,13 +274,19 @@ static void check_upstream(load_ctx *c, px_upstream *u)
     check_tls_port(c, u);
     if (!!u->tls_cert != !!u->tls_key)
         px__cfg_error(c, "tls_cert", "tls_cert and tls_key go together");
+    c->lineno = px_line_or(u->tls_ca_line, u->line);
     check_readable(c, "tls_ca", u->tls_ca); /* before mbedTLS's "PK - Read/write of file failed" */
+    c->lineno = px_line_or(u->tls_cert_line, u->line);
     check_readable(c, "tls_cert", u->tls_cert);
+    c->lineno = px_line_or(u->tls_key_line, u->line);
     check_readable(c, "tls_key", u->tls_key);
+    c->lineno = u->line; /* tls_ca missing: the section */
     if (u->tls && u->tls_verify && !u->tls_ca)
         px__cfg_warn(c, "tls_ca", "no tls_ca: the upstream certificate is verified against the system CAs");
+    c->lineno = px_line_or(u->tls_verify_line, u->line);
     if (u->tls && !u->tls_verify)
         px__cfg_warn(c, "tls_verify", "upstream certificate verification is off");
+    c->lineno = px_line_or(u->read_timeout_line, u->line);
     if (u->read_timeout < 1000)
         px__cfg_warn(c, "read_timeout", "below 1s: long polls will be cut");
 }
@@ -359,10 +363,11 @@ static void check_name_conflicts(load_ctx *c)
                     if (strcmp(later->names[n], first->names[m]) != 0)
                         continue;
                     c->lineno = later->names_line;
+                    snprintf(c->section, sizeof(c->section), "server %s", later->name);
                     px__cfg_warn(c, "server_name",
-                                 "[server %s]: conflicting server name \"%s\" on %s: [server %s] (line %d) has it too "
+                                 "conflicting server name \"%s\" on %s: [server %s] (line %d) has it too "
                                  "and answers it, so this server never does; remove it from one of them",
-                                 later->name, later->names[n], l->text, first->name, first->names_line);
+                                 later->names[n], l->text, first->name, first->names_line);
                 }
         }
 }
