@@ -573,6 +573,7 @@ static void server_free(px_server *s)
     tpl_free(&s->return_url);
     free(s->access_log);
     free(s->access_log_format);
+    free(s->error_log);
     for (int i = 0; i < s->nset_headers; i++) {
         free(s->set_headers[i].name);
         tpl_free(&s->set_headers[i].value);

@@ -237,7 +237,10 @@ typedef struct px_server {
     int access_log_json;
     const px_logfmt *access_logfmt;
     int access_sink; /* the daemon's sink for access_log (px_access_sink_open), set before any worker sees it */
-    int slot;        /* position in px_config.servers (the status listener's: nservers), for its metrics */
+    /* error_log in [server]: lines about its requests go to this file instead of [global]'s */
+    char *error_log;
+    int error_sink; /* the daemon's sink for error_log (px_error_sink_open), set before any worker sees it */
+    int slot;       /* position in px_config.servers (the status listener's: nservers), for its metrics */
 } px_server;
 
 typedef struct px_config {

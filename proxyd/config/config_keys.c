@@ -1056,6 +1056,7 @@ static const char *k_srv_limit_req(load_ctx *c, const char *v)
 }
 
 STRING_KEY(k_srv_root, c->srv->root)
+STRING_KEY(k_srv_error_log, c->srv->error_log)
 STRING_KEY(k_srv_index, c->srv->index)
 
 static const key_def keys[] = {
@@ -1121,6 +1122,7 @@ static const key_def keys[] = {
     {SECT_SERVER, "listen", k_srv_listen, K_REPEAT},
     {SECT_SERVER, "server_name", k_srv_server_name, K_LIST},
     {SECT_SERVER, "access_log", k_access_log, 0},
+    {SECT_SERVER, "error_log", k_srv_error_log, 0},
     {SECT_SERVER, "tls_cert", k_srv_tls_cert, K_REPEAT},
     {SECT_SERVER, "tls_key", k_srv_tls_key, K_REPEAT},
     {SECT_SERVER, "proxy_pass", k_srv_proxy_pass, 0},
