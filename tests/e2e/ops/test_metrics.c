@@ -243,6 +243,28 @@ static void send_expect(const char *host, const char *target, int status)
     ts_response_free(&r);
 }
 
+/* Every family a scrape declares is in docs/metrics.md, and every metric the page lists is in the scrape. */
+static void docs_match(const char *text)
+{
+    const char *src = getenv("PROXYD_SRC");
+    ck_assert_msg(src != NULL, "PROXYD_SRC is not set (meson sets it)");
+    char path[512], name[128], quoted[140];
+    snprintf(path, sizeof path, "%s/docs/metrics.md", src);
+    char *doc = px_read_file(path);
+    ck_assert_msg(doc != NULL, "cannot read %s", path);
+    for (const char *t = strstr(text, "# TYPE "); t; t = strstr(t + 1, "# TYPE ")) {
+        ck_assert_int_eq(sscanf(t + 7, "%127s", name), 1);
+        snprintf(quoted, sizeof quoted, "`%s`", name);
+        ck_assert_msg(strstr(doc, quoted) != NULL, "%s is not in docs/metrics.md", name);
+    }
+    for (const char *d = strstr(doc, "`proxyd_"); d; d = strstr(d + 1, "`proxyd_")) {
+        ck_assert_int_eq(sscanf(d + 1, "%127[a-z0-9_]", name), 1);
+        snprintf(quoted, sizeof quoted, "# TYPE %s ", name);
+        ck_assert_msg(strstr(text, quoted) != NULL, "docs/metrics.md lists %s, which /metrics does not have", name);
+    }
+    free(doc);
+}
+
 START_TEST(by_server_and_upstream)
 {
     char o[200], d[200], h[200], s[400];
@@ -262,6 +284,7 @@ START_TEST(by_server_and_upstream)
     char *text = ops_scrape(env.port2);
     ck_assert_msg(text != NULL, "no answer from /metrics");
     check_text(text);
+    docs_match(text);
     expect(text, "proxyd_server_responses_total{server=\"a\",class=\"2xx\",code=\"200\"}", 3);
     expect(text, "proxyd_server_responses_total{server=\"a\",class=\"4xx\",code=\"404\"}", 2);
     expect(text, "proxyd_server_responses_total{server=\"a\",class=\"5xx\",code=\"502\"}", 2);
