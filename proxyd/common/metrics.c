@@ -60,6 +60,35 @@ const char *px_up_error_name(px_up_error kind)
     return (unsigned)kind < PX_UPERR_KINDS ? names[kind] : "unknown";
 }
 
+static void add_to(_Atomic uint64_t *dst, const _Atomic uint64_t *src)
+{
+    px_metric_add(dst, px_metric_get(src));
+}
+
+static void hist_add_to(px_hist *dst, const px_hist *src)
+{
+    for (int i = 0; i < PX_HIST_SLOTS; i++)
+        add_to(&dst->bucket[i], &src->bucket[i]);
+    add_to(&dst->sum_ms, &src->sum_ms);
+}
+
+void px_server_metrics_add(px_server_metrics *dst, const px_server_metrics *src)
+{
+    for (int i = 0; i < PX_CODE_SLOTS; i++)
+        add_to(&dst->codes[i], &src->codes[i]);
+    hist_add_to(&dst->request_time, &src->request_time);
+}
+
+void px_upserver_metrics_add(px_upserver_metrics *dst, const px_upserver_metrics *src)
+{
+    add_to(&dst->requests, &src->requests);
+    for (int i = 0; i < 6; i++)
+        add_to(&dst->responses[i], &src->responses[i]);
+    for (int i = 0; i < PX_UPERR_KINDS; i++)
+        add_to(&dst->errors[i], &src->errors[i]);
+    hist_add_to(&dst->response_time, &src->response_time);
+}
+
 int px_metrics_alloc(px_metrics *m, int nservers, int nupservers, int nupstreams)
 {
     m->servers = calloc((size_t)nservers + 1, sizeof(px_server_metrics));

@@ -11,9 +11,10 @@
  * counted as "other" of its class. */
 #define PX_METRIC_CODES(X)                                                                                             \
     X(100)                                                                                                             \
-    X(101) X(200) X(201) X(202) X(204) X(206) X(301) X(302) X(303) X(304) X(307) X(308) X(400) X(401) X(403) X(404)    \
-        X(405) X(408) X(409) X(410) X(411) X(412) X(413) X(414) X(415) X(416) X(417) X(421) X(426) X(429) X(431)       \
-            X(499) X(500) X(501) X(502) X(503) X(504) X(505)
+    X(101)                                                                                                             \
+    X(200) X(201) X(202) X(204) X(206) X(301) X(302) X(303) X(304) X(307) X(308) X(400) X(401) X(403) X(404) X(405)    \
+        X(408) X(409) X(410) X(411) X(412) X(413) X(414) X(415) X(416) X(417) X(421) X(426) X(429) X(431) X(499)       \
+            X(500) X(501) X(502) X(503) X(504) X(505)
 
 /* Code slots: 0..4 are "other" of 1xx..5xx, then one per code above. */
 enum {
@@ -103,6 +104,12 @@ uint64_t px_hist_bound(unsigned i);
 void px_hist_add(px_hist *h, uint64_t ms);
 /* The label text of a kind: "refused", "connect_timeout"... Pure. */
 const char *px_up_error_name(px_up_error kind);
+
+/* Adds src's counts into dst (the histograms too; not the active gauge, which belongs to the connections of the
+ * runtime that counts them). For a reload that carries a [server]'s or server's counts over; dst's writer must not
+ * run yet. */
+void px_server_metrics_add(px_server_metrics *dst, const px_server_metrics *src);
+void px_upserver_metrics_add(px_upserver_metrics *dst, const px_upserver_metrics *src);
 
 /* Allocates zeroed tables (nservers + 1 server slots). 0, or -1 when out of memory. */
 int px_metrics_alloc(px_metrics *m, int nservers, int nupservers, int nupstreams);

@@ -298,6 +298,47 @@ static int alloc_state(px_runtime *rt)
     return 0;
 }
 
+/* The index of server s (an address as written, its k-th occurrence) in old's upstream of the same name, or -1. */
+static int old_server(const px_upstream *ou, const px_upstream *up, int s)
+{
+    int k = 0;
+    for (int i = 0; i < s; i++)
+        k += strcmp(up->servers[i].text, up->servers[s].text) == 0;
+    for (int i = 0; ou && i < ou->nservers; i++)
+        if (strcmp(ou->servers[i].text, up->servers[s].text) == 0 && k-- == 0)
+            return i;
+    return -1;
+}
+
+/* A reload carries each [server]'s, upstream's and upstream server's counts (matched by name) into worker 0's new
+ * tables, so that /metrics goes on counting rather than starting again; the new tables have no writer yet.
+ * Exchanges that end under the old runtime after this are not counted (an old connection's last answers). */
+static void metrics_carry(px_runtime *rt, const px_runtime *old)
+{
+    const px_config *cfg = rt->cfg, *ocfg = old->cfg;
+    px_metrics *to = &rt->ws[0].metrics;
+    for (unsigned k = 0; k < old->nworkers; k++) {
+        const px_metrics *from = &old->ws[k].metrics;
+        px_server_metrics_add(&to->servers[cfg->nservers], &from->servers[ocfg->nservers]); /* [status] */
+        for (int i = 0; i < cfg->nservers; i++)
+            for (int j = 0; j < ocfg->nservers; j++)
+                if (strcmp(cfg->servers[i].name, ocfg->servers[j].name) == 0)
+                    px_server_metrics_add(&to->servers[i], &from->servers[j]);
+        for (int u = 0; u < cfg->nupstreams; u++) {
+            const px_upstream *up = &cfg->upstreams[u], *ou = px_config_upstream(ocfg, up->name);
+            if (!ou)
+                continue;
+            px_metric_add(&to->upstreams[u].no_server, px_metric_get(&from->upstreams[ou->index].no_server));
+            for (int s = 0; s < up->nservers; s++) {
+                int os = old_server(ou, up, s);
+                if (os >= 0)
+                    px_upserver_metrics_add(&to->upservers[rt->health_base[u] + s],
+                                            &from->upservers[old->health_base[ou->index] + os]);
+            }
+        }
+    }
+}
+
 px_runtime *px_runtime_new(px_config *cfg, unsigned workers, size_t exchange_size, px_runtime *old, char *err,
                            size_t errlen)
 {
@@ -330,6 +371,8 @@ px_runtime *px_runtime_new(px_config *cfg, unsigned workers, size_t exchange_siz
     if (rc == 0) {
         cap_connections(rt, workers);
         px_probe_carry(rt, old, 0); /* the checker carries the counts when it takes rt */
+        if (old)
+            metrics_carry(rt, old);
     }
     if (rc < 0) {
         rt->cfg = NULL; /* the caller still owns cfg on failure */

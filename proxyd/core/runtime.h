@@ -70,8 +70,8 @@ typedef struct px_wstate {
      * after the last connection using it gave its blocks back. */
     wire_pool in_pool;  /* input blocks: data, field array, exchange state */
     wire_pool out_pool; /* pending-output blocks: 2 * buf_size + PX_HEAD_EXTRA */
-    /* Counters by [server], upstream and upstream server, read by the status endpoint from any worker; they
-     * start at zero with each runtime (a reload), as a restart would for Prometheus. */
+    /* Counters by [server], upstream and upstream server, read by the status endpoint from any worker; a reload
+     * carries the previous runtime's counts into worker 0's (matched by name: core/runtime.c). */
     px_metrics metrics;
 } px_wstate;
 

@@ -347,6 +347,25 @@ START_TEST(by_server_and_upstream)
     expect(text, s, 0);
     expect(text, "proxyd_upstream_errors_total{upstream=\"h\",kind=\"header_timeout\"}", 1);
     free(text);
+    /* A reload carries the counts over by name (the first scrape is now counted for [status] too). */
+    ck_assert_int_eq(kill(env.pid, SIGHUP), 0);
+    ck_assert_msg(ops_file_has(env.log, "reloaded", 3000), "no reload logged");
+    text = ops_scrape(env.port2);
+    ck_assert_msg(text != NULL, "no answer from /metrics after the reload");
+    check_text(text);
+    expect(text, "proxyd_server_responses_total{server=\"a\",class=\"2xx\",code=\"200\"}", 3);
+    expect(text, "proxyd_server_responses_total{server=\"b\",class=\"4xx\",code=\"other\"}", 1);
+    expect(text, "proxyd_server_responses_total{server=\"[status]\",class=\"2xx\",code=\"200\"}", 1);
+    expect(text, "proxyd_server_request_duration_seconds_count{server=\"a\"}", 8);
+    expect(text, "proxyd_upstream_requests_total{upstream=\"o\"}", 8);
+    expect(text, "proxyd_upstream_errors_total{upstream=\"d\",kind=\"no_live_server\"}", 1);
+    snprintf(s, sizeof s,
+             "proxyd_upstream_server_errors_total{upstream=\"d\",server=\"127.0.0.1:%d#2\",kind=\"refused\"}",
+             env.dead);
+    expect(text, s, 1);
+    snprintf(s, sizeof s, "proxyd_upstream_server_response_duration_seconds_count{%s}", o);
+    expect(text, s, 8);
+    free(text);
     px_env_done(&env);
 }
 END_TEST
