@@ -106,6 +106,9 @@ static const char *server_text(const px_upstream *up, int s, char *buf, size_t c
     return buf;
 }
 
+static char *label_of(const char *upstream, const char *server);
+static int bare(const char *l);
+
 static void health(sbuf *b, const px_runtime *rt, uint64_t now)
 {
     put(b, "# HELP proxyd_upstream_server_up 1 when the server is in rotation (passive and active health)\n"
@@ -117,8 +120,10 @@ static void health(sbuf *b, const px_runtime *rt, uint64_t now)
             int up_now =
                 !atomic_load(&((px_health *)h)->active_down) && atomic_load(&((px_health *)h)->down_until) <= now;
             char text[PX_ADDR_TEXT_MAX + 16];
-            put(b, "proxyd_upstream_server_up{upstream=\"%s\",server=\"%s\"} %d\n", up->name,
-                server_text(up, s, text, sizeof(text)), up_now);
+            char *l = label_of(up->name, server_text(up, s, text, sizeof(text)));
+            if (l)
+                put(b, "proxyd_upstream_server_up{%.*s} %d\n", bare(l), l, up_now);
+            free(l);
         }
     }
 }

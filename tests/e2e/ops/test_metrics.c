@@ -370,6 +370,29 @@ START_TEST(by_server_and_upstream)
 }
 END_TEST
 
+/* Section names may hold a double quote or a backslash: label values escape them as the text format says (the
+ * strict check would refuse them raw). */
+START_TEST(labels_escaped)
+{
+    px_env_init(&env, 1);
+    px_proxy_start(&env, PX_GLOBAL METRICS_STATUS "[upstream o\"q\\x]\nserver = 127.0.0.1:@O0@\n"
+                                                  "[server s\"1]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = o\"q\\x\n");
+    send_expect("m", "/size/1", 200);
+    ops_sleep_ms(100);
+    char *text = ops_scrape(env.port2);
+    ck_assert_msg(text != NULL, "no answer from /metrics");
+    check_text(text);
+    expect(text, "proxyd_server_responses_total{server=\"s\\\"1\",class=\"2xx\",code=\"200\"}", 1);
+    expect(text, "proxyd_upstream_requests_total{upstream=\"o\\\"q\\\\x\"}", 1);
+    char up[160];
+    snprintf(up, sizeof up, "proxyd_upstream_server_up{upstream=\"o\\\"q\\\\x\",server=\"127.0.0.1:%d\"}",
+             env.oport[0]);
+    expect(text, up, 1);
+    free(text);
+    px_env_done(&env);
+}
+END_TEST
+
 static Suite *metrics_suite(void)
 {
     Suite *s = suite_create("e2e_ops_metrics");
@@ -381,6 +404,7 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, status_probes);
     tcase_add_test(tc, checker_rejects);
     tcase_add_test(tc, by_server_and_upstream);
+    tcase_add_test(tc, labels_escaped);
     suite_add_tcase(s, tc);
     return s;
 }
