@@ -63,6 +63,15 @@
 /* Room after the largest request head in an input block, so a request body always moves. */
 #define PX_BODY_ROOM 4096
 
+/* Latency histograms of /metrics (docs/metrics.md): bucket upper bounds in ms (Prometheus `le`, then +Inf), from a
+ * cached answer (5 ms) to a Lync long poll (its timeout is under 60 s); the same for request and upstream
+ * response times, and fixed, so that the histograms of every proxyd of a fleet add up. */
+#define PX_HIST_BOUNDS_MS                                                                                              \
+    {                                                                                                                  \
+        5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000                                            \
+    }
+#define PX_HIST_FINITE 13
+
 /* Prometheus text on the status listener: the buffer a scrape starts with; it grows as the tables need. */
 #define PX_STATUS_TEXT_START 16384
 /* An upstream server's "host:port" as written: a DNS name has at most 253 bytes (a longer one never resolves, so

@@ -7,14 +7,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/constants.h"
+
 /* Status codes counted one by one (what proxyd answers itself and what origins commonly send); any other code is
  * counted as "other" of its class. */
 #define PX_METRIC_CODES(X)                                                                                             \
     X(100)                                                                                                             \
     X(101)                                                                                                             \
-    X(200) X(201) X(202) X(204) X(206) X(301) X(302) X(303) X(304) X(307) X(308) X(400) X(401) X(403) X(404) X(405)    \
-        X(408) X(409) X(410) X(411) X(412) X(413) X(414) X(415) X(416) X(417) X(421) X(426) X(429) X(431) X(499)       \
-            X(500) X(501) X(502) X(503) X(504) X(505)
+    X(200)                                                                                                             \
+    X(201) X(202) X(204) X(206) X(301) X(302) X(303) X(304) X(307) X(308) X(400) X(401) X(403) X(404) X(405) X(408)    \
+        X(409) X(410) X(411) X(412) X(413) X(414) X(415) X(416) X(417) X(421) X(426) X(429) X(431) X(499) X(500)       \
+            X(501) X(502) X(503) X(504) X(505)
 
 /* Code slots: 0..4 are "other" of 1xx..5xx, then one per code above. */
 enum {
@@ -26,13 +29,7 @@ enum {
 #undef PX_CODE_ENUM
 };
 
-/* Latency buckets, upper bounds in ms (Prometheus `le`), then +Inf: from a cached answer (5 ms) to a Lync long
- * poll (its timeout is under 60 s); the same for request and upstream response times. */
-#define PX_HIST_BOUNDS_MS                                                                                              \
-    {                                                                                                                  \
-        5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000                                            \
-    }
-#define PX_HIST_FINITE 13
+/* Latency buckets: PX_HIST_BOUNDS_MS (common/constants.h), then +Inf. */
 #define PX_HIST_SLOTS (PX_HIST_FINITE + 1)
 
 /* Why an exchange failed toward one upstream server (proxyd_upstream_server_errors_total{kind}). */
