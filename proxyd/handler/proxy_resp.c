@@ -451,8 +451,12 @@ static px_step parse_response_head(px_conn *c)
         x->resp_last_len = 0;
         if (rc < 0)
             return bad_response(c, http_strerror((int)rc));
-        if (resp.status == 101)
-            return x->req.upgrade ? px_tunnel_begin(c, &resp, (size_t)rc) : bad_response(c, "unrequested 101");
+        if (resp.status == 101 && !x->req.upgrade)
+            return bad_response(c, "unrequested 101");
+        if (resp.status == 101) {
+            count_response(x->up, 101, wire_now(c->w->loop) - x->started_ms);
+            return px_tunnel_begin(c, &resp, (size_t)rc);
+        }
         if (resp.status >= 200)
             return on_response_head(c, &resp, (size_t)rc);
         in->start += (size_t)rc; /* interim responses: proxyd answered Expect itself */

@@ -393,6 +393,43 @@ START_TEST(labels_escaped)
 }
 END_TEST
 
+/* A WebSocket upgrade (Lync's UCWA events): the 101 counts as a response of the [server] (when the tunnel ends) and
+ * of the upstream server (when its head comes), with its upstream response time. */
+START_TEST(upgrade_counted)
+{
+    char head[2048] = "", series[200];
+    px_env_init(&env, 1);
+    px_proxy_start(&env, PX_GLOBAL METRICS_STATUS "[upstream o]\nserver = 127.0.0.1:@O0@\n"
+                                                  "[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = o\n");
+    int fd = ts_connect(env.port);
+    ck_assert_int_ge(fd, 0);
+    static const char req[] = "GET /ws HTTP/1.1\r\nHost: m\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                              "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+    ck_assert_int_eq(ts_send(fd, req, strlen(req)), 0);
+    size_t n = 0;
+    while (n + 1 < sizeof head && !strstr(head, "\r\n\r\n")) {
+        ssize_t r = read(fd, head + n, sizeof head - 1 - n);
+        ck_assert_int_gt(r, 0);
+        n += (size_t)r;
+        head[n] = 0;
+    }
+    ck_assert_msg(strncmp(head, "HTTP/1.1 101 ", 13) == 0, "%s", head);
+    close(fd);
+    ops_sleep_ms(200); /* the tunnel ends with the client's close */
+    char *text = ops_scrape(env.port2);
+    ck_assert_msg(text != NULL, "no answer from /metrics");
+    check_text(text);
+    expect(text, "proxyd_server_responses_total{server=\"s\",class=\"1xx\",code=\"101\"}", 1);
+    snprintf(series, sizeof series,
+             "proxyd_upstream_server_responses_total{upstream=\"o\",server=\"127.0.0.1:%d\",class=\"1xx\"}",
+             env.oport[0]);
+    expect(text, series, 1);
+    expect(text, "proxyd_upstream_response_duration_seconds_count{upstream=\"o\"}", 1);
+    free(text);
+    px_env_done(&env);
+}
+END_TEST
+
 static Suite *metrics_suite(void)
 {
     Suite *s = suite_create("e2e_ops_metrics");
@@ -405,6 +442,7 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, checker_rejects);
     tcase_add_test(tc, by_server_and_upstream);
     tcase_add_test(tc, labels_escaped);
+    tcase_add_test(tc, upgrade_counted);
     suite_add_tcase(s, tc);
     return s;
 }
