@@ -438,7 +438,8 @@ px_step px_proxy_start(px_conn *c)
         c->state = CS_HANDLER;
     }
     if (acquire(c) < 0) {
-        px_metric_add(&PX_WS(c)->metrics.upstreams[x->upstream->index].no_server, 1);
+        if (!x->tried) /* every server was out of rotation: none was even tried */
+            px_metric_add(&PX_WS(c)->metrics.upstreams[x->upstream->index].no_server, 1);
         return px_respond_error(c, 502, "no live upstream server");
     }
     return PX_AGAIN;
