@@ -11,7 +11,8 @@
 
 #include "common/constants.h"
 
-/* Access log files: [global]'s and those of [server] sections (distinct paths since start). */
+/* Log files of each kind: the access logs ([global]'s and those of [server] sections), and the [server] error logs;
+ * distinct paths since start. */
 #define PX_ACCESS_SINKS 32
 
 enum px_log_level { PX_LOG_DEBUG = 0, PX_LOG_INFO, PX_LOG_NOTICE, PX_LOG_WARN, PX_LOG_ERROR };
