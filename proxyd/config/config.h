@@ -131,6 +131,7 @@ typedef struct px_upstream_server {
     int max_fails;
     uint64_t fail_timeout;
     int backup;
+    int line; /* where it was written */
 } px_upstream_server;
 
 typedef struct px_upstream {
@@ -220,6 +221,7 @@ typedef struct px_server {
     int nredirects;
     int ignore_client_abort; /* keep the exchange when the client half-closes after its request */
     px_acl acl;              /* allow/deny in the order written; empty: every client */
+    int acl_line;            /* where the first allow or deny was written */
     uint32_t limit_conn;     /* requests in progress per client address; 0: no limit */
     px_rate limit_req;       /* requests per client address; per_ks 0: no limit */
     uint32_t limit_zone;     /* the server's key in the limit table: a hash of its name, stable across reloads */
@@ -285,6 +287,7 @@ typedef struct px_config {
     wire_addr status_addr;
     char *status_listen;
     px_acl status_acl; /* loopback only when [status] sets no allow/deny */
+    int status_acl_line;
 
     px_upstream *upstreams;
     int nupstreams;

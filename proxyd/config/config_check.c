@@ -103,8 +103,9 @@ static void resolve_route(load_ctx *c, px_route *r)
 }
 
 /* nginx's rule, no match allows, makes a list of allow rules alone a no-op: say so rather than let it look safe. */
-static void check_acl(load_ctx *c, const px_acl *acl)
+static void check_acl(load_ctx *c, const px_acl *acl, int line)
 {
+    c->lineno = px_line_or(line, c->lineno);
     if (acl->n && !px_acl_has_deny(acl))
         px__cfg_warn(c, "allow",
                      "no deny rule: every address is allowed (a client no rule matches is let in, as "
@@ -157,7 +158,7 @@ static void check_server(load_ctx *c, px_server *s)
     qsort(s->routes, (size_t)s->nroutes, sizeof(s->routes[0]), route_cmp);
     if (s->nroutes == 0 && s->return_status == 0 && !s->root)
         px__cfg_error(c, "proxy_pass", "a server needs proxy_pass, route, return or root");
-    check_acl(c, &s->acl);
+    check_acl(c, &s->acl, s->acl_line);
 }
 
 /* Each server's key in the limit table: a hash of its name, so that a reload keeps every client's counts with the
@@ -187,7 +188,7 @@ static void status_acl(load_ctx *c)
     c->lineno = c->status_line;
     snprintf(c->section, sizeof(c->section), "status");
     if (acl->n) {
-        check_acl(c, acl);
+        check_acl(c, acl, c->cfg->status_acl_line);
         return;
     }
     acl->rules = calloc(NLOCAL, sizeof(px_acl_rule));
@@ -257,6 +258,7 @@ static void check_tls_port(load_ctx *c, const px_upstream *u)
 {
     for (int i = 0; i < u->nservers && !u->tls && !u->tls_line; i++) {
         long port = server_port(&u->servers[i]);
+        c->lineno = u->servers[i].line;
         if (port == 443 || port == 4443)
             px__cfg_warn(c, "server",
                          "%s is an HTTPS port (IIS, the Lync External Web Site) but the upstream is "
@@ -272,6 +274,7 @@ static void check_upstream(load_ctx *c, px_upstream *u)
     if (u->nservers == 0)
         px__cfg_error(c, "server", "an upstream needs at least one server");
     check_tls_port(c, u);
+    c->lineno = u->line;
     if (!!u->tls_cert != !!u->tls_key)
         px__cfg_error(c, "tls_cert", "tls_cert and tls_key go together");
     c->lineno = px_line_or(u->tls_ca_line, u->line);

@@ -438,6 +438,7 @@ static const char *k_up_server(load_ctx *c, const char *v)
     s->weight = 1;
     s->max_fails = 1;
     s->fail_timeout = 10000;
+    s->line = c->lineno;
     char *copy = px__strdup(v), *save = NULL;
     if (!copy)
         return px__oom;
@@ -982,6 +983,9 @@ static const char *acl_into(load_ctx *c, px_acl *acl, int allow, const char *v)
 
 static const char *acl_add(load_ctx *c, int allow, const char *v)
 {
+    int *line = c->kind == SECT_SERVER ? &c->srv->acl_line : &c->cfg->status_acl_line;
+    if (!*line) /* the list's first rule: where a warning about the whole list points */
+        *line = c->lineno;
     return acl_into(c, c->kind == SECT_SERVER ? &c->srv->acl : &c->cfg->status_acl, allow, v);
 }
 
