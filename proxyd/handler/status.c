@@ -109,6 +109,14 @@ static const char *server_text(const px_upstream *up, int s, char *buf, size_t c
 static char *label_of(const char *upstream, const char *server);
 static int bare(const char *l);
 
+/* Whether upstream server h (a health index) is in rotation at now: neither active checks nor passive health took
+ * it out. */
+static int in_rotation(const px_runtime *rt, int h, uint64_t now)
+{
+    px_health *hs = &rt->health[h];
+    return !atomic_load(&hs->active_down) && atomic_load(&hs->down_until) <= now;
+}
+
 static void health(sbuf *b, const px_runtime *rt, uint64_t now)
 {
     put(b, "# HELP proxyd_upstream_server_up 1 when the server is in rotation (passive and active health)\n"
@@ -116,9 +124,7 @@ static void health(sbuf *b, const px_runtime *rt, uint64_t now)
     for (int u = 0; u < rt->cfg->nupstreams; u++) {
         const px_upstream *up = &rt->cfg->upstreams[u];
         for (int s = 0; s < up->nservers; s++) {
-            const px_health *h = &rt->health[rt->health_base[u] + s];
-            int up_now =
-                !atomic_load(&((px_health *)h)->active_down) && atomic_load(&((px_health *)h)->down_until) <= now;
+            int up_now = in_rotation(rt, rt->health_base[u] + s, now);
             char text[PX_ADDR_TEXT_MAX + 16];
             char *l = label_of(up->name, server_text(up, s, text, sizeof(text)));
             if (l)
@@ -139,6 +145,7 @@ typedef struct hist_sum {
 typedef struct upserver_sum {
     uint64_t requests, responses[6], errors[PX_UPERR_KINDS];
     int64_t active;
+    int up; /* in rotation */
     hist_sum time;
 } upserver_sum;
 
@@ -324,6 +331,29 @@ static void upstream_totals(sbuf *b, const px_runtime *rt, const upserver_sum *a
     }
 }
 
+/* Per upstream: connections in use and servers in rotation, summed over its servers. */
+static void upstream_gauges(sbuf *b, const px_runtime *rt, const upserver_sum *all)
+{
+    const px_config *cfg = rt->cfg;
+    for (int g = 0; g < 2; g++) {
+        const char *name = g ? "proxyd_upstream_servers_up" : "proxyd_upstream_active_connections";
+        put_family(b, name, "gauge",
+                   g ? "Servers of the upstream in rotation (passive and active health)"
+                     : "Connections to the upstream's servers serving a request now");
+        for (int u = 0; u < cfg->nupstreams; u++) {
+            long long n = 0;
+            for (int s = 0; s < cfg->upstreams[u].nservers; s++) {
+                const upserver_sum *o = &all[rt->health_base[u] + s];
+                n += g ? o->up : (o->active > 0 ? o->active : 0);
+            }
+            char *l = label_of(cfg->upstreams[u].name, NULL);
+            if (l)
+                put(b, "%s{%.*s} %lld\n", name, bare(l), l, n);
+            free(l);
+        }
+    }
+}
+
 /* Per upstream server: requests, responses by class, errors by kind, connections in use, response time. */
 static void upstream_servers(sbuf *b, const px_runtime *rt, const upserver_sum *all, char *const *lab)
 {
@@ -358,7 +388,7 @@ static void upstream_servers(sbuf *b, const px_runtime *rt, const upserver_sum *
 }
 
 /* Everything counted per [server], upstream and upstream server of rt (the scraping connection's runtime). */
-static void status_detail(sbuf *b, const px_runtime *rt)
+static void status_detail(sbuf *b, const px_runtime *rt, uint64_t now)
 {
     servers(b, rt);
     upserver_sum *all = calloc((size_t)rt->nhealth + 1, sizeof(*all));
@@ -368,12 +398,14 @@ static void status_detail(sbuf *b, const px_runtime *rt)
         for (int s = 0; ok && s < rt->cfg->upstreams[u].nservers; s++) {
             int h = rt->health_base[u] + s;
             sum_upserver(rt, h, &all[h]);
+            all[h].up = in_rotation(rt, h, now);
             char text[PX_ADDR_TEXT_MAX + 16];
             const px_upstream *up = &rt->cfg->upstreams[u];
             ok = (lab[h] = label_of(up->name, server_text(up, s, text, sizeof(text)))) != NULL;
         }
     if (ok) {
         upstream_totals(b, rt, all);
+        upstream_gauges(b, rt, all);
         upstream_servers(b, rt, all, lab);
     } else {
         free(b->p); /* an answer without these tables would read as zeros: none at all */
@@ -432,7 +464,7 @@ static px_step metrics(px_conn *c)
         b.p[0] = 0;
     counters(&b, c->w->daemon);
     health(&b, c->rt, wire_now(c->w->loop));
-    status_detail(&b, c->rt);
+    status_detail(&b, c->rt, wire_now(c->w->loop));
     if (!b.p)
         return px_respond_error(c, 500, "out of memory for the metrics text");
     int fd = text_file(&b);

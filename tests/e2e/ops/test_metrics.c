@@ -338,6 +338,9 @@ START_TEST(by_server_and_upstream)
     expect(text, "proxyd_upstream_errors_total{upstream=\"d\",kind=\"refused\"}", 2);
     expect(text, "proxyd_upstream_errors_total{upstream=\"d\",kind=\"no_live_server\"}", 1);
     expect(text, "proxyd_upstream_errors_total{upstream=\"d\",kind=\"connect\"}", 0);
+    expect(text, "proxyd_upstream_servers_up{upstream=\"d\"}", 0);
+    expect(text, "proxyd_upstream_servers_up{upstream=\"o\"}", 1);
+    expect(text, "proxyd_upstream_active_connections{upstream=\"o\"}", 0);
     expect(text, "proxyd_upstream_response_duration_seconds_count{upstream=\"d\"}", 0);
     snprintf(s, sizeof s, "proxyd_upstream_server_errors_total{%s,kind=\"header_timeout\"}", h);
     expect(text, s, 1);
@@ -430,6 +433,46 @@ START_TEST(upgrade_counted)
 }
 END_TEST
 
+/* While a response is awaited, its upstream connection is in use (the gauges say 1); once answered, pooled and
+ * idle (0 again). */
+START_TEST(active_gauge)
+{
+    ts_response r;
+    char series[200];
+    px_env_init(&env, 1);
+    px_proxy_start(&env, PX_GLOBAL METRICS_STATUS "[upstream o]\nserver = 127.0.0.1:@O0@\nkeepalive = 4\n"
+                                                  "[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = o\n");
+    snprintf(series, sizeof series, "proxyd_upstream_server_active_connections{upstream=\"o\",server=\"127.0.0.1:%d\"}",
+             env.oport[0]);
+    int fd = ts_connect(env.port);
+    ck_assert_int_ge(fd, 0);
+    static const char req[] = "GET /size/10?delay=1500 HTTP/1.1\r\nHost: m\r\n\r\n";
+    ck_assert_int_eq(ts_send(fd, req, strlen(req)), 0);
+    /* the origin holds the answer 1.5 s: the connection is in use from when proxyd forwards the request on */
+    char *text = NULL;
+    for (int64_t until = ops_now_ms() + 1200; !text || (prom_value(text, series) != 1 && ops_now_ms() < until);) {
+        free(text);
+        ops_sleep_ms(50);
+        text = ops_scrape(env.port2);
+        ck_assert_msg(text != NULL, "no answer from /metrics");
+    }
+    check_text(text);
+    expect(text, series, 1);
+    expect(text, "proxyd_upstream_active_connections{upstream=\"o\"}", 1);
+    free(text);
+    ck_assert_int_eq(ts_read_response(fd, &r, 0), 0);
+    ck_assert_int_eq(r.status, 200);
+    ts_response_free(&r);
+    close(fd);
+    ops_sleep_ms(100);
+    text = ops_scrape(env.port2);
+    ck_assert_msg(text != NULL, "no answer from /metrics");
+    expect(text, series, 0);
+    free(text);
+    px_env_done(&env);
+}
+END_TEST
+
 static Suite *metrics_suite(void)
 {
     Suite *s = suite_create("e2e_ops_metrics");
@@ -443,6 +486,7 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, by_server_and_upstream);
     tcase_add_test(tc, labels_escaped);
     tcase_add_test(tc, upgrade_counted);
+    tcase_add_test(tc, active_gauge);
     suite_add_tcase(s, tc);
     return s;
 }
