@@ -243,6 +243,22 @@ static void send_expect(const char *host, const char *target, int status)
     ts_response_free(&r);
 }
 
+/* Scrapes until series reads want (an exchange is counted when it ends, just after its answer left, or when the
+ * client's close reaches proxyd), for at most 3 s; returns the last scrape (the caller frees), checked. */
+static char *scrape_when(const char *series, double want)
+{
+    char *text = NULL;
+    for (int64_t until = ops_now_ms() + 3000; !text || (prom_value(text, series) != want && ops_now_ms() < until);) {
+        free(text);
+        if (until - ops_now_ms() < 3000)
+            ops_sleep_ms(20);
+        text = ops_scrape(env.port2);
+        ck_assert_msg(text != NULL, "no answer from /metrics");
+    }
+    check_text(text);
+    return text;
+}
+
 /* Every family a scrape declares is in docs/metrics.md, and every metric the page lists is in the scrape. */
 static void docs_match(const char *text)
 {
@@ -280,10 +296,7 @@ START_TEST(by_server_and_upstream)
     send_expect("b.test", "/size/10", 200);
     send_expect("b.test", "/status/503", 503);
     send_expect("b.test", "/status/418", 418);
-    ops_sleep_ms(200); /* the last exchange is counted when it ends, just after its answer left */
-    char *text = ops_scrape(env.port2);
-    ck_assert_msg(text != NULL, "no answer from /metrics");
-    check_text(text);
+    char *text = scrape_when("proxyd_server_request_duration_seconds_count{server=\"b\"}", 3);
     docs_match(text);
     expect(text, "proxyd_server_responses_total{server=\"a\",class=\"2xx\",code=\"200\"}", 3);
     expect(text, "proxyd_server_responses_total{server=\"a\",class=\"4xx\",code=\"404\"}", 2);
@@ -381,10 +394,7 @@ START_TEST(labels_escaped)
     px_proxy_start(&env, PX_GLOBAL METRICS_STATUS "[upstream o\"q\\x]\nserver = 127.0.0.1:@O0@\n"
                                                   "[server s\"1]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = o\"q\\x\n");
     send_expect("m", "/size/1", 200);
-    ops_sleep_ms(100);
-    char *text = ops_scrape(env.port2);
-    ck_assert_msg(text != NULL, "no answer from /metrics");
-    check_text(text);
+    char *text = scrape_when("proxyd_upstream_requests_total{upstream=\"o\\\"q\\\\x\"}", 1);
     expect(text, "proxyd_server_responses_total{server=\"s\\\"1\",class=\"2xx\",code=\"200\"}", 1);
     expect(text, "proxyd_upstream_requests_total{upstream=\"o\\\"q\\\\x\"}", 1);
     char up[160];
@@ -418,10 +428,7 @@ START_TEST(upgrade_counted)
     }
     ck_assert_msg(strncmp(head, "HTTP/1.1 101 ", 13) == 0, "%s", head);
     close(fd);
-    ops_sleep_ms(200); /* the tunnel ends with the client's close */
-    char *text = ops_scrape(env.port2);
-    ck_assert_msg(text != NULL, "no answer from /metrics");
-    check_text(text);
+    char *text = scrape_when("proxyd_server_request_duration_seconds_count{server=\"s\"}", 1); /* the tunnel ended */
     expect(text, "proxyd_server_responses_total{server=\"s\",class=\"1xx\",code=\"101\"}", 1);
     snprintf(series, sizeof series,
              "proxyd_upstream_server_responses_total{upstream=\"o\",server=\"127.0.0.1:%d\",class=\"1xx\"}",
@@ -449,14 +456,7 @@ START_TEST(active_gauge)
     static const char req[] = "GET /size/10?delay=1500 HTTP/1.1\r\nHost: m\r\n\r\n";
     ck_assert_int_eq(ts_send(fd, req, strlen(req)), 0);
     /* the origin holds the answer 1.5 s: the connection is in use from when proxyd forwards the request on */
-    char *text = NULL;
-    for (int64_t until = ops_now_ms() + 1200; !text || (prom_value(text, series) != 1 && ops_now_ms() < until);) {
-        free(text);
-        ops_sleep_ms(50);
-        text = ops_scrape(env.port2);
-        ck_assert_msg(text != NULL, "no answer from /metrics");
-    }
-    check_text(text);
+    char *text = scrape_when(series, 1);
     expect(text, series, 1);
     expect(text, "proxyd_upstream_active_connections{upstream=\"o\"}", 1);
     free(text);
@@ -464,9 +464,7 @@ START_TEST(active_gauge)
     ck_assert_int_eq(r.status, 200);
     ts_response_free(&r);
     close(fd);
-    ops_sleep_ms(100);
-    text = ops_scrape(env.port2);
-    ck_assert_msg(text != NULL, "no answer from /metrics");
+    text = scrape_when(series, 0);
     expect(text, series, 0);
     free(text);
     px_env_done(&env);
