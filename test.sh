@@ -4,7 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 . scripts/deps.sh
-px_ensure_packages "${PX_BUILD_PACKAGES[@]}" curl openssl clang libclang-rt-14-dev clang-format
+px_ensure_packages "${PX_BUILD_PACKAGES[@]}" curl openssl python3 clang libclang-rt-14-dev clang-format
+# The fleet tests (tests/e2e/fleet): HAProxy in front of two proxyd, wrk for the load, nginx as an upstream that reads
+# the PROXY protocol (nginx-light, as bench/run).
+px_ensure_packages haproxy wrk nginx-light
+# The Debian package's build and checks (tests/pkg/check_deb.sh); PX_SKIP_DEB=1 skips both.
+[ "${PX_SKIP_DEB:-0}" = 1 ] || px_ensure_packages dpkg-dev debhelper fakeroot lintian
 
 build=build-test
 if [ -d "$build" ]; then
@@ -35,6 +40,12 @@ meson test -C "$build" --print-errorlogs --num-processes "${PX_TEST_PROCESSES:-2
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 set -e
 
+# The Debian package (issue 19.12), built from a copy of the tree: lintian, file list, maintainer scripts, -t.
+deb_status=0
+if [ "${PX_SKIP_DEB:-0}" != 1 ]; then
+    bash tests/pkg/check_deb.sh . || deb_status=$?
+fi
+
 fuzz_status=0
 if [ "${PX_SKIP_FUZZ:-0}" != 1 ] && command -v clang >/dev/null; then
     if [ -d build-fuzz ]; then
@@ -55,7 +66,12 @@ passed=$(count Ok:)
 failed=$(( $(count Fail:) + $(count Timeout:) + $(count "Unexpected") ))
 [ "$format_status" -ne 0 ] && { failed=$((failed + 1)); echo "format check: FAILED"; }
 [ "$format_status" -eq 0 ] && { passed=$((passed + 1)); echo "format check: ok"; }
+case "$deb_status" in
+    0) [ "${PX_SKIP_DEB:-0}" = 1 ] || { passed=$((passed + 1)); echo "debian package: ok"; } ;;
+    77) echo "debian package: skipped" ; deb_status=0 ;;
+    *) failed=$((failed + 1)); echo "debian package: FAILED" ;;
+esac
 [ "$fuzz_status" -ne 0 ] && { failed=$((failed + 1)); echo "fuzz smoke run: FAILED"; }
 [ "$fuzz_status" -eq 0 ] && [ "${PX_SKIP_FUZZ:-0}" != 1 ] && { passed=$((passed + 1)); echo "fuzz smoke run: ok"; }
 echo "$passed passed, $failed failed"
-[ "$status" -eq 0 ] && [ "$fuzz_status" -eq 0 ] && [ "$format_status" -eq 0 ]
+[ "$status" -eq 0 ] && [ "$fuzz_status" -eq 0 ] && [ "$format_status" -eq 0 ] && [ "$deb_status" -eq 0 ]

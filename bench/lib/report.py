@@ -13,11 +13,17 @@ PROXIES = ["proxyd", "nginx", "haproxy"]
 GOALS = {
     "plain": ("≥ 1.3× nginx", lambda r, v: r >= 1.3),
     "tls": ("≥ 1.1× nginx", lambda r, v: r >= 1.1),
+    "tls13": ("≥ 1.1× nginx", lambda r, v: r >= 1.1),
     "tls2": ("≥ 1.1× nginx", lambda r, v: r >= 1.1),
     "handshake": ("close to nginx", None),
+    "handshake_ec": ("close to nginx", None),
+    "handshake13": ("close to nginx", None),
+    "handshake13_ec": ("close to nginx", None),
     "resume": ("≥ 1.0× nginx", lambda r, v: r >= 1.0),
+    "resume13": ("≥ 1.0× nginx", lambda r, v: r >= 1.0),
     "mem_plain": ("≤ 1 KiB/conn", lambda r, v: v <= 1024),
     "mem_tls": ("≤ 4 KiB/conn", lambda r, v: v <= 4096),
+    "mem_tls13": ("≤ 4 KiB/conn", lambda r, v: v <= 4096),
     "syscalls": ("≤ 5/req", lambda r, v: v <= 5),
     "instructions": ("≤ 0.5× nginx", lambda r, v: r <= 0.5),
 }
@@ -118,7 +124,7 @@ def limits(rows_by_key, load_cpu):
     """Why a rate ratio is what it is: who was saturated, and the best ratio proxyd could reach with no user-space
     work at all (its kernel time per request against nginx's whole CPU time per request)."""
     out = []
-    for key in ("plain", "tls", "tls2"):
+    for key in ("plain", "tls", "tls13", "tls2"):
         row, u, k = (rows_by_key.get(x) for x in (key, f"cpu_user_{key}", f"cpu_sys_{key}"))
         if not row or not u or not k or None in (u.median("proxyd"), k.median("proxyd"), u.median("nginx"),
                                                   k.median("nginx")):
@@ -165,7 +171,7 @@ def versions(build):
 
 def table(rows):
     out = ["| scenario | unit | proxyd | nginx | haproxy | spread min–max (p / n / h) | proxyd/nginx | proxyd/haproxy "
-           "| proxy CPU (p / n / h) | per CPU-s p/n, p/h | goal (issue 9) |",
+           "| proxy CPU (p / n / h) | per CPU-s p/n, p/h | goal (issues 9, 16) |",
            "|---|---|---:|---:|---:|---|---:|---:|---|---|---|"]
     for row in rows:
         rn, rh = row.ratio("nginx"), row.ratio("haproxy")
@@ -196,8 +202,9 @@ def chart(args, rows):
 
 
 def write(args, rows_by_key, commands, notes, elapsed, build, load_cpu):
-    order = ["plain", "tls", "tls2", "handshake", "resume", "plain64k", "tls64k", "mem_plain", "mem_tls", "syscalls",
-             "instructions"] + [f"cpu_{part}_{key}" for key in ("plain", "tls", "tls2") for part in ("user", "sys")]
+    order = ["plain", "tls", "tls13", "tls2", "handshake", "handshake_ec", "handshake13", "handshake13_ec", "resume",
+             "resume13", "plain64k", "tls64k", "mem_plain", "mem_tls", "mem_tls13", "syscalls", "instructions"] + [
+        f"cpu_{part}_{key}" for key in ("plain", "tls", "tls13", "tls2") for part in ("user", "sys")]
     rows = [rows_by_key[k] for k in order if k in rows_by_key]
     v = versions(build)
     chart_err = chart(args, rows)

@@ -163,7 +163,8 @@ typedef struct px_upstream {
     int health_rise; /* good checks in a row that bring a down server back */
     int health_fall; /* bad checks in a row that take a server down */
     int health_status_lo, health_status_hi;
-    int index; /* position in px_config.upstreams */
+    int proxy_protocol; /* send a PROXY v2 header (the client's connection) first on every new connection */
+    int index;          /* position in px_config.upstreams */
 } px_upstream;
 
 typedef struct px_listen {

@@ -506,6 +506,12 @@ static const char *k_up_ntlm(load_ctx *c, const char *v)
     return px__parse_switch(v, &c->up->ntlm) ? SWITCH_MSG : NULL;
 }
 
+/* on: every new connection to a server starts with a PROXY v2 header naming the client (HAProxy's send-proxy-v2). */
+static const char *k_up_proxy_protocol(load_ctx *c, const char *v)
+{
+    return px__parse_switch(v, &c->up->proxy_protocol) ? SWITCH_MSG : NULL;
+}
+
 STRING_KEY(k_up_tls_ca_path, c->up->tls_ca)
 STRING_KEY(k_up_tls_server_name, c->up->tls_server_name)
 STRING_KEY(k_up_tls_cert_path, c->up->tls_cert)
@@ -1116,6 +1122,7 @@ static const key_def keys[] = {
     {SECT_UPSTREAM, "header_timeout", k_up_header_timeout, 0},
     {SECT_UPSTREAM, "send_timeout", k_up_send_timeout, 0},
     {SECT_UPSTREAM, "ntlm", k_up_ntlm, 0},
+    {SECT_UPSTREAM, "proxy_protocol", k_up_proxy_protocol, 0},
     {SECT_UPSTREAM, "health_check", k_up_health_check, 0},
     {SECT_UPSTREAM, "health_interval", k_up_health_interval, 0},
     {SECT_UPSTREAM, "health_timeout", k_up_health_timeout, 0},

@@ -191,7 +191,7 @@ static _Noreturn void user_child(const px_config *cfg, const struct passwd *pw, 
 {
     FILE *out = fdopen(fd, "w");
     int errors = 255;
-    if (out && setgroups(0, NULL) == 0 && setgid(pw->pw_gid) == 0 && setuid(pw->pw_uid) == 0) {
+    if (out && initgroups(pw->pw_name, pw->pw_gid) == 0 && setgid(pw->pw_gid) == 0 && setuid(pw->pw_uid) == 0) {
         errors = check_as_user(cfg, pw, out);
         pid_as_user(cfg, pw, out);
     }

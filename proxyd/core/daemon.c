@@ -28,7 +28,8 @@ static int drop_privileges(const char *user)
         px_error("user \"%s\" does not exist", user);
         return -1;
     }
-    if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+    /* The user's own supplementary groups, as nginx: ssl-cert is how Debian lets a service read private keys. */
+    if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
         px_error("cannot switch to user \"%s\": %s", user, strerror(errno));
         return -1;
     }

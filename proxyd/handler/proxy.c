@@ -405,11 +405,32 @@ static const px_upconn_ops owner_ops = {on_up_ready, on_up_failed, on_up_timeout
 
 /* ---------------------------------------------------------------- starting and failing */
 
+/* The PROXY v2 header naming the client's connection (upstream proxy_protocol). Its local address is read once per
+ * client connection, and only here: a PROXY header received had it already. */
+static size_t client_pp(px_conn *c, unsigned char *buf, size_t cap)
+{
+    if (!c->local_known) {
+        wire_addr a;
+        if (wire_sockname(c->s.io.fd, &a) == 0) {
+            px_ip_from_sockaddr(&c->local_ip, &a.ss);
+            c->local_port = px_sockaddr_port(&a.ss);
+        }
+        c->local_known = 1;
+    }
+    return px_pp_write_v2(buf, cap, &c->peer_ip, c->peer_port, &c->local_ip, c->local_port);
+}
+
 /* Takes an upstream connection for the exchange: the pinned one, a pooled one, or a new one. */
 static int acquire(px_conn *c)
 {
     px_exchange *x = c->x;
-    px_acquire a = {c, &owner_ops, c->pinned, c->pin, &x->tried, x->route->read_timeout, x->route->header_timeout};
+    unsigned char pp[PX_PP_V2_OUT_MAX];
+    px_acquire a = {c,    &owner_ops, c->pinned, c->pin, &x->tried, x->route->read_timeout, x->route->header_timeout,
+                    NULL, 0};
+    if (x->upstream->proxy_protocol) {
+        a.pp = pp;
+        a.pp_len = client_pp(c, pp, sizeof(pp));
+    }
     int err = 0;
     x->up = px_upstream_acquire(c->w, c->rt, x->upstream, &a, &err);
     if (!x->up)

@@ -73,12 +73,25 @@ void px_upstream_pin(px_upconn *u)
     wire_timer_stop(u->w->loop, &u->timer);
 }
 
+/* A full pool of a proxy_protocol upstream makes room by closing its oldest connection: each serves only its own
+ * client connection, so the oldest is the one whose client most likely left (keepalive bounds the walk). */
+static int make_room(px_pool *p, const px_upconn *u)
+{
+    if (!u->pp_len || !p->head)
+        return 0;
+    px_upconn *last = p->head;
+    while (last->next)
+        last = last->next;
+    px_upstream_close(last);
+    return 1;
+}
+
 void px_upstream_release(px_upconn *u, int reusable)
 {
     px_worker *w = u->w;
     px_wstate *ws = ws_of(u);
     px_pool *p = &ws->pools[u->hidx];
-    if (!reusable || w->stopping || u->rt != w->rt || p->count >= u->up->keepalive) {
+    if (!reusable || w->stopping || u->rt != w->rt || (p->count >= u->up->keepalive && !make_room(p, u))) {
         px_upstream_close(u);
         return;
     }
@@ -116,6 +129,18 @@ static px_upconn *attach(px_upconn *u, const px_acquire *a)
     return u;
 }
 
+/* The most recently pooled connection the owner may take: any, or with a PROXY header the one that began with the
+ * owner's (bounded by keepalive). */
+static px_upconn *pooled(px_pool *p, const px_acquire *a)
+{
+    px_upconn *u = p->head;
+    if (!a->pp_len)
+        return u;
+    while (u && (u->pp_len != a->pp_len || memcmp(u->pp, a->pp, a->pp_len) != 0))
+        u = u->next;
+    return u;
+}
+
 /* Chooses among primaries, then backups, seeing each server's health once. */
 static int choose(px_worker *w, px_runtime *rt, const px_upstream *up, uint64_t tried)
 {
@@ -146,12 +171,12 @@ px_upconn *px_upstream_acquire(px_worker *w, px_runtime *rt, const px_upstream *
         /* A try toward s, whether a connection to it opens or not (a refused connect is an error of a request). */
         px_metric_add(&rt->ws[w->id].metrics.upservers[rt->health_base[up->index] + s].requests, 1);
         px_pool *p = &rt->ws[w->id].pools[rt->health_base[up->index] + s];
-        if (p->head && !a->fresh) {
-            px_upconn *u = p->head;
+        px_upconn *u = a->fresh ? NULL : pooled(p, a);
+        if (u) {
             pool_remove(u);
             return attach(u, a);
         }
-        px_upconn *u = px__upstream_connect(w, rt, up, s, a, err);
+        u = px__upstream_connect(w, rt, up, s, a, err);
         if (u)
             return u;
         *a->tried |= 1ull << (s & 63);

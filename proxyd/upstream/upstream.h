@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "common/proxyproto.h"
 #include "common/stream.h"
 #include "core/worker.h"
 
@@ -53,6 +54,11 @@ struct px_upconn {
     unsigned requests;
     int reused;           /* came from the pool: a failure may be a stale connection, not the server's fault */
     const char *fail_why; /* why the TLS handshake failed, for the client's 502 (static text), or NULL */
+    /* proxy_protocol: the PROXY v2 header this connection began with. It describes one client connection, so
+     * the connection is reused only by an owner asking for the same bytes (HAProxy's rule: the header is part of
+     * what a reused connection must match). */
+    uint8_t pp_len;
+    unsigned char pp[PX_PP_V2_OUT_MAX];
 };
 
 /* What the caller of px_upstream_acquire asks for. */
@@ -64,6 +70,10 @@ typedef struct px_acquire {
     uint64_t *tried;    /* servers already tried (bit per index); updated when a connect fails at once */
     uint64_t read_ms;   /* what UT_READ arms */
     uint64_t header_ms; /* what UT_HEADER arms */
+    /* up->proxy_protocol: the PROXY v2 header for the owner's client (px_pp_write_v2), sent first on a new
+     * connection; a pooled connection is taken only when it began with these same bytes. NULL otherwise. */
+    const unsigned char *pp;
+    size_t pp_len;
 } px_acquire;
 
 /* Gives the owner a connection to a server of up: its pinned one, a pooled one, or a new one (connecting; ops->ready

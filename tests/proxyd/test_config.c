@@ -346,7 +346,23 @@ static const struct {
     {MIN_SERVER "proxy_protocol_from = 10.0.0.1\n", ":6: [server s] proxy_protocol_from: unknown key in this section"},
     {"[upstream app]\nserver = 127.0.0.1:8081\n[server s]\nlisten = 127.0.0.1:8080 proxy\nproxy_pass = app\n",
      ":4: [server s] listen: unknown listen parameter (tls, default, proxy_protocol)"},
+    {MIN_SERVER "[upstream b]\nserver = 127.0.0.1:1\nproxy_protocol = v2\n", ":8: [upstream b] proxy_protocol"},
 };
+
+/* Upstream PROXY protocol (issue 18): off by default, `on` sends PROXY v2 to the upstream's servers. */
+START_TEST(upstream_proxy_protocol_key)
+{
+    char err[4096] = "";
+    px_config *cfg =
+        load("[upstream a]\nserver = 127.0.0.1:1\nproxy_protocol = on\n[upstream b]\nserver = 127.0.0.1:2\n"
+             "[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = a\nroute = /b b\n",
+             err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_int_eq(cfg->upstreams[0].proxy_protocol, 1);
+    ck_assert_int_eq(cfg->upstreams[1].proxy_protocol, 0);
+    px_config_free(cfg);
+}
+END_TEST
 
 /* Active health checks (issue 18.2): the keys, their defaults, and what is refused. */
 START_TEST(health_check_keys)
@@ -1117,6 +1133,7 @@ int main(void)
     tcase_add_test(tc, server_access_logs);
     tcase_add_test(tc, tls_port_warned);
     tcase_add_test(tc, health_check_keys);
+    tcase_add_test(tc, upstream_proxy_protocol_key);
     tcase_add_loop_test(tc, server_name_conflict_warned, 0, (int)(sizeof(conflicts) / sizeof(conflicts[0])));
     tcase_add_loop_test(tc, bind_servers_limit, 0, 2);
     tcase_add_loop_test(tc, bind_certs_limit, 0, 2);
