@@ -39,6 +39,8 @@ void px__cfg_warn(load_ctx *c, const char *key, const char *fmt, ...)
 {
     va_list ap;
     fprintf(c->errfp, "%s:%d: warning: ", c->path, c->lineno);
+    if (c->section[0]) /* as errors do: the section, then the key as written in it */
+        fprintf(c->errfp, "[%s] ", c->section);
     if (key)
         fprintf(c->errfp, "%s: ", key);
     va_start(ap, fmt);
@@ -575,6 +577,7 @@ static void server_free(px_server *s)
     tpl_free(&s->return_url);
     free(s->access_log);
     free(s->access_log_format);
+    free(s->error_log);
     for (int i = 0; i < s->nset_headers; i++) {
         free(s->set_headers[i].name);
         tpl_free(&s->set_headers[i].value);

@@ -132,6 +132,7 @@ typedef struct px_upstream_server {
     int max_fails;
     uint64_t fail_timeout;
     int backup;
+    int line; /* where it was written */
 } px_upstream_server;
 
 typedef struct px_upstream {
@@ -148,6 +149,8 @@ typedef struct px_upstream {
     char *tls_server_name;
     char *tls_cert;
     char *tls_key;
+    /* where these keys were written, for messages found after the file is read; 0: unset (the section's line) */
+    int tls_verify_line, tls_ca_line, tls_cert_line, tls_key_line, read_timeout_line;
     uint64_t connect_timeout;
     uint64_t read_timeout;
     uint64_t header_timeout; /* request sent to the first response byte; 0: off (read_timeout bounds that wait) */
@@ -233,6 +236,7 @@ typedef struct px_server {
     int nredirects;
     int ignore_client_abort; /* keep the exchange when the client half-closes after its request */
     px_acl acl;              /* allow/deny in the order written; empty: every client */
+    int acl_line;            /* where the first allow or deny was written */
     uint32_t limit_conn;     /* requests in progress per client address; 0: no limit */
     px_rate limit_req;       /* requests per client address; per_ks 0: no limit */
     uint32_t limit_zone;     /* the server's key in the limit table: a hash of its name, stable across reloads */
@@ -251,6 +255,10 @@ typedef struct px_server {
     int access_log_json;
     const px_logfmt *access_logfmt;
     int access_sink; /* the daemon's sink for access_log (px_access_sink_open), set before any worker sees it */
+    /* error_log in [server]: lines about its requests go to this file instead of [global]'s */
+    char *error_log;
+    int error_sink; /* the daemon's sink for error_log (px_error_sink_open), set before any worker sees it */
+    int slot;       /* position in px_config.servers (the status listener's: nservers), for its metrics */
 } px_server;
 
 typedef struct px_config {
@@ -282,8 +290,9 @@ typedef struct px_config {
     int tls_ticket_key_line;
     char *tls_protocols;
     char *tls_ciphers;
-    uint64_t shutdown_timeout;      /* graceful stop: longest wait for in-flight requests */
-    uint64_t drain_delay;           /* graceful stop: /healthz answers 503 this long before accepting stops */
+    int tls_protocols_line, tls_ciphers_line; /* where they were written; 0: unset */
+    uint64_t shutdown_timeout;                /* graceful stop: longest wait for in-flight requests */
+    uint64_t drain_delay;                     /* graceful stop: /healthz answers 503 this long before accepting stops */
     uint64_t limit_table_size;      /* entries (client address and [server]) of the limit_conn/limit_req table */
     uint64_t auth_guard_table_size; /* entries (accounts, clients, pairs) of the auth_guard table */
     px_limits limits;               /* defaults for servers */
@@ -295,6 +304,7 @@ typedef struct px_config {
     wire_addr status_addr;
     char *status_listen;
     px_acl status_acl; /* loopback only when [status] sets no allow/deny */
+    int status_acl_line;
 
     px_upstream *upstreams;
     int nupstreams;
@@ -319,6 +329,12 @@ int px_parse_size(const char *s, uint64_t *bytes);
  * NULL, or why it is refused (an unknown $variable). px_logfmt_free releases it either way. */
 const char *px_logfmt_compile(px_logfmt *f, const char *text);
 void px_logfmt_free(px_logfmt *f);
+
+/* The line a key was written on, or fallback (its section's line) when it was not. */
+static inline int px_line_or(int line, int fallback)
+{
+    return line ? line : fallback;
+}
 
 /* Finds the upstream by name, or NULL. */
 px_upstream *px_config_upstream(const px_config *cfg, const char *name);

@@ -51,7 +51,17 @@ LIMIT_DURATION(client_body_timeout)
 LIMIT_DURATION(keepalive_timeout)
 LIMIT_DURATION(send_timeout)
 LIMIT_SIZE(client_max_body_size)
-LIMIT_SIZE(client_header_buffer_size)
+
+/* Checked where it is written, [global] or [server]: a range error found later would name the [server] that
+ * inherited the value rather than the line that set it. */
+static const char *k_client_header_buffer_size(load_ctx *c, const char *v)
+{
+    uint64_t n;
+    if (px_parse_size(v, &n) || n < 1024 || n > 1048576)
+        return "expected a size from 1k to 1m";
+    limits_of(c)->client_header_buffer_size = n;
+    return NULL;
+}
 
 static const char *k_keepalive_requests(load_ctx *c, const char *v)
 {
@@ -232,8 +242,21 @@ static const char *k_ticket_key_file(load_ctx *c, const char *v)
     c->cfg->tls_ticket_key_line = c->lineno;
     return k_ticket_key_path(c, v);
 }
-STRING_KEY(k_tls_protocols, c->cfg->tls_protocols)
-STRING_KEY(k_tls_ciphers, c->cfg->tls_ciphers)
+STRING_KEY(k_tls_protocols_value, c->cfg->tls_protocols)
+STRING_KEY(k_tls_ciphers_value, c->cfg->tls_ciphers)
+
+/* Their lines: libtlsio judges the values when -t builds each TLS listener, and its messages point back here. */
+static const char *k_tls_protocols(load_ctx *c, const char *v)
+{
+    c->cfg->tls_protocols_line = c->lineno;
+    return k_tls_protocols_value(c, v);
+}
+
+static const char *k_tls_ciphers(load_ctx *c, const char *v)
+{
+    c->cfg->tls_ciphers_line = c->lineno;
+    return k_tls_ciphers_value(c, v);
+}
 
 /* "PATH [FORMAT]" or "off"; FORMAT (combined, json or a log_format's name) is resolved once the file is read. */
 static const char *k_access_log(load_ctx *c, const char *v)
@@ -415,6 +438,7 @@ static const char *k_up_server(load_ctx *c, const char *v)
     s->weight = 1;
     s->max_fails = 1;
     s->fail_timeout = 10000;
+    s->line = c->lineno;
     char *copy = px__strdup(v), *save = NULL;
     if (!copy)
         return px__oom;
@@ -473,6 +497,7 @@ static const char *k_up_tls(load_ctx *c, const char *v)
 
 static const char *k_up_tls_verify(load_ctx *c, const char *v)
 {
+    c->up->tls_verify_line = c->lineno;
     return px__parse_switch(v, &c->up->tls_verify) ? SWITCH_MSG : NULL;
 }
 
@@ -487,10 +512,29 @@ static const char *k_up_proxy_protocol(load_ctx *c, const char *v)
     return px__parse_switch(v, &c->up->proxy_protocol) ? SWITCH_MSG : NULL;
 }
 
-STRING_KEY(k_up_tls_ca, c->up->tls_ca)
+STRING_KEY(k_up_tls_ca_path, c->up->tls_ca)
 STRING_KEY(k_up_tls_server_name, c->up->tls_server_name)
-STRING_KEY(k_up_tls_cert, c->up->tls_cert)
-STRING_KEY(k_up_tls_key, c->up->tls_key)
+STRING_KEY(k_up_tls_cert_path, c->up->tls_cert)
+STRING_KEY(k_up_tls_key_path, c->up->tls_key)
+
+/* The files' lines: -t reads them after the file (readable, a key not a certificate) and names these lines. */
+static const char *k_up_tls_ca(load_ctx *c, const char *v)
+{
+    c->up->tls_ca_line = c->lineno;
+    return k_up_tls_ca_path(c, v);
+}
+
+static const char *k_up_tls_cert(load_ctx *c, const char *v)
+{
+    c->up->tls_cert_line = c->lineno;
+    return k_up_tls_cert_path(c, v);
+}
+
+static const char *k_up_tls_key(load_ctx *c, const char *v)
+{
+    c->up->tls_key_line = c->lineno;
+    return k_up_tls_key_path(c, v);
+}
 
 static const char *k_up_connect_timeout(load_ctx *c, const char *v)
 {
@@ -499,6 +543,7 @@ static const char *k_up_connect_timeout(load_ctx *c, const char *v)
 
 static const char *k_up_read_timeout(load_ctx *c, const char *v)
 {
+    c->up->read_timeout_line = c->lineno;
     return px_parse_duration(v, &c->up->read_timeout) ? DURATION_MSG : NULL;
 }
 
@@ -995,6 +1040,9 @@ static const char *acl_into(load_ctx *c, px_acl *acl, int allow, const char *v)
 
 static const char *acl_add(load_ctx *c, int allow, const char *v)
 {
+    int *line = c->kind == SECT_SERVER ? &c->srv->acl_line : &c->cfg->status_acl_line;
+    if (!*line) /* the list's first rule: where a warning about the whole list points */
+        *line = c->lineno;
     return acl_into(c, c->kind == SECT_SERVER ? &c->srv->acl : &c->cfg->status_acl, allow, v);
 }
 
@@ -1133,6 +1181,7 @@ static const char *k_srv_auth_guard_answer(load_ctx *c, const char *v)
 }
 
 STRING_KEY(k_srv_root, c->srv->root)
+STRING_KEY(k_srv_error_log, c->srv->error_log)
 STRING_KEY(k_srv_index, c->srv->index)
 
 static const key_def keys[] = {
@@ -1200,6 +1249,7 @@ static const key_def keys[] = {
     {SECT_SERVER, "listen", k_srv_listen, K_REPEAT},
     {SECT_SERVER, "server_name", k_srv_server_name, K_LIST},
     {SECT_SERVER, "access_log", k_access_log, 0},
+    {SECT_SERVER, "error_log", k_srv_error_log, 0},
     {SECT_SERVER, "tls_cert", k_srv_tls_cert, K_REPEAT},
     {SECT_SERVER, "tls_key", k_srv_tls_key, K_REPEAT},
     {SECT_SERVER, "proxy_pass", k_srv_proxy_pass, 0},

@@ -105,6 +105,7 @@ static int add_status_bind(px_runtime *rt, char *err, size_t errlen)
         return -1;
     }
     rt->status_server->name = (char *)"status";
+    rt->status_server->slot = cfg->nservers; /* the last metrics slot */
     rt->status_server->limits = cfg->limits;
     b->status = 1;
     b->default_server = rt->status_server;
@@ -289,6 +290,7 @@ static void runtime_free(px_runtime *rt)
         free(rt->ws[k].pools);
         free(rt->ws[k].active);
         free(rt->ws[k].rr_weight);
+        px_metrics_free(&rt->ws[k].metrics);
     }
     free(rt->ws);
     free(rt->health);
@@ -328,10 +330,52 @@ static int alloc_state(px_runtime *rt)
         ws->pools = calloc(slots, sizeof(px_pool));
         ws->active = calloc(slots, sizeof(unsigned));
         ws->rr_weight = calloc(slots, sizeof(int));
-        if (!ws->pools || !ws->active || !ws->rr_weight)
+        if (!ws->pools || !ws->active || !ws->rr_weight ||
+            px_metrics_alloc(&ws->metrics, cfg->nservers, rt->nhealth, cfg->nupstreams) < 0)
             return -1;
     }
     return 0;
+}
+
+/* The index of server s (an address as written, its k-th occurrence) in old's upstream of the same name, or -1. */
+static int old_server(const px_upstream *ou, const px_upstream *up, int s)
+{
+    int k = 0;
+    for (int i = 0; i < s; i++)
+        k += strcmp(up->servers[i].text, up->servers[s].text) == 0;
+    for (int i = 0; ou && i < ou->nservers; i++)
+        if (strcmp(ou->servers[i].text, up->servers[s].text) == 0 && k-- == 0)
+            return i;
+    return -1;
+}
+
+/* A reload carries each [server]'s, upstream's and upstream server's counts (matched by name) into worker 0's new
+ * tables, so that /metrics goes on counting rather than starting again; the new tables have no writer yet.
+ * Exchanges that end under the old runtime after this are not counted (an old connection's last answers). */
+static void metrics_carry(px_runtime *rt, const px_runtime *old)
+{
+    const px_config *cfg = rt->cfg, *ocfg = old->cfg;
+    px_metrics *to = &rt->ws[0].metrics;
+    for (unsigned k = 0; k < old->nworkers; k++) {
+        const px_metrics *from = &old->ws[k].metrics;
+        px_server_metrics_add(&to->servers[cfg->nservers], &from->servers[ocfg->nservers]); /* [status] */
+        for (int i = 0; i < cfg->nservers; i++)
+            for (int j = 0; j < ocfg->nservers; j++)
+                if (strcmp(cfg->servers[i].name, ocfg->servers[j].name) == 0)
+                    px_server_metrics_add(&to->servers[i], &from->servers[j]);
+        for (int u = 0; u < cfg->nupstreams; u++) {
+            const px_upstream *up = &cfg->upstreams[u], *ou = px_config_upstream(ocfg, up->name);
+            if (!ou)
+                continue;
+            px_metric_add(&to->upstreams[u].no_server, px_metric_get(&from->upstreams[ou->index].no_server));
+            for (int s = 0; s < up->nservers; s++) {
+                int os = old_server(ou, up, s);
+                if (os >= 0)
+                    px_upserver_metrics_add(&to->upservers[rt->health_base[u] + s],
+                                            &from->upservers[old->health_base[ou->index] + os]);
+            }
+        }
+    }
 }
 
 px_runtime *px_runtime_new(px_config *cfg, unsigned workers, size_t exchange_size, px_runtime *old, char *err,
@@ -368,6 +412,8 @@ px_runtime *px_runtime_new(px_config *cfg, unsigned workers, size_t exchange_siz
     if (rc == 0) {
         cap_connections(rt, workers);
         px_probe_carry(rt, old, 0); /* the checker carries the counts when it takes rt */
+        if (old)
+            metrics_carry(rt, old);
     }
     if (rc < 0) {
         rt->cfg = NULL; /* the caller still owns cfg on failure */

@@ -13,6 +13,7 @@
 #include "common/authguard.h"
 #include "common/limit.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "config/config.h"
 
 typedef struct px_upconn px_upconn;
@@ -70,6 +71,9 @@ typedef struct px_wstate {
      * after the last connection using it gave its blocks back. */
     wire_pool in_pool;  /* input blocks: data, field array, exchange state */
     wire_pool out_pool; /* pending-output blocks: 2 * buf_size + PX_HEAD_EXTRA */
+    /* Counters by [server], upstream and upstream server, read by the status endpoint from any worker; a reload
+     * carries the previous runtime's counts into worker 0's (matched by name: core/runtime.c). */
+    px_metrics metrics;
 } px_wstate;
 
 /* Why a client was refused; each kind is logged at most once per PX_REFUSAL_LOG_MS. */

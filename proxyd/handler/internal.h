@@ -39,6 +39,9 @@ px_step px_tunnel_begin(px_conn *c, const http_response *resp, size_t head_len);
 extern const px_handler px_static_handler;
 /* Answers GET/HEAD from the server's root. */
 px_step px_static_respond(px_conn *c);
+/* Answers 200 with the size bytes of file fd (taken: closed when the exchange ends), typed ctype; HEAD gets the
+ * head only. PX_AGAIN or PX_CLOSE. */
+px_step px_static_send_fd(px_conn *c, int fd, const char *ctype, uint64_t size);
 
 /* status.c: Prometheus text on the [status] listener. */
 px_step px_status_respond(px_conn *c);

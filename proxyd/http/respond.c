@@ -63,6 +63,7 @@ const char *px_log_context(const px_conn *c)
 {
     static _Thread_local char buf[1024];
     const px_exchange *x = c->x;
+    px_log_route(c->server ? c->server->error_sink : 0); /* the line goes to its [server]'s error_log, if any */
     int n = snprintf(buf, sizeof(buf), ", client: %s, server: %s", c->peer, c->server ? c->server->name : "-");
     if (n > 0 && x && x->up)
         n += snprintf(buf + n, sizeof(buf) - (size_t)n, ", upstream: %s (%s)", x->up->up->name,

@@ -23,6 +23,9 @@ px_upconn *px__upstream_connect(px_worker *w, px_runtime *rt, const px_upstream 
     if (fd < 0) {
         px_error("cannot connect to %s: %s%s", up->servers[s].text, wire_strerror(fd), a->ops->log_context(a->owner));
         px_upstream_mark_failure(rt, up, s, wire_now(w->loop));
+        int hidx = rt->health_base[up->index] + s;
+        px_metric_add(&ws->metrics.upservers[hidx].errors[fd == -ECONNREFUSED ? PX_UPERR_REFUSED : PX_UPERR_CONNECT],
+                      1);
         *err = fd;
         return NULL;
     }
@@ -50,7 +53,7 @@ px_upconn *px__upstream_connect(px_worker *w, px_runtime *rt, const px_upstream 
     px_runtime_ref(rt);
     wire_timer_start(w->loop, &u->timer, up->connect_timeout);
     PX_ADD(w->stats.up_opened, 1);
-    ws->active[u->hidx]++;
+    px__active_add(ws, u->hidx, 1);
     u->owner = a->owner;
     u->ops = a->ops;
     u->read_ms = a->read_ms;

@@ -30,7 +30,7 @@ void px_upstream_close(px_upconn *u)
     if (u->state == UP_IDLE)
         pool_remove(u);
     else if (u->state != UP_PINNED && ws->active[u->hidx])
-        ws->active[u->hidx]--;
+        px__active_add(ws, u->hidx, -1);
     wire_timer_stop(w->loop, &u->timer);
     if (u->s.tls && u->state != UP_HANDSHAKE)
         tlsio_close_notify(u->s.tls); /* best effort: the socket closes now */
@@ -68,7 +68,7 @@ void px_upstream_pin(px_upconn *u)
 {
     px_wstate *ws = ws_of(u);
     if (ws->active[u->hidx])
-        ws->active[u->hidx]--;
+        px__active_add(ws, u->hidx, -1);
     u->state = UP_PINNED;
     wire_timer_stop(u->w->loop, &u->timer);
 }
@@ -95,7 +95,7 @@ void px_upstream_release(px_upconn *u, int reusable)
         px_upstream_close(u);
         return;
     }
-    ws->active[u->hidx]--;
+    px__active_add(ws, u->hidx, -1);
     u->owner = NULL;
     u->ops = NULL;
     u->state = UP_IDLE;
@@ -115,7 +115,7 @@ void px_upstream_release(px_upconn *u, int reusable)
 /* A pooled or pinned connection goes to work for the owner. */
 static px_upconn *attach(px_upconn *u, const px_acquire *a)
 {
-    ws_of(u)->active[u->hidx]++;
+    px__active_add(ws_of(u), u->hidx, 1);
     u->owner = a->owner;
     u->ops = a->ops;
     u->read_ms = a->read_ms;
@@ -158,14 +158,18 @@ static int choose(px_worker *w, px_runtime *rt, const px_upstream *up, uint64_t 
 px_upconn *px_upstream_acquire(px_worker *w, px_runtime *rt, const px_upstream *up, const px_acquire *a, int *err)
 {
     px_upconn *pinned = a->pinned;
-    if (pinned && pinned->up == up && pinned->rt == rt)
+    if (pinned && pinned->up == up && pinned->rt == rt) {
+        px_metric_add(&px_upconn_metrics(pinned)->requests, 1);
         return attach(pinned, a);
+    }
     for (;;) {
         int s = choose(w, rt, up, *a->tried);
         if (s < 0) {
             *err = -EHOSTUNREACH;
             return NULL;
         }
+        /* A try toward s, whether a connection to it opens or not (a refused connect is an error of a request). */
+        px_metric_add(&rt->ws[w->id].metrics.upservers[rt->health_base[up->index] + s].requests, 1);
         px_pool *p = &rt->ws[w->id].pools[rt->health_base[up->index] + s];
         px_upconn *u = a->fresh ? NULL : pooled(p, a);
         if (u) {

@@ -102,6 +102,17 @@ int px_upstream_server_up(const px_runtime *rt, const px_upstream *up, int s, ui
 /* Counts a failure of server si at now; logs when it marks the server down. */
 void px_upstream_mark_failure(px_runtime *rt, const px_upstream *up, int si, uint64_t now);
 
+/* The counters of u's server in its worker's tables (common/metrics.h). */
+static inline px_upserver_metrics *px_upconn_metrics(const px_upconn *u)
+{
+    return &u->rt->ws[u->w->id].metrics.upservers[u->hidx];
+}
+/* Counts an error of kind against u's server (proxyd_upstream_server_errors_total). Worker's thread. */
+static inline void px_upconn_count_error(const px_upconn *u, px_up_error kind)
+{
+    px_metric_add(&px_upconn_metrics(u)->errors[kind], 1);
+}
+
 /* balance.c: the balancer's state of one upstream as seen by one worker. */
 typedef struct px_balance_view {
     const px_upstream *up;

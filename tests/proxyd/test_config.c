@@ -169,9 +169,10 @@ START_TEST(route_long_poll_warning)
                           "route = /ucwa app read_timeout=1800s\nroute = /ok app read_timeout=10s\n",
                           err, sizeof(err));
     ck_assert_msg(cfg != NULL, "%s", err);
-    ck_assert_msg(strstr(err, ":7: warning: route: /ucwa: the header_timeout of [upstream app] (20000ms) is shorter "
-                              "than this route's read_timeout") != NULL,
-                  "%s", err);
+    ck_assert_msg(
+        strstr(err, ":7: warning: [server s] route: /ucwa: the header_timeout of [upstream app] (20000ms) is shorter "
+                    "than this route's read_timeout") != NULL,
+        "%s", err);
     ck_assert_msg(strstr(err, "/ok") == NULL, "a read_timeout below header_timeout warned: %s", err);
     ck_assert_uint_eq(route_of(&cfg->servers[0], "/ucwa")->header_timeout, 20000);
     px_config_free(cfg);
@@ -696,14 +697,15 @@ START_TEST(acl_warnings)
     char err[2048] = "";
     px_config *cfg = load(MIN_SERVER "allow = 10.1.2.3/8\n", err, sizeof(err));
     ck_assert_msg(cfg != NULL, "%s", err);
-    ck_assert_msg(strstr(err, ":6: warning: allow: low address bits of 10.1.2.3/8 are meaningless"), "%s", err);
-    ck_assert_msg(strstr(err, ":3: warning: allow: no deny rule: every address is allowed"), "%s", err);
+    ck_assert_msg(strstr(err, ":6: warning: [server s] allow: low address bits of 10.1.2.3/8 are meaningless"), "%s",
+                  err);
+    ck_assert_msg(strstr(err, ":6: warning: [server s] allow: no deny rule: every address is allowed"), "%s", err);
     ck_assert_str_eq(acl_text(&cfg->servers[0].acl), "allow 10.0.0.0/8");
     px_config_free(cfg);
     err[0] = 0;
     cfg = load("[status]\nlisten = 127.0.0.1:9145\nallow = 10.0.0.0/8\n" MIN_SERVER, err, sizeof(err));
     ck_assert_msg(cfg != NULL, "%s", err);
-    ck_assert_msg(strstr(err, ":1: warning: allow: no deny rule"), "%s", err);
+    ck_assert_msg(strstr(err, ":3: warning: [status] allow: no deny rule"), "%s", err);
     px_config_free(cfg);
 }
 END_TEST
@@ -865,7 +867,7 @@ START_TEST(tls_port_warned)
                           err, sizeof(err));
     ck_assert_msg(cfg != NULL, "%s", err);
     ck_assert_msg(
-        strstr(err, ":1: warning: server: [upstream fe]: 127.0.0.1:4443 is an HTTPS port (IIS, the Lync "
+        strstr(err, ":2: warning: [upstream fe] server: 127.0.0.1:4443 is an HTTPS port (IIS, the Lync "
                     "External Web Site) but the upstream is plain: write proxy_pass = https://fe or tls = on") != NULL,
         "%s", err);
     ck_assert_int_eq(cfg->warnings, 1); /* tls = off and http:// say plain on purpose */
@@ -908,12 +910,12 @@ static const struct {
     {"[upstream app]\nserver = 127.0.0.1:8081\n"
      "[server a]\nlisten = 127.0.0.1:8080\nserver_name = meet.test dialin.test\nproxy_pass = app\n"
      "[server b]\nlisten = 127.0.0.1:8080\nserver_name = other.test\n  MEET.test\nproxy_pass = app\n",
-     ":9: warning: server_name: [server b]: conflicting server name \"meet.test\" on 127.0.0.1:8080: [server a] "
+     ":9: warning: [server b] server_name: conflicting server name \"meet.test\" on 127.0.0.1:8080: [server a] "
      "(line 5) has it too and answers it"},
     {"[upstream app]\nserver = 127.0.0.1:8081\n"
      "[server a]\nlisten = 127.0.0.1:8443\nlisten = 127.0.0.1:8080\nserver_name = *.test\nproxy_pass = app\n"
      "[server b]\nlisten = 127.0.0.1:8080\nserver_name = *.test\nproxy_pass = app\n",
-     ":10: warning: server_name: [server b]: conflicting server name \"*.test\" on 127.0.0.1:8080: [server a] "
+     ":10: warning: [server b] server_name: conflicting server name \"*.test\" on 127.0.0.1:8080: [server a] "
      "(line 6)"},
     {"[upstream app]\nserver = 127.0.0.1:8081\n"
      "[server https]\nlisten = 127.0.0.1:8443\nserver_name = meet.test\nproxy_pass = app\n"
@@ -1143,6 +1145,44 @@ START_TEST(request_id_switch)
 }
 END_TEST
 
+/* Issue 19 item 7: a message about a [global] key written after a [server] names the [global] line and the full
+ * key; an upstream's file and switch keys are named at their own lines; warnings carry their section as errors
+ * do. Each case: the configuration and a line the messages must hold. */
+static const struct {
+    const char *text;
+    const char *want;
+} global_lines[] = {
+    {MIN_SERVER "[global]\nworkers = 1\nclient_header_buffer_size = 2m\n",
+     ":8: [global] client_header_buffer_size: expected a size from 1k to 1m (got \"2m\")"},
+    {MIN_SERVER "[global]\nclient_header_buffer_size = 512\n", ":7: [global] client_header_buffer_size:"},
+    {MIN_SERVER "client_header_buffer_size = 2m\n", ":6: [server s] client_header_buffer_size: expected a size"},
+    {MIN_SERVER "[global]\nworkers = 1\ntls_stapling = on\n", ":8: warning: [global] tls_stapling: OCSP stapling"},
+    {MIN_SERVER "[global]\nproxy_protocol_from = 10.1.2.3/8\n",
+     ":7: warning: [global] proxy_protocol_from: low address bits of 10.1.2.3/8"},
+    {"[upstream app]\nserver = 127.0.0.1:8081\nkeepalive = 4\nread_timeout = 500ms\n"
+     "[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = app\n",
+     ":4: warning: [upstream app] read_timeout: below 1s"},
+    {"[upstream app]\nserver = 127.0.0.1:8081\ntls = on\nkeepalive = 4\ntls_verify = off\n"
+     "[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = app\n",
+     ":5: warning: [upstream app] tls_verify: upstream certificate verification is off"},
+    {"[upstream app]\nserver = 127.0.0.1:8081\ntls = on\nkeepalive = 4\ntls_ca = /nonexistent/ca.pem\n"
+     "[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = app\n",
+     ":5: [upstream app] tls_ca: cannot read /nonexistent/ca.pem: No such file or directory"},
+    {"[upstream app]\nserver = 127.0.0.1:8081\ntls = on\ntls_cert = /nonexistent/c.pem\n\ntls_key = "
+     "/nonexistent/k.pem\n"
+     "[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = app\n",
+     ":6: [upstream app] tls_key: cannot read /nonexistent/k.pem"},
+};
+
+START_TEST(messages_name_their_line)
+{
+    char err[4096] = "";
+    px_config *cfg = load(global_lines[_i].text, err, sizeof(err));
+    ck_assert_msg(strstr(err, global_lines[_i].want) != NULL, "expected \"%s\" in:\n%s", global_lines[_i].want, err);
+    px_config_free(cfg);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("proxyd_config");
@@ -1180,6 +1220,7 @@ int main(void)
     tcase_add_loop_test(tc, bind_servers_limit, 0, 2);
     tcase_add_loop_test(tc, bind_certs_limit, 0, 2);
     tcase_add_loop_test(tc, binds_limit, 0, (int)(sizeof(binds_cases) / sizeof(binds_cases[0])));
+    tcase_add_loop_test(tc, messages_name_their_line, 0, (int)(sizeof(global_lines) / sizeof(global_lines[0])));
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
