@@ -223,7 +223,8 @@ END_TEST
                              "[upstream h]\nserver = 127.0.0.1:@O1@\n"                                                 \
                              "[server a]\nlisten = 127.0.0.1:@PORT@\nserver_name = a.test\nproxy_pass = o\n"           \
                              "route = /dead/ d\nroute = /chunked/ h header_timeout=1s\n"                               \
-                             "[server b]\nlisten = 127.0.0.1:@PORT@\nserver_name = b.test\nproxy_pass = o\n"
+                             "[server b]\nlisten = 127.0.0.1:@PORT@\nserver_name = b.test\nproxy_pass = o\n"           \
+                             "auth_guard = on\n" /* its metrics appear, for the docs check */
 
 static void expect(const char *text, const char *series, double want)
 {
