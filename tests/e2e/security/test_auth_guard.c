@@ -157,6 +157,42 @@ START_TEST(requests_ntlm_client_blocked)
 }
 END_TEST
 
+/* The issue's spray: 20 accounts, wrong passwords, five rounds from one address through requests_ntlm, with
+ * auth_guard_account = 3 and auth_guard_client = 50. Rounds 1 and 2 reach the directory (40 failures); in round 3
+ * the first ten accounts reach their third failure, which is also the address's 50th: from then on everything from
+ * that address is refused. The origin saw 3 attempts for accounts 1-10, 2 for 11-20: 50 in all. */
+START_TEST(twenty_accounts_one_address)
+{
+    char out[1024], logins[512], want[128];
+    px_env_init(&env, 1);
+    px_proxy_start(&env, GUARDED("3/15m", "50/15m", ""));
+    for (int round = 0; round < 5; round++) {
+        size_t n = 0;
+        for (int a = 1; a <= 20; a++)
+            n += (size_t)snprintf(logins + n, sizeof logins - n, "%sCONTOSO\\\\s%02d:x", a > 1 ? " " : "", a);
+        python_spray(logins, out, sizeof out);
+        n = 0;
+        for (int a = 1; a <= 20; a++) {
+            int through = round < 2 || (round == 2 && a <= 10);
+            n += (size_t)snprintf(want + n, sizeof want - n, "%s%s", a > 1 ? " " : "", through ? "401" : "429");
+        }
+        ck_assert_msg(strcmp(out, want) == 0, "round %d: %s, expected %s", round + 1, out, want);
+    }
+    int total = 0;
+    for (int a = 1; a <= 20; a++) {
+        char user[16];
+        snprintf(user, sizeof user, "s%02d", a);
+        int got = origin_attempts(user);
+        ck_assert_msg(got == (a <= 10 ? 3 : 2), "%s: %d attempts reached the origin", user, got);
+        total += got;
+    }
+    ck_assert_int_eq(total, 50);
+    ck_assert(ops_file_has(env.log, "auth_guard: client blocked for 900s after 50 failed logins", 2000));
+    ck_assert_int_eq(px_proxy_stop(&env), 0);
+    px_env_done(&env);
+}
+END_TEST
+
 /* A user who mistypes twice, then logs in, then mistypes twice again is never blocked (auth_guard_account = 3):
  * the success cleared the pair's failures. */
 START_TEST(requests_ntlm_success_clears)
@@ -274,6 +310,7 @@ static Suite *auth_guard_suite(void)
     tcase_set_timeout(tc, 90);
     tcase_add_test(tc, ntlm_spray_cut_off);
     tcase_add_test(tc, requests_ntlm_client_blocked);
+    tcase_add_test(tc, twenty_accounts_one_address);
     tcase_add_test(tc, requests_ntlm_success_clears);
     tcase_add_test(tc, basic_spray_answer_401);
     tcase_add_test(tc, pinned_connection_closed_on_block);
