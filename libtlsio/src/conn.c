@@ -15,11 +15,17 @@ static int bio_send(void *ctx, const unsigned char *buf, size_t len)
 {
     tlsio_conn *c = ctx;
     ssize_t n;
+    if (c->abort_alert && !c->alert_out) { /* decided during this flight (ems.c): the alert goes instead of it */
+        tlsio__alert_fatal(c, c->abort_alert);
+        return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+    }
     do
         n = send(c->fd, buf, len, MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
-    if (n >= 0)
+    if (n >= 0) {
+        tlsio__out_watch(c, buf, (size_t)n);
         return (int)n;
+    }
     if (errno == EAGAIN || errno == EWOULDBLOCK)
         return MBEDTLS_ERR_SSL_WANT_WRITE;
     c->sys_errno = errno;
@@ -50,6 +56,21 @@ static void look_at_first_bytes(tlsio_conn *c, const unsigned char *p, size_t n)
         c->peer_plain = k == 5 && memcmp(p, "HTTP/", 5) == 0 ? 2 : 1;
 }
 
+/* A server's handshake input goes through the pre-check (hello.c) as mbedTLS receives it: n, or an error once a
+ * check failed (abort_alert then holds the alert the error path sends). */
+static int precheck(tlsio_conn *c, const unsigned char *buf, size_t n)
+{
+    if (!c->is_server || c->handshake_done || n == 0 || c->peer_plain)
+        return (int)n;
+    c->pre.groups = tlsio__groups;
+    c->pre.ngroups = tlsio__ngroups;
+    int alert = tlsio__precheck_feed(&c->pre, buf, n);
+    if (alert == 0)
+        return (int)n;
+    c->abort_alert = alert;
+    return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+}
+
 /* Serves mbedTLS's exact-size reads from the read-ahead, refilled by one recv() when empty; reads of at least
  * TLSIO__READAHEAD bytes go straight to the caller's buffer. WANT_READ only when the socket itself is empty, so
  * "read until WANT_READ" stays the rule for edge-triggered callers (tlsio_pending counts the read-ahead;
@@ -71,13 +92,13 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
         if (n > 0 && !c->got_bytes)
             look_at_first_bytes(c, direct ? buf : c->ra, (size_t)n);
         if (direct || n == 0)
-            return (int)n; /* 0 is EOF: mbedTLS turns it into MBEDTLS_ERR_SSL_CONN_EOF */
+            return precheck(c, buf, (size_t)n); /* 0 is EOF: mbedTLS turns it into MBEDTLS_ERR_SSL_CONN_EOF */
         c->ra_len = (size_t)n;
     }
     size_t take = c->ra_len - c->ra_off < len ? c->ra_len - c->ra_off : len;
     memcpy(buf, c->ra + c->ra_off, take);
     c->ra_off += take;
-    return (int)take;
+    return precheck(c, buf, take);
 }
 
 static int conn_new(tlsio_conn **out, const mbedtls_ssl_config *conf, int is_server)
@@ -128,6 +149,7 @@ void tlsio_conn_free(tlsio_conn *c)
     if (c == NULL)
         return;
     mbedtls_ssl_free(&c->ssl); /* copes with the buffers released by tlsio_conn_idle() */
+    tlsio__precheck_free(&c->pre);
     free(c->ra);
     free(c->server_name);
     free(c);
@@ -166,6 +188,14 @@ static void verify_text(tlsio_conn *c)
 static int map_error(tlsio_conn *c, int ret)
 {
     char why[128];
+    if (c->abort_alert) {
+        tlsio__alert_fatal(c, c->abort_alert);
+        tlsio__msg(c->err, sizeof c->err, "refused the %s: sent alert %d",
+                   c->pre.hello_done ? "handshake" : "ClientHello", c->abort_alert);
+        return TLSIO_EHANDSHAKE;
+    }
+    if (c->is_server && !c->handshake_done && !c->peer_plain)
+        tlsio__alert_fatal(c, tlsio__alert_for(ret)); /* every fatal handshake error sends its alert first */
     if (!c->handshake_done && c->peer_plain && ret != MBEDTLS_ERR_SSL_ALLOC_FAILED) {
         tlsio__msg(c->err, sizeof c->err, "the peer sent plain %s instead of a TLS %s",
                    c->peer_plain == 2 ? "HTTP" : "text", c->is_server ? "ClientHello" : "ServerHello");
@@ -238,7 +268,9 @@ int tlsio_handshake(tlsio_conn *c)
     int ignored = 0;
     while (c->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER) {
         c->rd_blocked = 0;
+        tlsio__handshaking = c; /* for the cache and ticket callbacks (abort.c) */
         int ret = mbedtls_ssl_handshake_step(&c->ssl);
+        tlsio__handshaking = NULL;
         /* The client sets resume when offering a session; ServerHello clears it if refused. The last value
          * seen before mbedTLS frees the handshake state is the outcome. */
         if (c->ssl.handshake != NULL)
@@ -251,6 +283,7 @@ int tlsio_handshake(tlsio_conn *c)
             return tlsio__map(c, ret);
     }
     c->handshake_done = 1;
+    tlsio__precheck_free(&c->pre);
     return TLSIO_OK;
 }
 

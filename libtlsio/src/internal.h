@@ -15,6 +15,7 @@
 #include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
 
+#include "hello.h"
 #include "tlsio/tlsio.h"
 
 #if MBEDTLS_VERSION_NUMBER < 0x021C0000 || MBEDTLS_VERSION_NUMBER >= 0x03000000
@@ -48,11 +49,12 @@ struct tlsio_server_settings {
     size_t ncerts;
     int suites[TLSIO__MAX_SUITES + 1]; /* 0-terminated, server preference order */
     unsigned timeout;
-    struct tlsio__cache *cache; /* NULL when disabled */
-    int tickets;                /* nonzero when ticket is set up (random keys rotated by mbedTLS) */
-    mbedtls_ssl_ticket_context ticket;
-    struct tlsio__ticket_keys *ticket_keys; /* key file in use instead of ticket; NULL otherwise */
-    mbedtls_entropy_context entropy;        /* feeds the ticket keys and nonces, used under the ticket mutex */
+    struct tlsio__cache *cache;              /* NULL when disabled */
+    int tickets;                             /* nonzero when ticket is set up (random keys rotated by mbedTLS) */
+    mbedtls_ssl_ticket_context ticket;       /* seals sessions made with extended master secret */
+    mbedtls_ssl_ticket_context ticket_noems; /* and those without (ems.c) */
+    struct tlsio__ticket_keys *ticket_keys;  /* key file in use instead of ticket; NULL otherwise */
+    mbedtls_entropy_context entropy;         /* feeds the ticket keys and nonces, used under the ticket mutex */
     mbedtls_ctr_drbg_context drbg;
 };
 
@@ -106,6 +108,10 @@ struct tlsio_conn {
     int rd_blocked;                /* the last recv() found the socket empty */
     int got_bytes;                 /* something was received: the first bytes were looked at */
     int peer_plain;                /* 1: they were plain text, 2: an HTTP response ("HTTP/") */
+    struct tlsio__precheck pre;    /* server: the records and ClientHello received until the handshake ends */
+    int abort_alert;               /* the alert an abort decided outside mbedTLS sends (abort.c), 0 if none */
+    int alert_out;                 /* an alert was sent: none is added at the close */
+    int out_any;                   /* something was sent */
     char err[192];
 };
 
@@ -142,6 +148,20 @@ int tlsio__ticket_keys_load(struct tlsio__ticket_keys **out, const char *path, u
 void tlsio__ticket_keys_free(struct tlsio__ticket_keys *keys);
 mbedtls_ssl_ticket_write_t tlsio__ticket_write;
 mbedtls_ssl_ticket_parse_t tlsio__ticket_parse;
+
+/* abort.c */
+extern const uint16_t tlsio__groups[];
+extern const size_t tlsio__ngroups;
+int tlsio__alert_for(int mbed_ret);
+void tlsio__out_watch(tlsio_conn *conn, const unsigned char *buf, size_t sent);
+void tlsio__alert_fatal(tlsio_conn *conn, int desc);
+
+/* ems.c */
+extern _Thread_local tlsio_conn *tlsio__handshaking;
+int tlsio__ems_stamp(void);
+int tlsio__ems_refused(int stored);
+mbedtls_ssl_ticket_write_t tlsio__ticket_write_default;
+mbedtls_ssl_ticket_parse_t tlsio__ticket_parse_default;
 
 /* conn.c, idle.c */
 int tlsio__map(tlsio_conn *conn, int mbed_ret);

@@ -19,14 +19,15 @@
  * `openssl rand 80 > ticket.key` makes one): name (16 bytes) | AES-256 key (32) | reserved (32, nginx's HMAC
  * secret, unused here). The first record seals new tickets; every record opens tickets naming it.
  *
- * Ticket: name (16) | IV (12, random) | GCM ciphertext of [created (8, big-endian Unix seconds) | session as
- * mbedtls_ssl_session_save() writes it] | tag (16). The name and IV are authenticated as additional data.
+ * Ticket: name (16) | IV (12, random) | GCM ciphertext of [created (8, big-endian Unix seconds) | EMS (1: whether
+ * the session used extended master secret, abort.c) | session as mbedtls_ssl_session_save() writes it] |
+ * tag (16). The name and IV are authenticated as additional data.
  */
 #define REC_LEN 80
 #define NAME_LEN 16
 #define AES_LEN 32
 #define IV_LEN 12
-#define TIME_LEN 8
+#define TIME_LEN 9 /* created (8) and the EMS byte */
 #define TAG_LEN 16
 #define HEAD_LEN (NAME_LEN + IV_LEN)
 #define MAX_KEYS 64
@@ -203,6 +204,7 @@ int tlsio__ticket_write(void *p_ticket, const mbedtls_ssl_session *session, unsi
     if (fill_random(start + NAME_LEN, IV_LEN) != 0)
         return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
     put_be64(plain, (uint64_t)time(NULL));
+    plain[8] = (unsigned char)tlsio__ems_stamp();
     size_t plen = TIME_LEN + slen;
     mbedtls_gcm_context gcm;
     mbedtls_gcm_init(&gcm);
@@ -261,6 +263,8 @@ int tlsio__ticket_parse(void *p_ticket, mbedtls_ssl_session *session, unsigned c
         return MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
     int ret = open_ticket(k, buf, len);
     size_t clen = len - HEAD_LEN - TAG_LEN;
+    if (ret == 0 && tlsio__ems_refused(buf[HEAD_LEN + 8]))
+        ret = MBEDTLS_ERR_SSL_INVALID_MAC; /* refused: a full handshake, or the abort decided there */
     if (ret == 0)
         ret = mbedtls_ssl_session_load(session, buf + HEAD_LEN + TIME_LEN, clen - TIME_LEN);
     mbedtls_platform_zeroize(buf + HEAD_LEN, clen); /* the decrypted session, master secret included */

@@ -461,8 +461,10 @@ def main(argv):
     finally:
         status, log = target.stop()
     if status not in (0, None):
-        print('FAIL %s exited with status %s:\n%s' % (kind, status, log[-4000:]))
+        print('FAIL %s exited with status %s' % (kind, status))
         failed += 1
+    if failed:
+        print('%s error log (end):\n%s' % (kind, log[-3000:]))
     print('%d of %d failed, %d skipped' % (failed, len(names), skipped))
     return 1 if failed else 77 if skipped == len(names) else 0  # 77: meson's "skipped"
 
