@@ -92,6 +92,6 @@ void tlsio__alert_fatal(tlsio_conn *c, int desc)
         while (n < 0 && errno == EINTR);
         return;
     }
-    if (c->ssl.out_left == 0)
+    if (tlsio__out_left(&c->ssl) == 0)
         (void)mbedtls_ssl_send_alert_message(&c->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL, (unsigned char)desc);
 }

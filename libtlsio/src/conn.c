@@ -7,7 +7,6 @@
 #include <sys/socket.h>
 
 #include <mbedtls/net_sockets.h>
-#include <mbedtls/ssl_internal.h>
 
 #include "internal.h"
 
@@ -209,13 +208,15 @@ static int map_error(tlsio_conn *c, int ret)
         return TLSIO_ESYSCALL;
     case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED: verify_text(c); return TLSIO_EVERIFY;
     case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE:
-        tlsio__msg(c->err, sizeof c->err, "peer sent fatal alert %u", c->ssl.in_msg ? c->ssl.in_msg[1] : 0u);
+        tlsio__msg(c->err, sizeof c->err, "peer sent fatal alert %u", tlsio__alert_received(&c->ssl));
         return TLSIO_EALERT;
     case MBEDTLS_ERR_SSL_CONN_EOF:
         tlsio__msg(c->err, sizeof c->err, "connection closed by peer during the handshake");
         return TLSIO_EHANDSHAKE;
     case MBEDTLS_ERR_SSL_ALLOC_FAILED: tlsio__msg(c->err, sizeof c->err, "out of memory"); return TLSIO_ENOMEM;
-    case MBEDTLS_ERR_SSL_BAD_INPUT_DATA: tlsio__msg(c->err, sizeof c->err, "invalid call"); return TLSIO_EINVAL;
+    case MBEDTLS_ERR_SSL_BAD_INPUT_DATA: /* libtlsio checks its own calls: this is a record too long for mbedTLS */
+        tlsio__msg(c->err, sizeof c->err, "record or message from the peer too long or malformed");
+        return c->handshake_done ? TLSIO_EPROTO : TLSIO_EHANDSHAKE;
     case MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED:
     case MBEDTLS_ERR_CTR_DRBG_REQUEST_TOO_BIG:
         tlsio__msg(c->err, sizeof c->err, "random generator failure");
@@ -238,11 +239,16 @@ int tlsio__map(tlsio_conn *c, int ret)
     return c->fatal;
 }
 
-/* Whether a WANT_READ from mbedTLS means the socket is empty. mbedTLS 2.28 also answers WANT_READ after a record
- * it consumed and ignored (a warning alert) although more input may wait in the read-ahead, where no epoll
- * event will announce it: the caller retries then, a bounded number of times (*ignored counts them). */
+/* Whether a WANT_READ from mbedTLS means the socket is empty. mbedTLS also answers WANT_READ after a record it
+ * consumed and ignored (a warning alert) although more input may wait in the read-ahead, where no epoll event
+ * will announce it, and a TLS 1.3 client reports each NewSessionTicket it stored: the caller retries then, a
+ * bounded number of times (*ignored counts them). */
 static int retry_read(tlsio_conn *c, int ret, int *ignored)
 {
+    if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
+        c->new_ticket = 1;
+        return ++*ignored <= TLSIO__MAX_IGNORED;
+    }
     if (ret != MBEDTLS_ERR_SSL_WANT_READ || c->rd_blocked)
         return 0;
     return ++*ignored <= TLSIO__MAX_IGNORED;
@@ -256,7 +262,7 @@ static int too_many_ignored(tlsio_conn *c)
     return c->fatal;
 }
 
-/* Steps the handshake by hand so the "resumed" flag can be seen before mbedTLS frees the handshake state. */
+/* Steps the handshake by hand so that whether it was resumed can be seen from the states it goes through. */
 int tlsio_handshake(tlsio_conn *c)
 {
     if (c->fatal != 0)
@@ -266,15 +272,14 @@ int tlsio_handshake(tlsio_conn *c)
     if (c->fd < 0)
         return TLSIO_EINVAL;
     int ignored = 0;
-    while (c->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER) {
+    while (tlsio__hs_state(&c->ssl) != MBEDTLS_SSL_HANDSHAKE_OVER) {
         c->rd_blocked = 0;
         tlsio__handshaking = c; /* for the cache and ticket callbacks (abort.c) */
         int ret = mbedtls_ssl_handshake_step(&c->ssl);
         tlsio__handshaking = NULL;
-        /* The client sets resume when offering a session; ServerHello clears it if refused. The last value
-         * seen before mbedTLS frees the handshake state is the outcome. */
-        if (c->ssl.handshake != NULL)
-            c->resumed = c->ssl.handshake->resume != 0;
+        /* A full handshake, TLS 1.2 or 1.3, passes through the server's Certificate; a resumed one skips it. */
+        if (tlsio__hs_state(&c->ssl) == MBEDTLS_SSL_SERVER_CERTIFICATE)
+            c->full = 1;
         if (retry_read(c, ret, &ignored))
             continue;
         if (ret == MBEDTLS_ERR_SSL_WANT_READ && !c->rd_blocked)
@@ -284,6 +289,7 @@ int tlsio_handshake(tlsio_conn *c)
     }
     c->handshake_done = 1;
     tlsio__precheck_free(&c->pre);
+    c->resumed = !c->full;
     return TLSIO_OK;
 }
 
@@ -300,13 +306,13 @@ static int ready(tlsio_conn *c)
     return tlsio_handshake(c);
 }
 
-/* mbedTLS 2.28 takes any unsent output for a retry of the caller's own last write and reports that write done:
+/* mbedTLS takes any unsent output for a retry of the caller's own last write and reports that write done:
  * output that is not the caller's (an alert queued by a read, e.g. refusing renegotiation) is flushed first. */
 static int flush_foreign(tlsio_conn *c)
 {
-    if (c->wpending || c->ssl.out_left == 0)
+    if (c->wpending || tlsio__out_left(&c->ssl) == 0)
         return TLSIO_OK;
-    int ret = mbedtls_ssl_flush_output(&c->ssl);
+    int ret = tlsio__flush(&c->ssl);
     return ret == 0 ? TLSIO_OK : tlsio__map(c, ret);
 }
 
@@ -375,8 +381,8 @@ int tlsio_close_notify(tlsio_conn *c)
         if (rc != TLSIO_OK)
             return rc;
     }
-    if (c->ssl.out_left) { /* whatever is queued goes first, or close_notify would be taken as sent */
-        int ret = mbedtls_ssl_flush_output(&c->ssl);
+    if (tlsio__out_left(&c->ssl)) { /* whatever is queued goes first, or close_notify would be taken as sent */
+        int ret = tlsio__flush(&c->ssl);
         if (ret != 0)
             return tlsio__map(c, ret);
         c->wpending = 0;

@@ -9,4 +9,7 @@
 px_upconn *px__upstream_connect(px_worker *w, px_runtime *rt, const px_upstream *up, int s, const px_acquire *a,
                                 int *err);
 
+/* Keeps the TLS session u can give (tlsio_conn_session_pending) for the next connection to its server. */
+void px__upstream_save_session(px_upconn *u);
+
 #endif

@@ -45,6 +45,14 @@ enum {
 /* Static English text for a TLSIO_* code; never NULL. */
 const char *tlsio_strerror(int code);
 
+/* The TLS library linked in, e.g. "mbedTLS 3.6.6" (static text). */
+const char *tlsio_library_version(void);
+
+/* Writes what a config with these ciphers/protocols overrides (NULL: defaults) offers, e.g. "protocols TLSv1.2
+ * TLSv1.3; TLS 1.3 suites ...; TLS 1.2 suites ...; groups x25519 secp256r1 secp384r1; signature schemes ...".
+ * Returns TLSIO_OK, TLSIO_ECONFIG (the overrides are refused; buf holds why) or TLSIO_EOVERFLOW. */
+int tlsio_policy_text(char *buf, size_t len, const char *ciphers, const char *protocols);
+
 /* ---------------------------------------------------------------- server side */
 
 /* One certificate: a PEM chain (leaf first) and its PEM private key. Its server names are read from the leaf
@@ -172,10 +180,13 @@ int tlsio_conn_clean_close(const tlsio_conn *conn);         /* 1 when the peer s
 int tlsio_conn_sys_errno(const tlsio_conn *conn);           /* errno of the last failed send/recv, or 0 */
 const char *tlsio_conn_error_text(const tlsio_conn *conn);  /* detail of the last error, "" if none */
 
-/* Client session resumption: after a client handshake, save its session (*out freed with
+/* Client session resumption: when tlsio_conn_session_pending() says so, save the session (*out freed with
  * tlsio_session_free()); before the next handshake to the same upstream, set it. A saved session is immutable
- * and may be set on many connections, from any thread, until freed. */
-int tlsio_conn_save_session(const tlsio_conn *conn, tlsio_session **out);
+ * and may be set on many connections, from any thread, until freed. TLS 1.2 has a session to save once, after a
+ * full handshake; TLS 1.3 one per NewSessionTicket, which the server sends after the handshake (it is read by
+ * tlsio_read(), so check again after reading, e.g. when the connection goes back to a keep-alive pool). */
+int tlsio_conn_session_pending(const tlsio_conn *conn); /* 1 when save_session would give a new session */
+int tlsio_conn_save_session(tlsio_conn *conn, tlsio_session **out);
 int tlsio_conn_set_session(tlsio_conn *conn, const tlsio_session *session);
 void tlsio_session_free(tlsio_session *session);
 
