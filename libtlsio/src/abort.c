@@ -1,5 +1,5 @@
 /* libtlsio aborts: the fatal alert every handshake or record error sends before the close (mbedTLS often closes
- * without one), and the groups the ClientHello pre-check compares with the client's. */
+ * without one). */
 #include <errno.h>
 #include <stddef.h>
 #include <sys/socket.h>
@@ -8,10 +8,6 @@
 #include <mbedtls/net_sockets.h>
 
 #include "internal.h"
-
-/* The IANA numbers of the groups tlsio__curves enables (X25519, P-256, P-384), for the ClientHello check. */
-const uint16_t tlsio__groups[] = {29, 23, 24};
-const size_t tlsio__ngroups = sizeof tlsio__groups / sizeof tlsio__groups[0];
 
 /* Errors that carry no alert: the socket failed, the peer closed or sent a fatal alert itself. */
 static const int no_alert[] = {
@@ -29,7 +25,6 @@ static const struct {
     {MBEDTLS_ERR_SSL_UNEXPECTED_RECORD, MBEDTLS_SSL_ALERT_MSG_UNEXPECTED_MESSAGE},
     {MBEDTLS_ERR_SSL_INVALID_MAC, MBEDTLS_SSL_ALERT_MSG_BAD_RECORD_MAC},
     {MBEDTLS_ERR_SSL_INVALID_RECORD, MBEDTLS_SSL_ALERT_MSG_DECODE_ERROR},
-    {MBEDTLS_ERR_SSL_NO_USABLE_CIPHERSUITE, MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE},
     {MBEDTLS_ERR_ECP_BAD_INPUT_DATA, MBEDTLS_SSL_ALERT_MSG_ILLEGAL_PARAMETER},
     {MBEDTLS_ERR_ECP_INVALID_KEY, MBEDTLS_SSL_ALERT_MSG_ILLEGAL_PARAMETER},
     {MBEDTLS_ERR_ECP_FEATURE_UNAVAILABLE, MBEDTLS_SSL_ALERT_MSG_ILLEGAL_PARAMETER},
@@ -42,6 +37,7 @@ static const struct {
     {MBEDTLS_ERR_SSL_BAD_HS_FINISHED, MBEDTLS_SSL_ALERT_MSG_DECRYPT_ERROR},
     {MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION, MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION},
     {MBEDTLS_ERR_SSL_NO_CIPHER_CHOSEN, MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE},
+    {MBEDTLS_ERR_SSL_NO_USABLE_CIPHERSUITE, MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE},
     {MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE, MBEDTLS_SSL_ALERT_MSG_BAD_CERT},
     {MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE_VERIFY, MBEDTLS_SSL_ALERT_MSG_DECRYPT_ERROR},
 #endif
@@ -65,6 +61,17 @@ int tlsio__alert_for(int ret)
         if (ret == alerts[i].ret)
             return alerts[i].alert;
     return MBEDTLS_SSL_ALERT_MSG_INTERNAL_ERROR;
+}
+
+/* The alert for a server's handshake error: mbedTLS 3 answers DECODE_ERROR when the client's key share is refused
+ * by the ECDH code; when the ClientKeyExchange was well framed (hello.c), the key itself was wrong. */
+int tlsio__alert_for_conn(const tlsio_conn *c, int ret)
+{
+#ifdef MBEDTLS_ERR_SSL_DECODE_ERROR
+    if (ret == MBEDTLS_ERR_SSL_DECODE_ERROR && c->pre.cke_framed)
+        return MBEDTLS_SSL_ALERT_MSG_ILLEGAL_PARAMETER;
+#endif
+    return tlsio__alert_for(ret);
 }
 
 /* Watches what goes out, so an alert mbedTLS sent itself is not sent again (a record of type 21 at the start of

@@ -55,14 +55,17 @@ static void look_at_first_bytes(tlsio_conn *c, const unsigned char *p, size_t n)
         c->peer_plain = k == 5 && memcmp(p, "HTTP/", 5) == 0 ? 2 : 1;
 }
 
+_Static_assert(TLSIO__HELLO_MAX <= MBEDTLS_SSL_IN_CONTENT_LEN, "mbedTLS's input buffer must hold the largest hello");
+
 /* A server's handshake input goes through the pre-check (hello.c) as mbedTLS receives it: n, or an error once a
  * check failed (abort_alert then holds the alert the error path sends). */
 static int precheck(tlsio_conn *c, const unsigned char *buf, size_t n)
 {
     if (!c->is_server || c->handshake_done || n == 0 || c->peer_plain)
         return (int)n;
-    c->pre.groups = tlsio__groups;
-    c->pre.ngroups = tlsio__ngroups;
+    c->pre.groups = tlsio__groups; /* policy.c: ends with MBEDTLS_SSL_IANA_TLS_GROUP_NONE */
+    for (c->pre.ngroups = 0; tlsio__groups[c->pre.ngroups] != MBEDTLS_SSL_IANA_TLS_GROUP_NONE; c->pre.ngroups++)
+        ;
     int alert = tlsio__precheck_feed(&c->pre, buf, n);
     if (alert == 0)
         return (int)n;
@@ -194,7 +197,7 @@ static int map_error(tlsio_conn *c, int ret)
         return TLSIO_EHANDSHAKE;
     }
     if (c->is_server && !c->handshake_done && !c->peer_plain)
-        tlsio__alert_fatal(c, tlsio__alert_for(ret)); /* every fatal handshake error sends its alert first */
+        tlsio__alert_fatal(c, tlsio__alert_for_conn(c, ret)); /* every fatal handshake error sends its alert first */
     if (!c->handshake_done && c->peer_plain && ret != MBEDTLS_ERR_SSL_ALLOC_FAILED) {
         tlsio__msg(c->err, sizeof c->err, "the peer sent plain %s instead of a TLS %s",
                    c->peer_plain == 2 ? "HTTP" : "text", c->is_server ? "ClientHello" : "ServerHello");

@@ -45,7 +45,8 @@ int tlsio__ticket_write_default(void *p, const mbedtls_ssl_session *session, uns
     if (end <= start)
         return MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL;
     *start = (unsigned char)ems;
-    int ret = mbedtls_ssl_ticket_write(ems != 0 ? &s->ticket : &s->ticket_noems, session, start + 1, end, tlen, lifetime);
+    int ret =
+        mbedtls_ssl_ticket_write(ems != 0 ? &s->ticket : &s->ticket_noems, session, start + 1, end, tlen, lifetime);
     *tlen += ret == 0 ? 1 : 0;
     return ret;
 }

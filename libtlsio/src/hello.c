@@ -180,6 +180,8 @@ static int on_message_header(struct tlsio__precheck *p)
         p->hello_have = 4;
         return 0;
     }
+    if (type == 16)
+        p->cke_len = p->hs_left;
     /* Certificate, ClientKeyExchange, CertificateVerify; a second ClientHello only after a TLS 1.3 retry request. */
     if (type == 11 || type == 16 || type == 15 || (type == 1 && p->info.tls13))
         return 0;
@@ -189,6 +191,8 @@ static int on_message_header(struct tlsio__precheck *p)
 static int on_message_end(struct tlsio__precheck *p)
 {
     p->hs_hdr_len = 0;
+    if (p->hs_hdr[0] == 16 && p->hs_count > 0)
+        p->cke_framed = p->cke_len > 1 && (size_t)p->cke_first + 1 == p->cke_len;
     if (p->hs_count++ > 0)
         return 0;
     p->hello_done = 1;
@@ -213,6 +217,8 @@ static int handshake_bytes(struct tlsio__precheck *p, const unsigned char *d, si
             continue;
         }
         size_t m = p->hs_left < n ? p->hs_left : n;
+        if (p->hs_hdr[0] == 16 && p->hs_left == p->cke_len)
+            p->cke_first = d[0];
         if (p->hello != NULL)
             memcpy(p->hello + p->hello_have, d, m), p->hello_have += m;
         p->hs_left -= m;

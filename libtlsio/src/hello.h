@@ -7,9 +7,11 @@
 #include <stdint.h>
 
 /* Bounds a peer can drive during a handshake; README "TLS" and docs/security.md list them. */
-/* A ClientHello is reassembled across records up to this size (header included): far above any real hello (a
- * post-quantum hybrid key share makes about 1.5 KB, a big ticket 1 KB), below OpenSSL's 131,396. */
-#define TLSIO__HELLO_MAX 65536
+/* A ClientHello is reassembled across records up to this size (header included): mbedTLS reassembles a handshake
+ * message inside its input buffer (MBEDTLS_SSL_IN_CONTENT_LEN, 16384), so a larger one cannot be served and is
+ * refused at once. Far above any real hello (a post-quantum hybrid key share makes about 1.5 KB); OpenSSL takes
+ * up to 131,396 bytes. conn.c checks that mbedTLS's buffer holds it. */
+#define TLSIO__HELLO_MAX 16384
 /* Warning alerts in a row during a handshake before it is aborted with unexpected_message (CVE-2016-8610); the
  * value OpenSSL uses (MAX_WARN_ALERT_COUNT). */
 #define TLSIO__WARN_ALERTS_MAX 5
@@ -62,6 +64,9 @@ struct tlsio__precheck {
     unsigned char *hello; /* the ClientHello being reassembled (malloc'd at its announced size), NULL otherwise */
     size_t hello_have;
     int hello_done;
+    size_t cke_len; /* ClientKeyExchange: body length, its first byte (the key share's length) */
+    int cke_first;
+    int cke_framed;             /* a ClientKeyExchange whose single vector fills it exactly was received */
     unsigned warnings, empties; /* in a row */
     const uint16_t *groups;     /* the server's groups (IANA numbers), for the hello check */
     size_t ngroups;

@@ -176,9 +176,8 @@ mbedtls_ssl_ticket_write_t tlsio__ticket_write;
 mbedtls_ssl_ticket_parse_t tlsio__ticket_parse;
 
 /* abort.c */
-extern const uint16_t tlsio__groups[];
-extern const size_t tlsio__ngroups;
 int tlsio__alert_for(int mbed_ret);
+int tlsio__alert_for_conn(const tlsio_conn *conn, int mbed_ret);
 void tlsio__out_watch(tlsio_conn *conn, const unsigned char *buf, size_t sent);
 void tlsio__alert_fatal(tlsio_conn *conn, int desc);
 
