@@ -74,13 +74,14 @@ int tlsio__alert_for_conn(const tlsio_conn *c, int ret)
     return tlsio__alert_for(ret);
 }
 
-/* Watches what goes out, so an alert mbedTLS sent itself is not sent again (a record of type 21 at the start of
- * a send: mbedTLS sends each record from its start). */
+/* Watches what goes out, so an alert mbedTLS sent itself is not sent again (TLS 1.2: a record of type 21 at the
+ * start of a send, as mbedTLS sends each record from its start; TLS 1.3: see tlsio__alert_fatal). */
 void tlsio__out_watch(tlsio_conn *c, const unsigned char *buf, size_t sent)
 {
     if (sent > 0 && buf[0] == MBEDTLS_SSL_MSG_ALERT)
         c->alert_out = 1;
     c->out_any |= sent > 0;
+    c->step_sent += sent;
 }
 
 /* Sends a fatal alert unless one went out already. Before anything was sent it is written raw, as plaintext
@@ -89,6 +90,10 @@ void tlsio__out_watch(tlsio_conn *c, const unsigned char *buf, size_t sent)
 void tlsio__alert_fatal(tlsio_conn *c, int desc)
 {
     if (desc == 0 || c->alert_out || c->fd < 0)
+        return;
+    /* TLS 1.3 hides a record's type: output during the failing call is taken as mbedTLS's own alert (it pends one
+     * for nearly every TLS 1.3 error), so the peer never sees two. */
+    if (c->step_sent > 0 && mbedtls_ssl_get_version_number(&c->ssl) == MBEDTLS_SSL_VERSION_TLS1_3)
         return;
     c->alert_out = 1;
     if (!c->out_any) {

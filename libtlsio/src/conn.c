@@ -196,8 +196,8 @@ static int map_error(tlsio_conn *c, int ret)
                    c->pre.hello_done ? "handshake" : "ClientHello", c->abort_alert);
         return TLSIO_EHANDSHAKE;
     }
-    if (c->is_server && !c->handshake_done && !c->peer_plain)
-        tlsio__alert_fatal(c, tlsio__alert_for_conn(c, ret)); /* every fatal handshake error sends its alert first */
+    if (c->is_server && !c->peer_plain)
+        tlsio__alert_fatal(c, tlsio__alert_for_conn(c, ret)); /* every fatal error sends its alert first */
     if (!c->handshake_done && c->peer_plain && ret != MBEDTLS_ERR_SSL_ALLOC_FAILED) {
         tlsio__msg(c->err, sizeof c->err, "the peer sent plain %s instead of a TLS %s",
                    c->peer_plain == 2 ? "HTTP" : "text", c->is_server ? "ClientHello" : "ServerHello");
@@ -277,7 +277,8 @@ int tlsio_handshake(tlsio_conn *c)
     int ignored = 0;
     while (tlsio__hs_state(&c->ssl) != MBEDTLS_SSL_HANDSHAKE_OVER) {
         c->rd_blocked = 0;
-        tlsio__handshaking = c; /* for the cache and ticket callbacks (abort.c) */
+        tlsio__handshaking = c; /* for the cache and ticket callbacks (ems.c) */
+        c->step_sent = 0;
         int ret = mbedtls_ssl_handshake_step(&c->ssl);
         tlsio__handshaking = NULL;
         /* A full handshake, TLS 1.2 or 1.3, passes through the server's Certificate; a resumed one skips it. */
@@ -333,6 +334,7 @@ ssize_t tlsio_read(tlsio_conn *c, void *buf, size_t len)
     int ret, ignored = 0;
     do {
         c->rd_blocked = 0;
+        c->step_sent = 0;
         ret = mbedtls_ssl_read(&c->ssl, buf, len > INT_MAX ? INT_MAX : len);
     } while (retry_read(c, ret, &ignored));
     if (ret == MBEDTLS_ERR_SSL_WANT_READ && !c->rd_blocked)

@@ -136,6 +136,7 @@ struct tlsio_conn {
     int abort_alert;            /* the alert an abort decided outside mbedTLS sends (abort.c), 0 if none */
     int alert_out;              /* an alert was sent: none is added at the close */
     int out_any;                /* something was sent */
+    size_t step_sent;           /* bytes sent during the current mbedTLS call */
     char err[192];
 };
 

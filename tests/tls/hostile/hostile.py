@@ -346,6 +346,21 @@ def d2_large_hello(port):
     return expect_server_hello(c, 'a 20 KB hello in two records')
 
 
+def d2_fragmented_hello_tls13(port):
+    """The same with a TLS 1.3 hello: the ServerHello selects TLS 1.3 (supported_versions), so the pre-check's walk
+    of a TLS 1.3 handshake (records after the ServerHello are encrypted) lets it through."""
+    c = T.Conn(port)
+    hello = T.client_hello(T.default_exts() + T.ext_tls13(), T.SUITES_TLS13 + T.SUITES, session_id=os.urandom(32))
+    c.send(T.fragment(T.HANDSHAKE, hello, 20))
+    c.read_until(lambda c: c.has_msg(T.HT_SERVER_HELLO) or c.alerts() or c.eof)
+    sh = T.server_hello(c)
+    expect(sh is not None and 43 in sh[3] and sh[2] in T.SUITES_TLS13 and not c.alerts(), c,
+           'expected a TLS 1.3 ServerHello')
+    c.read_until(lambda c: any(t == T.APPDATA for t, _, _ in c.records) or c.eof, timeout=3)
+    expect(not c.alerts() and any(t == T.APPDATA for t, _, _ in c.records), c, 'expected encrypted records next')
+    return T.describe(c)
+
+
 def d2_truncated_hello_waits(port):
     """A record holding the first half of a ClientHello: the server waits for the rest instead of closing."""
     hello = T.client_hello()

@@ -88,6 +88,15 @@ def ext_reneg():
     return ext(EXT_RENEG_INFO, b'\x00')
 
 
+def ext_tls13(share=None):
+    """supported_versions {1.3, 1.2} and an X25519 key_share (random unless share is given)."""
+    key = share if share is not None else os.urandom(32)
+    return [ext(43, vec8(u16(0x0304) + u16(0x0303))), ext(51, vec16(u16(X25519) + vec16(key)))]
+
+
+SUITES_TLS13 = [0x1301, 0x1302, 0x1303]
+
+
 def default_exts(name='a.test', groups=(X25519, P256, P384), sigs=SIG_DEFAULT, ems=True):
     exts = [ext_sni(name), ext_groups(groups), ext_point_formats(), ext_sig_algs(sigs), ext_reneg()]
     if ems:
