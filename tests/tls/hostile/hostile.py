@@ -78,7 +78,7 @@ error_log = {d}/error.log
 log_level = info
 pid_file = {d}/proxyd.pid
 client_header_timeout = 60s
-[upstream o]
+{ticket_key}[upstream o]
 server = 127.0.0.1:{origin}
 [server a]
 listen = 127.0.0.1:{port} tls default
@@ -144,8 +144,14 @@ class Target:
 
     def start(self, tpl, name, argv, origin):
         path = '%s/%s' % (self.dir, name)
+        ticket_key = ''
+        if os.environ.get('HOSTILE_TICKET_KEY_FILE') == '1':  # the fleet's tickets (libtlsio ticket.c), not mbedTLS's
+            with open(self.dir + '/ticket.key', 'wb') as f:
+                f.write(os.urandom(80))
+            os.chmod(self.dir + '/ticket.key', 0o600)
+            ticket_key = 'tls_ticket_key_file = %s/ticket.key\n' % self.dir
         with open(path, 'w') as f:
-            f.write(tpl.format(d=self.dir, port=self.port, origin=origin))
+            f.write(tpl.format(d=self.dir, port=self.port, origin=origin, ticket_key=ticket_key))
         p = subprocess.Popen(argv + [path], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.procs.append(p)
         self.main = p
