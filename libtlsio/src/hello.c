@@ -244,6 +244,8 @@ static int on_header(struct tlsio__precheck *p)
         return TLSIO__ALERT_UNEXPECTED_MESSAGE; /* a ChangeCipherSpec is one byte, 1 */
     if (type == CT_APPDATA && p->info.tls13)
         p->encrypted = 1; /* TLS 1.3 records after the ServerHello, with or without a compatibility CCS */
+    if (type == CT_APPDATA && p->info.tls13 && ++p->sealed >= TLSIO__TLS13_SEALED_MAX)
+        return TLSIO__ALERT_UNEXPECTED_MESSAGE;
     if (p->left > (p->encrypted ? TLSIO__RECORD_CIPHER_MAX : TLSIO__RECORD_PLAIN_MAX))
         return TLSIO__ALERT_RECORD_OVERFLOW;
     if (p->encrypted && type != CT_CCS && p->left < TLSIO__RECORD_AEAD_MIN)

@@ -18,6 +18,10 @@
 /* Empty records in a row during a handshake before it is aborted with unexpected_message (OpenSSL:
  * MAX_EMPTY_RECORDS 32). */
 #define TLSIO__EMPTY_RECORDS_MAX 32
+/* Sealed records a TLS 1.3 client may send in its handshake before it is aborted with unexpected_message: it owes
+ * only Finished (Certificate and CertificateVerify when asked), but warning alerts hide among them there, and
+ * mbedTLS ignores warnings without a bound. */
+#define TLSIO__TLS13_SEALED_MAX 32
 /* RFC 5246 §6.2: plaintext fragments are at most 2^14 bytes, ciphertext at most 2^14 + 2048. */
 #define TLSIO__RECORD_PLAIN_MAX 16384
 #define TLSIO__RECORD_CIPHER_MAX (16384 + 2048)
@@ -68,6 +72,7 @@ struct tlsio__precheck {
     int cke_first;
     int cke_framed;             /* a ClientKeyExchange whose single vector fills it exactly was received */
     unsigned warnings, empties; /* in a row */
+    unsigned sealed;            /* TLS 1.3 sealed records received */
     const uint16_t *groups;     /* the server's groups (IANA numbers), for the hello check */
     size_t ngroups;
     struct tlsio__hello_info info;

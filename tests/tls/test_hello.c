@@ -264,6 +264,24 @@ START_TEST(precheck_bounds)
     ck_assert_int_eq(after_hello(b->b, b->n), 0);
     put(b, empty, sizeof empty);
     ck_assert_int_eq(after_hello(b->b, b->n), TLSIO__ALERT_UNEXPECTED_MESSAGE);
+    /* TLS 1.3: sealed records during the handshake are bounded (warning alerts hide among them) */
+    {
+        struct buf *h13 = calloc(1, sizeof *h13), *x = calloc(1, sizeof *x);
+        static const unsigned char v13[] = {4, 3, 4, 3, 3}, sealed[] = {23, 3, 3,  0,  19, 1,  2,  3,  4,  5,  6,  7,
+                                                                        8,  9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19};
+        ext(x, 43, v13, sizeof v13);
+        hello(h13, "\0", 1, -1, x);
+        b->n = 0;
+        records(b, 22, h13->b, h13->n, 16384);
+        for (int i = 0; i < TLSIO__TLS13_SEALED_MAX - 1; i++)
+            put(b, sealed, sizeof sealed);
+        struct tlsio__precheck q = fresh();
+        ck_assert_int_eq(feed_all(&q, b, 64), 0);
+        ck_assert_int_eq(q.info.tls13, 1);
+        ck_assert_int_eq(tlsio__precheck_feed(&q, sealed, sizeof sealed), TLSIO__ALERT_UNEXPECTED_MESSAGE);
+        free(h13);
+        free(x);
+    }
     /* a ClientKeyExchange whose one vector fills it is "framed": a key share error is then illegal_parameter */
     static const unsigned char cke[] = {22, 3,  3,  0,  37, 16, 0,  0,  33, 32, 1,  2,  3,  4,
                                         5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18,
