@@ -294,6 +294,7 @@ int tlsio_handshake(tlsio_conn *c)
     c->handshake_done = 1;
     tlsio__precheck_free(&c->pre);
     c->resumed = !c->full;
+    tlsio__handshake_over(&c->ssl);
     return TLSIO_OK;
 }
 

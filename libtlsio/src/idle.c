@@ -2,6 +2,7 @@
  * record buffers and rebuilding them on the next use, and the few reads (handshake state, pending output) 3.6 has no
  * accessor for. */
 #define MBEDTLS_ALLOW_PRIVATE_ACCESS
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,13 +30,42 @@
 #define IDLE_HAS_CID 0
 #endif
 
-/* The record buffers' sizes are macros of library/ssl_misc.h (not installed) that depend on the build: this bounds
- * them from above for every 3.6 configuration (13-byte header, 16-byte IV, 48-byte SHA-384 MAC, 256 bytes of CBC
- * padding, 16 of CID padding and 32 of CID), so a rebuilt buffer is never smaller than the one mbedTLS allocated. */
-#define IDLE_OVERHEAD_MAX (13 + 16 + 48 + 256 + 16 + 32)
+/* The record buffers' sizes are macros of library/ssl_misc.h (not installed) that depend on the build, so they are
+ * taken from the allocator: mbedTLS allocates them with calloc() (no MBEDTLS_PLATFORM_MEMORY), and the usable size
+ * of the block is at least what it asked for; the rebuilt buffer is as large. */
+#if defined(MBEDTLS_PLATFORM_MEMORY)
+#error "idle.c frees mbedTLS's record buffers with free(): build mbedTLS without MBEDTLS_PLATFORM_MEMORY"
+#endif
 
 /* mbedTLS 3.6 exports it (library/ssl_misc.h, not installed): sends the queued record bytes. */
 int mbedtls_ssl_flush_output(mbedtls_ssl_context *ssl);
+
+/* Exported by mbedTLS 3.6 (library/ssl_misc.h): free what the structs hold, not the structs themselves. */
+void mbedtls_ssl_handshake_free(mbedtls_ssl_context *ssl);
+void mbedtls_ssl_transform_free(mbedtls_ssl_transform *transform);
+
+/* mbedTLS 3.6 keeps a TLS 1.3 connection's handshake parameters (transcript hashes, the ephemeral key share, about
+ * 3 KB) until the connection ends: a client needs them to take NewSessionTickets later. A server never uses them
+ * again (it refuses every post-handshake message: KeyUpdate, a client's Certificate), so they go now: the idle
+ * connection stays under 4 KB and the ephemeral private key does not outlive the handshake. */
+void tlsio__handshake_over(mbedtls_ssl_context *ssl)
+{
+    if (ssl->conf->endpoint != MBEDTLS_SSL_IS_SERVER || ssl->handshake == NULL ||
+        ssl->tls_version != MBEDTLS_SSL_VERSION_TLS1_3 || ssl->state != MBEDTLS_SSL_HANDSHAKE_OVER)
+        return;
+    /* As mbedtls_ssl_free() does when it finds ssl->handshake set: the structs that live only with it too. */
+    mbedtls_ssl_handshake_free(ssl);
+    free(ssl->handshake); /* mbedtls_free is free without MBEDTLS_PLATFORM_MEMORY (checked above) */
+    ssl->handshake = NULL;
+#if defined(MBEDTLS_SSL_PROTO_TLS1_2)
+    mbedtls_ssl_transform_free(ssl->transform_negotiate);
+    free(ssl->transform_negotiate);
+    ssl->transform_negotiate = NULL;
+#endif
+    mbedtls_ssl_session_free(ssl->session_negotiate);
+    free(ssl->session_negotiate);
+    ssl->session_negotiate = NULL;
+}
 
 int tlsio__hs_state(const mbedtls_ssl_context *ssl)
 {
@@ -70,28 +100,8 @@ void tlsio__session_set_age(mbedtls_ssl_session *session, int64_t age_ms)
 #endif
 }
 
-static size_t in_len_of(const mbedtls_ssl_context *ssl)
-{
-#if defined(MBEDTLS_SSL_VARIABLE_BUFFER_LENGTH)
-    return ssl->in_buf_len;
-#else
-    (void)ssl;
-    return MBEDTLS_SSL_IN_CONTENT_LEN + IDLE_OVERHEAD_MAX;
-#endif
-}
-
-static size_t out_len_of(const mbedtls_ssl_context *ssl)
-{
-#if defined(MBEDTLS_SSL_VARIABLE_BUFFER_LENGTH)
-    return ssl->out_buf_len;
-#else
-    (void)ssl;
-    return MBEDTLS_SSL_OUT_CONTENT_LEN + IDLE_OVERHEAD_MAX;
-#endif
-}
-
 /* mbedTLS 3.6 frees the handshake parameters at the end of a TLS 1.2 handshake but keeps them for the whole of a
- * TLS 1.3 connection (a client needs them to take NewSessionTickets); they touch no record buffer then. */
+ * TLS 1.3 client connection (tlsio__handshake_over frees a server's); they touch no record buffer then. */
 static int quiescent(const mbedtls_ssl_context *ssl)
 {
     if (ssl->state != MBEDTLS_SSL_HANDSHAKE_OVER || ssl->in_buf == NULL)
@@ -150,11 +160,13 @@ void tlsio__conn_release_buffers(tlsio_conn *c)
 {
     mbedtls_ssl_context *ssl = &c->ssl;
     if (ssl->in_buf != NULL) {
-        mbedtls_platform_zeroize(ssl->in_buf, in_len_of(ssl));
+        c->buf_len[0] = malloc_usable_size(ssl->in_buf);
+        mbedtls_platform_zeroize(ssl->in_buf, c->buf_len[0]);
         free(ssl->in_buf);
     }
     if (ssl->out_buf != NULL) {
-        mbedtls_platform_zeroize(ssl->out_buf, out_len_of(ssl));
+        c->buf_len[1] = malloc_usable_size(ssl->out_buf);
+        mbedtls_platform_zeroize(ssl->out_buf, c->buf_len[1]);
         free(ssl->out_buf);
     }
     ssl->in_buf = ssl->in_hdr = ssl->in_ctr = ssl->in_len = ssl->in_iv = ssl->in_msg = NULL;
@@ -182,12 +194,12 @@ int tlsio_conn_idle(tlsio_conn *c)
     return TLSIO_OK;
 }
 
-/* mbedtls_ssl_free() frees in_buf/out_buf with their recorded lengths: they are reallocated at the same size. */
+/* mbedtls_ssl_free() zeroes in_buf/out_buf over the lengths it allocated: they come back at least as large. */
 int tlsio__conn_wake(tlsio_conn *c)
 {
     mbedtls_ssl_context *ssl = &c->ssl;
-    ssl->in_buf = calloc(1, in_len_of(ssl));
-    ssl->out_buf = calloc(1, out_len_of(ssl));
+    ssl->in_buf = calloc(1, c->buf_len[0]);
+    ssl->out_buf = calloc(1, c->buf_len[1]);
     if (ssl->in_buf == NULL || ssl->out_buf == NULL) {
         tlsio__conn_release_buffers(c); /* stay idle; the caller may retry */
         return TLSIO_ENOMEM;

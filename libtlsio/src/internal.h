@@ -127,6 +127,7 @@ struct tlsio_conn {
     char *server_name;          /* SNI received or sent, NUL-terminated; NULL if none */
     unsigned char saved_ctr[8]; /* incoming record sequence number kept while idle (it lives in in_buf) */
     size_t saved_off[12];       /* record pointers kept while idle, as offsets into their buffers */
+    size_t buf_len[2];          /* sizes of the record buffers released while idle (in, out) */
     unsigned char *ra;          /* read-ahead, TLSIO__READAHEAD bytes; NULL until the first read */
     size_t ra_off, ra_len;      /* unread socket bytes are ra[ra_off, ra_len) */
     int rd_blocked;             /* the last recv() found the socket empty */
@@ -195,10 +196,11 @@ int tlsio__map(tlsio_conn *conn, int mbed_ret);
 /* idle.c: the one file that reads or writes mbedTLS's private fields (behind a version check) */
 int tlsio__conn_wake(tlsio_conn *conn);
 void tlsio__conn_release_buffers(tlsio_conn *conn);
-int tlsio__hs_state(const mbedtls_ssl_context *ssl);                       /* the next handshake state */
-size_t tlsio__out_left(const mbedtls_ssl_context *ssl);                    /* record bytes not yet sent */
-int tlsio__flush(mbedtls_ssl_context *ssl);                                /* sends them: 0 or an mbedTLS error */
-unsigned tlsio__alert_received(const mbedtls_ssl_context *ssl);            /* the fatal alert just read */
+int tlsio__hs_state(const mbedtls_ssl_context *ssl);            /* the next handshake state */
+void tlsio__handshake_over(mbedtls_ssl_context *ssl);           /* frees what a finished handshake no longer needs */
+size_t tlsio__out_left(const mbedtls_ssl_context *ssl);         /* record bytes not yet sent */
+int tlsio__flush(mbedtls_ssl_context *ssl);                     /* sends them: 0 or an mbedTLS error */
+unsigned tlsio__alert_received(const mbedtls_ssl_context *ssl); /* the fatal alert just read */
 void tlsio__session_set_age(mbedtls_ssl_session *session, int64_t age_ms); /* TLS 1.3 ticket age on this host */
 
 #endif

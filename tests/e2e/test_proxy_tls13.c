@@ -100,6 +100,25 @@ START_TEST(tls_protocols_narrow)
 }
 END_TEST
 
+/* -t: what each tls_protocols value offers, and the values refused. */
+START_TEST(tls_protocols_check)
+{
+    px_env_init(&env, 1);
+    make_cert(env.dir, "a.test", 0);
+    ck_assert_int_eq(px_check_config(&env, PX_GLOBAL "tls_protocols = TLSv1.3\n" FRONT, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "offers protocols TLSv1.3; TLS 1.3 suites") && !strstr(out, "TLS 1.2 suites"), "%s", out);
+    ck_assert_int_eq(px_check_config(&env, PX_GLOBAL "tls_protocols = TLSv1.2\n" FRONT, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "offers protocols TLSv1.2; TLS 1.2 suites") && !strstr(out, "TLS 1.3 suites"), "%s", out);
+    ck_assert_int_eq(px_check_config(&env, PX_GLOBAL "tls_protocols = TLSv1.1 TLSv1.3\n" FRONT, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "TLSv1.1 ignored") != NULL, "%s", out);
+    ck_assert_int_ne(px_check_config(&env, PX_GLOBAL "tls_protocols = TLSv1.4\n" FRONT, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "unknown protocol 'TLSv1.4'") != NULL, "%s", out);
+    ck_assert_int_ne(px_check_config(&env, PX_GLOBAL "tls_protocols = TLSv1.1\n" FRONT, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "enables no supported protocol") != NULL, "%s", out);
+    px_env_done(&env);
+}
+END_TEST
+
 /* Two proxyd instances sharing one tls_ticket_key_file: a ticket from the first resumes on the second, in TLS 1.3
  * and in TLS 1.2. */
 START_TEST(ticket_resumes_across_instances)
@@ -250,6 +269,7 @@ static Suite *tls13_suite(void)
     tcase_set_timeout(tc, 90);
     tcase_add_test(tc, tls13_clients);
     tcase_add_loop_test(tc, tls_protocols_narrow, 0, 2);
+    tcase_add_test(tc, tls_protocols_check);
     tcase_add_loop_test(tc, ticket_resumes_across_instances, 0, 2);
     tcase_add_loop_test(tc, rsa_and_ecdsa_pair, 0, (int)(sizeof pair_cases / sizeof pair_cases[0]));
     tcase_add_loop_test(tc, nginx_upstream, 0, 2);

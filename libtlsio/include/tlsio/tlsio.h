@@ -1,4 +1,4 @@
-/* tlsio: TLS 1.2 termination (server) and origination (client) over a non-blocking fd, mbedTLS kept inside.
+/* tlsio: TLS 1.2 and 1.3 termination (server) and origination (client) over a non-blocking fd, mbedTLS 3.6 inside.
  * Owns the public API: settings, per-worker configs, connections, client sessions and error codes. */
 #ifndef TLSIO_TLSIO_H
 #define TLSIO_TLSIO_H
@@ -18,9 +18,13 @@
  * Every I/O call returns TLSIO_WANT_READ or TLSIO_WANT_WRITE when it needs the socket to become readable or
  * writable; the caller waits for that and calls the same function again.
  *
- * Policy by default: TLS 1.2 only, ECDHE key exchange with AEAD suites only (AES-128/256-GCM, ChaCha20-Poly1305
- * with ECDSA or RSA certificates), curves X25519, P-256, P-384, extended master secret, no renegotiation,
- * ALPN "http/1.1". OCSP stapling is not supported (mbedTLS 2.28 has no server-side OCSP support).
+ * Policy by default: TLS 1.2 and 1.3. TLS 1.3: ChaCha20-Poly1305, AES-128-GCM, AES-256-GCM, (EC)DHE for every
+ * handshake (resumption is psk_dhe_ke), no 0-RTT. TLS 1.2: ECDHE key exchange with AEAD suites only (the same
+ * ciphers, ECDSA or RSA certificates), extended master secret, no renegotiation. Groups X25519, P-256, P-384;
+ * signature schemes ECDSA P-256/P-384, RSA-PSS, RSA PKCS#1 v1.5 (TLS 1.2 and certificates). ALPN "http/1.1". A
+ * TLS 1.3 server sends one NewSessionTicket per handshake and refuses KeyUpdate and every other post-handshake
+ * message (mbedTLS 3.6 implements none). tlsio_policy_text() spells out the exact lists. OCSP stapling is not
+ * supported (mbedTLS 3.6 has no server-side OCSP support).
  * The library never prints; private key material never appears in any message.
  */
 
@@ -70,7 +74,7 @@ struct tlsio_server_opts {
     const struct tlsio_cert_spec *certs; /* at least one */
     size_t ncerts;
     const char *ciphers;         /* NULL: default; else mbedTLS suite names separated by ':' ',' or spaces */
-    const char *protocols;       /* NULL: default; else e.g. "TLSv1.2"; only TLS 1.2 is ever enabled */
+    const char *protocols;       /* NULL: both; else "TLSv1.2", "TLSv1.3" or both (TLS 1.0/1.1: warned, ignored) */
     size_t session_cache_bytes;  /* 0: 10 MiB; rounded to whole entries of about 256 bytes */
     unsigned session_timeout;    /* seconds a cached session (and ticket) stays valid; 0: 300 */
     int no_session_cache;        /* nonzero: no session-id resumption */
@@ -134,8 +138,8 @@ int tlsio_conn_new_server(tlsio_conn **out, tlsio_server_config *config);
 
 /* A client connection. server_name is mandatory (TLSIO_EINVAL if NULL or ""): it is always passed to
  * mbedtls_ssl_set_hostname(), so it is sent as SNI and, unless verify_none, the certificate must match it;
- * there is no way to verify the chain but skip the name (CVE-2025-27809). IP literals are matched against
- * DNS names only (mbedTLS 2.28 has no IP SAN matching). */
+ * there is no way to verify the chain but skip the name (CVE-2025-27809). An IP literal is matched against the
+ * certificate's IP address SANs (mbedTLS 3.6). */
 int tlsio_conn_new_client(tlsio_conn **out, tlsio_client_config *config, const char *server_name);
 
 /* Frees the connection (not the fd). Sends nothing: call tlsio_close_notify() first for a clean close. */
