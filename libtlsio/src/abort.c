@@ -68,7 +68,7 @@ int tlsio__alert_for(int ret)
 int tlsio__alert_for_conn(const tlsio_conn *c, int ret)
 {
 #ifdef MBEDTLS_ERR_SSL_DECODE_ERROR
-    if (ret == MBEDTLS_ERR_SSL_DECODE_ERROR && c->pre.cke_framed)
+    if (ret == MBEDTLS_ERR_SSL_DECODE_ERROR && c->pre != NULL && c->pre->cke_framed)
         return MBEDTLS_SSL_ALERT_MSG_ILLEGAL_PARAMETER;
 #endif
     return tlsio__alert_for(ret);

@@ -57,16 +57,28 @@ static void look_at_first_bytes(tlsio_conn *c, const unsigned char *p, size_t n)
 
 _Static_assert(TLSIO__HELLO_MAX <= MBEDTLS_SSL_IN_CONTENT_LEN, "mbedTLS's input buffer must hold the largest hello");
 
+static void precheck_end(tlsio_conn *c)
+{
+    if (c->pre != NULL)
+        tlsio__precheck_free(c->pre);
+    free(c->pre);
+    c->pre = NULL;
+}
+
 /* A server's handshake input goes through the pre-check (hello.c) as mbedTLS receives it: n, or an error once a
  * check failed (abort_alert then holds the alert the error path sends). */
 static int precheck(tlsio_conn *c, const unsigned char *buf, size_t n)
 {
     if (!c->is_server || c->handshake_done || n == 0 || c->peer_plain)
         return (int)n;
-    c->pre.groups = tlsio__groups; /* policy.c: ends with MBEDTLS_SSL_IANA_TLS_GROUP_NONE */
-    for (c->pre.ngroups = 0; tlsio__groups[c->pre.ngroups] != MBEDTLS_SSL_IANA_TLS_GROUP_NONE; c->pre.ngroups++)
-        ;
-    int alert = tlsio__precheck_feed(&c->pre, buf, n);
+    if (c->pre == NULL) { /* for the handshake only: an idle connection keeps none of it */
+        if ((c->pre = calloc(1, sizeof *c->pre)) == NULL)
+            return MBEDTLS_ERR_SSL_ALLOC_FAILED;
+        c->pre->groups = tlsio__groups; /* policy.c: ends with MBEDTLS_SSL_IANA_TLS_GROUP_NONE */
+        while (tlsio__groups[c->pre->ngroups] != MBEDTLS_SSL_IANA_TLS_GROUP_NONE)
+            c->pre->ngroups++;
+    }
+    int alert = tlsio__precheck_feed(c->pre, buf, n);
     if (alert == 0)
         return (int)n;
     c->abort_alert = alert;
@@ -151,7 +163,7 @@ void tlsio_conn_free(tlsio_conn *c)
     if (c == NULL)
         return;
     mbedtls_ssl_free(&c->ssl); /* copes with the buffers released by tlsio_conn_idle() */
-    tlsio__precheck_free(&c->pre);
+    precheck_end(c);
     free(c->ra);
     free(c->server_name);
     free(c);
@@ -193,7 +205,7 @@ static int map_error(tlsio_conn *c, int ret)
     if (c->abort_alert) {
         tlsio__alert_fatal(c, c->abort_alert);
         tlsio__msg(c->err, sizeof c->err, "refused the %s: sent alert %d",
-                   c->pre.hello_done ? "handshake" : "ClientHello", c->abort_alert);
+                   c->pre != NULL && c->pre->hello_done ? "handshake" : "ClientHello", c->abort_alert);
         return TLSIO_EHANDSHAKE;
     }
     if (c->is_server && !c->peer_plain)
@@ -292,7 +304,7 @@ int tlsio_handshake(tlsio_conn *c)
             return tlsio__map(c, ret);
     }
     c->handshake_done = 1;
-    tlsio__precheck_free(&c->pre);
+    precheck_end(c);
     c->resumed = !c->full;
     tlsio__handshake_over(&c->ssl);
     return TLSIO_OK;

@@ -15,7 +15,7 @@ int tlsio__ems_stamp(void)
     tlsio_conn *c = tlsio__handshaking;
     if (c != NULL && mbedtls_ssl_get_version_number(&c->ssl) == MBEDTLS_SSL_VERSION_TLS1_3)
         return STAMP_TLS13;
-    return c != NULL && c->pre.info.ems ? 1 : 0;
+    return c != NULL && c->pre != NULL && c->pre->info.ems ? 1 : 0;
 }
 
 /* RFC 7627 §5.3 at a resumption of a session stamped `stored`: 0 resumes; nonzero refuses (a full handshake). A
@@ -24,11 +24,11 @@ int tlsio__ems_stamp(void)
 int tlsio__ems_refused(int stored)
 {
     tlsio_conn *c = tlsio__handshaking;
-    if (c == NULL || !c->pre.hello_done || stored == c->pre.info.ems)
+    if (c == NULL || c->pre == NULL || !c->pre->hello_done || stored == c->pre->info.ems)
         return 0;
     if (stored == STAMP_TLS13 || mbedtls_ssl_get_version_number(&c->ssl) == MBEDTLS_SSL_VERSION_TLS1_3)
         return 0; /* TLS 1.3 has no EMS: its key schedule binds the whole transcript */
-    if (stored && !c->pre.info.ems)
+    if (stored && !c->pre->info.ems)
         c->abort_alert = MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE;
     return 1;
 }

@@ -122,22 +122,22 @@ struct tlsio_conn {
     int eof;   /* end of stream seen: reads return 0 */
     int fatal; /* latched TLSIO_* error, 0 while healthy */
     int sys_errno;
-    int wpending;               /* the output mbedTLS holds is the caller's own write, to be retried (not an alert) */
-    int cn_queued;              /* close_notify is in the output already */
-    char *server_name;          /* SNI received or sent, NUL-terminated; NULL if none */
-    unsigned char saved_ctr[8]; /* incoming record sequence number kept while idle (it lives in in_buf) */
-    size_t saved_off[12];       /* record pointers kept while idle, as offsets into their buffers */
-    size_t buf_len[2];          /* sizes of the record buffers released while idle (in, out) */
-    unsigned char *ra;          /* read-ahead, TLSIO__READAHEAD bytes; NULL until the first read */
-    size_t ra_off, ra_len;      /* unread socket bytes are ra[ra_off, ra_len) */
-    int rd_blocked;             /* the last recv() found the socket empty */
-    int got_bytes;              /* something was received: the first bytes were looked at */
-    int peer_plain;             /* 1: they were plain text, 2: an HTTP response ("HTTP/") */
-    struct tlsio__precheck pre; /* server: the records and ClientHello received until the handshake ends */
-    int abort_alert;            /* the alert an abort decided outside mbedTLS sends (abort.c), 0 if none */
-    int alert_out;              /* an alert was sent: none is added at the close */
-    int out_any;                /* something was sent */
-    size_t step_sent;           /* bytes sent during the current mbedTLS call */
+    int wpending;                /* the output mbedTLS holds is the caller's own write, to be retried (not an alert) */
+    int cn_queued;               /* close_notify is in the output already */
+    char *server_name;           /* SNI received or sent, NUL-terminated; NULL if none */
+    unsigned char saved_ctr[8];  /* incoming record sequence number kept while idle (it lives in in_buf) */
+    size_t saved_off[12];        /* record pointers kept while idle, as offsets into their buffers */
+    size_t buf_len[2];           /* sizes of the record buffers released while idle (in, out) */
+    unsigned char *ra;           /* read-ahead, TLSIO__READAHEAD bytes; NULL until the first read */
+    size_t ra_off, ra_len;       /* unread socket bytes are ra[ra_off, ra_len) */
+    int rd_blocked;              /* the last recv() found the socket empty */
+    int got_bytes;               /* something was received: the first bytes were looked at */
+    int peer_plain;              /* 1: they were plain text, 2: an HTTP response ("HTTP/") */
+    struct tlsio__precheck *pre; /* server: the records and ClientHello received, during the handshake only */
+    int abort_alert;             /* the alert an abort decided outside mbedTLS sends (abort.c), 0 if none */
+    int alert_out;               /* an alert was sent: none is added at the close */
+    int out_any;                 /* something was sent */
+    size_t step_sent;            /* bytes sent during the current mbedTLS call */
     char err[192];
 };
 
