@@ -81,7 +81,7 @@ void tlsio__out_watch(tlsio_conn *c, const unsigned char *buf, size_t sent)
     if (sent > 0 && buf[0] == MBEDTLS_SSL_MSG_ALERT)
         c->alert_out = 1;
     c->out_any |= sent > 0;
-    c->step_sent += sent;
+    c->step_sent |= sent > 0;
 }
 
 /* Sends a fatal alert unless one went out already. Before anything was sent it is written raw, as plaintext
@@ -93,7 +93,7 @@ void tlsio__alert_fatal(tlsio_conn *c, int desc)
         return;
     /* TLS 1.3 hides a record's type: output during the failing call is taken as mbedTLS's own alert (it pends one
      * for nearly every TLS 1.3 error), so the peer never sees two. */
-    if (c->step_sent > 0 && mbedtls_ssl_get_version_number(&c->ssl) == MBEDTLS_SSL_VERSION_TLS1_3)
+    if (c->step_sent && mbedtls_ssl_get_version_number(&c->ssl) == MBEDTLS_SSL_VERSION_TLS1_3)
         return;
     c->alert_out = 1;
     if (!c->out_any) {

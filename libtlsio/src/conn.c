@@ -81,7 +81,7 @@ static int precheck(tlsio_conn *c, const unsigned char *buf, size_t n)
     int alert = tlsio__precheck_feed(c->pre, buf, n);
     if (alert == 0)
         return (int)n;
-    c->abort_alert = alert;
+    c->abort_alert = (uint8_t)alert;
     return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
 }
 

@@ -134,10 +134,10 @@ struct tlsio_conn {
     int got_bytes;               /* something was received: the first bytes were looked at */
     int peer_plain;              /* 1: they were plain text, 2: an HTTP response ("HTTP/") */
     struct tlsio__precheck *pre; /* server: the records and ClientHello received, during the handshake only */
-    int abort_alert;             /* the alert an abort decided outside mbedTLS sends (abort.c), 0 if none */
-    int alert_out;               /* an alert was sent: none is added at the close */
-    int out_any;                 /* something was sent */
-    size_t step_sent;            /* bytes sent during the current mbedTLS call */
+    uint8_t abort_alert;         /* the alert an abort decided outside mbedTLS sends (abort.c), 0 if none */
+    uint8_t alert_out;           /* an alert was sent: none is added at the close */
+    uint8_t out_any;             /* something was sent */
+    uint8_t step_sent;           /* something was sent during the current mbedTLS call */
     char err[192];
 };
 
