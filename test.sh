@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 . scripts/deps.sh
-px_ensure_packages "${PX_BUILD_PACKAGES[@]}" curl openssl clang libclang-rt-14-dev clang-format nginx-light
+px_ensure_packages "${PX_BUILD_PACKAGES[@]}" curl openssl python3 clang libclang-rt-14-dev clang-format nginx-light
 px_ensure_mbedtls
 
 build=build-test
