@@ -219,8 +219,10 @@ static int handshake_bytes(struct tlsio__precheck *p, const unsigned char *d, si
         size_t m = p->hs_left < n ? p->hs_left : n;
         if (p->hs_hdr[0] == 16 && p->hs_left == p->cke_len)
             p->cke_first = d[0];
-        if (p->hello != NULL)
-            memcpy(p->hello + p->hello_have, d, m), p->hello_have += m;
+        if (p->hello != NULL) { /* the ClientHello: copied for the whole-message check */
+            memcpy(p->hello + p->hello_have, d, m);
+            p->hello_have += m;
+        }
         p->hs_left -= m;
         d += m;
         n -= m;
