@@ -24,6 +24,8 @@ int tlsio__ems_stamp(void)
 int tlsio__ems_refused(int stored)
 {
     tlsio_conn *c = tlsio__handshaking;
+    if (stored > STAMP_TLS13)
+        return 1; /* not a stamp: a ticket of an older format, refused without an abort */
     if (c == NULL || c->pre == NULL || !c->pre->hello_done || stored == c->pre->info.ems)
         return 0;
     if (stored == STAMP_TLS13 || mbedtls_ssl_get_version_number(&c->ssl) == MBEDTLS_SSL_VERSION_TLS1_3)
