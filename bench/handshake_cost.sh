@@ -36,12 +36,15 @@ return = 200 ok
 INI
     valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.$4" "$proxyd" -c "$tmp/p.ini" 2>/dev/null &
     local pid=$!
-    for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
-    for _ in $(seq "$3"); do
-        openssl s_client -connect 127.0.0.1:$port "$2" -groups X25519 -servername a.test </dev/null >/dev/null 2>&1
+    for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done # up
+    local ok=0
+    for _ in $(seq "$3"); do # X25519 for the key exchange; P-256 listed too, as TLS 1.2 needs the ECDSA key's curve
+        openssl s_client -connect 127.0.0.1:$port "$2" -groups X25519:P-256 -servername a.test </dev/null 2>&1 |
+            grep -q '^New, TLS' && ok=$((ok + 1))
     done
     kill -TERM "$pid"
     wait "$pid" || true
+    [ "$ok" -eq "$3" ] || { echo "only $ok of $3 handshakes completed ($1 $2)" >&2; exit 1; }
     callgrind_annotate --inclusive=yes "$tmp/cg.$4" 2>/dev/null >"$tmp/fn.$4"
 }
 
@@ -56,12 +59,13 @@ for cert in ec rsa; do
         run "$cert" "$v" $((n + 1)) many
         per=$(( ($(total many) - $(total base)) / n ))
         sig=0 kex=0
-        for f in ':mbedtls_pk_sign_restartable ' ':mbedtls_pk_sign_ext '; do
+        for f in ':mbedtls_pk_sign_restartable ' ':mbedtls_pk_sign_ext '; do # one calls the other (ECDSA, TLS 1.3)
             a=$(fn many "$f"); b=$(fn base "$f")
-            [ -n "$a" ] && sig=$((sig + (a - ${b:-0}) / n))
+            [ -n "$a" ] && [ $(((a - ${b:-0}) / n)) -gt "$sig" ] && sig=$(((a - ${b:-0}) / n))
         done
+        # TLS 1.2: the legacy ECDH API; TLS 1.3: PSA (key generation, its public half, the agreement).
         for f in ':mbedtls_ecdh_make_params ' ':mbedtls_ecdh_calc_secret ' ':psa_generate_key ' \
-            ':psa_raw_key_agreement '; do
+            ':psa_export_public_key ' ':psa_raw_key_agreement '; do
             a=$(fn many "$f"); b=$(fn base "$f")
             [ -n "$a" ] && kex=$((kex + (a - ${b:-0}) / n))
         done

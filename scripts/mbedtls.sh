@@ -53,16 +53,34 @@ SOURCES
     echo "$ver"
 }
 
-# Builds the unpacked tree $1 with proxyd's configuration header $2 into the prefix $3 (static libraries).
+# Builds the unpacked tree $1 with proxyd's configuration header $2 into the prefix $3 (static libraries). The one
+# change to Debian's tree: its cmake-disable-3rdparty.patch drops 3rdparty/ from the build (Debian's configuration
+# uses none of it); proxyd's enables EVEREST (X25519), whose sources are there, so the folder is built again.
 px_mbedtls_build() {
     local tree="$1" conf="$2" prefix="$3" b="$1/build-proxyd"
     rm -rf "$b" "$prefix"
+    grep -q '^add_subdirectory(3rdparty)' "$tree/CMakeLists.txt" ||
+        sed -i 's|^add_subdirectory(library)$|add_subdirectory(3rdparty)\n\nadd_subdirectory(library)|' "$tree/CMakeLists.txt"
     cmake -S "$tree" -B "$b" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" \
         -DCMAKE_INSTALL_LIBDIR=lib -DMBEDTLS_CONFIG_FILE="$conf" -DENABLE_TESTING=OFF -DENABLE_PROGRAMS=OFF \
         -DUSE_STATIC_MBEDTLS_LIBRARY=ON -DUSE_SHARED_MBEDTLS_LIBRARY=OFF -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
         -DGEN_FILES=OFF -DMBEDTLS_FATAL_WARNINGS=OFF >&2 &&
         cmake --build "$b" -j "$(nproc)" >&2 && cmake --install "$b" >&2 &&
-        cp "$conf" "$prefix/include/mbedtls/mbedtls_config.h" # what every user of the prefix must compile with
+        cp "$conf" "$prefix/include/mbedtls/mbedtls_config.h" && # what every user of the prefix compiles with
+        px_mbedtls_merge_3rdparty "$prefix/lib"
+}
+
+# Folds libeverest.a and libp256m.a into libmbedcrypto.a, so that the prefix always has the same three libraries
+# whatever the configuration enables (a build folder configured before keeps linking).
+px_mbedtls_merge_3rdparty() {
+    local lib="$1" l
+    for l in everest p256m; do
+        [ -f "$lib/lib$l.a" ] || continue
+        rm -rf "$lib/obj-$l" && mkdir "$lib/obj-$l" &&
+            (cd "$lib/obj-$l" && ar x "../lib$l.a" && for o in *.o; do mv "$o" "$l-$o"; done) 2>/dev/null
+        ls "$lib/obj-$l"/*.o >/dev/null 2>&1 && ar rs "$lib/libmbedcrypto.a" "$lib/obj-$l"/*.o >&2
+        rm -rf "$lib/obj-$l" "$lib/lib$l.a"
+    done
 }
 
 px_ensure_mbedtls() {
