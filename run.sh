@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 . scripts/deps.sh
 px_ensure_packages "${PX_BUILD_PACKAGES[@]}" openssl curl
+px_ensure_mbedtls
 
 # Link-time optimisation inlines across the layers' files: 18% fewer instructions per proxied request (README).
 [ -d build ] || meson setup build --buildtype=release -Db_lto=true -Dtests=disabled >/dev/null

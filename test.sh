@@ -12,6 +12,7 @@ px_ensure_packages haproxy wrk nginx-light
 px_ensure_packages python3-requests python3-requests-ntlm
 # The Debian package's build and checks (tests/pkg/check_deb.sh); PX_SKIP_DEB=1 skips both.
 [ "${PX_SKIP_DEB:-0}" = 1 ] || px_ensure_packages dpkg-dev debhelper fakeroot lintian
+px_ensure_mbedtls
 
 build=build-test
 if [ -d "$build" ]; then

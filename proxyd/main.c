@@ -14,14 +14,17 @@
 #include "http/exchange.h"
 #include "upstream/upstream.h"
 
+#include <tlsio/tlsio.h>
+
 static void usage(FILE *fp)
 {
     fprintf(fp,
-            "usage: proxyd [-c FILE] [-t] [-s reload|reopen|quit|stop] [-v] [-h]\n"
+            "usage: proxyd [-c FILE] [-t] [-s reload|reopen|quit|stop] [-v] [-V] [-h]\n"
             "  -c FILE   configuration file (default /etc/proxyd/proxyd.ini)\n"
             "  -t        test the configuration and exit\n"
             "  -s SIG    send a signal to the running proxyd (through its pid file: pid_file, default %s)\n"
-            "  -v        print the version and exit\n",
+            "  -v        print the version and exit\n"
+            "  -V        print the version and the TLS library's, and exit\n",
             PX_PID_FILE_DEFAULT);
 }
 
@@ -55,14 +58,27 @@ static int send_signal(const px_config *cfg, const char *name)
 }
 
 /* -t and -s: the configuration is loaded, nothing starts. */
+/* -t: what TLS offers to clients, exactly (protocols, suites, groups, signature schemes), when a server has TLS. */
+static void print_tls_policy(const px_config *cfg)
+{
+    int tls = 0;
+    for (int i = 0; i < cfg->nservers; i++)
+        tls |= cfg->servers[i].ncert > 0;
+    char text[1024];
+    if (tls && tlsio_policy_text(text, sizeof(text), cfg->tls_ciphers, cfg->tls_protocols) == TLSIO_OK)
+        fprintf(stderr, "proxyd: TLS (%s) offers %s\n", tlsio_library_version(), text);
+}
+
 static int test_or_signal(px_config *cfg, const char *path, int test, const char *sig)
 {
     int rc = sig ? send_signal(cfg, sig) : px_config_test(cfg, stderr);
-    if (test && rc == 0)
+    if (test && rc == 0) {
+        print_tls_policy(cfg);
         fprintf(stderr,
                 "proxyd: the configuration file %s syntax is ok\n"
                 "proxyd: configuration file %s test is successful\n",
                 path, path);
+    }
     px_config_free(cfg);
     return rc;
 }
@@ -104,12 +120,13 @@ int main(int argc, char **argv)
 {
     const char *path = "/etc/proxyd/proxyd.ini", *sig = NULL;
     int test = 0, opt;
-    while ((opt = getopt(argc, argv, "c:ts:vh")) != -1) {
+    while ((opt = getopt(argc, argv, "c:ts:vVh")) != -1) {
         switch (opt) {
         case 'c': path = optarg; break;
         case 't': test = 1; break;
         case 's': sig = optarg; break;
         case 'v': printf("proxyd version %s\n", PX_VERSION); return 0;
+        case 'V': printf("proxyd version %s\nbuilt with %s\n", PX_VERSION, tlsio_library_version()); return 0;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

@@ -13,4 +13,7 @@ px_ensure_packages() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
-PX_BUILD_PACKAGES=(meson ninja-build gcc pkg-config libmbedtls-dev libinih-dev check zlib1g-dev)
+# libmbedtls-dev is Debian 13's 3.6 where it exists; on Debian 12 (2.28) px_ensure_mbedtls builds 3.6 into .deps/.
+PX_BUILD_PACKAGES=(meson ninja-build gcc pkg-config libmbedtls-dev libinih-dev check zlib1g-dev cmake dpkg-dev)
+
+. "$(dirname "${BASH_SOURCE[0]}")/mbedtls.sh"

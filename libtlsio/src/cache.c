@@ -15,6 +15,7 @@ struct entry {
     int32_t next;    /* next slot in the bucket chain, -1 ends */
     uint16_t blob_len;
     uint8_t id_len;
+    uint8_t ems; /* its full handshake used extended master secret (abort.c: RFC 7627 §5.3) */
     uint8_t id[32];
     unsigned char blob[BLOB_MAX];
 };
@@ -123,45 +124,47 @@ static void unlink_slot(struct shard *sh, uint32_t slot)
 }
 
 /* mbedTLS f_get_cache: 0 and the session filled in when found and fresh, 1 otherwise. */
-int tlsio__cache_get(void *cache, mbedtls_ssl_session *session)
+int tlsio__cache_get(void *cache, const unsigned char *id, size_t id_len, mbedtls_ssl_session *session)
 {
     struct tlsio__cache *c = cache;
-    if (session->id_len == 0 || session->id_len > 32)
+    if (id_len == 0 || id_len > 32)
         return 1;
-    uint32_t h = hash_id(session->id, session->id_len);
+    uint32_t h = hash_id(id, id_len);
     struct shard *sh = &c->shards[(h >> 24) % NSHARDS];
     unsigned char blob[BLOB_MAX];
     size_t blob_len = 0;
+    int ems = 0;
     pthread_mutex_lock(&sh->lock);
-    int32_t *link = find(sh, session->id, session->id_len, h);
+    int32_t *link = find(sh, id, id_len, h);
     if (*link >= 0) {
         struct entry *e = &sh->slots[*link];
         if (e->expires > now_sec()) {
             blob_len = e->blob_len;
             memcpy(blob, e->blob, blob_len);
+            ems = e->ems;
         }
     }
     pthread_mutex_unlock(&sh->lock);
-    if (blob_len == 0)
+    if (blob_len == 0 || tlsio__ems_refused(ems))
         return 1;
     /* Deserialise outside the lock; the session's id is restored from the blob. */
     return mbedtls_ssl_session_load(session, blob, blob_len) == 0 ? 0 : 1;
 }
 
 /* mbedTLS f_set_cache: stores (or replaces) the session; sessions too large for a slot are not cached. */
-int tlsio__cache_set(void *cache, const mbedtls_ssl_session *session)
+int tlsio__cache_set(void *cache, const unsigned char *id, size_t id_len, const mbedtls_ssl_session *session)
 {
     struct tlsio__cache *c = cache;
     unsigned char blob[BLOB_MAX];
     size_t blob_len = 0;
-    if (session->id_len == 0 || session->id_len > 32)
+    if (id_len == 0 || id_len > 32)
         return 1;
     if (mbedtls_ssl_session_save(session, blob, sizeof blob, &blob_len) != 0)
         return 1;
-    uint32_t h = hash_id(session->id, session->id_len);
+    uint32_t h = hash_id(id, id_len);
     struct shard *sh = &c->shards[(h >> 24) % NSHARDS];
     pthread_mutex_lock(&sh->lock);
-    int32_t *link = find(sh, session->id, session->id_len, h);
+    int32_t *link = find(sh, id, id_len, h);
     uint32_t slot;
     if (*link >= 0) {
         slot = (uint32_t)*link;
@@ -170,14 +173,15 @@ int tlsio__cache_set(void *cache, const mbedtls_ssl_session *session)
         sh->fifo = (sh->fifo + 1) % sh->cap;
         if (sh->slots[slot].expires != 0)
             unlink_slot(sh, slot);
-        link = find(sh, session->id, session->id_len, h); /* the unlink may have changed the chain */
+        link = find(sh, id, id_len, h); /* the unlink may have changed the chain */
         sh->slots[slot].next = -1;
         *link = (int32_t)slot;
     }
     struct entry *e = &sh->slots[slot];
     e->expires = now_sec() + c->timeout;
-    e->id_len = (uint8_t)session->id_len;
-    memcpy(e->id, session->id, session->id_len);
+    e->id_len = (uint8_t)id_len;
+    e->ems = (uint8_t)tlsio__ems_stamp();
+    memcpy(e->id, id, id_len);
     e->blob_len = (uint16_t)blob_len;
     memcpy(e->blob, blob, blob_len);
     pthread_mutex_unlock(&sh->lock);

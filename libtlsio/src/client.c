@@ -59,7 +59,7 @@ static int setup_alpn(tlsio_client_config *cfg, const char *alpn, char *err, siz
 static int setup_client(tlsio_client_config *cfg, const struct tlsio_client_opts *o, char *err, size_t errlen,
                         char *warn, size_t warnlen)
 {
-    int rc = tlsio__policy_suites(cfg->suites, o->ciphers, o->protocols, err, errlen, warn, warnlen);
+    int rc = tlsio__policy_parse(&cfg->policy, o->ciphers, o->protocols, err, errlen, warn, warnlen);
     if (rc != TLSIO_OK)
         return rc;
     if (mbedtls_ssl_config_defaults(&cfg->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
@@ -67,9 +67,14 @@ static int setup_client(tlsio_client_config *cfg, const struct tlsio_client_opts
         tlsio__msg(err, errlen, "cannot initialise the TLS configuration");
         return TLSIO_ECRYPTO;
     }
-    tlsio__policy_apply(&cfg->conf, cfg->suites);
+    tlsio__policy_apply(&cfg->conf, &cfg->policy);
     mbedtls_ssl_conf_rng(&cfg->conf, mbedtls_ctr_drbg_random, &cfg->drbg);
     mbedtls_ssl_conf_session_tickets(&cfg->conf, MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3) && MBEDTLS_VERSION_NUMBER >= 0x03060100
+    /* TLS 1.3 resumption toward upstreams: tlsio_read() notes each ticket for tlsio_conn_session_pending(). */
+    mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(&cfg->conf,
+                                                             MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
+#endif
     if (o->verify_none) {
         mbedtls_ssl_conf_authmode(&cfg->conf, MBEDTLS_SSL_VERIFY_NONE);
         tlsio__append(warn, warnlen, "peer certificate verification is disabled");
@@ -84,7 +89,7 @@ static int setup_client(tlsio_client_config *cfg, const struct tlsio_client_opts
             tlsio__msg(err, errlen, "client certificate: both a certificate and a key file are required");
             return TLSIO_EINVAL;
         }
-        rc = tlsio__load_pair(&cfg->pair, o->cert_path, o->key_path, err, errlen);
+        rc = tlsio__load_pair(&cfg->pair, o->cert_path, o->key_path, &cfg->drbg, err, errlen);
         if (rc != TLSIO_OK)
             return rc;
         cfg->has_pair = 1;
@@ -106,9 +111,11 @@ int tlsio_client_config_new(tlsio_client_config **out, const struct tlsio_client
         return TLSIO_ENOMEM;
     }
     mbedtls_ssl_config_init(&cfg->conf);
-    int rc = tlsio__rng_seed(&cfg->entropy, &cfg->drbg, "tlsio client worker");
+    int rc = tlsio__psa_init();
+    if (rc == TLSIO_OK)
+        rc = tlsio__rng_seed(&cfg->entropy, &cfg->drbg, "tlsio client worker");
     if (rc != TLSIO_OK)
-        tlsio__msg(err, errlen, "cannot seed the random generator");
+        tlsio__msg(err, errlen, "cannot initialise the random generator or PSA crypto");
     else
         rc = setup_client(cfg, o ? o : &zero_opts, err, errlen, warn, warnlen);
     if (rc != TLSIO_OK) {

@@ -7,7 +7,6 @@
 #include <sys/socket.h>
 
 #include <mbedtls/net_sockets.h>
-#include <mbedtls/ssl_internal.h>
 
 #include "internal.h"
 
@@ -15,11 +14,17 @@ static int bio_send(void *ctx, const unsigned char *buf, size_t len)
 {
     tlsio_conn *c = ctx;
     ssize_t n;
+    if (c->abort_alert && !c->alert_out) { /* decided during this flight (ems.c): the alert goes instead of it */
+        tlsio__alert_fatal(c, c->abort_alert);
+        return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+    }
     do
         n = send(c->fd, buf, len, MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
-    if (n >= 0)
+    if (n >= 0) {
+        tlsio__out_watch(c, buf, (size_t)n);
         return (int)n;
+    }
     if (errno == EAGAIN || errno == EWOULDBLOCK)
         return MBEDTLS_ERR_SSL_WANT_WRITE;
     c->sys_errno = errno;
@@ -50,6 +55,36 @@ static void look_at_first_bytes(tlsio_conn *c, const unsigned char *p, size_t n)
         c->peer_plain = k == 5 && memcmp(p, "HTTP/", 5) == 0 ? 2 : 1;
 }
 
+_Static_assert(TLSIO__HELLO_MAX <= MBEDTLS_SSL_IN_CONTENT_LEN, "mbedTLS's input buffer must hold the largest hello");
+
+static void precheck_end(tlsio_conn *c)
+{
+    if (c->pre != NULL)
+        tlsio__precheck_free(c->pre);
+    free(c->pre);
+    c->pre = NULL;
+}
+
+/* A server's handshake input goes through the pre-check (hello.c) as mbedTLS receives it: n, or an error once a
+ * check failed (abort_alert then holds the alert the error path sends). */
+static int precheck(tlsio_conn *c, const unsigned char *buf, size_t n)
+{
+    if (!c->is_server || c->handshake_done || n == 0 || c->peer_plain)
+        return (int)n;
+    if (c->pre == NULL) { /* for the handshake only: an idle connection keeps none of it */
+        if ((c->pre = calloc(1, sizeof *c->pre)) == NULL)
+            return MBEDTLS_ERR_SSL_ALLOC_FAILED;
+        c->pre->groups = tlsio__groups; /* policy.c: ends with MBEDTLS_SSL_IANA_TLS_GROUP_NONE */
+        while (tlsio__groups[c->pre->ngroups] != MBEDTLS_SSL_IANA_TLS_GROUP_NONE)
+            c->pre->ngroups++;
+    }
+    int alert = tlsio__precheck_feed(c->pre, buf, n);
+    if (alert == 0)
+        return (int)n;
+    c->abort_alert = (uint8_t)alert;
+    return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+}
+
 /* Serves mbedTLS's exact-size reads from the read-ahead, refilled by one recv() when empty; reads of at least
  * TLSIO__READAHEAD bytes go straight to the caller's buffer. WANT_READ only when the socket itself is empty, so
  * "read until WANT_READ" stays the rule for edge-triggered callers (tlsio_pending counts the read-ahead;
@@ -71,13 +106,13 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
         if (n > 0 && !c->got_bytes)
             look_at_first_bytes(c, direct ? buf : c->ra, (size_t)n);
         if (direct || n == 0)
-            return (int)n; /* 0 is EOF: mbedTLS turns it into MBEDTLS_ERR_SSL_CONN_EOF */
+            return precheck(c, buf, (size_t)n); /* 0 is EOF: mbedTLS turns it into MBEDTLS_ERR_SSL_CONN_EOF */
         c->ra_len = (size_t)n;
     }
     size_t take = c->ra_len - c->ra_off < len ? c->ra_len - c->ra_off : len;
     memcpy(buf, c->ra + c->ra_off, take);
     c->ra_off += take;
-    return (int)take;
+    return precheck(c, buf, take);
 }
 
 static int conn_new(tlsio_conn **out, const mbedtls_ssl_config *conf, int is_server)
@@ -128,6 +163,7 @@ void tlsio_conn_free(tlsio_conn *c)
     if (c == NULL)
         return;
     mbedtls_ssl_free(&c->ssl); /* copes with the buffers released by tlsio_conn_idle() */
+    precheck_end(c);
     free(c->ra);
     free(c->server_name);
     free(c);
@@ -166,6 +202,14 @@ static void verify_text(tlsio_conn *c)
 static int map_error(tlsio_conn *c, int ret)
 {
     char why[128];
+    if (c->abort_alert) {
+        tlsio__alert_fatal(c, c->abort_alert);
+        tlsio__msg(c->err, sizeof c->err, "refused the %s: sent alert %d",
+                   c->pre != NULL && c->pre->hello_done ? "handshake" : "ClientHello", c->abort_alert);
+        return TLSIO_EHANDSHAKE;
+    }
+    if (c->is_server && !c->peer_plain)
+        tlsio__alert_fatal(c, tlsio__alert_for_conn(c, ret)); /* every fatal error sends its alert first */
     if (!c->handshake_done && c->peer_plain && ret != MBEDTLS_ERR_SSL_ALLOC_FAILED) {
         tlsio__msg(c->err, sizeof c->err, "the peer sent plain %s instead of a TLS %s",
                    c->peer_plain == 2 ? "HTTP" : "text", c->is_server ? "ClientHello" : "ServerHello");
@@ -179,13 +223,15 @@ static int map_error(tlsio_conn *c, int ret)
         return TLSIO_ESYSCALL;
     case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED: verify_text(c); return TLSIO_EVERIFY;
     case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE:
-        tlsio__msg(c->err, sizeof c->err, "peer sent fatal alert %u", c->ssl.in_msg ? c->ssl.in_msg[1] : 0u);
+        tlsio__msg(c->err, sizeof c->err, "peer sent fatal alert %u", tlsio__alert_received(&c->ssl));
         return TLSIO_EALERT;
     case MBEDTLS_ERR_SSL_CONN_EOF:
         tlsio__msg(c->err, sizeof c->err, "connection closed by peer during the handshake");
         return TLSIO_EHANDSHAKE;
     case MBEDTLS_ERR_SSL_ALLOC_FAILED: tlsio__msg(c->err, sizeof c->err, "out of memory"); return TLSIO_ENOMEM;
-    case MBEDTLS_ERR_SSL_BAD_INPUT_DATA: tlsio__msg(c->err, sizeof c->err, "invalid call"); return TLSIO_EINVAL;
+    case MBEDTLS_ERR_SSL_BAD_INPUT_DATA: /* libtlsio checks its own calls: this is a record too long for mbedTLS */
+        tlsio__msg(c->err, sizeof c->err, "record or message from the peer too long or malformed");
+        return c->handshake_done ? TLSIO_EPROTO : TLSIO_EHANDSHAKE;
     case MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED:
     case MBEDTLS_ERR_CTR_DRBG_REQUEST_TOO_BIG:
         tlsio__msg(c->err, sizeof c->err, "random generator failure");
@@ -208,11 +254,16 @@ int tlsio__map(tlsio_conn *c, int ret)
     return c->fatal;
 }
 
-/* Whether a WANT_READ from mbedTLS means the socket is empty. mbedTLS 2.28 also answers WANT_READ after a record
- * it consumed and ignored (a warning alert) although more input may wait in the read-ahead, where no epoll
- * event will announce it: the caller retries then, a bounded number of times (*ignored counts them). */
+/* Whether a WANT_READ from mbedTLS means the socket is empty. mbedTLS also answers WANT_READ after a record it
+ * consumed and ignored (a warning alert) although more input may wait in the read-ahead, where no epoll event
+ * will announce it, and a TLS 1.3 client reports each NewSessionTicket it stored: the caller retries then, a
+ * bounded number of times (*ignored counts them). */
 static int retry_read(tlsio_conn *c, int ret, int *ignored)
 {
+    if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
+        c->new_ticket = 1;
+        return ++*ignored <= TLSIO__MAX_IGNORED;
+    }
     if (ret != MBEDTLS_ERR_SSL_WANT_READ || c->rd_blocked)
         return 0;
     return ++*ignored <= TLSIO__MAX_IGNORED;
@@ -226,7 +277,7 @@ static int too_many_ignored(tlsio_conn *c)
     return c->fatal;
 }
 
-/* Steps the handshake by hand so the "resumed" flag can be seen before mbedTLS frees the handshake state. */
+/* Steps the handshake by hand so that whether it was resumed can be seen from the states it goes through. */
 int tlsio_handshake(tlsio_conn *c)
 {
     if (c->fatal != 0)
@@ -236,13 +287,15 @@ int tlsio_handshake(tlsio_conn *c)
     if (c->fd < 0)
         return TLSIO_EINVAL;
     int ignored = 0;
-    while (c->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER) {
+    while (tlsio__hs_state(&c->ssl) != MBEDTLS_SSL_HANDSHAKE_OVER) {
         c->rd_blocked = 0;
+        tlsio__handshaking = c; /* for the cache and ticket callbacks (ems.c) */
+        c->step_sent = 0;
         int ret = mbedtls_ssl_handshake_step(&c->ssl);
-        /* The client sets resume when offering a session; ServerHello clears it if refused. The last value
-         * seen before mbedTLS frees the handshake state is the outcome. */
-        if (c->ssl.handshake != NULL)
-            c->resumed = c->ssl.handshake->resume != 0;
+        tlsio__handshaking = NULL;
+        /* A full handshake, TLS 1.2 or 1.3, passes through the server's Certificate; a resumed one skips it. */
+        if (tlsio__hs_state(&c->ssl) == MBEDTLS_SSL_SERVER_CERTIFICATE)
+            c->full = 1;
         if (retry_read(c, ret, &ignored))
             continue;
         if (ret == MBEDTLS_ERR_SSL_WANT_READ && !c->rd_blocked)
@@ -251,6 +304,9 @@ int tlsio_handshake(tlsio_conn *c)
             return tlsio__map(c, ret);
     }
     c->handshake_done = 1;
+    precheck_end(c);
+    c->resumed = !c->full;
+    tlsio__handshake_over(&c->ssl);
     return TLSIO_OK;
 }
 
@@ -267,13 +323,13 @@ static int ready(tlsio_conn *c)
     return tlsio_handshake(c);
 }
 
-/* mbedTLS 2.28 takes any unsent output for a retry of the caller's own last write and reports that write done:
+/* mbedTLS takes any unsent output for a retry of the caller's own last write and reports that write done:
  * output that is not the caller's (an alert queued by a read, e.g. refusing renegotiation) is flushed first. */
 static int flush_foreign(tlsio_conn *c)
 {
-    if (c->wpending || c->ssl.out_left == 0)
+    if (c->wpending || tlsio__out_left(&c->ssl) == 0)
         return TLSIO_OK;
-    int ret = mbedtls_ssl_flush_output(&c->ssl);
+    int ret = tlsio__flush(&c->ssl);
     return ret == 0 ? TLSIO_OK : tlsio__map(c, ret);
 }
 
@@ -291,6 +347,7 @@ ssize_t tlsio_read(tlsio_conn *c, void *buf, size_t len)
     int ret, ignored = 0;
     do {
         c->rd_blocked = 0;
+        c->step_sent = 0;
         ret = mbedtls_ssl_read(&c->ssl, buf, len > INT_MAX ? INT_MAX : len);
     } while (retry_read(c, ret, &ignored));
     if (ret == MBEDTLS_ERR_SSL_WANT_READ && !c->rd_blocked)
@@ -342,8 +399,8 @@ int tlsio_close_notify(tlsio_conn *c)
         if (rc != TLSIO_OK)
             return rc;
     }
-    if (c->ssl.out_left) { /* whatever is queued goes first, or close_notify would be taken as sent */
-        int ret = mbedtls_ssl_flush_output(&c->ssl);
+    if (tlsio__out_left(&c->ssl)) { /* whatever is queued goes first, or close_notify would be taken as sent */
+        int ret = tlsio__flush(&c->ssl);
         if (ret != 0)
             return tlsio__map(c, ret);
         c->wpending = 0;

@@ -44,10 +44,23 @@ const char *tlsio_conn_error_text(const tlsio_conn *c)
     return c->err;
 }
 
-int tlsio_conn_save_session(const tlsio_conn *c, tlsio_session **out)
+static int is_tls13(const tlsio_conn *c)
+{
+    return mbedtls_ssl_get_version_number(&c->ssl) == MBEDTLS_SSL_VERSION_TLS1_3;
+}
+
+int tlsio_conn_session_pending(const tlsio_conn *c)
+{
+    if (c->is_server || !c->handshake_done || c->fatal != 0)
+        return 0;
+    return is_tls13(c) ? c->new_ticket : !c->resumed && !c->saved;
+}
+
+/* mbedTLS exports each session once: a TLS 1.2 handshake's, then each TLS 1.3 NewSessionTicket's. */
+int tlsio_conn_save_session(tlsio_conn *c, tlsio_session **out)
 {
     *out = NULL;
-    if (c->is_server || !c->handshake_done)
+    if (c->is_server || !c->handshake_done || (is_tls13(c) ? !c->new_ticket : c->saved))
         return TLSIO_EINVAL;
     tlsio_session *s = calloc(1, sizeof *s);
     if (s == NULL)
@@ -58,13 +71,15 @@ int tlsio_conn_save_session(const tlsio_conn *c, tlsio_session **out)
         tlsio_session_free(s);
         return ret == MBEDTLS_ERR_SSL_ALLOC_FAILED ? TLSIO_ENOMEM : TLSIO_EINVAL;
     }
+    c->new_ticket = 0;
+    c->saved = 1;
     *out = s;
     return TLSIO_OK;
 }
 
 int tlsio_conn_set_session(tlsio_conn *c, const tlsio_session *s)
 {
-    if (c->is_server || c->handshake_done || c->ssl.state != MBEDTLS_SSL_HELLO_REQUEST)
+    if (c->is_server || c->handshake_done || tlsio__hs_state(&c->ssl) != MBEDTLS_SSL_HELLO_REQUEST)
         return TLSIO_EINVAL;
     int ret = mbedtls_ssl_set_session(&c->ssl, &s->session);
     if (ret != 0)

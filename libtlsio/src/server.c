@@ -9,7 +9,7 @@
 #define DEFAULT_CACHE_BYTES (10u * 1024 * 1024)
 #define DEFAULT_TIMEOUT 300u
 
-/* mbedTLS 2.28 takes a non-const array; it is only read. */
+/* mbedTLS 3.6 takes a non-const array (const char **); it is only read. */
 static const char *server_alpn[] = {"http/1.1", NULL};
 
 static void free_certs(tlsio_server_settings *s)
@@ -31,8 +31,10 @@ void tlsio_server_settings_free(tlsio_server_settings *s)
         return;
     free_certs(s);
     tlsio__cache_free(s->cache);
-    if (s->tickets)
+    if (s->tickets) {
         mbedtls_ssl_ticket_free(&s->ticket);
+        mbedtls_ssl_ticket_free(&s->ticket_noems);
+    }
     tlsio__ticket_keys_free(s->ticket_keys);
     mbedtls_ctr_drbg_free(&s->drbg);
     mbedtls_entropy_free(&s->entropy);
@@ -48,7 +50,7 @@ static int load_cert(tlsio_server_settings *s, const struct tlsio_cert_spec *spe
         return TLSIO_EINVAL;
     }
     struct tlsio__keypair pair;
-    int rc = tlsio__load_pair(&pair, spec->cert_path, spec->key_path, err, errlen);
+    int rc = tlsio__load_pair(&pair, spec->cert_path, spec->key_path, &s->drbg, err, errlen);
     if (rc != TLSIO_OK)
         return rc;
     c->cert_path = tlsio__strdup(spec->cert_path);
@@ -84,8 +86,11 @@ static int setup_tickets(tlsio_server_settings *s, const struct tlsio_server_opt
     if (o->ticket_key_file != NULL)
         return tlsio__ticket_keys_load(&s->ticket_keys, o->ticket_key_file, s->timeout, err, errlen);
     mbedtls_ssl_ticket_init(&s->ticket);
+    mbedtls_ssl_ticket_init(&s->ticket_noems);
     s->tickets = 1;
     if (mbedtls_ssl_ticket_setup(&s->ticket, mbedtls_ctr_drbg_random, &s->drbg, MBEDTLS_CIPHER_AES_256_GCM,
+                                 s->timeout) != 0 ||
+        mbedtls_ssl_ticket_setup(&s->ticket_noems, mbedtls_ctr_drbg_random, &s->drbg, MBEDTLS_CIPHER_AES_256_GCM,
                                  s->timeout) != 0) {
         tlsio__msg(err, errlen, "cannot set up session ticket keys");
         return TLSIO_ECRYPTO;
@@ -103,10 +108,6 @@ static int setup_resumption(tlsio_server_settings *s, const struct tlsio_server_
             tlsio__msg(err, errlen, "session cache: out of memory");
             return TLSIO_ENOMEM;
         }
-    }
-    if (tlsio__rng_seed(&s->entropy, &s->drbg, "tlsio ticket keys") != TLSIO_OK) {
-        tlsio__msg(err, errlen, "cannot seed the random generator");
-        return TLSIO_ECRYPTO;
     }
     return setup_tickets(s, o, err, errlen, warn, warnlen);
 }
@@ -126,7 +127,14 @@ int tlsio_server_settings_new(tlsio_server_settings **out, const struct tlsio_se
         tlsio__msg(err, errlen, "out of memory");
         return TLSIO_ENOMEM;
     }
-    int rc = tlsio__policy_suites(s->suites, o->ciphers, o->protocols, err, errlen, warn, warnlen);
+    int rc = tlsio__psa_init();
+    if (rc != TLSIO_OK)
+        tlsio__msg(err, errlen, "cannot initialise PSA crypto");
+    /* Seeds the generator of the ticket keys and of the key checks below (main thread only). */
+    if (rc == TLSIO_OK && (rc = tlsio__rng_seed(&s->entropy, &s->drbg, "tlsio settings")) != TLSIO_OK)
+        tlsio__msg(err, errlen, "cannot seed the random generator");
+    if (rc == TLSIO_OK)
+        rc = tlsio__policy_parse(&s->policy, o->ciphers, o->protocols, err, errlen, warn, warnlen);
     for (size_t i = 0; rc == TLSIO_OK && i < o->ncerts; i++)
         rc = load_cert(s, &o->certs[i], err, errlen);
     if (rc == TLSIO_OK)
@@ -180,7 +188,7 @@ static int load_pairs(tlsio_server_config *cfg, char *err, size_t errlen)
 {
     const tlsio_server_settings *s = cfg->settings;
     for (size_t i = 0; i < s->ncerts; i++) {
-        int rc = tlsio__load_pair(&cfg->pairs[i], s->certs[i].cert_path, s->certs[i].key_path, err, errlen);
+        int rc = tlsio__load_pair(&cfg->pairs[i], s->certs[i].cert_path, s->certs[i].key_path, &cfg->drbg, err, errlen);
         if (rc != TLSIO_OK) {
             while (i-- > 0)
                 tlsio__free_pair(&cfg->pairs[i]);
@@ -210,7 +218,7 @@ static int setup_conf(tlsio_server_config *cfg, char *err, size_t errlen)
         tlsio__msg(err, errlen, "cannot initialise the TLS configuration");
         return TLSIO_ECRYPTO;
     }
-    tlsio__policy_apply(conf, s->suites);
+    tlsio__policy_apply(conf, &s->policy);
     mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &cfg->drbg);
     mbedtls_ssl_conf_sni(conf, on_sni, cfg);
     if (mbedtls_ssl_conf_alpn_protocols(conf, server_alpn) != 0)
@@ -218,9 +226,13 @@ static int setup_conf(tlsio_server_config *cfg, char *err, size_t errlen)
     if (s->cache != NULL)
         mbedtls_ssl_conf_session_cache(conf, s->cache, tlsio__cache_get, tlsio__cache_set);
     if (s->tickets)
-        mbedtls_ssl_conf_session_tickets_cb(conf, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse, &s->ticket);
+        mbedtls_ssl_conf_session_tickets_cb(conf, tlsio__ticket_write_default, tlsio__ticket_parse_default, s);
     else if (s->ticket_keys != NULL)
         mbedtls_ssl_conf_session_tickets_cb(conf, tlsio__ticket_write, tlsio__ticket_parse, s->ticket_keys);
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+    /* TLS 1.3 tickets per full or resumed handshake: a fixed count, whatever the client asks. */
+    mbedtls_ssl_conf_new_session_tickets(conf, s->tickets || s->ticket_keys ? TLSIO__TLS13_TICKETS : 0);
+#endif
     return TLSIO_OK;
 }
 
@@ -235,6 +247,7 @@ int tlsio_server_config_new(tlsio_server_config **out, tlsio_server_settings *s,
     }
     cfg->settings = s;
     mbedtls_ssl_config_init(&cfg->conf);
+    (void)tlsio__psa_init(); /* done by tlsio_server_settings_new() already */
     int rc = tlsio__rng_seed(&cfg->entropy, &cfg->drbg, "tlsio server worker");
     if (rc != TLSIO_OK)
         tlsio__msg(err, errlen, "cannot seed the random generator");

@@ -19,18 +19,20 @@
  * `openssl rand 80 > ticket.key` makes one): name (16 bytes) | AES-256 key (32) | reserved (32, nginx's HMAC
  * secret, unused here). The first record seals new tickets; every record opens tickets naming it.
  *
- * Ticket: name (16) | IV (12, random) | GCM ciphertext of [created (8, big-endian Unix seconds) | session as
- * mbedtls_ssl_session_save() writes it] | tag (16). The name and IV are authenticated as additional data.
+ * Ticket: name (16) | IV (12, random) | GCM ciphertext of [created (8, big-endian Unix milliseconds) | EMS (1:
+ * tlsio__ems_stamp(), ems.c) | session as mbedtls_ssl_session_save() writes it, TLS 1.2 or 1.3] | tag (16). The
+ * name and IV are authenticated as additional data. The creation time is the wall clock's, so that another
+ * machine of the fleet can tell the ticket's age (mbedTLS's own TLS 1.3 creation time counts from this host's boot).
  */
 #define REC_LEN 80
 #define NAME_LEN 16
 #define AES_LEN 32
 #define IV_LEN 12
-#define TIME_LEN 8
+#define TIME_LEN 9 /* created (8) and the EMS byte */
 #define TAG_LEN 16
 #define HEAD_LEN (NAME_LEN + IV_LEN)
 #define MAX_KEYS 64
-#define FUTURE_SKEW 60 /* seconds a ticket may seem to come from the future: clocks differ across the fleet */
+#define FUTURE_SKEW 60000 /* ms a ticket may seem to come from the future: clocks differ across the fleet */
 
 struct tlsio__ticket_key {
     unsigned char name[NAME_LEN];
@@ -170,6 +172,13 @@ static uint64_t get_be64(const unsigned char *p)
     return v;
 }
 
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static int fill_random(unsigned char *p, size_t len)
 {
     while (len > 0) {
@@ -202,7 +211,8 @@ int tlsio__ticket_write(void *p_ticket, const mbedtls_ssl_session *session, unsi
     memcpy(start, key->name, NAME_LEN);
     if (fill_random(start + NAME_LEN, IV_LEN) != 0)
         return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
-    put_be64(plain, (uint64_t)time(NULL));
+    put_be64(plain, wall_ms());
+    plain[TIME_LEN - 1] = (unsigned char)tlsio__ems_stamp();
     size_t plen = TIME_LEN + slen;
     mbedtls_gcm_context gcm;
     mbedtls_gcm_init(&gcm);
@@ -228,8 +238,8 @@ static const struct tlsio__ticket_key *find_key(const struct tlsio__ticket_keys 
     return NULL;
 }
 
-/* Authenticates and decrypts in place, then checks the age: 0, or the mbedTLS error for the handshake. */
-static int open_ticket(const struct tlsio__ticket_keys *k, unsigned char *buf, size_t len)
+/* Authenticates and decrypts in place, then checks the age (*age_ms): 0, or the mbedTLS error for the handshake. */
+static int open_ticket(const struct tlsio__ticket_keys *k, unsigned char *buf, size_t len, int64_t *age_ms)
 {
     const struct tlsio__ticket_key *key = find_key(k, buf);
     if (key == NULL)
@@ -247,9 +257,10 @@ static int open_ticket(const struct tlsio__ticket_keys *k, unsigned char *buf, s
         return MBEDTLS_ERR_SSL_INVALID_MAC;
     if (ret != 0)
         return ret;
-    uint64_t created = get_be64(cipher), now = (uint64_t)time(NULL);
-    if (created > now + FUTURE_SKEW || (now > created && now - created > k->lifetime))
+    uint64_t created = get_be64(cipher), now = wall_ms();
+    if (created > now + FUTURE_SKEW || (now > created && now - created > (uint64_t)k->lifetime * 1000u))
         return MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
+    *age_ms = now > created ? (int64_t)(now - created) : 0;
     return 0;
 }
 
@@ -259,10 +270,15 @@ int tlsio__ticket_parse(void *p_ticket, mbedtls_ssl_session *session, unsigned c
     const struct tlsio__ticket_keys *k = p_ticket;
     if (len < HEAD_LEN + TIME_LEN + TAG_LEN)
         return MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
-    int ret = open_ticket(k, buf, len);
+    int64_t age_ms = 0;
+    int ret = open_ticket(k, buf, len, &age_ms);
     size_t clen = len - HEAD_LEN - TAG_LEN;
+    if (ret == 0 && tlsio__ems_refused(buf[HEAD_LEN + TIME_LEN - 1]))
+        ret = MBEDTLS_ERR_SSL_INVALID_MAC; /* refused: a full handshake, or the abort decided there */
     if (ret == 0)
         ret = mbedtls_ssl_session_load(session, buf + HEAD_LEN + TIME_LEN, clen - TIME_LEN);
+    if (ret == 0)
+        tlsio__session_set_age(session, age_ms);
     mbedtls_platform_zeroize(buf + HEAD_LEN, clen); /* the decrypted session, master secret included */
     return ret;
 }

@@ -1,5 +1,6 @@
 /* libtlsio utilities: message formatting into caller buffers, error strings, the per-owner random generator
  * and the loading of one certificate chain with its private key. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,11 @@ const char *tlsio_strerror(int code)
     case TLSIO_ENOTTLS: return "the peer does not speak TLS (it sent plain text)";
     default: return "unknown tlsio error";
     }
+}
+
+const char *tlsio_library_version(void)
+{
+    return "mbedTLS " MBEDTLS_VERSION_STRING;
 }
 
 void tlsio__msg(char *buf, size_t len, const char *fmt, ...)
@@ -64,6 +70,22 @@ void tlsio__mbed_text(char *buf, size_t len, int mbed_ret)
     mbedtls_strerror(mbed_ret, buf, len);
 }
 
+static pthread_once_t psa_once = PTHREAD_ONCE_INIT;
+static psa_status_t psa_status = PSA_ERROR_BAD_STATE;
+
+static void psa_init_once(void)
+{
+    psa_status = psa_crypto_init();
+}
+
+/* PSA (TLS 1.3's crypto, and key parsing in 3.6) is initialised once per process, by the first config built;
+ * it is never torn down: configs come and go at reloads while workers still run. */
+int tlsio__psa_init(void)
+{
+    pthread_once(&psa_once, psa_init_once);
+    return psa_status == PSA_SUCCESS ? TLSIO_OK : TLSIO_ECRYPTO;
+}
+
 int tlsio__rng_seed(mbedtls_entropy_context *entropy, mbedtls_ctr_drbg_context *drbg, const char *pers)
 {
     mbedtls_entropy_init(entropy);
@@ -82,7 +104,8 @@ char *tlsio__strdup(const char *s)
 }
 
 /* Parses the chain and the key and checks they belong together. The key's own text never reaches err. */
-int tlsio__load_pair(struct tlsio__keypair *pair, const char *cert_path, const char *key_path, char *err, size_t errlen)
+int tlsio__load_pair(struct tlsio__keypair *pair, const char *cert_path, const char *key_path,
+                     mbedtls_ctr_drbg_context *drbg, char *err, size_t errlen)
 {
     char why[128];
     mbedtls_x509_crt_init(&pair->crt);
@@ -99,14 +122,14 @@ int tlsio__load_pair(struct tlsio__keypair *pair, const char *cert_path, const c
                    ret == MBEDTLS_ERR_PK_FILE_IO_ERROR ? "read" : "parse", why);
         goto fail;
     }
-    ret = mbedtls_pk_parse_keyfile(&pair->key, key_path, NULL);
+    ret = mbedtls_pk_parse_keyfile(&pair->key, key_path, NULL, mbedtls_ctr_drbg_random, drbg);
     if (ret != 0) {
         tlsio__mbed_text(why, sizeof why, ret);
         tlsio__msg(err, errlen, "%s: cannot %s private key: %s", key_path,
                    ret == MBEDTLS_ERR_PK_FILE_IO_ERROR ? "read" : "parse", why);
         goto fail;
     }
-    if (mbedtls_pk_check_pair(&pair->crt.pk, &pair->key) != 0) {
+    if (mbedtls_pk_check_pair(&pair->crt.pk, &pair->key, mbedtls_ctr_drbg_random, drbg) != 0) {
         tlsio__msg(err, errlen, "%s: private key does not match certificate %s", key_path, cert_path);
         goto fail;
     }

@@ -386,7 +386,7 @@ static const char *k_tls_session_tickets(load_ctx *c, const char *v)
 
 static const char *k_tls_stapling(load_ctx *c, const char *v)
 {
-    px__cfg_warn(c, "tls_stapling", "OCSP stapling is not supported by mbedTLS 2.28; the setting is ignored");
+    px__cfg_warn(c, "tls_stapling", "OCSP stapling is not supported by mbedTLS 3.6; the setting is ignored");
     return NULL;
 }
 

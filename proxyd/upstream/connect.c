@@ -79,12 +79,13 @@ static int tls_start(px_upconn *u)
     return 0;
 }
 
-/* A full handshake leaves a session to resume the next connection to this server with. */
-static void save_session(px_upconn *u)
+/* A full TLS 1.2 handshake, or a TLS 1.3 NewSessionTicket (read after the handshake), leaves a session to resume
+ * the next connection to this server with; called when the handshake ends and when the connection is released. */
+void px__upstream_save_session(px_upconn *u)
 {
     px_wstate *ws = &u->rt->ws[u->w->id];
     tlsio_session *s = NULL;
-    if (tlsio_conn_resumed(u->s.tls) || tlsio_conn_save_session(u->s.tls, &s) != TLSIO_OK)
+    if (!tlsio_conn_session_pending(u->s.tls) || tlsio_conn_save_session(u->s.tls, &s) != TLSIO_OK)
         return;
     if (ws->sessions[u->hidx])
         tlsio_session_free(ws->sessions[u->hidx]);
@@ -119,7 +120,7 @@ static void drive_handshake(px_upconn *u)
         u->ops->failed(u->owner, -EPROTO);
         return;
     }
-    save_session(u);
+    px__upstream_save_session(u);
     u->state = UP_ACTIVE;
     u->ops->ready(u->owner);
 }

@@ -17,4 +17,7 @@ static inline void px__active_add(px_wstate *ws, int hidx, int delta)
     px_metric_add(&ws->metrics.upservers[hidx].active, (uint64_t)(int64_t)delta);
 }
 
+/* Keeps the TLS session u can give (tlsio_conn_session_pending) for the next connection to its server. */
+void px__upstream_save_session(px_upconn *u);
+
 #endif

@@ -91,6 +91,8 @@ void px_upstream_release(px_upconn *u, int reusable)
     px_worker *w = u->w;
     px_wstate *ws = ws_of(u);
     px_pool *p = &ws->pools[u->hidx];
+    if (u->s.tls && u->rt == w->rt) /* a TLS 1.3 ticket arrives with the first response */
+        px__upstream_save_session(u);
     if (!reusable || w->stopping || u->rt != w->rt || (p->count >= u->up->keepalive && !make_room(p, u))) {
         px_upstream_close(u);
         return;

@@ -18,9 +18,13 @@ struct pair {
     int fds[2];
 };
 
+/* The client's protocols for the next pair_open(): NULL (both, TLS 1.3 negotiated), "TLSv1.2" or "TLSv1.3". */
+static const char *client_protocols;
+
 static tlsio_client_config *client_cfg(int verify_none)
 {
-    struct tlsio_client_opts o = {.ca_path = tls_path("ca.pem"), .verify_none = verify_none};
+    struct tlsio_client_opts o = {
+        .ca_path = tls_path("ca.pem"), .verify_none = verify_none, .protocols = client_protocols};
     tlsio_client_config *c = NULL;
     char err[256], warn[256];
     int rc = tlsio_client_config_new(&c, &o, err, sizeof err, warn, sizeof warn);
@@ -87,11 +91,20 @@ static const struct {
 START_TEST(sni_selects_certificate)
 {
     struct pair p;
+    client_protocols = "TLSv1.2"; /* the suite's name tells the certificate type */
     pair_open(&p, tls_settings(0, 0), sni_cases[_i].sni, 0);
+    client_protocols = NULL;
     handshake_ok(&p);
     ck_assert_str_eq(tlsio_conn_server_name(p.srv), sni_cases[_i].sni);
     ck_assert_msg(strstr(tlsio_conn_cipher(p.cli), sni_cases[_i].suite_has) != NULL, "%s", tlsio_conn_cipher(p.cli));
     ck_assert_str_eq(tlsio_conn_version(p.srv), "TLSv1.2");
+    ck_assert_str_eq(tlsio_conn_alpn(p.cli), "http/1.1");
+    pair_close(&p);
+    /* TLS 1.3 (the default): the suite names no certificate type; SNI picks the same certificates. */
+    pair_open(&p, tls_settings(0, 0), sni_cases[_i].sni, 0);
+    handshake_ok(&p);
+    ck_assert_str_eq(tlsio_conn_server_name(p.srv), sni_cases[_i].sni);
+    ck_assert_str_eq(tlsio_conn_version(p.srv), "TLSv1.3");
     ck_assert_str_eq(tlsio_conn_alpn(p.cli), "http/1.1");
     ck_assert_str_eq(tlsio_conn_alpn(p.srv), "http/1.1");
     ck_assert_int_eq(tlsio_conn_resumed(p.cli), 0);
@@ -128,17 +141,31 @@ START_TEST(verify_failures_have_reasons)
 }
 END_TEST
 
+/* TLS 1.3 resumes by tickets only (no session ids). */
 static const struct {
+    const char *protocols;
     int no_cache, no_tickets, expect_resumed;
-} resume_cases[] = {{0, 0, 1}, {0, 1, 1}, {1, 0, 1}, {1, 1, 0}};
+} resume_cases[] = {{"TLSv1.2", 0, 0, 1}, {"TLSv1.2", 0, 1, 1}, {"TLSv1.2", 1, 0, 1}, {"TLSv1.2", 1, 1, 0},
+                    {"TLSv1.3", 0, 0, 1}, {"TLSv1.3", 0, 1, 0}, {"TLSv1.3", 1, 0, 1}, {"TLSv1.3", 1, 1, 0}};
 
 START_TEST(client_session_resumption)
 {
     struct pair p;
+    client_protocols = resume_cases[_i].protocols;
     pair_open(&p, tls_settings(resume_cases[_i].no_cache, resume_cases[_i].no_tickets), "b.test", 0);
     handshake_ok(&p);
-    tlsio_session *sess;
-    ck_assert_int_eq(tlsio_conn_save_session(p.cli, &sess), TLSIO_OK);
+    ck_assert_str_eq(tlsio_conn_version(p.cli), resume_cases[_i].protocols);
+    tlsio_session *sess = NULL;
+    int rc = tls_save_session(p.cli, p.srv, &sess);
+    if (!resume_cases[_i].expect_resumed && sess == NULL) { /* TLS 1.3 without tickets: nothing to save */
+        ck_assert_int_eq(rc, TLSIO_EINVAL);
+        ck_assert_int_eq(tlsio_conn_session_pending(p.cli), 0);
+        pair_close(&p);
+        client_protocols = NULL;
+        return;
+    }
+    ck_assert_int_eq(rc, TLSIO_OK);
+    ck_assert_int_eq(tlsio_conn_session_pending(p.cli), 0); /* saved once */
     tlsio_session *none;
     ck_assert_int_eq(tlsio_conn_save_session(p.srv, &none), TLSIO_EINVAL); /* server side has no use for it */
     pair_reconnect(&p, "b.test");
@@ -148,6 +175,7 @@ START_TEST(client_session_resumption)
     ck_assert_int_eq(tlsio_conn_resumed(p.srv), resume_cases[_i].expect_resumed);
     tlsio_session_free(sess);
     pair_close(&p);
+    client_protocols = NULL;
 }
 END_TEST
 
@@ -179,9 +207,12 @@ START_TEST(megabyte_both_ways_and_idle)
     for (size_t i = 0; i < N; i++)
         data[i] = (unsigned char)(i * 7 + (i >> 11));
     struct pair p;
+    client_protocols = _i == 0 ? "TLSv1.2" : "TLSv1.3"; /* one record layer, two key schedules */
     pair_open(&p, tls_settings(0, 0), "a.test", 0);
+    client_protocols = NULL;
     ck_assert_int_eq(tlsio_conn_idle(p.srv), TLSIO_EINVAL); /* no handshake yet */
     handshake_ok(&p);
+    ck_assert_str_eq(tlsio_conn_version(p.srv), _i == 0 ? "TLSv1.2" : "TLSv1.3");
     transfer(p.cli, p.srv, data, got, N);
     transfer(p.srv, p.cli, data, got, N);
     ck_assert_int_eq(tlsio_conn_idle(p.srv), TLSIO_OK);
@@ -303,7 +334,8 @@ START_TEST(garbage_to_server)
         ck_assert_msg(rc == TLSIO_ENOTTLS && strstr(tlsio_conn_error_text(srv), "plain text instead of a TLS"),
                       "rc %d: %s", rc, tlsio_conn_error_text(srv));
     else
-        ck_assert_msg(rc == TLSIO_EHANDSHAKE || rc == TLSIO_EPROTO || rc == TLSIO_EALERT, "rc %d", rc);
+        ck_assert_msg(rc == TLSIO_EHANDSHAKE || rc == TLSIO_EPROTO || rc == TLSIO_EALERT, "rc %d: %s", rc,
+                      tlsio_conn_error_text(srv));
     ck_assert(tlsio_conn_error_text(srv)[0] != '\0');
     unsigned char buf[16];
     ck_assert_int_eq(tlsio_read(srv, buf, sizeof buf), rc);
@@ -377,7 +409,7 @@ TCase *tls_tcase_conn(void)
     tcase_add_loop_test(tc, sni_selects_certificate, 0, (int)(sizeof sni_cases / sizeof sni_cases[0]));
     tcase_add_test(tc, verify_failures_have_reasons);
     tcase_add_loop_test(tc, client_session_resumption, 0, (int)(sizeof resume_cases / sizeof resume_cases[0]));
-    tcase_add_test(tc, megabyte_both_ways_and_idle);
+    tcase_add_loop_test(tc, megabyte_both_ways_and_idle, 0, 2);
     tcase_add_test(tc, records_share_one_recv);
     tcase_add_loop_test(tc, warning_alert_then_data, 0, 2);
     tcase_add_loop_test(tc, garbage_to_server, 0, (int)(sizeof junk_cases / sizeof junk_cases[0]));

@@ -56,21 +56,30 @@ START_TEST(openssl_sni_picks_subject)
 }
 END_TEST
 
-static const char *const resume_flags[] = {"", "-no_ticket"}; /* ticket, then session-id cache */
+/* TLS 1.2 ticket, TLS 1.2 session-id cache, TLS 1.3 ticket (TLS 1.3 has no session ids). A request is sent and
+ * its answer read, so that s_client has the TLS 1.3 NewSessionTicket (sent after the handshake) when it saves. */
+static const char *const resume_flags[] = {"-tls1_2", "-tls1_2 -no_ticket", "-tls1_3"};
 
 START_TEST(openssl_reuses_session)
 {
     struct tls_server s;
     tls_server_start(&s, tls_settings(0, 0));
-    char extra[512];
+    const char *version = _i < 2 ? "TLSv1.2" : "TLSv1.3";
+    char extra[512], want[64];
     snprintf(extra, sizeof extra, "-servername a.test %s -sess_out '%s'", resume_flags[_i], tls_path("sess"));
-    ck_assert_int_eq(s_client(&s, extra), 0);
-    ck_assert_msg(strstr(out, "New, TLSv1.2") != NULL, "%s", out);
-    if (_i == 0)
+    ck_assert_int_eq(tls_run(out, sizeof out,
+                             "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 20 openssl s_client -ign_eof -connect "
+                             "127.0.0.1:%d -CAfile '%s' %s 2>&1",
+                             s.port, tls_path("ca.pem"), extra),
+                     0);
+    snprintf(want, sizeof want, "New, %s", version);
+    ck_assert_msg(strstr(out, want) != NULL, "%s", out);
+    if (_i != 1)
         ck_assert_msg(strstr(out, "TLS session ticket lifetime hint") != NULL, "%s", out);
     snprintf(extra, sizeof extra, "-servername a.test %s -sess_in '%s'", resume_flags[_i], tls_path("sess"));
     ck_assert_int_eq(s_client(&s, extra), 0);
-    ck_assert_msg(strstr(out, "Reused, TLSv1.2") != NULL, "%s", out);
+    snprintf(want, sizeof want, "Reused, %s", version);
+    ck_assert_msg(strstr(out, want) != NULL, "%s", out);
     tls_server_stop(&s);
     ck_assert_int_eq(s.resumed, 1);
     tlsio_server_settings_free(s.settings);
@@ -145,7 +154,7 @@ TCase *tls_tcase_interop(void)
     TCase *tc = tcase_create("interop");
     tcase_add_test(tc, curl_gets_response_with_alpn);
     tcase_add_test(tc, openssl_sni_picks_subject);
-    tcase_add_loop_test(tc, openssl_reuses_session, 0, 2);
+    tcase_add_loop_test(tc, openssl_reuses_session, 0, 3);
     tcase_add_loop_test(tc, openssl_refused_policy, 0, (int)(sizeof refused / sizeof refused[0]));
     tcase_add_test(tc, tcp_garbage_closed);
     return tc;

@@ -105,6 +105,18 @@ void tls_socketpair(int fds[2])
     }
 }
 
+int tls_save_session(tlsio_conn *cli, tlsio_conn *srv, tlsio_session **out)
+{
+    char buf[64];
+    for (int i = 0; i < 1000 && !tlsio_conn_session_pending(cli); i++) {
+        ssize_t n = tlsio_read(cli, buf, sizeof buf); /* the ticket is consumed; no application data comes */
+        if (n != TLSIO_WANT_READ)
+            break;
+        (void)tlsio_read(srv, buf, sizeof buf); /* lets the server flush anything it still holds */
+    }
+    return tlsio_conn_save_session(cli, out);
+}
+
 int tls_pump_handshake(tlsio_conn *cli, tlsio_conn *srv, int *srv_rc)
 {
     int c = TLSIO_WANT_WRITE, s = TLSIO_WANT_READ;

@@ -42,6 +42,10 @@ void tls_socketpair(int fds[2]);
 /* Drives both handshakes to completion in one thread; returns the client's final code (server's in *srv). */
 int tls_pump_handshake(tlsio_conn *cli, tlsio_conn *srv, int *srv_rc);
 
+/* After tls_pump_handshake(): saves the client's session, reading (and answering nothing) until a TLS 1.3
+ * NewSessionTicket has arrived when the version needs it. Returns tlsio_conn_save_session()'s code. */
+int tls_save_session(tlsio_conn *cli, tlsio_conn *srv, tlsio_session **out);
+
 TCase *tls_tcase_config(void);
 TCase *tls_tcase_conn(void);
 TCase *tls_tcase_interop(void);

@@ -1,4 +1,4 @@
-/* tlsio: TLS 1.2 termination (server) and origination (client) over a non-blocking fd, mbedTLS kept inside.
+/* tlsio: TLS 1.2 and 1.3 termination (server) and origination (client) over a non-blocking fd, mbedTLS 3.6 inside.
  * Owns the public API: settings, per-worker configs, connections, client sessions and error codes. */
 #ifndef TLSIO_TLSIO_H
 #define TLSIO_TLSIO_H
@@ -18,9 +18,13 @@
  * Every I/O call returns TLSIO_WANT_READ or TLSIO_WANT_WRITE when it needs the socket to become readable or
  * writable; the caller waits for that and calls the same function again.
  *
- * Policy by default: TLS 1.2 only, ECDHE key exchange with AEAD suites only (AES-128/256-GCM, ChaCha20-Poly1305
- * with ECDSA or RSA certificates), curves X25519, P-256, P-384, extended master secret, no renegotiation,
- * ALPN "http/1.1". OCSP stapling is not supported (mbedTLS 2.28 has no server-side OCSP support).
+ * Policy by default: TLS 1.2 and 1.3. TLS 1.3: ChaCha20-Poly1305, AES-128-GCM, AES-256-GCM, (EC)DHE for every
+ * handshake (resumption is psk_dhe_ke), no 0-RTT. TLS 1.2: ECDHE key exchange with AEAD suites only (the same
+ * ciphers, ECDSA or RSA certificates), extended master secret, no renegotiation. Groups X25519, P-256, P-384;
+ * signature schemes ECDSA P-256/P-384, RSA-PSS, RSA PKCS#1 v1.5 (TLS 1.2 and certificates). ALPN "http/1.1". A
+ * TLS 1.3 server sends one NewSessionTicket per handshake and refuses KeyUpdate and every other post-handshake
+ * message (mbedTLS 3.6 implements none). tlsio_policy_text() spells out the exact lists. OCSP stapling is not
+ * supported (mbedTLS 3.6 has no server-side OCSP support).
  * The library never prints; private key material never appears in any message.
  */
 
@@ -45,6 +49,14 @@ enum {
 /* Static English text for a TLSIO_* code; never NULL. */
 const char *tlsio_strerror(int code);
 
+/* The TLS library linked in, e.g. "mbedTLS 3.6.6" (static text). */
+const char *tlsio_library_version(void);
+
+/* Writes what a config with these ciphers/protocols overrides (NULL: defaults) offers, e.g. "protocols TLSv1.2
+ * TLSv1.3; TLS 1.3 suites ...; TLS 1.2 suites ...; groups x25519 secp256r1 secp384r1; signature schemes ...".
+ * Returns TLSIO_OK, TLSIO_ECONFIG (the overrides are refused; buf holds why) or TLSIO_EOVERFLOW. */
+int tlsio_policy_text(char *buf, size_t len, const char *ciphers, const char *protocols);
+
 /* ---------------------------------------------------------------- server side */
 
 /* One certificate: a PEM chain (leaf first) and its PEM private key. Its server names are read from the leaf
@@ -62,7 +74,7 @@ struct tlsio_server_opts {
     const struct tlsio_cert_spec *certs; /* at least one */
     size_t ncerts;
     const char *ciphers;         /* NULL: default; else mbedTLS suite names separated by ':' ',' or spaces */
-    const char *protocols;       /* NULL: default; else e.g. "TLSv1.2"; only TLS 1.2 is ever enabled */
+    const char *protocols;       /* NULL: both; else "TLSv1.2", "TLSv1.3" or both (TLS 1.0/1.1: warned, ignored) */
     size_t session_cache_bytes;  /* 0: 10 MiB; rounded to whole entries of about 256 bytes */
     unsigned session_timeout;    /* seconds a cached session (and ticket) stays valid; 0: 300 */
     int no_session_cache;        /* nonzero: no session-id resumption */
@@ -126,8 +138,8 @@ int tlsio_conn_new_server(tlsio_conn **out, tlsio_server_config *config);
 
 /* A client connection. server_name is mandatory (TLSIO_EINVAL if NULL or ""): it is always passed to
  * mbedtls_ssl_set_hostname(), so it is sent as SNI and, unless verify_none, the certificate must match it;
- * there is no way to verify the chain but skip the name (CVE-2025-27809). IP literals are matched against
- * DNS names only (mbedTLS 2.28 has no IP SAN matching). */
+ * there is no way to verify the chain but skip the name (CVE-2025-27809). An IP literal is matched against the
+ * certificate's IP address SANs (mbedTLS 3.6). */
 int tlsio_conn_new_client(tlsio_conn **out, tlsio_client_config *config, const char *server_name);
 
 /* Frees the connection (not the fd). Sends nothing: call tlsio_close_notify() first for a clean close. */
@@ -172,10 +184,13 @@ int tlsio_conn_clean_close(const tlsio_conn *conn);         /* 1 when the peer s
 int tlsio_conn_sys_errno(const tlsio_conn *conn);           /* errno of the last failed send/recv, or 0 */
 const char *tlsio_conn_error_text(const tlsio_conn *conn);  /* detail of the last error, "" if none */
 
-/* Client session resumption: after a client handshake, save its session (*out freed with
+/* Client session resumption: when tlsio_conn_session_pending() says so, save the session (*out freed with
  * tlsio_session_free()); before the next handshake to the same upstream, set it. A saved session is immutable
- * and may be set on many connections, from any thread, until freed. */
-int tlsio_conn_save_session(const tlsio_conn *conn, tlsio_session **out);
+ * and may be set on many connections, from any thread, until freed. TLS 1.2 has a session to save once, after a
+ * full handshake; TLS 1.3 one per NewSessionTicket, which the server sends after the handshake (it is read by
+ * tlsio_read(), so check again after reading, e.g. when the connection goes back to a keep-alive pool). */
+int tlsio_conn_session_pending(const tlsio_conn *conn); /* 1 when save_session would give a new session */
+int tlsio_conn_save_session(tlsio_conn *conn, tlsio_session **out);
 int tlsio_conn_set_session(tlsio_conn *conn, const tlsio_session *session);
 void tlsio_session_free(tlsio_session *session);
 

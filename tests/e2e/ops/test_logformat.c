@@ -336,8 +336,9 @@ START_TEST(tls_variables)
                              "log_format = tls $scheme proto=$ssl_protocol cipher=$ssl_cipher s=$status\n" UPSTREAM
                              "[server t]\nlisten = 127.0.0.1:@PORT@ tls\nserver_name = t.test\n"
                              "tls_cert = @DIR@/t.crt\ntls_key = @DIR@/t.key\nproxy_pass = o\n");
+    /* TLS 1.2 (the suite names the certificate type), then TLS 1.3 (the default). */
     snprintf(cmd, sizeof cmd,
-             "curl -sv -o /dev/null --max-time 10 --cacert %s/t.crt --resolve t.test:%d:127.0.0.1 "
+             "curl -sv -o /dev/null --max-time 10 --tls-max 1.2 --cacert %s/t.crt --resolve t.test:%d:127.0.0.1 "
              "https://t.test:%d/size/1 2>&1 | grep -o 'SSL connection using .*'",
              env.dir, env.port, env.port);
     ck_assert_int_eq(px_run(cmd, out, sizeof out), 0);
@@ -346,6 +347,14 @@ START_TEST(tls_variables)
     /* curl says e.g. "TLSv1.2 / ECDHE-ECDSA-AES128-GCM-SHA256": the same AEAD mode on both sides */
     ck_assert_msg(strstr(out, "TLSv1.2") != NULL, "curl: %s", out);
     ck_assert_msg((strstr(out, "GCM") != NULL) == (strstr(line, "GCM") != NULL), "curl: %s, log: %s", out, line);
+    snprintf(cmd, sizeof cmd,
+             "curl -sv -o /dev/null --max-time 10 --tlsv1.3 --cacert %s/t.crt --resolve t.test:%d:127.0.0.1 "
+             "https://t.test:%d/size/2 2>&1 | grep -o 'SSL connection using .*'",
+             env.dir, env.port, env.port);
+    ck_assert_int_eq(px_run(cmd, out, sizeof out), 0);
+    line = log_line(alog, "proto=TLSv1.3");
+    ck_assert_msg(strncmp(line, "https proto=TLSv1.3 cipher=TLS1-3-", 34) == 0, "got %s", line);
+    ck_assert_msg(strstr(out, "TLSv1.3") != NULL, "curl: %s", out);
     px_env_done(&env);
 }
 END_TEST

@@ -1,0 +1,288 @@
+/* End-to-end TLS 1.3 through proxyd with real clients and servers: openssl s_client -tls1_3 and curl --tlsv1.3 on a
+ * listener, tls_protocols narrowing either way, resumption across two instances sharing tls_ticket_key_file, an RSA
+ * and an ECDSA certificate on one server in both versions, and nginx upstreams (TLS 1.3 and TLS 1.2 only). */
+#include "px_harness.h"
+
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static px_env env, env2;
+static char out[65536];
+
+/* A certificate for name signed by itself, in dir/FILE.crt and dir/FILE.key (FILE: name, or name-rsa for RSA). */
+static void make_cert(const char *dir, const char *name, int rsa)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey %s -nodes -days 2 -subj /CN=%s -addext subjectAltName=DNS:%s "
+             "-keyout %s/%s%s.key -out %s/%s%s.crt 2>&1 && chmod 600 %s/%s%s.key",
+             rsa ? "rsa:2048" : "ec -pkeyopt ec_paramgen_curve:prime256v1", name, name, dir, name, rsa ? "-rsa" : "",
+             dir, name, rsa ? "-rsa" : "", dir, name, rsa ? "-rsa" : "");
+    ck_assert_msg(px_run(cmd, out, sizeof out) == 0, "openssl req: %s", out);
+}
+
+/* openssl s_client to port with SNI a.test, sending one request and reading its answer (so a TLS 1.3
+ * NewSessionTicket, sent after the handshake, has arrived when the session is saved). Returns the exit status. */
+static int s_client(const px_env *e, int port, const char *flags)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "printf 'GET /size/10 HTTP/1.1\\r\\nHost: a.test\\r\\nConnection: close\\r\\n\\r\\n' | timeout 20 "
+             "openssl s_client -ign_eof -connect 127.0.0.1:%d -servername a.test -CAfile %s/a.test.crt %s 2>&1",
+             port, e->dir, flags);
+    return px_run(cmd, out, sizeof out);
+}
+
+#define FRONT                                                                                                          \
+    "[upstream o]\nserver = 127.0.0.1:@O0@\n"                                                                          \
+    "[server a]\nlisten = 127.0.0.1:@PORT@ tls\nserver_name = a.test\n"                                                \
+    "tls_cert = @DIR@/a.test.crt\ntls_key = @DIR@/a.test.key\nproxy_pass = o\n"
+
+/* openssl s_client -tls1_3 and curl --tlsv1.3 complete and get the origin's answer; -t says what is offered. */
+START_TEST(tls13_clients)
+{
+    char cmd[1024];
+    px_env_init(&env, 1);
+    make_cert(env.dir, "a.test", 0);
+    ck_assert_int_eq(px_check_config(&env, PX_GLOBAL FRONT, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "offers protocols TLSv1.2 TLSv1.3; TLS 1.3 suites TLS1-3-CHACHA20-POLY1305-SHA256 "
+                              "TLS1-3-AES-128-GCM-SHA256 TLS1-3-AES-256-GCM-SHA384 (no 0-RTT)") != NULL,
+                  "%s", out);
+    ck_assert_msg(strstr(out, "; groups x25519 secp256r1 secp384r1; signature schemes ecdsa_secp256r1_sha256") != NULL,
+                  "%s", out);
+    ck_assert_msg(strstr(out, "rsa_pss_rsae_sha256") != NULL, "%s", out);
+    px_proxy_start(&env, PX_GLOBAL FRONT);
+    ck_assert_int_eq(s_client(&env, env.port, "-tls1_3"), 0);
+    ck_assert_msg(strstr(out, "New, TLSv1.3") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "Verify return code: 0 (ok)") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "HTTP/1.1 200") != NULL && strstr(out, "xxxxxxxxxx") != NULL, "%s", out);
+    snprintf(cmd, sizeof cmd,
+             "curl -sv --max-time 10 --tlsv1.3 --cacert %s/a.test.crt --resolve a.test:%d:127.0.0.1 "
+             "-w ' HTTP=%%{http_code}' https://a.test:%d/size/5 2>&1",
+             env.dir, env.port, env.port);
+    ck_assert_int_eq(px_run(cmd, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "SSL connection using TLSv1.3") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "xxxxx HTTP=200") != NULL, "%s", out);
+    px_env_done(&env);
+}
+END_TEST
+
+/* tls_protocols = TLSv1.2 refuses a client that offers only TLS 1.3, and TLSv1.3 one that offers only 1.2. */
+static const struct {
+    const char *protocols, *refused, *accepted, *version;
+} narrow_cases[] = {
+    {"TLSv1.2", "-tls1_3", "-tls1_2", "New, TLSv1.2"},
+    {"TLSv1.3", "-tls1_2", "-tls1_3", "New, TLSv1.3"},
+};
+
+START_TEST(tls_protocols_narrow)
+{
+    char tpl[1024], cmd[1024];
+    px_env_init(&env, 1);
+    make_cert(env.dir, "a.test", 0);
+    snprintf(tpl, sizeof tpl, PX_GLOBAL "tls_protocols = %s\n" FRONT, narrow_cases[_i].protocols);
+    px_proxy_start(&env, tpl);
+    ck_assert_int_ne(s_client(&env, env.port, narrow_cases[_i].refused), 0);
+    ck_assert_msg(strstr(out, "Cipher is (NONE)") != NULL || strstr(out, "alert") != NULL, "%s", out);
+    ck_assert_int_eq(s_client(&env, env.port, narrow_cases[_i].accepted), 0);
+    ck_assert_msg(strstr(out, narrow_cases[_i].version) != NULL, "%s", out);
+    snprintf(cmd, sizeof cmd,
+             "curl -s -o /dev/null --max-time 10 %s --cacert %s/a.test.crt --resolve a.test:%d:127.0.0.1 "
+             "https://a.test:%d/size/5",
+             _i == 0 ? "--tlsv1.3" : "--tlsv1.2 --tls-max 1.2", env.dir, env.port, env.port);
+    ck_assert_int_eq(px_run(cmd, out, sizeof out), 35); /* CURLE_SSL_CONNECT_ERROR */
+    px_env_done(&env);
+}
+END_TEST
+
+/* -t: what each tls_protocols value offers, and the values refused. */
+START_TEST(tls_protocols_check)
+{
+    px_env_init(&env, 1);
+    make_cert(env.dir, "a.test", 0);
+    ck_assert_int_eq(px_check_config(&env, PX_GLOBAL "tls_protocols = TLSv1.3\n" FRONT, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "offers protocols TLSv1.3; TLS 1.3 suites") && !strstr(out, "TLS 1.2 suites"), "%s", out);
+    ck_assert_int_eq(px_check_config(&env, PX_GLOBAL "tls_protocols = TLSv1.2\n" FRONT, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "offers protocols TLSv1.2; TLS 1.2 suites") && !strstr(out, "TLS 1.3 suites"), "%s", out);
+    ck_assert_int_eq(px_check_config(&env, PX_GLOBAL "tls_protocols = TLSv1.1 TLSv1.3\n" FRONT, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "TLSv1.1 ignored") != NULL, "%s", out);
+    ck_assert_int_ne(px_check_config(&env, PX_GLOBAL "tls_protocols = TLSv1.4\n" FRONT, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "unknown protocol 'TLSv1.4'") != NULL, "%s", out);
+    ck_assert_int_ne(px_check_config(&env, PX_GLOBAL "tls_protocols = TLSv1.1\n" FRONT, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "enables no supported protocol") != NULL, "%s", out);
+    px_env_done(&env);
+}
+END_TEST
+
+/* Two proxyd instances sharing one tls_ticket_key_file: a ticket from the first resumes on the second, in TLS 1.3
+ * and in TLS 1.2. */
+START_TEST(ticket_resumes_across_instances)
+{
+    const char *flag = _i == 0 ? "-tls1_3" : "-tls1_2", *version = _i == 0 ? "TLSv1.3" : "TLSv1.2";
+    char cmd[512], tpl[1024], want[64], sess[160];
+    px_env_init(&env, 1);
+    px_env_init(&env2, 0);
+    make_cert(env.dir, "a.test", 0);
+    snprintf(cmd, sizeof cmd, "umask 077 && openssl rand 80 > %s/ticket.key && cp -p %s/a.test.* %s/ 2>&1", env.dir,
+             env.dir, env2.dir);
+    ck_assert_msg(px_run(cmd, out, sizeof out) == 0, "%s", out);
+    snprintf(tpl, sizeof tpl,
+             PX_GLOBAL "tls_ticket_key_file = %s/ticket.key\n[upstream o]\nserver = 127.0.0.1:%d\n"
+                       "[server a]\nlisten = 127.0.0.1:@PORT@ tls\nserver_name = a.test\n"
+                       "tls_cert = @DIR@/a.test.crt\ntls_key = @DIR@/a.test.key\nproxy_pass = o\n",
+             env.dir, env.oport[0]);
+    px_proxy_start(&env, tpl);
+    px_proxy_start(&env2, tpl);
+    snprintf(sess, sizeof sess, "%s -sess_out %s/sess", flag, env.dir);
+    ck_assert_int_eq(s_client(&env, env.port, sess), 0);
+    snprintf(want, sizeof want, "New, %s", version);
+    ck_assert_msg(strstr(out, want) != NULL, "%s", out);
+    snprintf(sess, sizeof sess, "%s -sess_in %s/sess", flag, env.dir);
+    ck_assert_int_eq(s_client(&env2, env2.port, sess), 0);
+    snprintf(want, sizeof want, "Reused, %s", version);
+    ck_assert_msg(strstr(out, want) != NULL, "the second instance did not resume: %s", out);
+    ck_assert_msg(strstr(out, "HTTP/1.1 200") != NULL, "%s", out);
+    px_env_done(&env2);
+    px_env_done(&env);
+}
+END_TEST
+
+/* One server with an ECDSA and an RSA certificate: each version picks by what the client accepts (TLS 1.3 by its
+ * signature schemes, RSA-PSS included; TLS 1.2 by its suites). */
+static const struct {
+    const char *flags, *key_type;
+} pair_cases[] = {
+    {"-tls1_3 -sigalgs rsa_pss_rsae_sha256", "RSA-PSS"},
+    {"-tls1_3 -sigalgs ecdsa_secp256r1_sha256", "ECDSA"},
+    {"-tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256", "RSA"},
+    {"-tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256", "ECDSA"},
+};
+
+START_TEST(rsa_and_ecdsa_pair)
+{
+    char want[64];
+    px_env_init(&env, 1);
+    make_cert(env.dir, "a.test", 0);
+    make_cert(env.dir, "a.test", 1);
+    px_proxy_start(&env, PX_GLOBAL "[upstream o]\nserver = 127.0.0.1:@O0@\n"
+                                   "[server a]\nlisten = 127.0.0.1:@PORT@ tls\nserver_name = a.test\n"
+                                   "tls_cert = @DIR@/a.test.crt\ntls_key = @DIR@/a.test.key\n"
+                                   "tls_cert = @DIR@/a.test-rsa.crt\ntls_key = @DIR@/a.test-rsa.key\nproxy_pass = o\n");
+    char flags[256], cmd[512]; /* s_client trusts one -CAfile: a bundle of both self-signed certificates */
+    snprintf(cmd, sizeof cmd, "cat %s/a.test.crt %s/a.test-rsa.crt > %s/both.crt", env.dir, env.dir, env.dir);
+    ck_assert_int_eq(px_run(cmd, out, sizeof out), 0);
+    snprintf(flags, sizeof flags, "%s -CAfile %s/both.crt", pair_cases[_i].flags, env.dir);
+    ck_assert_int_eq(s_client(&env, env.port, flags), 0);
+    snprintf(want, sizeof want, "Peer signature type: %s", pair_cases[_i].key_type);
+    ck_assert_msg(strstr(out, want) != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "Verify return code: 0 (ok)") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "HTTP/1.1 200") != NULL, "%s", out);
+    px_env_done(&env);
+}
+END_TEST
+
+/* nginx (Debian's nginx-light, OpenSSL) as an https origin on @PORT2@ speaking only `protocols`; its access log
+ * says per request which protocol was used and whether the session was resumed ("r"). */
+static pid_t nginx_start(const char *protocols)
+{
+    char conf[2048], path[160];
+    snprintf(conf, sizeof conf,
+             "daemon off; master_process off; pid %s/nginx.pid; error_log %s/nginx-error.log;\n"
+             "events { worker_connections 64; }\n"
+             "http { log_format t '$ssl_protocol $ssl_session_reused $ssl_server_name';\n"
+             "  access_log %s/nginx-access.log t; client_body_temp_path %s/nginx-body;\n"
+             "  server { listen 127.0.0.1:%d ssl; server_name up.test;\n"
+             "    ssl_certificate %s/up.test.crt; ssl_certificate_key %s/up.test.key;\n"
+             "    ssl_protocols %s; ssl_session_cache shared:t:1m; ssl_session_tickets on;\n"
+             "    location / { return 200 \"nginx ok\\n\"; } } }\n",
+             env.dir, env.dir, env.dir, env.dir, env.port2, env.dir, env.dir, protocols);
+    snprintf(path, sizeof path, "%s/nginx.conf", env.dir);
+    px_write_file(path, conf);
+    const char *argv[] = {
+        "/usr/bin/setpriv", "--pdeathsig", "KILL", "/usr/sbin/nginx", "-e", "stderr", "-p", env.dir, "-c", path, NULL};
+    pid_t pid = ts_spawn_port(argv, env.port2, 10000);
+    ck_assert_msg(pid > 0, "nginx did not start");
+    return pid;
+}
+
+/* proxyd toward nginx over TLS with verification and SNI: TLS 1.3 when nginx offers it, TLS 1.2 with a 1.2-only
+ * nginx (IIS before Windows Server 2022); the upstream session is resumed on later connections (keepalive = 0:
+ * one connection per request). */
+START_TEST(nginx_upstream)
+{
+    const char *protocols = _i == 0 ? "TLSv1.3" : "TLSv1.2";
+    ts_response r;
+    px_env_init(&env, 0);
+    make_cert(env.dir, "up.test", 0);
+    pid_t ng = nginx_start(protocols);
+    px_proxy_start(&env, PX_GLOBAL "[upstream n]\nserver = 127.0.0.1:@PORT2@\ntls = on\ntls_ca = @DIR@/up.test.crt\n"
+                                   "tls_server_name = up.test\nkeepalive = 0\n"
+                                   "[server front]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = https://n\n");
+    for (int i = 0; i < 3; i++) {
+        px_req(env.port, "GET / HTTP/1.1\r\nHost: h\r\n\r\n", &r);
+        ck_assert_int_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "nginx ok\n");
+        ts_response_free(&r);
+    }
+    ck_assert_int_eq(ts_stop(ng, SIGTERM, 5000), 0);
+    char path[160], want[128];
+    snprintf(path, sizeof path, "%s/nginx-access.log", env.dir);
+    char *log = px_read_file(path);
+    ck_assert_ptr_nonnull(log);
+    snprintf(want, sizeof want, "%s . up.test\n%s r up.test\n%s r up.test\n", protocols, protocols, protocols);
+    ck_assert_msg(strcmp(log, want) == 0, "nginx saw:\n%swanted:\n%s", log, want);
+    free(log);
+    px_env_done(&env);
+}
+END_TEST
+
+/* The same nginx with a certificate for another name: verification refuses it (502), TLS 1.3 as 1.2. */
+START_TEST(nginx_upstream_wrong_name)
+{
+    ts_response r;
+    px_env_init(&env, 0);
+    make_cert(env.dir, "up.test", 0);
+    pid_t ng = nginx_start("TLSv1.3");
+    px_proxy_start(&env, PX_GLOBAL "[upstream n]\nserver = 127.0.0.1:@PORT2@\ntls = on\ntls_ca = @DIR@/up.test.crt\n"
+                                   "tls_server_name = other.test\n"
+                                   "[server front]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = https://n\n");
+    px_req(env.port, "GET / HTTP/1.1\r\nHost: h\r\n\r\n", &r);
+    ck_assert_int_eq(r.status, 502);
+    ts_response_free(&r);
+    ck_assert_int_eq(ts_stop(ng, SIGTERM, 5000), 0);
+    char *log = px_read_file(env.log);
+    ck_assert_msg(log && strstr(log, "name mismatch"), "%s", log);
+    free(log);
+    px_env_done(&env);
+}
+END_TEST
+
+static Suite *tls13_suite(void)
+{
+    Suite *s = suite_create("e2e_proxy_tls13");
+    TCase *tc = tcase_create("tls13");
+    tcase_set_timeout(tc, 90);
+    tcase_add_test(tc, tls13_clients);
+    tcase_add_loop_test(tc, tls_protocols_narrow, 0, 2);
+    tcase_add_test(tc, tls_protocols_check);
+    tcase_add_loop_test(tc, ticket_resumes_across_instances, 0, 2);
+    tcase_add_loop_test(tc, rsa_and_ecdsa_pair, 0, (int)(sizeof pair_cases / sizeof pair_cases[0]));
+    tcase_add_loop_test(tc, nginx_upstream, 0, 2);
+    tcase_add_test(tc, nginx_upstream_wrong_name);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(tls13_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
