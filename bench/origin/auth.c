@@ -1,14 +1,12 @@
-/* origin test accounts: the known users and their passwords, NTLMv2 verification (MD4 and HMAC-MD5 from mbedTLS),
+/* origin test accounts: the known users and their passwords, NTLMv2 verification (MD4 and HMAC-MD5 from codec.c),
  * Basic, and a count of login attempts per user that tests read at /auth/attempts to see what reached the origin. */
 #include "auth.h"
+#include "codec.h"
 
 #include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-
-#include <mbedtls/md.h>
-#include <mbedtls/md4.h>
 
 /* The directory of the tests: user (sAMAccountName, any case) and password. */
 static const struct {
@@ -80,25 +78,10 @@ int auth_basic_ok(const char *user, const char *password)
     return p && strcmp(p, password) == 0;
 }
 
-static void hmac_md5(const unsigned char *key, size_t klen, const unsigned char *a, size_t alen, const unsigned char *b,
-                     size_t blen, unsigned char out[16])
-{
-    const mbedtls_md_info_t *md5 = mbedtls_md_info_from_type(MBEDTLS_MD_MD5);
-    mbedtls_md_context_t ctx;
-    mbedtls_md_init(&ctx);
-    mbedtls_md_setup(&ctx, md5, 1);
-    mbedtls_md_hmac_starts(&ctx, key, klen);
-    mbedtls_md_hmac_update(&ctx, a, alen);
-    if (blen)
-        mbedtls_md_hmac_update(&ctx, b, blen);
-    mbedtls_md_hmac_finish(&ctx, out);
-    mbedtls_md_free(&ctx);
-}
-
 int auth_ntlmv2_ok(const char *password, const unsigned char *user16, size_t ulen, const unsigned char *dom16,
                    size_t dlen, const unsigned char challenge[8], const unsigned char *nt, size_t ntlen)
 {
-    unsigned char pw16[256], nthash[16], ident[512], v2[16], proof[16];
+    unsigned char pw16[256], nthash[16], ident[512], v2[16], proof[16], blob[8 + 4096];
     size_t pl = strlen(password);
     if (ntlen <= 16 || pl * 2 > sizeof(pw16) || ulen + dlen > sizeof(ident) || ntlen - 16 > 4096)
         return 0; /* an NTLMv1 response (24 bytes) or an oversize field: no test user logs in that way */
@@ -106,13 +89,15 @@ int auth_ntlmv2_ok(const char *password, const unsigned char *user16, size_t ule
         pw16[2 * i] = (unsigned char)password[i];
         pw16[2 * i + 1] = 0;
     }
-    mbedtls_md4_ret(pw16, pl * 2, nthash);
+    codec_md4(pw16, pl * 2, nthash);
     memcpy(ident, user16, ulen); /* UPPER(user) + domain, UTF-16LE */
     for (size_t i = 0; i + 1 < ulen; i += 2)
         if (ident[i + 1] == 0)
             ident[i] = (unsigned char)toupper(ident[i]);
     memcpy(ident + ulen, dom16, dlen);
-    hmac_md5(nthash, 16, ident, ulen + dlen, NULL, 0, v2);
-    hmac_md5(v2, 16, challenge, 8, nt + 16, ntlen - 16, proof); /* NTProofStr over the challenge and the blob */
+    codec_hmac_md5(nthash, 16, ident, ulen + dlen, v2);
+    memcpy(blob, challenge, 8); /* NTProofStr: over the challenge and the client's blob */
+    memcpy(blob + 8, nt + 16, ntlen - 16);
+    codec_hmac_md5(v2, 16, blob, 8 + ntlen - 16, proof);
     return memcmp(proof, nt, 16) == 0;
 }
