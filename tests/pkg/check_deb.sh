@@ -62,6 +62,11 @@ grep -q 'adduser --quiet proxyd ssl-cert' "$tmp/control/postinst" || fail "posti
 grep -q 'deb-systemd-helper debian-installed' "$tmp/control/postinst" || fail "postinst enables the unit"
 depends=$(dpkg-deb -f "$deb" Depends)
 case "$depends" in *adduser*python3*ssl-cert*) ;; *) fail "Depends lacks adduser, python3 (the importer), ssl-cert: $depends" ;; esac
+# A static mbedTLS (Debian 12: built from Debian 13's source into .deps/) is named in Built-Using.
+if [ -L "$src/.deps/mbedtls" ]; then
+    want="mbedtls (= $(readlink "$src/.deps/mbedtls" | sed 's/^mbedtls-//'))"
+    [ "$(dpkg-deb -f "$deb" Built-Using)" = "$want" ] || fail "Built-Using is not $want: $(dpkg-deb -f "$deb" Built-Using)"
+fi
 
 # The extracted proxyd passes -t on the extracted configuration, its absolute paths moved to the scratch root.
 mkdir -p "$root/etc/ssl/certs" "$root/etc/ssl/private" "$root/var/log/proxyd" "$root/run/proxyd"
