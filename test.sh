@@ -4,7 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 . scripts/deps.sh
-px_ensure_packages "${PX_BUILD_PACKAGES[@]}" curl openssl clang libclang-rt-14-dev clang-format nginx-light
+px_ensure_packages "${PX_BUILD_PACKAGES[@]}" curl openssl python3 clang libclang-rt-14-dev clang-format
+# The fleet tests (tests/e2e/fleet): HAProxy in front of two proxyd, wrk for the load, nginx as an upstream that reads
+# the PROXY protocol (nginx-light, as bench/run).
+px_ensure_packages haproxy wrk nginx-light
+# auth_guard's end-to-end tests (tests/e2e/security/test_auth_guard.c): a real NTLMv2 client besides curl --ntlm.
+px_ensure_packages python3-requests python3-requests-ntlm
+# The Debian package's build and checks (tests/pkg/check_deb.sh); PX_SKIP_DEB=1 skips both.
+[ "${PX_SKIP_DEB:-0}" = 1 ] || px_ensure_packages dpkg-dev debhelper fakeroot lintian
 px_ensure_mbedtls
 
 build=build-test
@@ -36,6 +43,12 @@ meson test -C "$build" --print-errorlogs --num-processes "${PX_TEST_PROCESSES:-2
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 set -e
 
+# The Debian package (issue 19.12), built from a copy of the tree: lintian, file list, maintainer scripts, -t.
+deb_status=0
+if [ "${PX_SKIP_DEB:-0}" != 1 ]; then
+    bash tests/pkg/check_deb.sh . || deb_status=$?
+fi
+
 fuzz_status=0
 if [ "${PX_SKIP_FUZZ:-0}" != 1 ] && command -v clang >/dev/null; then
     if [ -d build-fuzz ]; then
@@ -56,7 +69,12 @@ passed=$(count Ok:)
 failed=$(( $(count Fail:) + $(count Timeout:) + $(count "Unexpected") ))
 [ "$format_status" -ne 0 ] && { failed=$((failed + 1)); echo "format check: FAILED"; }
 [ "$format_status" -eq 0 ] && { passed=$((passed + 1)); echo "format check: ok"; }
+case "$deb_status" in
+    0) [ "${PX_SKIP_DEB:-0}" = 1 ] || { passed=$((passed + 1)); echo "debian package: ok"; } ;;
+    77) echo "debian package: skipped" ; deb_status=0 ;;
+    *) failed=$((failed + 1)); echo "debian package: FAILED" ;;
+esac
 [ "$fuzz_status" -ne 0 ] && { failed=$((failed + 1)); echo "fuzz smoke run: FAILED"; }
 [ "$fuzz_status" -eq 0 ] && [ "${PX_SKIP_FUZZ:-0}" != 1 ] && { passed=$((passed + 1)); echo "fuzz smoke run: ok"; }
 echo "$passed passed, $failed failed"
-[ "$status" -eq 0 ] && [ "$fuzz_status" -eq 0 ] && [ "$format_status" -eq 0 ]
+[ "$status" -eq 0 ] && [ "$fuzz_status" -eq 0 ] && [ "$format_status" -eq 0 ] && [ "$deb_status" -eq 0 ]

@@ -24,18 +24,46 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 S_TIME_CLIENTS = 8
 NO_TLS = "skipped (proxyd has no TLS yet)"
 
-# key: (title, unit, better, listener, path, tool)
+# key: (title, unit, better, listener, path, tool, client TLS profile)
+# The proxies offer TLS 1.2 and 1.3 alike; the client picks the version, suite and signature scheme through an
+# OpenSSL configuration of its own (PROFILES, passed as OPENSSL_CONF to wrk, s_time and the probes), so every proxy
+# runs one configuration and every row pins exactly what is negotiated.
 THROUGHPUT = {
-    "plain": ("plain HTTP keep-alive, 100 B", "req/s", "higher", "plain", "/size/100", "wrk"),
-    "tls": ("TLS to the client, keep-alive, 100 B", "req/s", "higher", "tls", "/size/100", "wrk"),
-    "tls2": ("TLS both ways (https upstream), 100 B", "req/s", "higher", "tls2", "/size/100", "wrk"),
-    "handshake": ("full TLS handshakes (openssl s_time -new)", "conn/s", "higher", "tls", "/size/100", "s_time-new"),
-    "resume": ("resumed TLS handshakes (openssl s_time -reuse)", "conn/s", "higher", "tls", "/size/100", "s_time"),
-    "plain64k": ("64 KiB body, plain keep-alive", "req/s", "higher", "plain", "/size/65536", "wrk"),
-    "tls64k": ("64 KiB body, TLS keep-alive", "req/s", "higher", "tls", "/size/65536", "wrk"),
+    "plain": ("plain HTTP keep-alive, 100 B", "req/s", "higher", "plain", "/size/100", "wrk", None),
+    "tls": ("TLS 1.2 to the client, keep-alive, 100 B", "req/s", "higher", "tls", "/size/100", "wrk", "tls12"),
+    "tls13": ("TLS 1.3 to the client, keep-alive, 100 B", "req/s", "higher", "tls", "/size/100", "wrk", "tls13"),
+    "tls2": ("TLS 1.3 both ways (TLS 1.3 upstream), 100 B", "req/s", "higher", "tls2", "/size/100", "wrk", "tls13"),
+    "handshake": ("full TLS 1.2 handshakes, RSA-2048 (s_time -new)", "conn/s", "higher", "tls", "/size/100",
+                  "s_time-new", "tls12"),
+    "handshake_ec": ("full TLS 1.2 handshakes, ECDSA P-256 (s_time -new)", "conn/s", "higher", "ecdsa", "/size/100",
+                     "s_time-new", "tls12-ec"),
+    "handshake13": ("full TLS 1.3 handshakes, RSA-2048 (s_time -new)", "conn/s", "higher", "tls", "/size/100",
+                    "s_time-new", "tls13"),
+    "handshake13_ec": ("full TLS 1.3 handshakes, ECDSA P-256 (s_time -new)", "conn/s", "higher", "ecdsa",
+                       "/size/100", "s_time-new", "tls13-ec"),
+    "resume": ("resumed TLS 1.2 handshakes (s_time -reuse)", "conn/s", "higher", "tls", "/size/100", "s_time",
+               "tls12"),
+    "resume13": ("resumed TLS 1.3 handshakes (s_time -reuse)", "conn/s", "higher", "tls", "/size/100", "s_time",
+                 "tls13"),
+    "guarded": ("plain keep-alive, 100 B, allow/deny + limit_conn + limit_req (+ proxyd's auth_guard) on", "req/s",
+                "higher", "guarded", "/size/100", "wrk", None),
+    "plain64k": ("64 KiB body, plain keep-alive", "req/s", "higher", "plain", "/size/65536", "wrk", None),
+    "tls64k": ("64 KiB body, TLS 1.3 keep-alive", "req/s", "higher", "tls", "/size/65536", "wrk", "tls13"),
 }
+# Client-side OpenSSL settings per profile (system_default section: applies to every SSL_CTX the tool makes).
+# X25519 first (P-256 listed too: in TLS 1.2 the client's groups also bound the ECDSA certificate's curve, RFC 8422);
+# AES-128-GCM; RSA in TLS 1.3 is RSA-PSS by the protocol.
+PROFILES = {
+    "tls12": "MinProtocol = TLSv1.2\nMaxProtocol = TLSv1.2\nCipherString = ECDHE-RSA-AES128-GCM-SHA256\n",
+    "tls12-ec": "MinProtocol = TLSv1.2\nMaxProtocol = TLSv1.2\nCipherString = ECDHE-ECDSA-AES128-GCM-SHA256\n",
+    "tls13": "MinProtocol = TLSv1.3\nMaxProtocol = TLSv1.3\nCiphersuites = TLS_AES_128_GCM_SHA256\n"
+             "SignatureAlgorithms = rsa_pss_rsae_sha256:ecdsa_secp256r1_sha256\n",
+    "tls13-ec": "MinProtocol = TLSv1.3\nMaxProtocol = TLSv1.3\nCiphersuites = TLS_AES_128_GCM_SHA256\n"
+                "SignatureAlgorithms = ecdsa_secp256r1_sha256\n",
+}
+PROFILE_VERSION = {"tls12": "TLSv1.2", "tls12-ec": "TLSv1.2", "tls13": "TLSv1.3", "tls13-ec": "TLSv1.3"}
 OTHER = ["mem", "cost"]
-CPU_ROWS = ("plain", "tls", "tls2")  # throughput scenarios whose proxy CPU time per request is reported
+CPU_ROWS = ("plain", "guarded", "tls", "tls13", "tls2")  # throughput scenarios whose proxy CPU time per request is reported
 ALL = list(THROUGHPUT) + OTHER
 
 
@@ -70,8 +98,10 @@ class Bench:
         os.makedirs(os.path.join(self.raw, "conf"), exist_ok=True)
         self.rawlog = open(os.path.join(self.raw, "tools.log"), "w")
         self.ports = {k: procs.free_port() for k in ("ORIGIN", "TERM")}
-        self.listen = {p: {k: procs.free_port() for k in ("plain", "tls", "tls2")} for p in PROXIES}
+        self.listen = {p: {k: procs.free_port() for k in ("plain", "guarded", "tls", "tls2", "ecdsa")}
+                       for p in PROXIES}
         self.proxyd_tls = False
+        self.unsupported = set()  # (proxy, "TLSv1.x") a proxy refused in the start-up checks
         self.procs = {}
         self.rows = {}  # scenario key -> report.Row
         self.commands = {}  # what was run, for the report
@@ -92,22 +122,41 @@ class Bench:
             f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
         self.sh(["openssl", "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
                  "-out", "leaf.pem", "-days", "7", "-extfile", "leaf.ext"])
-        with open(os.path.join(self.dir, "leaf-bundle.pem"), "w") as out:
-            for name in ("leaf.pem", "leaf.key"):
-                with open(os.path.join(self.dir, name)) as f:
-                    out.write(f.read())
+        # The same names on an ECDSA P-256 key, for the ECDSA handshake rows (its own listener on every proxy, so
+        # no proxy's certificate selection is measured, only the signature).
+        self.sh(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                 "leaf-ec.key", "-out", "leaf-ec.csr", "-subj", "/CN=localhost"])
+        self.sh(["openssl", "x509", "-req", "-in", "leaf-ec.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-out", "leaf-ec.pem", "-days", "7", "-extfile", "leaf.ext"])
+        for bundle, parts in (("leaf-bundle.pem", ("leaf.pem", "leaf.key")),
+                              ("leaf-ec-bundle.pem", ("leaf-ec.pem", "leaf-ec.key"))):
+            with open(os.path.join(self.dir, bundle), "w") as out:
+                for name in parts:
+                    with open(os.path.join(self.dir, name)) as f:
+                        out.write(f.read())
+        for name, settings in PROFILES.items():
+            with open(os.path.join(self.dir, f"openssl-{name}.cnf"), "w") as f:
+                f.write("openssl_conf = conf\n[conf]\nssl_conf = ssl\n[ssl]\nsystem_default = client\n[client]\n"
+                        "Groups = X25519:P-256\n" + settings)
+            shutil.copy(os.path.join(self.dir, f"openssl-{name}.cnf"), os.path.join(self.raw, "conf"))
+
+    def client_env(self, profile):
+        """The environment of a client tool for a TLS profile (None: the tool's own defaults)."""
+        env = dict(os.environ)
+        if profile:
+            env["OPENSSL_CONF"] = os.path.join(self.dir, f"openssl-{profile}.cnf")
+        return env
 
     def fields(self, proxy):
         f = {"DIR": self.dir, "ORIGIN_PORT": self.ports["ORIGIN"], "TERM_PORT": self.ports["TERM"]}
         if proxy:
             f.update({"PLAIN_PORT": self.listen[proxy]["plain"], "TLS_PORT": self.listen[proxy]["tls"],
-                      "TLS2_PORT": self.listen[proxy]["tls2"]})
+                      "TLS2_PORT": self.listen[proxy]["tls2"], "ECDSA_PORT": self.listen[proxy]["ecdsa"],
+                      "GUARD_PORT": self.listen[proxy]["guarded"]})
         return f
 
     def render_proxyd(self, with_tls):
         f = self.fields("proxyd")
-        f["TLS_GLOBAL"] = ("tls_protocols = TLSv1.2\ntls_ciphers = TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256"
-                           if with_tls else "")
         dest = os.path.join(self.dir, "proxyd.ini")
         procs.render(os.path.join(CONF, "proxyd.ini.in"), dest, f)
         if with_tls:
@@ -149,8 +198,9 @@ class Bench:
                                  "taskset -c 0 " + " ".join(argv))
         return p
 
-    def check(self, proxy, listener, path, want_len):
-        status, length, cipher = procs.probe(self.listen[proxy][listener], path, listener != "plain")
+    def check(self, proxy, listener, path, want_len, version=None):
+        tls = listener not in ("plain", "guarded")
+        status, length, cipher = procs.probe(self.listen[proxy][listener], path, tls, version=version)
         if status != 200 or length != want_len:
             raise RuntimeError(f"{proxy} {listener} {path}: status {status}, {length} bytes (want 200, {want_len})")
         return cipher
@@ -195,8 +245,8 @@ class Bench:
 
     # ---- throughput ------------------------------------------------------------------------------------------
     def load_cmd(self, key, proxy):
-        title, unit, better, listener, path, tool = THROUGHPUT[key]
-        scheme = "http" if listener == "plain" else "https"
+        title, unit, better, listener, path, tool, profile = THROUGHPUT[key]
+        scheme = "http" if listener in ("plain", "guarded") else "https"
         url = f"{scheme}://127.0.0.1:{self.listen[proxy][listener]}{path}"
         d = self.a.duration
         if tool == "wrk":
@@ -206,18 +256,18 @@ class Bench:
 
     def measure(self, key, proxy, round_no):
         """One timed run against a proxy: returns (value, proxy CPU %, error note or '')."""
-        tool = THROUGHPUT[key][5]
-        cmd = self.load_cmd(key, proxy)
+        tool, profile = THROUGHPUT[key][5:7]
+        cmd, env = self.load_cmd(key, proxy), self.client_env(profile)
         pid = self.procs[proxy].pid
         t0, c0, l0 = time.monotonic(), procs.cpu_ticks(pid), procs.cpu_busy(LOAD_CPU)
         if tool.startswith("s_time"):
             # s_time clients side by side: one sequential client would leave the proxy idle between handshakes
-            ps = [subprocess.Popen(["taskset", "-c", str(LOAD_CPU)] + cmd, stdout=subprocess.PIPE,
+            ps = [subprocess.Popen(["taskset", "-c", str(LOAD_CPU)] + cmd, stdout=subprocess.PIPE, env=env,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL) for _ in range(S_TIME_CLIENTS)]
             outs = [p.communicate(timeout=self.a.duration + 60)[0].decode(errors="replace") for p in ps]
             out = "\n".join(outs)
         else:
-            out = procs.run(cmd, timeout=self.a.duration + 60, cpu=LOAD_CPU)
+            out = procs.run(cmd, timeout=self.a.duration + 60, cpu=LOAD_CPU, env=env)
         dt, c1, l1 = time.monotonic() - t0, procs.cpu_ticks(pid), procs.cpu_busy(LOAD_CPU)
         self.load_cpu[(key, proxy)].append(100.0 * (l1[0] - l0[0]) / max(1, l1[1] - l0[1]))
         user, system = (c1[0] - c0[0]) / CLK_TCK, (c1[1] - c0[1]) / CLK_TCK
@@ -226,7 +276,8 @@ class Bench:
         if key in CPU_ROWS and total:
             self.cpu_per_request(key, proxy, user, system, int(total.group(1)))
         self.rawlog.write(f"=== {key} {proxy} round {round_no}: {' '.join(cmd)}\n{out}\n")
-        shown = " ".join(["taskset", "-c", "1"] + cmd).replace(str(self.listen[proxy][THROUGHPUT[key][3]]), "PORT")
+        shown = " ".join((["OPENSSL_CONF=openssl-" + profile + ".cnf"] if profile else []) + ["taskset", "-c", "1"]
+                         + cmd).replace(str(self.listen[proxy][THROUGHPUT[key][3]]), "PORT")
         self.commands.setdefault(key, shown + (f"  (x{S_TIME_CLIENTS} in parallel)" if tool.startswith("s_time")
                                                else ""))
         if tool.startswith("s_time"):
@@ -285,17 +336,29 @@ class Bench:
         for proxy in PROXIES:
             self.procs[proxy] = self.start_proxy(proxy)
             self.check(proxy, "plain", "/size/100", 100)
+            self.check(proxy, "guarded", "/size/100", 100)
             if self.has_tls(proxy):
-                cipher = self.check(proxy, "tls", "/size/100", 100)
+                for version in ("TLSv1.2", "TLSv1.3"):
+                    for listener in ("tls", "ecdsa"):
+                        try:
+                            cipher = self.check(proxy, listener, "/size/100", 100, version)
+                        except (OSError, RuntimeError) as e:
+                            self.unsupported.add((proxy, version))
+                            self.notes.append(f"{proxy} {listener} listener refuses a {version} client: {e}")
+                            continue
+                        self.notes.append(f"{proxy} {listener} listener negotiates {cipher} with a {version} client")
                 self.check(proxy, "tls2", "/size/65536", 65536)
-                self.notes.append(f"{proxy} negotiates {cipher} with the client")
         for key in keys:
             title, unit, better = THROUGHPUT[key][:3]
             row = self.rows[key] = report.Row(key, title, unit, better)
             for r in range(1, self.a.rounds + 1):
                 for proxy in PROXIES:
-                    if THROUGHPUT[key][3] != "plain" and not self.has_tls(proxy):
+                    if THROUGHPUT[key][3] not in ("plain", "guarded") and not self.has_tls(proxy):
                         row.skip[proxy] = NO_TLS
+                        continue
+                    version = PROFILE_VERSION.get(THROUGHPUT[key][6])
+                    if (proxy, version) in self.unsupported:
+                        row.skip[proxy] = f"no {version}"
                         continue
                     try:
                         value, note, cpu = self.measure(key, proxy, r)
@@ -311,6 +374,7 @@ class Bench:
 
     # ---- idle memory and cost per request: fresh processes ---------------------------------------------------
     def idle_memory(self, proxy, tls):
+        """tls: None (plain), "1.2" or "1.3"."""
         listener = "tls" if tls else "plain"
         p = self.start_proxy(proxy)
         try:
@@ -321,7 +385,7 @@ class Bench:
             time.sleep(0.5)
             before = procs.rss_bytes(p.pid)
             cmd = [sys.executable, os.path.join(BENCH, "lib", "idle_conns.py"), "--port",
-                   str(self.listen[proxy][listener]), "--count", str(self.a.idle)] + (["--tls"] if tls else [])
+                   str(self.listen[proxy][listener]), "--count", str(self.a.idle)] + (["--tls", tls] if tls else [])
             self.commands.setdefault("mem", "taskset -c 1 " + " ".join(cmd).replace(
                 str(self.listen[proxy][listener]), "PORT") + "  (then VmRSS of the proxy before/after)")
             h = subprocess.Popen(["taskset", "-c", str(LOAD_CPU)] + cmd, stdin=subprocess.PIPE,
@@ -348,12 +412,16 @@ class Bench:
             p.stop()
 
     def run_memory(self):
-        rows = [("mem_plain", False, "idle keep-alive memory, plain"), ("mem_tls", True, "idle keep-alive memory, TLS")]
+        rows = [("mem_plain", None, "idle keep-alive memory, plain"), ("mem_tls", "1.2", "idle keep-alive memory, TLS 1.2"),
+                ("mem_tls13", "1.3", "idle keep-alive memory, TLS 1.3")]
         for key, tls, title in rows:
             row = self.rows[key] = report.Row(key, f"{title} ({self.a.idle} conns)", "B/conn", "lower")
             for proxy in PROXIES:
                 if tls and not self.has_tls(proxy):
                     row.skip[proxy] = NO_TLS
+                    continue
+                if tls and (proxy, "TLSv" + tls) in self.unsupported:
+                    row.skip[proxy] = "no TLSv" + tls
                     continue
                 try:
                     v, note = self.idle_memory(proxy, tls)

@@ -3,6 +3,8 @@
 # -f) over N keep-alive "GET /size/100" requests on one connection, workers = 1, against bench/origin. Repeatable
 # whatever else the machine does, so two builds compare exactly (A/B of a change).
 # Usage: bench/lib/count_one.py PROXYD ORIGIN callgrind|strace N
+# PX_COUNT_SERVER: more [server] lines (features to switch on, e.g. "limit_req = 100000r/s burst=1000 nodelay");
+# PX_COUNT_HEADERS: more request fields, CRLF-terminated (e.g. "Authorization: Basic Ym9iOng=\r\n").
 import os, re, signal, socket, subprocess, sys, tempfile, time
 binary, origin, mode, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 d = tempfile.mkdtemp(prefix="pxcount-")
@@ -20,7 +22,7 @@ server = 127.0.0.1:{oport}
 [server s]
 listen = 127.0.0.1:{pport}
 proxy_pass = o
-"""
+""" + os.environ.get("PX_COUNT_SERVER", "").replace("\\n", "\n") + "\n"
 open(d + "/p.ini", "w").write(conf)
 argv = [binary, "-c", d + "/p.ini"]
 if mode == "callgrind":
@@ -35,7 +37,8 @@ if mode == "strace":
     st = subprocess.Popen(["strace", "-c", "-f", "-p", str(pp.pid), "-o", d + "/strace.txt"], stderr=subprocess.DEVNULL)
     time.sleep(1.0)
 c = socket.create_connection(("127.0.0.1", pport))
-req = b"GET /size/100 HTTP/1.1\r\nHost: h\r\n\r\n"
+extra = os.environ.get("PX_COUNT_HEADERS", "").replace("\\r\\n", "\r\n").encode()
+req = b"GET /size/100 HTTP/1.1\r\nHost: h\r\n" + extra + b"\r\n"
 for i in range(n):
     c.sendall(req)
     buf = b""

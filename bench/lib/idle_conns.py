@@ -56,9 +56,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--count", type=int, required=True)
-    ap.add_argument("--tls", action="store_true")
+    ap.add_argument("--tls", choices=["1.2", "1.3"], help="TLS version (default: plain)")
     ap.add_argument("--path", default="/size/100")
-    ap.add_argument("--tls-max", choices=["1.2", "1.3"], help="highest TLS version offered (default: 1.3)")
     args = ap.parse_args()
 
     ctx = None
@@ -66,8 +65,8 @@ def main():
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-        if args.tls_max == "1.2":
-            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        v = ssl.TLSVersion.TLSv1_2 if args.tls == "1.2" else ssl.TLSVersion.TLSv1_3
+        ctx.minimum_version = ctx.maximum_version = v
     socks = []
     try:
         for _ in range(args.count):

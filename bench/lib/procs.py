@@ -133,17 +133,20 @@ def rss_bytes(pid):
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
-def https_context():
+def https_context(version=None):
+    """A client context that verifies nothing; version "TLSv1.2" or "TLSv1.3" pins the protocol."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
+    if version:
+        ctx.minimum_version = ctx.maximum_version = getattr(ssl.TLSVersion, version.replace(".", "_"))
     return ctx
 
 
-def probe(port, path, tls, timeout=5):
+def probe(port, path, tls, timeout=5, version=None):
     """One GET; returns (status, body length, cipher or None) or raises OSError."""
     if tls:
-        c = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=https_context())
+        c = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=https_context(version))
     else:
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
@@ -156,11 +159,11 @@ def probe(port, path, tls, timeout=5):
         c.close()
 
 
-def run(cmd, timeout, cpu=None):
+def run(cmd, timeout, cpu=None, env=None):
     """Runs a load tool to completion (pinned when cpu is given); returns its combined output."""
     full = (["taskset", "-c", str(cpu)] if cpu is not None else []) + cmd
     r = subprocess.run(full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       timeout=timeout)
+                       timeout=timeout, env=env)
     out = r.stdout.decode(errors="replace")
     if r.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited with {r.returncode}: {out[-400:]}")

@@ -13,11 +13,18 @@ PROXIES = ["proxyd", "nginx", "haproxy"]
 GOALS = {
     "plain": ("≥ 1.3× nginx", lambda r, v: r >= 1.3),
     "tls": ("≥ 1.1× nginx", lambda r, v: r >= 1.1),
+    "guarded": ("within 5% of proxyd's plain row (issue 17)", None),
+    "tls13": ("≥ 1.1× nginx", lambda r, v: r >= 1.1),
     "tls2": ("≥ 1.1× nginx", lambda r, v: r >= 1.1),
     "handshake": ("close to nginx", None),
+    "handshake_ec": ("close to nginx", None),
+    "handshake13": ("close to nginx", None),
+    "handshake13_ec": ("close to nginx", None),
     "resume": ("≥ 1.0× nginx", lambda r, v: r >= 1.0),
+    "resume13": ("≥ 1.0× nginx", lambda r, v: r >= 1.0),
     "mem_plain": ("≤ 1 KiB/conn", lambda r, v: v <= 1024),
     "mem_tls": ("≤ 4 KiB/conn", lambda r, v: v <= 4096),
+    "mem_tls13": ("≤ 4 KiB/conn", lambda r, v: v <= 4096),
     "syscalls": ("≤ 5/req", lambda r, v: v <= 5),
     "instructions": ("≤ 0.5× nginx", lambda r, v: r <= 0.5),
 }
@@ -118,7 +125,7 @@ def limits(rows_by_key, load_cpu):
     """Why a rate ratio is what it is: who was saturated, and the best ratio proxyd could reach with no user-space
     work at all (its kernel time per request against nginx's whole CPU time per request)."""
     out = []
-    for key in ("plain", "tls", "tls2"):
+    for key in ("plain", "tls", "tls13", "tls2"):
         row, u, k = (rows_by_key.get(x) for x in (key, f"cpu_user_{key}", f"cpu_sys_{key}"))
         if not row or not u or not k or None in (u.median("proxyd"), k.median("proxyd"), u.median("nginx"),
                                                   k.median("nginx")):
@@ -133,6 +140,26 @@ def limits(rows_by_key, load_cpu):
                    f"per proxy CPU-second proxyd "
                    f"does {fmt(eff)}× nginx's requests. Kernel share of proxyd's time {100 * pk / (pu + pk):.0f}%: "
                    f"with no user-space work at all proxyd would reach at most {fmt((nu + nk) / pk)}× nginx here.")
+    return out
+
+
+def defence_cost(rows_by_key):
+    """The "guarded" row against the "plain" row, per proxy: what allow/deny and the per-client limits cost."""
+    g, pl = rows_by_key.get("guarded"), rows_by_key.get("plain")
+    if not g or not pl:
+        return []
+    out = []
+    for p in PROXIES:
+        a, b = g.median(p), pl.median(p)
+        ug, up = rows_by_key.get("cpu_user_guarded"), rows_by_key.get("cpu_user_plain")
+        kg, kp = rows_by_key.get("cpu_sys_guarded"), rows_by_key.get("cpu_sys_plain")
+        if a is None or not b:
+            continue
+        line = f"- **{p}**: guarded {fmt(a)} req/s = {a / b:.3f}× its plain row"
+        if ug and up and kg and kp and None not in (ug.median(p), up.median(p), kg.median(p), kp.median(p)):
+            line += (f"; CPU per request {fmt(ug.median(p) + kg.median(p))} ns against "
+                     f"{fmt(up.median(p) + kp.median(p))} ns")
+        out.append(line)
     return out
 
 
@@ -165,7 +192,7 @@ def versions(build):
 
 def table(rows):
     out = ["| scenario | unit | proxyd | nginx | haproxy | spread min–max (p / n / h) | proxyd/nginx | proxyd/haproxy "
-           "| proxy CPU (p / n / h) | per CPU-s p/n, p/h | goal (issue 9) |",
+           "| proxy CPU (p / n / h) | per CPU-s p/n, p/h | goal (issues 9, 16) |",
            "|---|---|---:|---:|---:|---|---:|---:|---|---|---|"]
     for row in rows:
         rn, rh = row.ratio("nginx"), row.ratio("haproxy")
@@ -196,8 +223,9 @@ def chart(args, rows):
 
 
 def write(args, rows_by_key, commands, notes, elapsed, build, load_cpu):
-    order = ["plain", "tls", "tls2", "handshake", "resume", "plain64k", "tls64k", "mem_plain", "mem_tls", "syscalls",
-             "instructions"] + [f"cpu_{part}_{key}" for key in ("plain", "tls", "tls2") for part in ("user", "sys")]
+    order = ["plain", "guarded", "tls", "tls13", "tls2", "handshake", "handshake_ec", "handshake13", "handshake13_ec", "resume",
+             "resume13", "plain64k", "tls64k", "mem_plain", "mem_tls", "mem_tls13", "syscalls", "instructions"] + [
+        f"cpu_{part}_{key}" for key in ("plain", "guarded", "tls", "tls13", "tls2") for part in ("user", "sys")]
     rows = [rows_by_key[k] for k in order if k in rows_by_key]
     v = versions(build)
     chart_err = chart(args, rows)
@@ -215,6 +243,9 @@ def write(args, rows_by_key, commands, notes, elapsed, build, load_cpu):
     why = limits(rows_by_key, load_cpu)
     if why:
         md += ["## What limits the ratios", ""] + why + [""]
+    cost = defence_cost(rows_by_key)
+    if cost:
+        md += ["## What the edge defences cost (guarded ÷ plain, same proxy)", ""] + cost + [""]
     md += ["## Notes", ""]
     for n in notes:
         md.append(f"- {n}")

@@ -1,5 +1,8 @@
 /* origin /ntlm: an emulation of IIS Windows authentication with the NTLM provider, connection-based like the
- * real one: the challenge belongs to the connection it was sent on, and an authenticated connection stays so. */
+ * real one: the challenge belongs to the connection it was sent on, and an authenticated connection stays so.
+ * The known users of auth.c are verified as a domain controller would (NTLMv2); any other user passes when its
+ * NT response begins with the challenge (the tests that build their own messages). */
+#include "auth.h"
 #include "codec.h"
 #include "origin.h"
 
@@ -7,8 +10,9 @@
 #include <string.h>
 #include <time.h>
 
-#define NTLM_MAX_BLOB 1024
+#define NTLM_MAX_BLOB 2048
 #define NTLM_TYPE2_LEN 56
+#define NTLM_TYPE2_MAX 160
 #define NTLM_TYPE3_MIN 64
 #define NTLM_FLAG_UNICODE 0x00000001u
 #define NTLM_TYPE2_FLAGS 0xE2898215u /* unicode, NTLM, always sign, extended session security, target info... */
@@ -59,33 +63,101 @@ static long auth_blob(const http_request *req, unsigned char *buf, int *negotiat
     return n;
 }
 
-/* The CHALLENGE_MESSAGE (type 2) for c's current challenge, base64 after "Scheme ". */
-static void write_type2(conn *c, int negotiate, char *out, size_t cap)
+static void put_le16(unsigned char *p, size_t v)
 {
-    unsigned char m[NTLM_TYPE2_LEN] = {0};
-    memcpy(m, signature, 8);
-    put_le32(m + 8, 2);
-    put_le32(m + 16, NTLM_TYPE2_LEN); /* empty TargetName at the end of the message */
-    put_le32(m + 20, NTLM_TYPE2_FLAGS);
-    memcpy(m + 24, c->ntlm_challenge, 8);
-    put_le32(m + 44, NTLM_TYPE2_LEN); /* empty TargetInfo */
-    size_t k = (size_t)snprintf(out, cap, "%s ", negotiate ? "Negotiate" : "NTLM");
-    (void)codec_b64_encode(m, sizeof m, out + k, cap - k);
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
 }
 
-/* Checks an AUTHENTICATE_MESSAGE (type 3) against c's challenge and copies the user name. The emulation stands
- * in for the NTLMv2 HMAC: the NT response must begin with this connection's 8-byte server challenge. */
+/* ASCII text as UTF-16LE at p. Returns the bytes written. */
+static size_t put_utf16(unsigned char *p, const char *text)
+{
+    size_t i = 0;
+    for (; text[i]; i++) {
+        p[2 * i] = (unsigned char)text[i];
+        p[2 * i + 1] = 0;
+    }
+    return 2 * i;
+}
+
+/* Appends an AV pair (id, text) at m + *n. */
+static void av_pair(unsigned char *m, size_t *n, unsigned id, const char *text)
+{
+    size_t len = put_utf16(m + *n + 4, text);
+    put_le16(m + *n, id);
+    put_le16(m + *n + 2, len);
+    *n += 4 + len;
+}
+
+/* The CHALLENGE_MESSAGE (type 2) for c's current challenge, base64 after "Scheme ": domain CONTOSO, and a
+ * TargetInfo as a domain controller's, so that clients answer with NTLMv2 (curl does only then). */
+static void write_type2(conn *c, int negotiate, char *out, size_t cap)
+{
+    unsigned char m[NTLM_TYPE2_MAX] = {0};
+    size_t n = NTLM_TYPE2_LEN;
+    memcpy(m, signature, 8);
+    put_le32(m + 8, 2);
+    size_t tl = put_utf16(m + n, "CONTOSO"); /* TargetName */
+    put_le16(m + 12, tl);
+    put_le16(m + 14, tl);
+    put_le32(m + 16, (uint32_t)n);
+    n += tl;
+    put_le32(m + 20, NTLM_TYPE2_FLAGS);
+    memcpy(m + 24, c->ntlm_challenge, 8);
+    size_t info = n;
+    av_pair(m, &n, 2, "CONTOSO"); /* MsvAvNbDomainName */
+    av_pair(m, &n, 1, "ORIGIN");  /* MsvAvNbComputerName */
+    av_pair(m, &n, 0, "");        /* MsvAvEOL */
+    put_le16(m + 40, n - info);
+    put_le16(m + 42, n - info);
+    put_le32(m + 44, (uint32_t)info);
+    size_t k = (size_t)snprintf(out, cap, "%s ", negotiate ? "Negotiate" : "NTLM");
+    (void)codec_b64_encode(m, n, out + k, cap - k);
+}
+
+/* The domain field of a type 3 as UTF-16LE into out (OEM bytes widened). Returns its length, or -1. */
+static long domain16(const unsigned char *m, size_t n, int unicode, unsigned char *out, size_t cap)
+{
+    uint32_t len = m[28] | (uint32_t)m[29] << 8, off = le32(m + 32);
+    if (off > n || n - off < len || (unicode ? len : 2 * len) > cap)
+        return -1;
+    if (unicode) {
+        memcpy(out, m + off, len);
+        return len;
+    }
+    for (uint32_t i = 0; i < len; i++) {
+        out[2 * i] = m[off + i];
+        out[2 * i + 1] = 0;
+    }
+    return 2 * (long)len;
+}
+
+/* A known user's NT response, checked as NTLMv2 against c's challenge. */
+static int known_user_ok(conn *c, const unsigned char *m, size_t n, int unicode, const char *password)
+{
+    uint32_t nt_len = m[20] | (uint32_t)m[21] << 8, nt_off = le32(m + 24);
+    unsigned char user[2 * sizeof c->ntlm_user], dom[256];
+    size_t ul = 0;
+    for (size_t i = 0; c->ntlm_user[i]; i++) { /* the name exactly as sent (ASCII, checked by the caller) */
+        user[ul++] = (unsigned char)c->ntlm_user[i];
+        user[ul++] = 0;
+    }
+    long dl = domain16(m, n, unicode, dom, sizeof dom);
+    return dl >= 0 && auth_ntlmv2_ok(password, user, ul, dom, (size_t)dl, c->ntlm_challenge, m + nt_off, nt_len);
+}
+
+/* Checks an AUTHENTICATE_MESSAGE (type 3) against c's challenge and copies the user name; every one is counted as
+ * a login attempt. A known user's NTLMv2 response is verified; for any other user the emulation stands in for the
+ * HMAC: the NT response must begin with this connection's 8-byte server challenge. */
 static int check_type3(conn *c, const unsigned char *m, size_t n)
 {
     uint32_t nt_len = m[20] | (uint32_t)m[21] << 8, nt_off = le32(m + 24);
     uint32_t user_len = m[36] | (uint32_t)m[37] << 8, user_off = le32(m + 40);
-    int unicode = (le32(m + 60) & NTLM_FLAG_UNICODE) != 0;
+    int unicode = n >= NTLM_TYPE3_MIN && (le32(m + 60) & NTLM_FLAG_UNICODE) != 0;
     size_t k = 0;
     if (n < NTLM_TYPE3_MIN || nt_len < 24 || nt_off > n || n - nt_off < nt_len)
         return -1;
     if (user_len == 0 || user_off > n || n - user_off < user_len || (unicode && user_len % 2))
-        return -1;
-    if (memcmp(m + nt_off, c->ntlm_challenge, 8) != 0)
         return -1;
     for (uint32_t i = 0; i < user_len; i += unicode ? 2 : 1) {
         unsigned char ch = m[user_off + i];
@@ -94,7 +166,11 @@ static int check_type3(conn *c, const unsigned char *m, size_t n)
         c->ntlm_user[k++] = (char)ch;
     }
     c->ntlm_user[k] = 0;
-    return 0;
+    auth_count_attempt(c->ntlm_user);
+    const char *password = auth_password(c->ntlm_user);
+    if (password)
+        return known_user_ok(c, m, n, unicode, password) ? 0 : -1;
+    return memcmp(m + nt_off, c->ntlm_challenge, 8) == 0 ? 0 : -1;
 }
 
 void ntlm_step(conn *c, const http_request *req, ntlm_reply *r)
@@ -111,7 +187,7 @@ void ntlm_step(conn *c, const http_request *req, ntlm_reply *r)
         c->ntlm_state = NTLM_CHALLENGED;
         new_challenge(c->ntlm_challenge);
         write_type2(c, negotiate, r->challenge, sizeof r->challenge);
-    } else if (type == 3 && c->ntlm_state == NTLM_CHALLENGED && check_type3(c, blob, (size_t)n) == 0) {
+    } else if (type == 3 && check_type3(c, blob, (size_t)n) == 0 && c->ntlm_state == NTLM_CHALLENGED) {
         c->ntlm_state = NTLM_AUTHED;
         r->status = 200;
     } else {

@@ -117,6 +117,8 @@ typedef enum route_kind {
     ROUTE_CLOSE,
     ROUTE_TYPE,
     ROUTE_NTLM,
+    ROUTE_BASIC,
+    ROUTE_ATTEMPTS,
     ROUTE_WS,
     ROUTE_NOT_FOUND,
     ROUTE_BAD, /* malformed number, status or query: 400 */
@@ -162,7 +164,7 @@ void conn_free_all(origin_worker *w);
 /* What the /ntlm route answers (ntlm.c). */
 typedef struct ntlm_reply {
     int status;          /* 200, or 401 */
-    char challenge[128]; /* 401 with a type 2 message: the WWW-Authenticate value; else empty (offer both schemes) */
+    char challenge[256]; /* 401 with a type 2 message: the WWW-Authenticate value; else empty (offer both schemes) */
     char body[64];
 } ntlm_reply;
 

@@ -1,9 +1,12 @@
 /* origin endpoints: maps a request head to a route_plan, then writes the response head and inline body.
  * Owns the static body patterns, query parsing and percent-decoding; knows nothing about sockets. */
+#include "auth.h"
+#include "codec.h"
 #include "origin.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define PATTERN_SIZE 16380 /* a multiple of the sentence length, so the text wraps seamlessly */
 #define INLINE_MAX 4096    /* bodies up to this size are copied into the output block */
@@ -146,6 +149,10 @@ static void plan_path(http_slice path, route_plan *p)
         p->kind = ROUTE_HEADER;
     } else if (slice_is(path, "/ntlm")) {
         p->kind = ROUTE_NTLM;
+    } else if (slice_is(path, "/basic")) {
+        p->kind = ROUTE_BASIC;
+    } else if (slice_is(path, "/auth/attempts")) {
+        p->kind = ROUTE_ATTEMPTS;
     } else if (slice_is(path, "/ws")) {
         p->kind = ROUTE_WS;
     } else if (slice_is(path, "/close")) {
@@ -463,6 +470,49 @@ static void write_ntlm(http_writer *wr, conn *c, const http_request *req, int he
         http_write_str(wr, r.body);
 }
 
+/* /basic: 200 for a known user's Basic credentials, else 401 with a Basic challenge; each attempt counted. */
+static void write_basic(http_writer *wr, conn *c, const http_request *req, int head_only)
+{
+    char cred[512], body[96];
+    int status = 401;
+    long i = http_find_field(req->fields, req->nfields, "Authorization", 0);
+    http_slice v = i >= 0 ? req->fields[i].value : http_slice_of("", 0);
+    long n = v.len > 6 && strncasecmp(v.base, "Basic ", 6) == 0
+                 ? codec_b64_decode(v.base + 6, v.len - 6, cred, sizeof cred - 1)
+                 : -1;
+    char *colon = n > 0 ? memchr(cred, ':', (size_t)n) : NULL;
+    if (colon) {
+        cred[n] = 0;
+        *colon = 0;
+        auth_count_attempt(cred);
+        if (auth_basic_ok(cred, colon + 1))
+            status = 200;
+        memset(cred, 0, sizeof cred);
+    }
+    int len = snprintf(body, sizeof body, status == 200 ? "authenticated\n" : "401 Unauthorized\n");
+    head_begin(wr, status);
+    if (status == 401)
+        http_write_str(wr, "WWW-Authenticate: Basic realm=\"origin\"\r\n");
+    http_write_str(wr, "Content-Type: text/plain\r\n");
+    write_length(wr, (uint64_t)len);
+    head_end(wr, c, req->minor);
+    if (!head_only)
+        http_write_raw(wr, body, (size_t)len);
+}
+
+/* /auth/attempts: the login attempts (NTLM type 3, Basic) that reached this origin, per user. */
+static void write_attempts(http_writer *wr, conn *c, const http_request *req, int head_only)
+{
+    char body[4096];
+    size_t len = auth_attempts_text(body, sizeof body);
+    head_begin(wr, 200);
+    http_write_str(wr, "Content-Type: text/plain\r\n");
+    write_length(wr, len);
+    head_end(wr, c, req->minor);
+    if (!head_only)
+        http_write_raw(wr, body, len);
+}
+
 /* /ws: 101 and frames from then on, or a refusal that stays ordinary HTTP. */
 static void write_ws(http_writer *wr, conn *c, const http_request *req, int head_only)
 {
@@ -536,6 +586,8 @@ static void write_route(http_writer *wr, conn *c, const route_plan *p, const htt
         return;
     }
     case ROUTE_NTLM: write_ntlm(wr, c, req, head_only); return;
+    case ROUTE_BASIC: write_basic(wr, c, req, head_only); return;
+    case ROUTE_ATTEMPTS: write_attempts(wr, c, req, head_only); return;
     case ROUTE_WS: write_ws(wr, c, req, head_only); return;
     case ROUTE_CLOSE:
         c->keep_alive = 0;

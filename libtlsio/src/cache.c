@@ -15,6 +15,7 @@ struct entry {
     int32_t next;    /* next slot in the bucket chain, -1 ends */
     uint16_t blob_len;
     uint8_t id_len;
+    uint8_t ems; /* its full handshake used extended master secret (abort.c: RFC 7627 §5.3) */
     uint8_t id[32];
     unsigned char blob[BLOB_MAX];
 };
@@ -132,6 +133,7 @@ int tlsio__cache_get(void *cache, const unsigned char *id, size_t id_len, mbedtl
     struct shard *sh = &c->shards[(h >> 24) % NSHARDS];
     unsigned char blob[BLOB_MAX];
     size_t blob_len = 0;
+    int ems = 0;
     pthread_mutex_lock(&sh->lock);
     int32_t *link = find(sh, id, id_len, h);
     if (*link >= 0) {
@@ -139,10 +141,11 @@ int tlsio__cache_get(void *cache, const unsigned char *id, size_t id_len, mbedtl
         if (e->expires > now_sec()) {
             blob_len = e->blob_len;
             memcpy(blob, e->blob, blob_len);
+            ems = e->ems;
         }
     }
     pthread_mutex_unlock(&sh->lock);
-    if (blob_len == 0)
+    if (blob_len == 0 || tlsio__ems_refused(ems))
         return 1;
     /* Deserialise outside the lock; the session's id is restored from the blob. */
     return mbedtls_ssl_session_load(session, blob, blob_len) == 0 ? 0 : 1;
@@ -177,6 +180,7 @@ int tlsio__cache_set(void *cache, const unsigned char *id, size_t id_len, const 
     struct entry *e = &sh->slots[slot];
     e->expires = now_sec() + c->timeout;
     e->id_len = (uint8_t)id_len;
+    e->ems = (uint8_t)tlsio__ems_stamp();
     memcpy(e->id, id, id_len);
     e->blob_len = (uint16_t)blob_len;
     memcpy(e->blob, blob, blob_len);

@@ -14,11 +14,17 @@ static int bio_send(void *ctx, const unsigned char *buf, size_t len)
 {
     tlsio_conn *c = ctx;
     ssize_t n;
+    if (c->abort_alert && !c->alert_out) { /* decided during this flight (ems.c): the alert goes instead of it */
+        tlsio__alert_fatal(c, c->abort_alert);
+        return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+    }
     do
         n = send(c->fd, buf, len, MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
-    if (n >= 0)
+    if (n >= 0) {
+        tlsio__out_watch(c, buf, (size_t)n);
         return (int)n;
+    }
     if (errno == EAGAIN || errno == EWOULDBLOCK)
         return MBEDTLS_ERR_SSL_WANT_WRITE;
     c->sys_errno = errno;
@@ -49,6 +55,36 @@ static void look_at_first_bytes(tlsio_conn *c, const unsigned char *p, size_t n)
         c->peer_plain = k == 5 && memcmp(p, "HTTP/", 5) == 0 ? 2 : 1;
 }
 
+_Static_assert(TLSIO__HELLO_MAX <= MBEDTLS_SSL_IN_CONTENT_LEN, "mbedTLS's input buffer must hold the largest hello");
+
+static void precheck_end(tlsio_conn *c)
+{
+    if (c->pre != NULL)
+        tlsio__precheck_free(c->pre);
+    free(c->pre);
+    c->pre = NULL;
+}
+
+/* A server's handshake input goes through the pre-check (hello.c) as mbedTLS receives it: n, or an error once a
+ * check failed (abort_alert then holds the alert the error path sends). */
+static int precheck(tlsio_conn *c, const unsigned char *buf, size_t n)
+{
+    if (!c->is_server || c->handshake_done || n == 0 || c->peer_plain)
+        return (int)n;
+    if (c->pre == NULL) { /* for the handshake only: an idle connection keeps none of it */
+        if ((c->pre = calloc(1, sizeof *c->pre)) == NULL)
+            return MBEDTLS_ERR_SSL_ALLOC_FAILED;
+        c->pre->groups = tlsio__groups; /* policy.c: ends with MBEDTLS_SSL_IANA_TLS_GROUP_NONE */
+        while (tlsio__groups[c->pre->ngroups] != MBEDTLS_SSL_IANA_TLS_GROUP_NONE)
+            c->pre->ngroups++;
+    }
+    int alert = tlsio__precheck_feed(c->pre, buf, n);
+    if (alert == 0)
+        return (int)n;
+    c->abort_alert = (uint8_t)alert;
+    return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+}
+
 /* Serves mbedTLS's exact-size reads from the read-ahead, refilled by one recv() when empty; reads of at least
  * TLSIO__READAHEAD bytes go straight to the caller's buffer. WANT_READ only when the socket itself is empty, so
  * "read until WANT_READ" stays the rule for edge-triggered callers (tlsio_pending counts the read-ahead;
@@ -70,13 +106,13 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
         if (n > 0 && !c->got_bytes)
             look_at_first_bytes(c, direct ? buf : c->ra, (size_t)n);
         if (direct || n == 0)
-            return (int)n; /* 0 is EOF: mbedTLS turns it into MBEDTLS_ERR_SSL_CONN_EOF */
+            return precheck(c, buf, (size_t)n); /* 0 is EOF: mbedTLS turns it into MBEDTLS_ERR_SSL_CONN_EOF */
         c->ra_len = (size_t)n;
     }
     size_t take = c->ra_len - c->ra_off < len ? c->ra_len - c->ra_off : len;
     memcpy(buf, c->ra + c->ra_off, take);
     c->ra_off += take;
-    return (int)take;
+    return precheck(c, buf, take);
 }
 
 static int conn_new(tlsio_conn **out, const mbedtls_ssl_config *conf, int is_server)
@@ -127,6 +163,7 @@ void tlsio_conn_free(tlsio_conn *c)
     if (c == NULL)
         return;
     mbedtls_ssl_free(&c->ssl); /* copes with the buffers released by tlsio_conn_idle() */
+    precheck_end(c);
     free(c->ra);
     free(c->server_name);
     free(c);
@@ -165,6 +202,14 @@ static void verify_text(tlsio_conn *c)
 static int map_error(tlsio_conn *c, int ret)
 {
     char why[128];
+    if (c->abort_alert) {
+        tlsio__alert_fatal(c, c->abort_alert);
+        tlsio__msg(c->err, sizeof c->err, "refused the %s: sent alert %d",
+                   c->pre != NULL && c->pre->hello_done ? "handshake" : "ClientHello", c->abort_alert);
+        return TLSIO_EHANDSHAKE;
+    }
+    if (c->is_server && !c->peer_plain)
+        tlsio__alert_fatal(c, tlsio__alert_for_conn(c, ret)); /* every fatal error sends its alert first */
     if (!c->handshake_done && c->peer_plain && ret != MBEDTLS_ERR_SSL_ALLOC_FAILED) {
         tlsio__msg(c->err, sizeof c->err, "the peer sent plain %s instead of a TLS %s",
                    c->peer_plain == 2 ? "HTTP" : "text", c->is_server ? "ClientHello" : "ServerHello");
@@ -244,7 +289,10 @@ int tlsio_handshake(tlsio_conn *c)
     int ignored = 0;
     while (tlsio__hs_state(&c->ssl) != MBEDTLS_SSL_HANDSHAKE_OVER) {
         c->rd_blocked = 0;
+        tlsio__handshaking = c; /* for the cache and ticket callbacks (ems.c) */
+        c->step_sent = 0;
         int ret = mbedtls_ssl_handshake_step(&c->ssl);
+        tlsio__handshaking = NULL;
         /* A full handshake, TLS 1.2 or 1.3, passes through the server's Certificate; a resumed one skips it. */
         if (tlsio__hs_state(&c->ssl) == MBEDTLS_SSL_SERVER_CERTIFICATE)
             c->full = 1;
@@ -256,6 +304,7 @@ int tlsio_handshake(tlsio_conn *c)
             return tlsio__map(c, ret);
     }
     c->handshake_done = 1;
+    precheck_end(c);
     c->resumed = !c->full;
     tlsio__handshake_over(&c->ssl);
     return TLSIO_OK;
@@ -298,6 +347,7 @@ ssize_t tlsio_read(tlsio_conn *c, void *buf, size_t len)
     int ret, ignored = 0;
     do {
         c->rd_blocked = 0;
+        c->step_sent = 0;
         ret = mbedtls_ssl_read(&c->ssl, buf, len > INT_MAX ? INT_MAX : len);
     } while (retry_read(c, ret, &ignored));
     if (ret == MBEDTLS_ERR_SSL_WANT_READ && !c->rd_blocked)

@@ -17,6 +17,7 @@
 #include <mbedtls/x509_crt.h>
 #include <psa/crypto.h>
 
+#include "hello.h"
 #include "tlsio/tlsio.h"
 
 #if MBEDTLS_VERSION_NUMBER < 0x03060000
@@ -68,11 +69,12 @@ struct tlsio_server_settings {
     size_t ncerts;
     struct tlsio__policy policy;
     unsigned timeout;
-    struct tlsio__cache *cache; /* NULL when disabled */
-    int tickets;                /* nonzero when ticket is set up (random keys rotated by mbedTLS) */
-    mbedtls_ssl_ticket_context ticket;
-    struct tlsio__ticket_keys *ticket_keys; /* key file in use instead of ticket; NULL otherwise */
-    mbedtls_entropy_context entropy;        /* feeds the ticket keys and nonces, used under the ticket mutex */
+    struct tlsio__cache *cache;              /* NULL when disabled */
+    int tickets;                             /* nonzero when ticket is set up (random keys rotated by mbedTLS) */
+    mbedtls_ssl_ticket_context ticket;       /* seals sessions made with extended master secret */
+    mbedtls_ssl_ticket_context ticket_noems; /* and those without (ems.c) */
+    struct tlsio__ticket_keys *ticket_keys;  /* key file in use instead of ticket; NULL otherwise */
+    mbedtls_entropy_context entropy;         /* feeds the ticket keys and nonces, used under the ticket mutex */
     mbedtls_ctr_drbg_context drbg;
 };
 
@@ -120,17 +122,22 @@ struct tlsio_conn {
     int eof;   /* end of stream seen: reads return 0 */
     int fatal; /* latched TLSIO_* error, 0 while healthy */
     int sys_errno;
-    int wpending;               /* the output mbedTLS holds is the caller's own write, to be retried (not an alert) */
-    int cn_queued;              /* close_notify is in the output already */
-    char *server_name;          /* SNI received or sent, NUL-terminated; NULL if none */
-    unsigned char saved_ctr[8]; /* incoming record sequence number kept while idle (it lives in in_buf) */
-    size_t saved_off[12];       /* record pointers kept while idle, as offsets into their buffers */
-    size_t buf_len[2];          /* sizes of the record buffers released while idle (in, out) */
-    unsigned char *ra;          /* read-ahead, TLSIO__READAHEAD bytes; NULL until the first read */
-    size_t ra_off, ra_len;      /* unread socket bytes are ra[ra_off, ra_len) */
-    int rd_blocked;             /* the last recv() found the socket empty */
-    int got_bytes;              /* something was received: the first bytes were looked at */
-    int peer_plain;             /* 1: they were plain text, 2: an HTTP response ("HTTP/") */
+    int wpending;                /* the output mbedTLS holds is the caller's own write, to be retried (not an alert) */
+    int cn_queued;               /* close_notify is in the output already */
+    char *server_name;           /* SNI received or sent, NUL-terminated; NULL if none */
+    unsigned char saved_ctr[8];  /* incoming record sequence number kept while idle (it lives in in_buf) */
+    size_t saved_off[12];        /* record pointers kept while idle, as offsets into their buffers */
+    size_t buf_len[2];           /* sizes of the record buffers released while idle (in, out) */
+    unsigned char *ra;           /* read-ahead, TLSIO__READAHEAD bytes; NULL until the first read */
+    size_t ra_off, ra_len;       /* unread socket bytes are ra[ra_off, ra_len) */
+    int rd_blocked;              /* the last recv() found the socket empty */
+    int got_bytes;               /* something was received: the first bytes were looked at */
+    int peer_plain;              /* 1: they were plain text, 2: an HTTP response ("HTTP/") */
+    struct tlsio__precheck *pre; /* server: the records and ClientHello received, during the handshake only */
+    uint8_t abort_alert;         /* the alert an abort decided outside mbedTLS sends (abort.c), 0 if none */
+    uint8_t alert_out;           /* an alert was sent: none is added at the close */
+    uint8_t out_any;             /* something was sent */
+    uint8_t step_sent;           /* something was sent during the current mbedTLS call */
     char err[192];
 };
 
@@ -169,6 +176,19 @@ int tlsio__ticket_keys_load(struct tlsio__ticket_keys **out, const char *path, u
 void tlsio__ticket_keys_free(struct tlsio__ticket_keys *keys);
 mbedtls_ssl_ticket_write_t tlsio__ticket_write;
 mbedtls_ssl_ticket_parse_t tlsio__ticket_parse;
+
+/* abort.c */
+int tlsio__alert_for(int mbed_ret);
+int tlsio__alert_for_conn(const tlsio_conn *conn, int mbed_ret);
+void tlsio__out_watch(tlsio_conn *conn, const unsigned char *buf, size_t sent);
+void tlsio__alert_fatal(tlsio_conn *conn, int desc);
+
+/* ems.c */
+extern _Thread_local tlsio_conn *tlsio__handshaking;
+int tlsio__ems_stamp(void);
+int tlsio__ems_refused(int stored);
+mbedtls_ssl_ticket_write_t tlsio__ticket_write_default;
+mbedtls_ssl_ticket_parse_t tlsio__ticket_parse_default;
 
 /* conn.c */
 int tlsio__map(tlsio_conn *conn, int mbed_ret);

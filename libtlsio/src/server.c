@@ -31,8 +31,10 @@ void tlsio_server_settings_free(tlsio_server_settings *s)
         return;
     free_certs(s);
     tlsio__cache_free(s->cache);
-    if (s->tickets)
+    if (s->tickets) {
         mbedtls_ssl_ticket_free(&s->ticket);
+        mbedtls_ssl_ticket_free(&s->ticket_noems);
+    }
     tlsio__ticket_keys_free(s->ticket_keys);
     mbedtls_ctr_drbg_free(&s->drbg);
     mbedtls_entropy_free(&s->entropy);
@@ -84,8 +86,11 @@ static int setup_tickets(tlsio_server_settings *s, const struct tlsio_server_opt
     if (o->ticket_key_file != NULL)
         return tlsio__ticket_keys_load(&s->ticket_keys, o->ticket_key_file, s->timeout, err, errlen);
     mbedtls_ssl_ticket_init(&s->ticket);
+    mbedtls_ssl_ticket_init(&s->ticket_noems);
     s->tickets = 1;
     if (mbedtls_ssl_ticket_setup(&s->ticket, mbedtls_ctr_drbg_random, &s->drbg, MBEDTLS_CIPHER_AES_256_GCM,
+                                 s->timeout) != 0 ||
+        mbedtls_ssl_ticket_setup(&s->ticket_noems, mbedtls_ctr_drbg_random, &s->drbg, MBEDTLS_CIPHER_AES_256_GCM,
                                  s->timeout) != 0) {
         tlsio__msg(err, errlen, "cannot set up session ticket keys");
         return TLSIO_ECRYPTO;
@@ -221,7 +226,7 @@ static int setup_conf(tlsio_server_config *cfg, char *err, size_t errlen)
     if (s->cache != NULL)
         mbedtls_ssl_conf_session_cache(conf, s->cache, tlsio__cache_get, tlsio__cache_set);
     if (s->tickets)
-        mbedtls_ssl_conf_session_tickets_cb(conf, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse, &s->ticket);
+        mbedtls_ssl_conf_session_tickets_cb(conf, tlsio__ticket_write_default, tlsio__ticket_parse_default, s);
     else if (s->ticket_keys != NULL)
         mbedtls_ssl_conf_session_tickets_cb(conf, tlsio__ticket_write, tlsio__ticket_parse, s->ticket_keys);
 #if defined(MBEDTLS_SSL_PROTO_TLS1_3)

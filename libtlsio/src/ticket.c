@@ -19,16 +19,16 @@
  * `openssl rand 80 > ticket.key` makes one): name (16 bytes) | AES-256 key (32) | reserved (32, nginx's HMAC
  * secret, unused here). The first record seals new tickets; every record opens tickets naming it.
  *
- * Ticket: name (16) | IV (12, random) | GCM ciphertext of [created (8, big-endian Unix milliseconds) | session as
- * mbedtls_ssl_session_save() writes it, TLS 1.2 or 1.3] | tag (16). The name and IV are authenticated as
- * additional data. The creation time is the wall clock's, so that another machine of the fleet can tell the
- * ticket's age (mbedTLS's own TLS 1.3 creation time counts from this host's boot).
+ * Ticket: name (16) | IV (12, random) | GCM ciphertext of [created (8, big-endian Unix milliseconds) | EMS (1:
+ * tlsio__ems_stamp(), ems.c) | session as mbedtls_ssl_session_save() writes it, TLS 1.2 or 1.3] | tag (16). The
+ * name and IV are authenticated as additional data. The creation time is the wall clock's, so that another
+ * machine of the fleet can tell the ticket's age (mbedTLS's own TLS 1.3 creation time counts from this host's boot).
  */
 #define REC_LEN 80
 #define NAME_LEN 16
 #define AES_LEN 32
 #define IV_LEN 12
-#define TIME_LEN 8
+#define TIME_LEN 9 /* created (8) and the EMS byte */
 #define TAG_LEN 16
 #define HEAD_LEN (NAME_LEN + IV_LEN)
 #define MAX_KEYS 64
@@ -212,6 +212,7 @@ int tlsio__ticket_write(void *p_ticket, const mbedtls_ssl_session *session, unsi
     if (fill_random(start + NAME_LEN, IV_LEN) != 0)
         return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
     put_be64(plain, wall_ms());
+    plain[TIME_LEN - 1] = (unsigned char)tlsio__ems_stamp();
     size_t plen = TIME_LEN + slen;
     mbedtls_gcm_context gcm;
     mbedtls_gcm_init(&gcm);
@@ -272,6 +273,8 @@ int tlsio__ticket_parse(void *p_ticket, mbedtls_ssl_session *session, unsigned c
     int64_t age_ms = 0;
     int ret = open_ticket(k, buf, len, &age_ms);
     size_t clen = len - HEAD_LEN - TAG_LEN;
+    if (ret == 0 && tlsio__ems_refused(buf[HEAD_LEN + TIME_LEN - 1]))
+        ret = MBEDTLS_ERR_SSL_INVALID_MAC; /* refused: a full handshake, or the abort decided there */
     if (ret == 0)
         ret = mbedtls_ssl_session_load(session, buf + HEAD_LEN + TIME_LEN, clen - TIME_LEN);
     if (ret == 0)

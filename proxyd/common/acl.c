@@ -28,6 +28,15 @@ void px_ip_from_sockaddr(px_ip *ip, const struct sockaddr_storage *ss)
     }
 }
 
+uint16_t px_sockaddr_port(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)(const void *)ss)->sin_port);
+    if (ss->ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)(const void *)ss)->sin6_port);
+    return 0;
+}
+
 /* Decimal prefix length up to max, digits only. -1 when not one. */
 static int parse_bits(const char *s, int max)
 {

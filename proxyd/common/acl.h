@@ -41,6 +41,9 @@ typedef struct px_acl {
 /* The address of a peer as accept(2) gave it (AF_INET, AF_INET6; anything else is PX_IP_NONE). */
 void px_ip_from_sockaddr(px_ip *ip, const struct sockaddr_storage *ss);
 
+/* The port of an AF_INET or AF_INET6 address in host order; 0 for any other family. */
+uint16_t px_sockaddr_port(const struct sockaddr_storage *ss);
+
 /* Parses "all", "unix:", "ADDR" or "ADDR/BITS" (IPv4 0-32, IPv6 0-128). Returns 0, 1 when host bits below the prefix
  * were set and have been cleared (nginx warns: "low address bits are meaningless"), or -1 when text is not one. */
 int px_cidr_parse(const char *text, px_cidr *out);

@@ -63,8 +63,22 @@
 /* Room after the largest request head in an input block, so a request body always moves. */
 #define PX_BODY_ROOM 4096
 
-/* Prometheus text on the status listener must fit one output block; this much is kept free for the head. */
+/* Latency histograms of /metrics (docs/metrics.md): bucket upper bounds in ms (Prometheus `le`, then +Inf), from a
+ * cached answer (5 ms) to a Lync long poll (its timeout is under 60 s); the same for request and upstream
+ * response times, and fixed, so that the histograms of every proxyd of a fleet add up. */
+#define PX_HIST_BOUNDS_MS                                                                                              \
+    {                                                                                                                  \
+        5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000                                            \
+    }
+#define PX_HIST_FINITE 13
+
+/* Prometheus text on the status listener: the buffer a scrape starts with; it grows as the tables need. */
+#define PX_STATUS_TEXT_START 16384
+/* /auth-guard's list must fit one output block; this much is kept free for the head. */
 #define PX_STATUS_HEAD_ROOM 2048
+/* An upstream server's "host:port" as written: a DNS name has at most 253 bytes (a longer one never resolves, so
+ * the loader refuses it), a bracketed IPv6 address fewer, and ":port" 6; with room to spare. */
+#define PX_ADDR_TEXT_MAX 300
 
 /* The per-client limit table (common/limit.c): one spin lock per stripe, enough stripes that workers rarely meet on
  * one (a power of two); a new client looks at this many least recently used entries for one without requests in
@@ -75,5 +89,20 @@
 /* Clients refused by allow/deny, limit_conn or limit_req: one error log line per kind and interval, counting the
  * others, so that a flood of refused requests cannot flood the log. */
 #define PX_REFUSAL_LOG_MS 10000
+
+/* auth_guard (common/credential.c): the bytes of an NTLM user name or of a Basic user read at most (longer names
+ * are cut to PX_CRED_ACCOUNT_MAX: no directory account is that long), and how far into a Negotiate token the
+ * NTLMSSP signature is looked for (SPNEGO wraps it within its first hundred bytes). */
+#define PX_CRED_FIELD_MAX 256
+#define PX_CRED_SCAN_MAX 4096
+/* auth_guard's table (common/authguard.c): stripes as the limit table's; entries looked at past blocked ones
+ * before the least recently used blocked entry is given up (counted in proxyd_auth_guard_evicted_blocked_total). */
+#define PX_AG_STRIPES 64
+#define PX_AG_EVICT_SCAN 8
+/* Blocked accounts and clients /auth-guard lists in one answer, which must fit one output block (the rest is
+ * counted in the answer). */
+#define PX_AG_LIST_MAX 200
+/* Room for auth_guard's part of /metrics: eight fixed series, about 1.7 KB of text. */
+#define PX_AG_METRICS_MAX 4096
 
 #endif

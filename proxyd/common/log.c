@@ -20,6 +20,27 @@ static atomic_int log_fd = 2;
 static atomic_int log_level = PX_LOG_WARN;
 static char log_path[4096];
 
+/* A set of log files, process-wide like the error log and replaced in place on reopen (see px_log_swap_fd): the
+ * access logs (sink 0 is [global]'s access_log; the others [server] access_log files) and the [server] error logs
+ * (sink 0 unused: [global]'s is log_fd). One sink per distinct path, kept open until exit so that a worker still
+ * serving an older configuration never writes to a reused number. */
+typedef struct sink_table {
+    atomic_int fd[PX_ACCESS_SINKS];
+    char path[PX_ACCESS_SINKS][4096];
+    atomic_bool used[PX_ACCESS_SINKS]; /* sinks the running configuration names: SIGUSR1 reopens these */
+} sink_table;
+
+#define SINKS_CLOSED                                                                                                   \
+    {                                                                                                                  \
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,    \
+            -1, -1, -1, -1, -1                                                                                         \
+    }
+static sink_table access_sinks = {SINKS_CLOSED, {{0}}, {0}};
+static sink_table error_sinks = {SINKS_CLOSED, {{0}}, {0}};
+
+/* The [server] error log sink the line being written belongs to (px_log_route); 0: [global]'s error_log. */
+static _Thread_local int route_sink;
+
 int px_log_level_parse(const char *s)
 {
     for (int i = 0; i < 5; i++)
@@ -118,8 +139,17 @@ size_t px_log_escape(const char *s, size_t n, char *out, size_t cap)
     return o;
 }
 
+/* The descriptor a line goes to: the [server]'s error log it was routed to, else [global]'s. */
+static int line_fd(int sink)
+{
+    int fd = sink > 0 && sink < PX_ACCESS_SINKS ? atomic_load(&error_sinks.fd[sink]) : -1;
+    return fd >= 0 ? fd : atomic_load(&log_fd);
+}
+
 void px_log(int level, const char *fmt, ...)
 {
+    int sink = route_sink; /* the routing set while this line's arguments were formed holds for it alone */
+    route_sink = 0;
     if (!px_log_enabled(level))
         return;
     char line[2048];
@@ -135,86 +165,113 @@ void px_log(int level, const char *fmt, ...)
     va_end(ap);
     n = m < 0 ? n : n + (size_t)m < sizeof(line) - 1 ? n + (size_t)m : sizeof(line) - 2;
     line[n++] = '\n';
-    ssize_t w = write(atomic_load(&log_fd), line, n);
+    ssize_t w = write(line_fd(sink), line, n);
     (void)w;
 }
 
-/* ---------------------------------------------------------------- access log */
+/* ---------------------------------------------------------------- log files of [server] sections */
 
-/* Process-wide like the error log; replaced in place on reopen (see px_log_swap_fd). Sink 0 is [global]'s
- * access_log; the others are [server] access_log files, one per distinct path, kept open until exit so that a
- * worker still serving an older configuration never writes to a reused number. */
-static atomic_int access_fd[PX_ACCESS_SINKS] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-                                                -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
-static char access_path[PX_ACCESS_SINKS][4096];
-static atomic_bool access_used[PX_ACCESS_SINKS]; /* sinks the running configuration names: SIGUSR1 reopens these */
-
-static int sink_open(int sink, const char *path)
+static int sink_open(sink_table *t, int sink, const char *path)
 {
     int fd = -1;
     if (path) {
         fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
         if (fd < 0)
             return -errno;
-        if (path != access_path[sink]) /* a reopen passes access_path itself */
-            snprintf(access_path[sink], sizeof(access_path[sink]), "%s", path);
+        if (path != t->path[sink]) /* a reopen passes the table's path itself */
+            snprintf(t->path[sink], sizeof(t->path[sink]), "%s", path);
     }
-    return px_log_swap_fd(&access_fd[sink], fd, 0);
+    return px_log_swap_fd(&t->fd[sink], fd, 0);
 }
 
-int px_access_open(const char *path)
-{
-    return sink_open(0, path);
-}
-
-int px_access_sink_open(const char *path)
+static int table_sink_open(sink_table *t, const char *path)
 {
     int free_sink = 0;
     for (int i = 1; i < PX_ACCESS_SINKS; i++) {
-        if (access_path[i][0] && strcmp(access_path[i], path) == 0)
+        if (t->path[i][0] && strcmp(t->path[i], path) == 0)
             return i; /* already open: SIGUSR1 moves it to a new file */
-        if (!access_path[i][0] && !free_sink)
+        if (!t->path[i][0] && !free_sink)
             free_sink = i;
     }
     if (!free_sink)
         return -ENOSPC;
-    int rc = sink_open(free_sink, path);
+    int rc = sink_open(t, free_sink, path);
     return rc < 0 ? rc : free_sink;
 }
 
-void px_access_sinks_used(const int *sinks, int n)
+static void table_used(sink_table *t, const int *sinks, int n)
 {
     for (int i = 1; i < PX_ACCESS_SINKS; i++)
-        atomic_store(&access_used[i], 0);
+        atomic_store(&t->used[i], 0);
     for (int i = 0; i < n; i++)
         if (sinks[i] > 0 && sinks[i] < PX_ACCESS_SINKS)
-            atomic_store(&access_used[sinks[i]], 1);
+            atomic_store(&t->used[sinks[i]], 1);
 }
 
-int px_access_reopen(void)
+static int table_reopen(sink_table *t, int with_zero)
 {
     int rc = 0;
     for (int i = 0; i < PX_ACCESS_SINKS; i++)
-        if (atomic_load(&access_fd[i]) >= 0 && (i == 0 || atomic_load(&access_used[i]))) {
-            int r = sink_open(i, access_path[i]);
+        if (atomic_load(&t->fd[i]) >= 0 && ((i == 0 && with_zero) || (i > 0 && atomic_load(&t->used[i])))) {
+            int r = sink_open(t, i, t->path[i]);
             rc = rc ? rc : r;
         }
     return rc;
 }
 
+int px_access_open(const char *path)
+{
+    return sink_open(&access_sinks, 0, path);
+}
+
+int px_access_sink_open(const char *path)
+{
+    return table_sink_open(&access_sinks, path);
+}
+
+void px_access_sinks_used(const int *sinks, int n)
+{
+    table_used(&access_sinks, sinks, n);
+}
+
+int px_access_reopen(void)
+{
+    return table_reopen(&access_sinks, 1);
+}
+
 int px_access_enabled(void)
 {
-    return atomic_load(&access_fd[0]) >= 0;
+    return atomic_load(&access_sinks.fd[0]) >= 0;
 }
 
 int px_access_sink_enabled(int sink)
 {
-    return sink >= 0 && sink < PX_ACCESS_SINKS && atomic_load(&access_fd[sink]) >= 0;
+    return sink >= 0 && sink < PX_ACCESS_SINKS && atomic_load(&access_sinks.fd[sink]) >= 0;
+}
+
+int px_error_sink_open(const char *path)
+{
+    return table_sink_open(&error_sinks, path);
+}
+
+void px_error_sinks_used(const int *sinks, int n)
+{
+    table_used(&error_sinks, sinks, n);
+}
+
+int px_error_sinks_reopen(void)
+{
+    return table_reopen(&error_sinks, 0);
+}
+
+void px_log_route(int sink)
+{
+    route_sink = sink;
 }
 
 void px_alog_flush(px_alog *a)
 {
-    int fd = atomic_load(&access_fd[a->sink]);
+    int fd = atomic_load(&access_sinks.fd[a->sink]);
     if (a->len && fd >= 0) {
         ssize_t n = write(fd, a->buf, a->len);
         (void)n;

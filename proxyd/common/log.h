@@ -11,7 +11,8 @@
 
 #include "common/constants.h"
 
-/* Access log files: [global]'s and those of [server] sections (distinct paths since start). */
+/* Log files of each kind: the access logs ([global]'s and those of [server] sections), and the [server] error logs;
+ * distinct paths since start. */
 #define PX_ACCESS_SINKS 32
 
 enum px_log_level { PX_LOG_DEBUG = 0, PX_LOG_INFO, PX_LOG_NOTICE, PX_LOG_WARN, PX_LOG_ERROR };
@@ -80,6 +81,18 @@ int px_access_sink_open(const char *path);
 void px_access_sinks_used(const int *sinks, int n);
 /* Whether sink (0: [global]'s access_log) is open. Any thread. */
 int px_access_sink_enabled(int sink);
+/* A [server]'s error_log: the sink (1..PX_ACCESS_SINKS-1) of path, opened for appending unless a sink already has
+ * that path; -errno, or -ENOSPC when too many distinct paths were opened since start. Main thread. */
+int px_error_sink_open(const char *path);
+/* The [server] error logs the running configuration names (SIGUSR1 reopens these). Main thread. */
+void px_error_sinks_used(const int *sinks, int n);
+/* Reopens the [server] error logs in use onto the same numbers (logrotate). 0 or -errno. Main thread. */
+int px_error_sinks_reopen(void);
+/* Sends the next px_log line of this thread to error sink `sink` (0: [global]'s error_log): the line about a
+ * request of a [server] with its own error_log. http/respond.c's px_log_context, which ends every such line, calls
+ * it; px_log takes it back to 0 whether it writes or not. */
+void px_log_route(int sink);
+
 /* Prepares a worker's buffer on its loop. */
 void px_alog_init(px_alog *a, wire_loop *loop);
 /* Makes what follows go to sink, writing what was buffered for another sink first. Worker's thread. */

@@ -225,3 +225,51 @@ const char *px_pp_strerror(long err)
     default: return "PROXY header error";
     }
 }
+
+/* ---------------------------------------------------------------- writing (version 2) */
+
+/* The 16 bytes of an IPv6 address for ip: its own, or an IPv4 one mapped (::ffff:a.b.c.d). */
+static void v6_bytes(const px_ip *ip, unsigned char out[16])
+{
+    if (ip->family == PX_IP_V6) {
+        memcpy(out, ip->addr, 16);
+        return;
+    }
+    memset(out, 0, 10);
+    out[10] = out[11] = 0xFF;
+    memcpy(out + 12, ip->addr, 4);
+}
+
+static void put16(unsigned char *p, uint16_t v)
+{
+    p[0] = (unsigned char)(v >> 8);
+    p[1] = (unsigned char)v;
+}
+
+size_t px_pp_write_v2(void *buf, size_t cap, const px_ip *src, uint16_t sport, const px_ip *dst, uint16_t dport)
+{
+    unsigned char *b = buf;
+    int known = src && dst && (src->family == PX_IP_V4 || src->family == PX_IP_V6) &&
+                (dst->family == PX_IP_V4 || dst->family == PX_IP_V6);
+    int v4 = known && src->family == PX_IP_V4 && dst->family == PX_IP_V4;
+    size_t alen = !known ? 0 : v4 ? v2_addr_len[V2_INET] : v2_addr_len[V2_INET6];
+    if (cap < 16 + alen)
+        return 0;
+    memcpy(b, v2_sig, sizeof(v2_sig));
+    b[12] = known ? 0x21 : 0x20;                                           /* version 2, PROXY or LOCAL */
+    b[13] = !known ? 0x00 : v4 ? (V2_INET << 4 | 1) : (V2_INET6 << 4 | 1); /* family, STREAM */
+    put16(b + 14, (uint16_t)alen);
+    unsigned char *p = b + 16;
+    if (v4) {
+        memcpy(p, src->addr, 4);
+        memcpy(p + 4, dst->addr, 4);
+        put16(p + 8, sport);
+        put16(p + 10, dport);
+    } else if (known) {
+        v6_bytes(src, p);
+        v6_bytes(dst, p + 16);
+        put16(p + 32, sport);
+        put16(p + 34, dport);
+    }
+    return 16 + alen;
+}

@@ -5,7 +5,11 @@
 
 #include <stddef.h>
 
+#include <stdint.h>
+
 #include <wire/wire.h>
+
+#include "common/acl.h"
 
 /* A v1 line, "PROXY TCP6 <39> <39> 65535 65535\r\n" at its longest: 107 bytes, CRLF included (the spec's bound). */
 #define PX_PP_V1_MAX 107
@@ -46,5 +50,15 @@ long px_pp_parse(const void *buf, size_t len, px_pp_result *out);
 
 /* A short text for a px_pp_err. */
 const char *px_pp_strerror(long err);
+
+/* The longest v2 header px_pp_write_v2 writes: 16 fixed bytes and the INET6 block (two addresses, two ports). */
+#define PX_PP_V2_OUT_MAX (16 + 36)
+
+/* Writes a PROXY v2 header into buf (cap >= PX_PP_V2_OUT_MAX): command PROXY, TCP over IPv4 when both addresses
+ * are IPv4, over IPv6 otherwise (an IPv4 address then mapped, ::ffff:a.b.c.d, as HAProxy does); src is the
+ * client, dst the address it connected to, ports in host order. When either has no IP family (a unix socket), or
+ * src is NULL, it writes a LOCAL header (a connection of proxyd's own, e.g. a health check): the receiver keeps
+ * the connection's addresses. No TLV. Returns the header's length, or 0 when cap is too small. Pure. */
+size_t px_pp_write_v2(void *buf, size_t cap, const px_ip *src, uint16_t sport, const px_ip *dst, uint16_t dport);
 
 #endif

@@ -39,6 +39,8 @@ void px__cfg_warn(load_ctx *c, const char *key, const char *fmt, ...)
 {
     va_list ap;
     fprintf(c->errfp, "%s:%d: warning: ", c->path, c->lineno);
+    if (c->section[0]) /* as errors do: the section, then the key as written in it */
+        fprintf(c->errfp, "[%s] ", c->section);
     if (key)
         fprintf(c->errfp, "%s: ", key);
     va_start(ap, fmt);
@@ -361,6 +363,9 @@ static px_server *new_server(load_ctx *c, const char *name)
     s->request_id = -1;
     limits_unset(&s->limits);
     gzip_unset(&s->gzip);
+    s->auth_guard.account = (px_ag_limit){5, 15 * 60000}; /* below AD's usual lockout threshold (10) and window */
+    s->auth_guard.client = (px_ag_limit){20, 15 * 60000};
+    s->auth_guard.answer = 429;
     return s;
 }
 
@@ -567,10 +572,12 @@ static void server_free(px_server *s)
     for (int i = 0; i < s->nroutes; i++) {
         free(s->routes[i].prefix);
         free(s->routes[i].upstream_name);
+        free(s->routes[i].acl.rules);
     }
     tpl_free(&s->return_url);
     free(s->access_log);
     free(s->access_log_format);
+    free(s->error_log);
     for (int i = 0; i < s->nset_headers; i++) {
         free(s->set_headers[i].name);
         tpl_free(&s->set_headers[i].value);
@@ -586,6 +593,7 @@ static void server_free(px_server *s)
     free(s->root);
     free(s->index);
     free(s->acl.rules);
+    free(s->auth_guard.trusted.rules);
     for (int i = 0; i < s->gzip.ntypes; i++)
         free(s->gzip.types[i]);
 }

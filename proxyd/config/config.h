@@ -9,6 +9,7 @@
 #include <wire/wire.h>
 
 #include "common/acl.h"
+#include "common/authguard.h"
 #include "common/limit.h"
 
 #define PX_MAX_LISTEN 16
@@ -131,6 +132,7 @@ typedef struct px_upstream_server {
     int max_fails;
     uint64_t fail_timeout;
     int backup;
+    int line; /* where it was written */
 } px_upstream_server;
 
 typedef struct px_upstream {
@@ -147,6 +149,8 @@ typedef struct px_upstream {
     char *tls_server_name;
     char *tls_cert;
     char *tls_key;
+    /* where these keys were written, for messages found after the file is read; 0: unset (the section's line) */
+    int tls_verify_line, tls_ca_line, tls_cert_line, tls_key_line, read_timeout_line;
     uint64_t connect_timeout;
     uint64_t read_timeout;
     uint64_t header_timeout; /* request sent to the first response byte; 0: off (read_timeout bounds that wait) */
@@ -160,7 +164,8 @@ typedef struct px_upstream {
     int health_rise; /* good checks in a row that bring a down server back */
     int health_fall; /* bad checks in a row that take a server down */
     int health_status_lo, health_status_hi;
-    int index; /* position in px_config.upstreams */
+    int proxy_protocol; /* send a PROXY v2 header (the client's connection) first on every new connection */
+    int index;          /* position in px_config.upstreams */
 } px_upstream;
 
 typedef struct px_listen {
@@ -182,7 +187,20 @@ typedef struct px_route {
      * file is read: what the requests of this route use. */
     uint64_t read_timeout;   /* between two reads from the upstream */
     uint64_t header_timeout; /* request sent to the first response byte; 0: off */
+    int auth_guard;          /* auth_guard=on|off; the server's auth_guard once the file is read */
+    px_acl acl;              /* allow=, deny=: checked after the server's list (a client must pass both) */
+    px_rate limit_req;       /* limit_req=: a bucket of its own per client, after the server's; per_ks 0: none */
+    uint32_t limit_zone;     /* the route's key in the limit table (server name and prefix) */
 } px_route;
+
+/* auth_guard of a [server]: failed logins counted per account and client address, blocks answered by proxyd. */
+typedef struct px_auth_guard {
+    int on;              /* the server's routes, unless a route says auth_guard=off */
+    px_ag_limit account; /* auth_guard_account: failures per account (5/15m) */
+    px_ag_limit client;  /* auth_guard_client: failures per client address, any account (20/15m) */
+    px_acl trusted;      /* auth_guard_trusted: never counted, never blocked (allow rules only) */
+    int answer;          /* auth_guard_answer: 429, or 401 */
+} px_auth_guard;
 
 /* Statuses whose `return` argument is a URL (nginx's rule); any other status takes it as the body text. */
 static inline int px_return_is_redirect(int status)
@@ -218,9 +236,11 @@ typedef struct px_server {
     int nredirects;
     int ignore_client_abort; /* keep the exchange when the client half-closes after its request */
     px_acl acl;              /* allow/deny in the order written; empty: every client */
+    int acl_line;            /* where the first allow or deny was written */
     uint32_t limit_conn;     /* requests in progress per client address; 0: no limit */
     px_rate limit_req;       /* requests per client address; per_ks 0: no limit */
     uint32_t limit_zone;     /* the server's key in the limit table: a hash of its name, stable across reloads */
+    px_auth_guard auth_guard;
     char *root;
     char *index;
     px_limits limits;
@@ -235,6 +255,10 @@ typedef struct px_server {
     int access_log_json;
     const px_logfmt *access_logfmt;
     int access_sink; /* the daemon's sink for access_log (px_access_sink_open), set before any worker sees it */
+    /* error_log in [server]: lines about its requests go to this file instead of [global]'s */
+    char *error_log;
+    int error_sink; /* the daemon's sink for error_log (px_error_sink_open), set before any worker sees it */
+    int slot;       /* position in px_config.servers (the status listener's: nservers), for its metrics */
 } px_server;
 
 typedef struct px_config {
@@ -266,10 +290,12 @@ typedef struct px_config {
     int tls_ticket_key_line;
     char *tls_protocols;
     char *tls_ciphers;
-    uint64_t shutdown_timeout; /* graceful stop: longest wait for in-flight requests */
-    uint64_t drain_delay;      /* graceful stop: /healthz answers 503 this long before accepting stops */
-    uint64_t limit_table_size; /* entries (client address and [server]) of the limit_conn/limit_req table */
-    px_limits limits;          /* defaults for servers */
+    int tls_protocols_line, tls_ciphers_line; /* where they were written; 0: unset */
+    uint64_t shutdown_timeout;                /* graceful stop: longest wait for in-flight requests */
+    uint64_t drain_delay;                     /* graceful stop: /healthz answers 503 this long before accepting stops */
+    uint64_t limit_table_size;      /* entries (client address and [server]) of the limit_conn/limit_req table */
+    uint64_t auth_guard_table_size; /* entries (accounts, clients, pairs) of the auth_guard table */
+    px_limits limits;               /* defaults for servers */
     px_gzip gzip;
     /* Peers trusted to send a PROXY header (allow rules only); required by a listen with proxy_protocol. */
     px_acl proxy_protocol_from;
@@ -278,6 +304,7 @@ typedef struct px_config {
     wire_addr status_addr;
     char *status_listen;
     px_acl status_acl; /* loopback only when [status] sets no allow/deny */
+    int status_acl_line;
 
     px_upstream *upstreams;
     int nupstreams;
@@ -302,6 +329,12 @@ int px_parse_size(const char *s, uint64_t *bytes);
  * NULL, or why it is refused (an unknown $variable). px_logfmt_free releases it either way. */
 const char *px_logfmt_compile(px_logfmt *f, const char *text);
 void px_logfmt_free(px_logfmt *f);
+
+/* The line a key was written on, or fallback (its section's line) when it was not. */
+static inline int px_line_or(int line, int fallback)
+{
+    return line ? line : fallback;
+}
 
 /* Finds the upstream by name, or NULL. */
 px_upstream *px_config_upstream(const px_config *cfg, const char *name);

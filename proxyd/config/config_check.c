@@ -17,9 +17,10 @@ void px__config_defaults(px_config *cfg)
     cfg->tls_session_cache = 10 * 1024 * 1024;
     cfg->tls_session_tickets = 1;
     cfg->shutdown_timeout = 30000;
-    cfg->drain_delay = 0;           /* as before drain_delay existed: SIGQUIT stops accepting at once */
-    cfg->limit_table_size = 100000; /* clients: about 6 MB */
-    cfg->request_id = 1;            /* one id in the access log, the origin's log and the client's report */
+    cfg->drain_delay = 0;               /* as before drain_delay existed: SIGQUIT stops accepting at once */
+    cfg->limit_table_size = 100000;     /* clients: about 6 MB */
+    cfg->auth_guard_table_size = 65536; /* accounts, clients and pairs: about 7 MB, allocated only when used */
+    cfg->request_id = 1;                /* one id in the access log, the origin's log and the client's report */
     px_limits *l = &cfg->limits;
     l->client_header_timeout = 60000;
     l->client_body_timeout = 60000;
@@ -103,8 +104,9 @@ static void resolve_route(load_ctx *c, px_route *r)
 }
 
 /* nginx's rule, no match allows, makes a list of allow rules alone a no-op: say so rather than let it look safe. */
-static void check_acl(load_ctx *c, const px_acl *acl)
+static void check_acl(load_ctx *c, const px_acl *acl, int line)
 {
+    c->lineno = px_line_or(line, c->lineno);
     if (acl->n && !px_acl_has_deny(acl))
         px__cfg_warn(c, "allow",
                      "no deny rule: every address is allowed (a client no rule matches is let in, as "
@@ -152,30 +154,54 @@ static void check_server(load_ctx *c, px_server *s)
                           s->routes[i].upstream_name);
         else
             resolve_route(c, &s->routes[i]);
+        if (s->routes[i].auth_guard < 0)
+            s->routes[i].auth_guard = s->auth_guard.on;
+        check_acl(c, &s->routes[i].acl, s->routes[i].line);
     }
     c->lineno = s->line;
     qsort(s->routes, (size_t)s->nroutes, sizeof(s->routes[0]), route_cmp);
     if (s->nroutes == 0 && s->return_status == 0 && !s->root)
         px__cfg_error(c, "proxy_pass", "a server needs proxy_pass, route, return or root");
-    if (s->limits.client_header_buffer_size < 1024 || s->limits.client_header_buffer_size > 1048576)
-        px__cfg_error(c, "client_header_buffer_size", "must be from 1k to 1m");
-    check_acl(c, &s->acl);
+    check_acl(c, &s->acl, s->acl_line);
 }
 
 /* Each server's key in the limit table: a hash of its name, so that a reload keeps every client's counts with the
  * server they belong to; names whose hashes meet take the next free value. */
+static uint32_t fnv1a(uint32_t h, const char *p)
+{
+    for (; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return h;
+}
+
+/* Whether zone h is taken by a server before server i, or by a route of servers[0..i] before route r of server i. */
+static int zone_taken(const px_config *cfg, int i, int r, uint32_t h)
+{
+    for (int k = 0; k <= i; k++) {
+        if (k < i && cfg->servers[k].limit_zone == h)
+            return 1;
+        for (int j = 0; j < (k < i ? cfg->servers[k].nroutes : r); j++)
+            if (cfg->servers[k].routes[j].limit_zone == h)
+                return 1;
+    }
+    return r >= 0 && cfg->servers[i].limit_zone == h;
+}
+
+/* Routes with limit_req have zones of their own: the server's name and the prefix, the same across reloads. */
 static void limit_zones(px_config *cfg)
 {
     for (int i = 0; i < cfg->nservers; i++) {
-        uint32_t h = 2166136261u; /* FNV-1a */
-        for (const char *p = cfg->servers[i].name; *p; p++)
-            h = (h ^ (uint8_t)*p) * 16777619u;
-        for (int k = 0; k < i; k++)
-            if (cfg->servers[k].limit_zone == h) {
+        px_server *s = &cfg->servers[i];
+        uint32_t h = fnv1a(2166136261u, s->name);
+        while (zone_taken(cfg, i, -1, h))
+            h++;
+        s->limit_zone = h;
+        for (int r = 0; r < s->nroutes; r++) {
+            h = fnv1a(fnv1a(fnv1a(2166136261u, s->name), "\n"), s->routes[r].prefix);
+            while (zone_taken(cfg, i, r, h))
                 h++;
-                k = -1; /* look again from the first */
-            }
-        cfg->servers[i].limit_zone = h;
+            s->routes[r].limit_zone = h;
+        }
     }
 }
 
@@ -189,7 +215,7 @@ static void status_acl(load_ctx *c)
     c->lineno = c->status_line;
     snprintf(c->section, sizeof(c->section), "status");
     if (acl->n) {
-        check_acl(c, acl);
+        check_acl(c, acl, c->cfg->status_acl_line);
         return;
     }
     acl->rules = calloc(NLOCAL, sizeof(px_acl_rule));
@@ -259,11 +285,12 @@ static void check_tls_port(load_ctx *c, const px_upstream *u)
 {
     for (int i = 0; i < u->nservers && !u->tls && !u->tls_line; i++) {
         long port = server_port(&u->servers[i]);
+        c->lineno = u->servers[i].line;
         if (port == 443 || port == 4443)
             px__cfg_warn(c, "server",
-                         "[upstream %s]: %s is an HTTPS port (IIS, the Lync External Web Site) but the upstream is "
+                         "%s is an HTTPS port (IIS, the Lync External Web Site) but the upstream is "
                          "plain: write proxy_pass = https://%s or tls = on (tls = off if it really is plain HTTP)",
-                         u->name, u->servers[i].text, u->name);
+                         u->servers[i].text, u->name);
     }
 }
 
@@ -274,15 +301,22 @@ static void check_upstream(load_ctx *c, px_upstream *u)
     if (u->nservers == 0)
         px__cfg_error(c, "server", "an upstream needs at least one server");
     check_tls_port(c, u);
+    c->lineno = u->line;
     if (!!u->tls_cert != !!u->tls_key)
         px__cfg_error(c, "tls_cert", "tls_cert and tls_key go together");
+    c->lineno = px_line_or(u->tls_ca_line, u->line);
     check_readable(c, "tls_ca", u->tls_ca); /* before mbedTLS's "PK - Read/write of file failed" */
+    c->lineno = px_line_or(u->tls_cert_line, u->line);
     check_readable(c, "tls_cert", u->tls_cert);
+    c->lineno = px_line_or(u->tls_key_line, u->line);
     check_readable(c, "tls_key", u->tls_key);
+    c->lineno = u->line; /* tls_ca missing: the section */
     if (u->tls && u->tls_verify && !u->tls_ca)
         px__cfg_warn(c, "tls_ca", "no tls_ca: the upstream certificate is verified against the system CAs");
+    c->lineno = px_line_or(u->tls_verify_line, u->line);
     if (u->tls && !u->tls_verify)
         px__cfg_warn(c, "tls_verify", "upstream certificate verification is off");
+    c->lineno = px_line_or(u->read_timeout_line, u->line);
     if (u->read_timeout < 1000)
         px__cfg_warn(c, "read_timeout", "below 1s: long polls will be cut");
 }
@@ -359,10 +393,11 @@ static void check_name_conflicts(load_ctx *c)
                     if (strcmp(later->names[n], first->names[m]) != 0)
                         continue;
                     c->lineno = later->names_line;
+                    snprintf(c->section, sizeof(c->section), "server %s", later->name);
                     px__cfg_warn(c, "server_name",
-                                 "[server %s]: conflicting server name \"%s\" on %s: [server %s] (line %d) has it too "
+                                 "conflicting server name \"%s\" on %s: [server %s] (line %d) has it too "
                                  "and answers it, so this server never does; remove it from one of them",
-                                 later->name, later->names[n], l->text, first->name, first->names_line);
+                                 later->names[n], l->text, first->name, first->names_line);
                 }
         }
 }
@@ -483,8 +518,10 @@ void px__config_finish(load_ctx *c)
         cfg->upstreams[i].index = i;
         check_upstream(c, &cfg->upstreams[i]);
     }
-    for (int i = 0; i < cfg->nservers; i++)
+    for (int i = 0; i < cfg->nservers; i++) {
+        cfg->servers[i].slot = i;
         check_server(c, &cfg->servers[i]);
+    }
     check_listens(c);
     check_proxy_protocol(c);
     check_name_conflicts(c);

@@ -51,7 +51,17 @@ LIMIT_DURATION(client_body_timeout)
 LIMIT_DURATION(keepalive_timeout)
 LIMIT_DURATION(send_timeout)
 LIMIT_SIZE(client_max_body_size)
-LIMIT_SIZE(client_header_buffer_size)
+
+/* Checked where it is written, [global] or [server]: a range error found later would name the [server] that
+ * inherited the value rather than the line that set it. */
+static const char *k_client_header_buffer_size(load_ctx *c, const char *v)
+{
+    uint64_t n;
+    if (px_parse_size(v, &n) || n < 1024 || n > 1048576)
+        return "expected a size from 1k to 1m";
+    limits_of(c)->client_header_buffer_size = n;
+    return NULL;
+}
 
 static const char *k_keepalive_requests(load_ctx *c, const char *v)
 {
@@ -232,8 +242,21 @@ static const char *k_ticket_key_file(load_ctx *c, const char *v)
     c->cfg->tls_ticket_key_line = c->lineno;
     return k_ticket_key_path(c, v);
 }
-STRING_KEY(k_tls_protocols, c->cfg->tls_protocols)
-STRING_KEY(k_tls_ciphers, c->cfg->tls_ciphers)
+STRING_KEY(k_tls_protocols_value, c->cfg->tls_protocols)
+STRING_KEY(k_tls_ciphers_value, c->cfg->tls_ciphers)
+
+/* Their lines: libtlsio judges the values when -t builds each TLS listener, and its messages point back here. */
+static const char *k_tls_protocols(load_ctx *c, const char *v)
+{
+    c->cfg->tls_protocols_line = c->lineno;
+    return k_tls_protocols_value(c, v);
+}
+
+static const char *k_tls_ciphers(load_ctx *c, const char *v)
+{
+    c->cfg->tls_ciphers_line = c->lineno;
+    return k_tls_ciphers_value(c, v);
+}
 
 /* "PATH [FORMAT]" or "off"; FORMAT (combined, json or a log_format's name) is resolved once the file is read. */
 static const char *k_access_log(load_ctx *c, const char *v)
@@ -415,6 +438,7 @@ static const char *k_up_server(load_ctx *c, const char *v)
     s->weight = 1;
     s->max_fails = 1;
     s->fail_timeout = 10000;
+    s->line = c->lineno;
     char *copy = px__strdup(v), *save = NULL;
     if (!copy)
         return px__oom;
@@ -473,6 +497,7 @@ static const char *k_up_tls(load_ctx *c, const char *v)
 
 static const char *k_up_tls_verify(load_ctx *c, const char *v)
 {
+    c->up->tls_verify_line = c->lineno;
     return px__parse_switch(v, &c->up->tls_verify) ? SWITCH_MSG : NULL;
 }
 
@@ -481,10 +506,35 @@ static const char *k_up_ntlm(load_ctx *c, const char *v)
     return px__parse_switch(v, &c->up->ntlm) ? SWITCH_MSG : NULL;
 }
 
-STRING_KEY(k_up_tls_ca, c->up->tls_ca)
+/* on: every new connection to a server starts with a PROXY v2 header naming the client (HAProxy's send-proxy-v2). */
+static const char *k_up_proxy_protocol(load_ctx *c, const char *v)
+{
+    return px__parse_switch(v, &c->up->proxy_protocol) ? SWITCH_MSG : NULL;
+}
+
+STRING_KEY(k_up_tls_ca_path, c->up->tls_ca)
 STRING_KEY(k_up_tls_server_name, c->up->tls_server_name)
-STRING_KEY(k_up_tls_cert, c->up->tls_cert)
-STRING_KEY(k_up_tls_key, c->up->tls_key)
+STRING_KEY(k_up_tls_cert_path, c->up->tls_cert)
+STRING_KEY(k_up_tls_key_path, c->up->tls_key)
+
+/* The files' lines: -t reads them after the file (readable, a key not a certificate) and names these lines. */
+static const char *k_up_tls_ca(load_ctx *c, const char *v)
+{
+    c->up->tls_ca_line = c->lineno;
+    return k_up_tls_ca_path(c, v);
+}
+
+static const char *k_up_tls_cert(load_ctx *c, const char *v)
+{
+    c->up->tls_cert_line = c->lineno;
+    return k_up_tls_cert_path(c, v);
+}
+
+static const char *k_up_tls_key(load_ctx *c, const char *v)
+{
+    c->up->tls_key_line = c->lineno;
+    return k_up_tls_key_path(c, v);
+}
 
 static const char *k_up_connect_timeout(load_ctx *c, const char *v)
 {
@@ -493,6 +543,7 @@ static const char *k_up_connect_timeout(load_ctx *c, const char *v)
 
 static const char *k_up_read_timeout(load_ctx *c, const char *v)
 {
+    c->up->read_timeout_line = c->lineno;
     return px_parse_duration(v, &c->up->read_timeout) ? DURATION_MSG : NULL;
 }
 
@@ -706,6 +757,7 @@ static const char *add_route(load_ctx *c, const char *prefix, size_t plen, const
     r->upstream_name = name;
     r->scheme_tls = scheme_tls;
     r->read_timeout = r->header_timeout = UNSET; /* the upstream's, unless an option says otherwise */
+    r->auth_guard = -1;                          /* the server's */
     return NULL;
 }
 
@@ -713,18 +765,60 @@ static const char *add_route(load_ctx *c, const char *prefix, size_t plen, const
 
 /* "name=value" after "route = /PREFIX UPSTREAM". An option is a field of px_route, a parser and a row of
  * route_opts (and, when it falls back to the upstream's value, a line in config_check.c's resolve_route). */
-typedef const char *(*route_opt_fn)(px_route *r, const char *value);
+typedef const char *(*route_opt_fn)(load_ctx *c, px_route *r, const char *value);
 
-static const char *ro_read_timeout(px_route *r, const char *v)
+static const char *ro_read_timeout(load_ctx *c, px_route *r, const char *v)
 {
+    (void)c;
     if (px_parse_duration(v, &r->read_timeout) || r->read_timeout == 0)
         return "read_timeout: expected a duration above 0, such as 1800s";
     return NULL;
 }
 
-static const char *ro_header_timeout(px_route *r, const char *v)
+static const char *ro_header_timeout(load_ctx *c, px_route *r, const char *v)
 {
+    (void)c;
     return parse_timeout_or_off(v, &r->header_timeout) ? "header_timeout: " TIMEOUT_OFF_MSG : NULL;
+}
+
+static const char *acl_into(load_ctx *c, px_acl *acl, int allow, const char *v);
+static const char *parse_limit_req(const char *v, const char *seps, px_rate *out);
+
+/* allow=CIDR[,CIDR...] and deny=...: the route's own list, rules in the order written (both may repeat). */
+static const char *ro_acl(load_ctx *c, px_acl *acl, int allow, const char *v)
+{
+    char *copy = px__strdup(v);
+    if (!copy)
+        return px__oom;
+    for (char *p = copy; *p; p++)
+        if (*p == ',')
+            *p = ' ';
+    const char *err = acl_into(c, acl, allow, copy);
+    free(copy);
+    return err;
+}
+
+static const char *ro_allow(load_ctx *c, px_route *r, const char *v)
+{
+    return ro_acl(c, &r->acl, 1, v);
+}
+
+static const char *ro_deny(load_ctx *c, px_route *r, const char *v)
+{
+    return ro_acl(c, &r->acl, 0, v);
+}
+
+/* limit_req=RATE[,burst=N][,nodelay] */
+static const char *ro_limit_req(load_ctx *c, px_route *r, const char *v)
+{
+    (void)c;
+    return parse_limit_req(v, ",", &r->limit_req);
+}
+
+static const char *ro_auth_guard(load_ctx *c, px_route *r, const char *v)
+{
+    (void)c;
+    return px__parse_switch(v, &r->auth_guard) ? "auth_guard: " SWITCH_MSG : NULL;
 }
 
 static const struct {
@@ -733,12 +827,19 @@ static const struct {
 } route_opts[] = {
     {"read_timeout", ro_read_timeout},
     {"header_timeout", ro_header_timeout},
+    {"auth_guard", ro_auth_guard},
+    {"allow", ro_allow},
+    {"deny", ro_deny},
+    {"limit_req", ro_limit_req},
 };
+#define RO_REPEATABLE(name) (strcmp(name, "allow") == 0 || strcmp(name, "deny") == 0)
 #define ROUTE_MSG "expected \"/PREFIX UPSTREAM [option=value ...]\""
-#define ROUTE_OPTS_MSG "unknown route option (known: read_timeout=T, header_timeout=T|off)"
+#define ROUTE_OPTS_MSG                                                                                                 \
+    "unknown route option (known: read_timeout=T, header_timeout=T|off, auth_guard=on|off, allow=CIDR,..., "           \
+    "deny=CIDR,..., limit_req=RATE[,burst=N][,nodelay])"
 
 /* Parses the blank-separated options of opts (cut in place) into r, each at most once. */
-static const char *route_options(px_route *r, char *opts)
+static const char *route_options(load_ctx *c, px_route *r, char *opts)
 {
     unsigned seen = 0;
     char *save = NULL;
@@ -750,10 +851,10 @@ static const char *route_options(px_route *r, char *opts)
                 break;
         if (!eq || i == n)
             return ROUTE_OPTS_MSG;
-        if (seen & (1u << i))
+        if ((seen & (1u << i)) && !RO_REPEATABLE(route_opts[i].name))
             return "route option given twice";
         seen |= 1u << i;
-        const char *err = route_opts[i].fn(r, eq + 1);
+        const char *err = route_opts[i].fn(c, r, eq + 1);
         if (err)
             return err;
     }
@@ -777,7 +878,7 @@ static const char *k_srv_route(load_ctx *c, const char *v)
     char *up = strtok_r(rest, " \t", &save);
     const char *err = up ? add_route(c, v, (size_t)(sp - v), up) : ROUTE_MSG;
     if (!err) /* the route is counted: on an error it is freed with the server */
-        err = route_options(&c->srv->routes[c->srv->nroutes - 1], save);
+        err = route_options(c, &c->srv->routes[c->srv->nroutes - 1], save);
     free(rest);
     return err;
 }
@@ -927,9 +1028,10 @@ static const char *acl_into(load_ctx *c, px_acl *acl, int allow, const char *v)
             err = ACL_MSG;
         else if (!(err = acl_append(acl, &net, allow)) && rc == 1)
             px__cfg_warn(c,
-                         acl == &c->cfg->proxy_protocol_from ? "proxy_protocol_from"
-                         : allow                             ? "allow"
-                                                             : "deny",
+                         acl == &c->cfg->proxy_protocol_from                            ? "proxy_protocol_from"
+                         : c->kind == SECT_SERVER && acl == &c->srv->auth_guard.trusted ? "auth_guard_trusted"
+                         : allow                                                        ? "allow"
+                                                                                        : "deny",
                          "low address bits of %s are meaningless", t);
     }
     free(copy);
@@ -938,6 +1040,9 @@ static const char *acl_into(load_ctx *c, px_acl *acl, int allow, const char *v)
 
 static const char *acl_add(load_ctx *c, int allow, const char *v)
 {
+    int *line = c->kind == SECT_SERVER ? &c->srv->acl_line : &c->cfg->status_acl_line;
+    if (!*line) /* the list's first rule: where a warning about the whole list points */
+        *line = c->lineno;
     return acl_into(c, c->kind == SECT_SERVER ? &c->srv->acl : &c->cfg->status_acl, allow, v);
 }
 
@@ -985,18 +1090,18 @@ static int parse_rate(const char *t, uint32_t *per_ks)
     return 0;
 }
 
-/* "RATE [burst=N] [nodelay]" */
-static const char *k_srv_limit_req(load_ctx *c, const char *v)
+/* "RATE [burst=N] [nodelay]", the parts separated by any of seps. */
+static const char *parse_limit_req(const char *v, const char *seps, px_rate *out)
 {
     px_rate r = {0, 0, 0};
     char *copy = px__strdup(v), *save = NULL;
     if (!copy)
         return px__oom;
     const char *err = NULL;
-    char *rate = strtok_r(copy, " \t", &save);
+    char *rate = strtok_r(copy, seps, &save);
     if (!rate || parse_rate(rate, &r.per_ks) < 0)
         err = "expected a rate such as 10r/s or 600r/m (1r/m to 1000000r/s), then optional burst=N and nodelay";
-    for (char *t = rate ? strtok_r(NULL, " \t", &save) : NULL; t && !err; t = strtok_r(NULL, " \t", &save)) {
+    for (char *t = rate ? strtok_r(NULL, seps, &save) : NULL; t && !err; t = strtok_r(NULL, seps, &save)) {
         long n;
         if (strncmp(t, "burst=", 6) == 0 && !px__parse_int(t + 6, 0, 1000000, &n))
             r.burst = (uint32_t)n;
@@ -1006,12 +1111,77 @@ static const char *k_srv_limit_req(load_ctx *c, const char *v)
             err = "unknown or invalid limit_req parameter (burst=0..1000000, nodelay)";
     }
     if (!err)
-        c->srv->limit_req = r;
+        *out = r;
     free(copy);
     return err;
 }
 
+static const char *k_srv_limit_req(load_ctx *c, const char *v)
+{
+    return parse_limit_req(v, " \t", &c->srv->limit_req);
+}
+
+/* ---------------------------------------------------------------- auth_guard */
+
+static const char *k_auth_guard_table_size(load_ctx *c, const char *v)
+{
+    long n;
+    if (px__parse_int(v, 64, 10000000, &n))
+        return "expected a number of entries (accounts, client addresses, pairs) from 64 to 10000000";
+    c->cfg->auth_guard_table_size = (uint64_t)n;
+    return NULL;
+}
+
+static const char *k_srv_auth_guard(load_ctx *c, const char *v)
+{
+    return px__parse_switch(v, &c->srv->auth_guard.on) ? SWITCH_MSG : NULL;
+}
+
+/* "N/DURATION": N failed logins within DURATION block for DURATION. */
+static const char *parse_ag_limit(const char *v, px_ag_limit *out)
+{
+    static const char msg[] = "expected FAILURES/WINDOW such as 5/15m (1 to 100000 failures, a window from 1s to 24h)";
+    const char *slash = strchr(v, '/');
+    char num[16];
+    long n;
+    uint64_t ms;
+    if (!slash || (size_t)(slash - v) >= sizeof(num))
+        return msg;
+    memcpy(num, v, (size_t)(slash - v));
+    num[slash - v] = 0;
+    if (px__parse_int(num, 1, 100000, &n) || px_parse_duration(slash + 1, &ms) || ms < 1000 || ms > 86400000)
+        return msg;
+    *out = (px_ag_limit){(uint32_t)n, ms};
+    return NULL;
+}
+
+static const char *k_srv_auth_guard_account(load_ctx *c, const char *v)
+{
+    return parse_ag_limit(v, &c->srv->auth_guard.account);
+}
+
+static const char *k_srv_auth_guard_client(load_ctx *c, const char *v)
+{
+    return parse_ag_limit(v, &c->srv->auth_guard.client);
+}
+
+/* "CIDR ...": the internal network, whose logins auth_guard neither counts nor blocks. */
+static const char *k_srv_auth_guard_trusted(load_ctx *c, const char *v)
+{
+    return acl_into(c, &c->srv->auth_guard.trusted, 1, v);
+}
+
+static const char *k_srv_auth_guard_answer(load_ctx *c, const char *v)
+{
+    if (strcmp(v, "429") == 0 || strcmp(v, "401") == 0)
+        c->srv->auth_guard.answer = atoi(v);
+    else
+        return "expected 429 (Too Many Requests, with Retry-After) or 401 (Unauthorized, without a challenge)";
+    return NULL;
+}
+
 STRING_KEY(k_srv_root, c->srv->root)
+STRING_KEY(k_srv_error_log, c->srv->error_log)
 STRING_KEY(k_srv_index, c->srv->index)
 
 static const key_def keys[] = {
@@ -1021,6 +1191,7 @@ static const key_def keys[] = {
     {SECT_GLOBAL, "shutdown_timeout", k_shutdown_timeout, 0},
     {SECT_GLOBAL, "drain_delay", k_drain_delay, 0},
     {SECT_GLOBAL, "limit_table_size", k_limit_table_size, 0},
+    {SECT_GLOBAL, "auth_guard_table_size", k_auth_guard_table_size, 0},
     {SECT_GLOBAL, "proxy_protocol_from", k_proxy_protocol_from, K_REPEAT | K_LIST},
     {SECT_GLOBAL, "user", k_user, 0},
     {SECT_GLOBAL, "pid_file", k_pid_file, 0},
@@ -1067,6 +1238,7 @@ static const key_def keys[] = {
     {SECT_UPSTREAM, "header_timeout", k_up_header_timeout, 0},
     {SECT_UPSTREAM, "send_timeout", k_up_send_timeout, 0},
     {SECT_UPSTREAM, "ntlm", k_up_ntlm, 0},
+    {SECT_UPSTREAM, "proxy_protocol", k_up_proxy_protocol, 0},
     {SECT_UPSTREAM, "health_check", k_up_health_check, 0},
     {SECT_UPSTREAM, "health_interval", k_up_health_interval, 0},
     {SECT_UPSTREAM, "health_timeout", k_up_health_timeout, 0},
@@ -1077,6 +1249,7 @@ static const key_def keys[] = {
     {SECT_SERVER, "listen", k_srv_listen, K_REPEAT},
     {SECT_SERVER, "server_name", k_srv_server_name, K_LIST},
     {SECT_SERVER, "access_log", k_access_log, 0},
+    {SECT_SERVER, "error_log", k_srv_error_log, 0},
     {SECT_SERVER, "tls_cert", k_srv_tls_cert, K_REPEAT},
     {SECT_SERVER, "tls_key", k_srv_tls_key, K_REPEAT},
     {SECT_SERVER, "proxy_pass", k_srv_proxy_pass, 0},
@@ -1092,6 +1265,11 @@ static const key_def keys[] = {
     {SECT_SERVER, "deny", k_deny, K_REPEAT | K_LIST},
     {SECT_SERVER, "limit_conn", k_srv_limit_conn, 0},
     {SECT_SERVER, "limit_req", k_srv_limit_req, 0},
+    {SECT_SERVER, "auth_guard", k_srv_auth_guard, 0},
+    {SECT_SERVER, "auth_guard_account", k_srv_auth_guard_account, 0},
+    {SECT_SERVER, "auth_guard_client", k_srv_auth_guard_client, 0},
+    {SECT_SERVER, "auth_guard_trusted", k_srv_auth_guard_trusted, K_REPEAT | K_LIST},
+    {SECT_SERVER, "auth_guard_answer", k_srv_auth_guard_answer, 0},
     {SECT_SERVER, "root", k_srv_root, 0},
     {SECT_SERVER, "index", k_srv_index, 0},
     {SECT_STATUS, "listen", k_status_listen, 0},

@@ -58,7 +58,8 @@ int px_check_keys(const px_config *cfg, void *errfp_v)
     }
     for (int u = 0; u < cfg->nupstreams; u++) {
         snprintf(section, sizeof(section), "upstream %s", cfg->upstreams[u].name);
-        errors += key_exposed(cfg, section, cfg->upstreams[u].line, "tls_key", cfg->upstreams[u].tls_key, errfp);
+        const px_upstream *up = &cfg->upstreams[u];
+        errors += key_exposed(cfg, section, px_line_or(up->tls_key_line, up->line), "tls_key", up->tls_key, errfp);
     }
     return errors;
 }
@@ -162,9 +163,10 @@ static int check_as_user(const px_config *cfg, const struct passwd *pw, FILE *ou
     for (int u = 0; u < cfg->nupstreams; u++) {
         const px_upstream *up = &cfg->upstreams[u];
         snprintf(section, sizeof(section), "upstream %s", up->name);
-        errors += unreadable(cfg, out, pw, section, "tls_ca", up->line, up->tls ? up->tls_ca : NULL);
-        errors += unreadable(cfg, out, pw, section, "tls_cert", up->line, up->tls_cert);
-        errors += unreadable(cfg, out, pw, section, "tls_key", up->line, up->tls_key);
+        errors += unreadable(cfg, out, pw, section, "tls_ca", px_line_or(up->tls_ca_line, up->line),
+                             up->tls ? up->tls_ca : NULL);
+        errors += unreadable(cfg, out, pw, section, "tls_cert", px_line_or(up->tls_cert_line, up->line), up->tls_cert);
+        errors += unreadable(cfg, out, pw, section, "tls_key", px_line_or(up->tls_key_line, up->line), up->tls_key);
     }
     return errors;
 }
@@ -189,7 +191,7 @@ static _Noreturn void user_child(const px_config *cfg, const struct passwd *pw, 
 {
     FILE *out = fdopen(fd, "w");
     int errors = 255;
-    if (out && setgroups(0, NULL) == 0 && setgid(pw->pw_gid) == 0 && setuid(pw->pw_uid) == 0) {
+    if (out && initgroups(pw->pw_name, pw->pw_gid) == 0 && setgid(pw->pw_gid) == 0 && setuid(pw->pw_uid) == 0) {
         errors = check_as_user(cfg, pw, out);
         pid_as_user(cfg, pw, out);
     }

@@ -28,7 +28,8 @@ static int drop_privileges(const char *user)
         px_error("user \"%s\" does not exist", user);
         return -1;
     }
-    if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+    /* The user's own supplementary groups, as nginx: ssl-cert is how Debian lets a service read private keys. */
+    if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
         px_error("cannot switch to user \"%s\": %s", user, strerror(errno));
         return -1;
     }
@@ -88,6 +89,18 @@ int px_open_server_logs(px_config *cfg, char *err, size_t cap)
         }
         s->access_sink = sink;
     }
+    for (int i = 0; i < cfg->nservers; i++) {
+        px_server *s = &cfg->servers[i];
+        if (!s->error_log)
+            continue;
+        int sink = px_error_sink_open(s->error_log);
+        if (sink < 0) {
+            snprintf(err, cap, "[server %s] cannot open error log %s: %s", s->name, s->error_log,
+                     sink == -ENOSPC ? "too many distinct error_log files since start" : strerror(-sink));
+            return -1;
+        }
+        s->error_sink = sink;
+    }
     return 0;
 }
 
@@ -104,6 +117,16 @@ static void server_logs_in_use(const px_config *cfg)
             used[n++] = s->access_sink; /* distinct sinks: fewer than PX_ACCESS_SINKS */
     }
     px_access_sinks_used(used, n);
+    n = 0;
+    for (int i = 0; i < cfg->nservers; i++) {
+        const px_server *s = &cfg->servers[i];
+        int k = 0;
+        while (k < n && used[k] != s->error_sink)
+            k++;
+        if (s->error_log && k == n && n < PX_ACCESS_SINKS)
+            used[n++] = s->error_sink;
+    }
+    px_error_sinks_used(used, n);
 }
 
 /* Loads a configuration with its error lines going to the error log, one log line each. */
@@ -204,6 +227,7 @@ static void on_signal(wire_loop *loop, int signo, void *data)
     case SIGHUP: reload(d); return;
     case SIGUSR1:
         px_log_reopen();
+        px_error_sinks_reopen();
         px_access_reopen();
         px_notice("logs reopened");
         return;

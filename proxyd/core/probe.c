@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/proxyproto.h"
 #include "core/probe.h"
 #include "core/worker.h"
 
@@ -270,6 +271,20 @@ static const char *tls_name(const px_upstream *up, int s)
     return up->tls_server_name ? up->tls_server_name : up->servers[s].host;
 }
 
+/* An upstream with proxy_protocol expects a PROXY header on every connection (its port refuses one without), so a
+ * check starts with one too: LOCAL, the command the protocol has for a proxy's own connections (HAProxy's checks
+ * send the same), which names no client. A new socket takes its 16 bytes whole. 0, or -1 when the check is over. */
+static int probe_send_local(px_probe *pr)
+{
+    unsigned char hdr[PX_PP_V2_OUT_MAX];
+    size_t n = px_pp_write_v2(hdr, sizeof(hdr), NULL, 0, NULL, 0);
+    ssize_t sent = wire_write(pr->io.fd, hdr, n);
+    if (sent == (ssize_t)n)
+        return 0;
+    probe_failed_err(pr, sent < 0 ? (int)sent : -EIO);
+    return -1;
+}
+
 static void probe_io(wire_loop *loop, wire_io *io, unsigned events)
 {
     px_probe *pr = io->data;
@@ -280,6 +295,8 @@ static void probe_io(wire_loop *loop, wire_io *io, unsigned events)
             probe_failed_err(pr, err < 0 ? err : -err);
             return;
         }
+        if (pr->up->proxy_protocol && probe_send_local(pr) < 0)
+            return;
         if (!pr->up->tls) {
             probe_connected(pr);
             return;

@@ -105,6 +105,7 @@ static int add_status_bind(px_runtime *rt, char *err, size_t errlen)
         return -1;
     }
     rt->status_server->name = (char *)"status";
+    rt->status_server->slot = cfg->nservers; /* the last metrics slot */
     rt->status_server->limits = cfg->limits;
     b->status = 1;
     b->default_server = rt->status_server;
@@ -187,9 +188,13 @@ static void cap_connections(px_runtime *rt, unsigned workers)
 
 static int uses_limits(const px_config *cfg)
 {
-    for (int i = 0; i < cfg->nservers; i++)
+    for (int i = 0; i < cfg->nservers; i++) {
         if (cfg->servers[i].limit_conn || cfg->servers[i].limit_req.per_ks)
             return 1;
+        for (int k = 0; k < cfg->servers[i].nroutes; k++)
+            if (cfg->servers[i].routes[k].limit_req.per_ks)
+                return 1;
+    }
     return 0;
 }
 
@@ -216,6 +221,40 @@ static int limits_init(px_runtime *rt, const px_runtime *old, char *err, size_t 
     }
     px_notice("limit table: %u entries (client address and [server]), %.1f MiB shared by all workers",
               px_limit_table_capacity(rt->limits), (double)px_limit_table_bytes(rt->limits) / (1024.0 * 1024.0));
+    return 0;
+}
+
+static int uses_auth_guard(const px_config *cfg)
+{
+    for (int i = 0; i < cfg->nservers; i++)
+        for (int k = 0; k < cfg->servers[i].nroutes; k++)
+            if (cfg->servers[i].routes[k].auth_guard > 0)
+                return 1;
+    return 0;
+}
+
+/* The auth_guard table, kept over a reload as the limit table is (blocks survive a reload). */
+static int auth_guard_init(px_runtime *rt, const px_runtime *old, char *err, size_t errlen)
+{
+    const px_config *cfg = rt->cfg;
+    if (!uses_auth_guard(cfg))
+        return 0;
+    if (old && old->auth_guard && old->cfg->auth_guard_table_size == cfg->auth_guard_table_size) {
+        px_ag_table_ref(old->auth_guard);
+        rt->auth_guard = old->auth_guard;
+        return 0;
+    }
+    uint64_t seed;
+    if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+        seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)rt ^ 0x5bd1e995u;
+    rt->auth_guard = px_ag_table_new((uint32_t)cfg->auth_guard_table_size, PX_AG_STRIPES, seed);
+    if (!rt->auth_guard) {
+        snprintf(err, errlen, "out of memory for the auth_guard table (auth_guard_table_size = %llu)",
+                 (unsigned long long)cfg->auth_guard_table_size);
+        return -1;
+    }
+    px_notice("auth_guard table: %u entries (accounts, clients, pairs), %.1f MiB shared by all workers",
+              px_ag_table_capacity(rt->auth_guard), (double)px_ag_table_bytes(rt->auth_guard) / (1024.0 * 1024.0));
     return 0;
 }
 
@@ -251,12 +290,14 @@ static void runtime_free(px_runtime *rt)
         free(rt->ws[k].pools);
         free(rt->ws[k].active);
         free(rt->ws[k].rr_weight);
+        px_metrics_free(&rt->ws[k].metrics);
     }
     free(rt->ws);
     free(rt->health);
     free(rt->health_base);
     free(rt->status_server);
     px_limit_table_unref(rt->limits);
+    px_ag_table_unref(rt->auth_guard);
     px_config_free(rt->cfg);
     free(rt);
 }
@@ -289,10 +330,52 @@ static int alloc_state(px_runtime *rt)
         ws->pools = calloc(slots, sizeof(px_pool));
         ws->active = calloc(slots, sizeof(unsigned));
         ws->rr_weight = calloc(slots, sizeof(int));
-        if (!ws->pools || !ws->active || !ws->rr_weight)
+        if (!ws->pools || !ws->active || !ws->rr_weight ||
+            px_metrics_alloc(&ws->metrics, cfg->nservers, rt->nhealth, cfg->nupstreams) < 0)
             return -1;
     }
     return 0;
+}
+
+/* The index of server s (an address as written, its k-th occurrence) in old's upstream of the same name, or -1. */
+static int old_server(const px_upstream *ou, const px_upstream *up, int s)
+{
+    int k = 0;
+    for (int i = 0; i < s; i++)
+        k += strcmp(up->servers[i].text, up->servers[s].text) == 0;
+    for (int i = 0; ou && i < ou->nservers; i++)
+        if (strcmp(ou->servers[i].text, up->servers[s].text) == 0 && k-- == 0)
+            return i;
+    return -1;
+}
+
+/* A reload carries each [server]'s, upstream's and upstream server's counts (matched by name) into worker 0's new
+ * tables, so that /metrics goes on counting rather than starting again; the new tables have no writer yet.
+ * Exchanges that end under the old runtime after this are not counted (an old connection's last answers). */
+static void metrics_carry(px_runtime *rt, const px_runtime *old)
+{
+    const px_config *cfg = rt->cfg, *ocfg = old->cfg;
+    px_metrics *to = &rt->ws[0].metrics;
+    for (unsigned k = 0; k < old->nworkers; k++) {
+        const px_metrics *from = &old->ws[k].metrics;
+        px_server_metrics_add(&to->servers[cfg->nservers], &from->servers[ocfg->nservers]); /* [status] */
+        for (int i = 0; i < cfg->nservers; i++)
+            for (int j = 0; j < ocfg->nservers; j++)
+                if (strcmp(cfg->servers[i].name, ocfg->servers[j].name) == 0)
+                    px_server_metrics_add(&to->servers[i], &from->servers[j]);
+        for (int u = 0; u < cfg->nupstreams; u++) {
+            const px_upstream *up = &cfg->upstreams[u], *ou = px_config_upstream(ocfg, up->name);
+            if (!ou)
+                continue;
+            px_metric_add(&to->upstreams[u].no_server, px_metric_get(&from->upstreams[ou->index].no_server));
+            for (int s = 0; s < up->nservers; s++) {
+                int os = old_server(ou, up, s);
+                if (os >= 0)
+                    px_upserver_metrics_add(&to->upservers[rt->health_base[u] + s],
+                                            &from->upservers[old->health_base[ou->index] + os]);
+            }
+        }
+    }
 }
 
 px_runtime *px_runtime_new(px_config *cfg, unsigned workers, size_t exchange_size, px_runtime *old, char *err,
@@ -319,6 +402,8 @@ px_runtime *px_runtime_new(px_config *cfg, unsigned workers, size_t exchange_siz
     if (rc == 0) {
         acl_at_accept(rt);
         rc = limits_init(rt, old, err, errlen);
+        if (rc == 0)
+            rc = auth_guard_init(rt, old, err, errlen);
     }
     if (rc == 0)
         rc = px_tls_runtime_init(rt, err, errlen);
@@ -327,6 +412,8 @@ px_runtime *px_runtime_new(px_config *cfg, unsigned workers, size_t exchange_siz
     if (rc == 0) {
         cap_connections(rt, workers);
         px_probe_carry(rt, old, 0); /* the checker carries the counts when it takes rt */
+        if (old)
+            metrics_carry(rt, old);
     }
     if (rc < 0) {
         rt->cfg = NULL; /* the caller still owns cfg on failure */

@@ -10,8 +10,10 @@
 #include <tlsio/tlsio.h>
 #include <wire/wire.h>
 
+#include "common/authguard.h"
 #include "common/limit.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "config/config.h"
 
 typedef struct px_upconn px_upconn;
@@ -69,6 +71,9 @@ typedef struct px_wstate {
      * after the last connection using it gave its blocks back. */
     wire_pool in_pool;  /* input blocks: data, field array, exchange state */
     wire_pool out_pool; /* pending-output blocks: 2 * buf_size + PX_HEAD_EXTRA */
+    /* Counters by [server], upstream and upstream server, read by the status endpoint from any worker; a reload
+     * carries the previous runtime's counts into worker 0's (matched by name: core/runtime.c). */
+    px_metrics metrics;
 } px_wstate;
 
 /* Why a client was refused; each kind is logged at most once per PX_REFUSAL_LOG_MS. */
@@ -77,6 +82,7 @@ typedef enum px_refusal {
     PX_REFUSED_CONN,       /* limit_conn: 503 */
     PX_REFUSED_REQ,        /* limit_req: 429 */
     PX_REFUSED_FULL,       /* the limit table had no entry to give: 503 */
+    PX_REFUSED_AUTH,       /* auth_guard: the account or the client is blocked: 429 or 401 */
     PX_REFUSED_KINDS
 } px_refusal;
 
@@ -100,6 +106,8 @@ typedef struct px_runtime {
     px_limit_table *limits; /* limit_conn/limit_req state of every worker; NULL when no server limits; carried over
                              * from the previous runtime while limit_table_size is unchanged */
     px_log_every refusals[PX_REFUSED_KINDS];
+    px_ag_table *auth_guard; /* auth_guard state of every worker; NULL when no server uses it; carried over as
+                              * the limit table */
 } px_runtime;
 
 /* Builds the runtime for cfg with one listening socket per worker and address, taking over old's sockets for

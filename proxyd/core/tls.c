@@ -142,12 +142,67 @@ void px_tls_runtime_free(px_runtime *rt)
             tlsio_server_settings_free(rt->binds[i].tls_settings);
 }
 
-/* -t: loads every certificate, key and CA file once, reporting each problem with the server or upstream. */
+/* The [global] keys libtlsio judges while it builds a TLS listener, and the prefix of its messages about each. */
+static const char *const global_keys[] = {"tls_ciphers", "tls_protocols", "tls_ticket_key_file"};
+
+/* Which of global_keys a libtlsio message is about, with its line and the message without its prefix; -1: a
+ * message about the server's own certificates. */
+static int global_key(const px_config *cfg, const char *msg, int *line, const char **rest)
+{
+    *rest = msg;
+    if (strncmp(msg, "ciphers: ", 9) == 0) {
+        *line = cfg->tls_ciphers_line;
+        *rest = msg + 9;
+        return 0;
+    }
+    if (strncmp(msg, "protocols: ", 11) == 0) {
+        *line = cfg->tls_protocols_line;
+        *rest = msg + 11;
+        return 1;
+    }
+    if (cfg->tls_ticket_key_file && strstr(msg, "ticket key file")) {
+        *line = cfg->tls_ticket_key_line;
+        return 2;
+    }
+    return -1;
+}
+
+/* One libtlsio message (a warning when warning) for [server] s: a [global] key's at that key's line, once for all
+ * servers (printed: a bit per key and kind); else at the server's line. Each part of a warning list ("a; b") is
+ * placed on its own. */
+static void tls_report(const px_config *cfg, FILE *errfp, const px_server *s, const char *msg, int warning,
+                       unsigned *printed)
+{
+    char part[512];
+    const char *w = warning ? "warning: " : "";
+    while (*msg) {
+        const char *end = warning ? strstr(msg, "; ") : NULL;
+        size_t n = end ? (size_t)(end - msg) : strlen(msg);
+        snprintf(part, sizeof(part), "%.*s", (int)n, msg);
+        msg += n + (end ? 2 : 0);
+        int line = 0;
+        const char *rest;
+        int k = global_key(cfg, part, &line, &rest);
+        if (k < 0) {
+            fprintf(errfp, "%s:%d: %s[server %s] %s%s\n", cfg->path, s->line, w, s->name,
+                    warning ? "" : "tls_cert: ", part);
+            continue;
+        }
+        unsigned bit = 1u << (k * 2 + warning);
+        if (!(*printed & bit))
+            fprintf(errfp, "%s:%d: %s[global] %s: %s\n", cfg->path, line, w, global_keys[k], rest);
+        *printed |= bit;
+    }
+}
+
+/* -t: loads every certificate, key and CA file once, reporting each problem with the server or upstream, or with
+ * the [global] key it comes from. */
 int px_tls_check(const px_config *cfg, void *errfp_v)
 {
     FILE *errfp = errfp_v;
     char e[512], warn[512];
     int errors = 0;
+    unsigned printed = 0;
     for (int i = 0; i < cfg->nservers; i++) {
         const px_server *s = &cfg->servers[i];
         struct tlsio_cert_spec specs[PX_MAX_CERTS];
@@ -162,12 +217,12 @@ int px_tls_check(const px_config *cfg, void *errfp_v)
         server_opts(cfg, &o, specs, (size_t)s->ncert);
         warn[0] = 0;
         if (tlsio_server_settings_new(&st, &o, e, sizeof(e), warn, sizeof(warn)) != TLSIO_OK) {
-            fprintf(errfp, "%s:%d: [server %s] tls_cert: %s\n", cfg->path, s->line, s->name, e);
+            tls_report(cfg, errfp, s, e, 0, &printed);
             errors++;
             continue;
         }
         if (warn[0])
-            fprintf(errfp, "%s:%d: warning: [server %s] %s\n", cfg->path, s->line, s->name, warn);
+            tls_report(cfg, errfp, s, warn, 1, &printed);
         tlsio_server_settings_free(st);
     }
     for (int u = 0; u < cfg->nupstreams; u++) {
@@ -178,7 +233,8 @@ int px_tls_check(const px_config *cfg, void *errfp_v)
         tlsio_client_config *cc = NULL;
         client_opts(up, &o);
         if (tlsio_client_config_new(&cc, &o, e, sizeof(e), warn, sizeof(warn)) != TLSIO_OK) {
-            fprintf(errfp, "%s:%d: [upstream %s] tls_ca: %s\n", cfg->path, up->line, up->name, e);
+            fprintf(errfp, "%s:%d: [upstream %s] tls_ca: %s\n", cfg->path, px_line_or(up->tls_ca_line, up->line),
+                    up->name, e);
             errors++;
             continue;
         }

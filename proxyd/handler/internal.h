@@ -39,9 +39,23 @@ px_step px_tunnel_begin(px_conn *c, const http_response *resp, size_t head_len);
 extern const px_handler px_static_handler;
 /* Answers GET/HEAD from the server's root. */
 px_step px_static_respond(px_conn *c);
+/* Answers 200 with the size bytes of file fd (taken: closed when the exchange ends), typed ctype; HEAD gets the
+ * head only. PX_AGAIN or PX_CLOSE. */
+px_step px_static_send_fd(px_conn *c, int fd, const char *ctype, uint64_t size);
 
 /* status.c: Prometheus text on the [status] listener. */
 px_step px_status_respond(px_conn *c);
+
+/* auth_guard.c: failed logins counted and blocked (auth_guard). */
+/* Before the upstream: 1 to go on; 0 when the account or the client is blocked and *step answers (429 or 401,
+ * a pinned upstream connection closed). Reads the request's credentials into the exchange. */
+int px_auth_guard_admit(px_conn *c, px_step *step);
+/* The upstream's final response head: a 401 to credentials counts a failed login, a 2xx clears its pair. */
+void px_auth_guard_response(px_conn *c, const http_response *resp);
+/* The proxyd_auth_guard_* metrics into p (cap bytes). Returns the bytes written (0: auth_guard off). */
+size_t px_auth_guard_metrics(const px_runtime *rt, char *p, size_t cap);
+/* /auth-guard on the status listener: GET lists the blocked, POST /auth-guard/clear?account=|client= lifts one. */
+px_step px_auth_guard_status(px_conn *c);
 
 /* gzip.c: compressing a proxied response as it streams. */
 /* Whether this response is compressed for this request. */

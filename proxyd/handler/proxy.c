@@ -344,6 +344,7 @@ static px_step header_timeout(px_conn *c)
              : safe ? "no other server to try"
                     : "not retried (the request is not idempotent or has a body)",
              px_log_context(c));
+    px_upconn_count_error(u, PX_UPERR_HEADER_TIMEOUT);
     px_upstream_failed(u);
     x->tried |= 1ull << (u->server & 63);
     px_proxy_abort(c);
@@ -361,6 +362,7 @@ static px_step upstream_timeout(px_conn *c)
     px_upconn *u = x->up;
     if (u->state != UP_ACTIVE) {
         px_error("upstream connect timeout%s", px_log_context(c));
+        px_upconn_count_error(u, PX_UPERR_CONNECT_TIMEOUT);
         px_upstream_failed(u);
         x->tried |= 1ull << (u->server & 63);
         px_proxy_abort(c);
@@ -373,6 +375,7 @@ static px_step upstream_timeout(px_conn *c)
         return header_timeout(c);
     /* A read timeout is not a failure of the server: one slow long poll must not take it out of rotation. */
     px_warn("upstream %s timeout%s", u->s.out.len ? "send" : "read", px_log_context(c));
+    px_upconn_count_error(u, PX_UPERR_READ_TIMEOUT);
     if (x->resp_head_sent)
         return PX_CLOSE;
     px_proxy_abort(c);
@@ -402,11 +405,32 @@ static const px_upconn_ops owner_ops = {on_up_ready, on_up_failed, on_up_timeout
 
 /* ---------------------------------------------------------------- starting and failing */
 
+/* The PROXY v2 header naming the client's connection (upstream proxy_protocol). Its local address is read once per
+ * client connection, and only here: a PROXY header received had it already. */
+static size_t client_pp(px_conn *c, unsigned char *buf, size_t cap)
+{
+    if (!c->local_known) {
+        wire_addr a;
+        if (wire_sockname(c->s.io.fd, &a) == 0) {
+            px_ip_from_sockaddr(&c->local_ip, &a.ss);
+            c->local_port = px_sockaddr_port(&a.ss);
+        }
+        c->local_known = 1;
+    }
+    return px_pp_write_v2(buf, cap, &c->peer_ip, c->peer_port, &c->local_ip, c->local_port);
+}
+
 /* Takes an upstream connection for the exchange: the pinned one, a pooled one, or a new one. */
 static int acquire(px_conn *c)
 {
     px_exchange *x = c->x;
-    px_acquire a = {c, &owner_ops, c->pinned, c->pin, &x->tried, x->route->read_timeout, x->route->header_timeout};
+    unsigned char pp[PX_PP_V2_OUT_MAX];
+    px_acquire a = {c,    &owner_ops, c->pinned, c->pin, &x->tried, x->route->read_timeout, x->route->header_timeout,
+                    NULL, 0};
+    if (x->upstream->proxy_protocol) {
+        a.pp = pp;
+        a.pp_len = client_pp(c, pp, sizeof(pp));
+    }
     int err = 0;
     x->up = px_upstream_acquire(c->w, c->rt, x->upstream, &a, &err);
     if (!x->up)
@@ -429,13 +453,19 @@ px_step px_proxy_start(px_conn *c)
 {
     px_exchange *x = c->x;
     if (!x->handler) { /* the first try; a retry comes here again */
+        px_step refused;
+        if (!px_auth_guard_admit(c, &refused))
+            return refused;
         if (x->req.expect_continue && x->req_body != BODY_DONE && send_continue(c) < 0)
             return PX_CLOSE;
         x->handler = &px_proxy_handler;
         c->state = CS_HANDLER;
     }
-    if (acquire(c) < 0)
+    if (acquire(c) < 0) {
+        if (!x->tried) /* every server was out of rotation: none was even tried */
+            px_metric_add(&PX_WS(c)->metrics.upstreams[x->upstream->index].no_server, 1);
         return px_respond_error(c, 502, "no live upstream server");
+    }
     return PX_AGAIN;
 }
 
@@ -474,6 +504,14 @@ static const char *failure_why(const px_upconn *u, int err, char *hint, size_t c
     return "upstream closed a new connection without answering";
 }
 
+/* The metrics' name for a failure before any response byte. */
+static px_up_error failure_kind(const px_upconn *u, int err, int connecting)
+{
+    if (!connecting)
+        return PX_UPERR_RESET;
+    return u->fail_why ? PX_UPERR_TLS : err == -ECONNREFUSED ? PX_UPERR_REFUSED : PX_UPERR_CONNECT;
+}
+
 px_step px_proxy_upstream_error(px_conn *c, int err)
 {
     px_exchange *x = c->x;
@@ -498,6 +536,7 @@ px_step px_proxy_upstream_error(px_conn *c, int err)
                              : "new connection",
                  phase, hint, px_log_context(c));
     if (!stale) { /* a stale pooled connection says nothing about the server: it may be tried again, fresh */
+        px_upconn_count_error(u, failure_kind(u, err, connecting));
         px_upstream_failed(u);
         x->tried |= 1ull << (u->server & 63);
     }

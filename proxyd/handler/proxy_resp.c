@@ -314,9 +314,11 @@ static px_step write_client(px_conn *c, px_batch *b)
     if (x->resp_body == BODY_DONE)
         x->resp_done = 1;
     if (x->resp_error) {
-        if (x->resp_error != HTTP_E_BODY_TOO_LARGE) /* that one is the compressor's, already logged */
+        if (x->resp_error != HTTP_E_BODY_TOO_LARGE) { /* that one is the compressor's, already logged */
             px_error("malformed chunked response body from upstream: %s%s", http_strerror(x->resp_error),
                      px_log_context(c));
+            px_upconn_count_error(x->up, PX_UPERR_INVALID);
+        }
         return PX_CLOSE; /* never reuse a client connection that got half a response */
     }
     return PX_AGAIN;
@@ -364,13 +366,26 @@ static void choose_framing(px_conn *c, const http_response *resp)
         x->keep_alive = 0; /* an HTTP/1.0 client learns where the body ends from the close */
 }
 
+/* A response head from u's server: its class, a 5xx as an error of the server, and the time it took. */
+static void count_response(const px_upconn *u, int status, uint64_t ms)
+{
+    px_upserver_metrics *m = px_upconn_metrics(u);
+    if (status >= 100 && status <= 599)
+        px_metric_add(&m->responses[status / 100], 1);
+    if (status >= 500 && status <= 599)
+        px_metric_add(&m->errors[PX_UPERR_HTTP_5XX], 1);
+    px_hist_add(&m->response_time, ms);
+}
+
 static px_step on_response_head(px_conn *c, const http_response *resp, size_t head_len)
 {
     px_exchange *x = c->x;
     x->resp_status = x->up_status = resp->status;
     x->up_ms = wire_now(c->w->loop) - x->started_ms;
+    count_response(x->up, resp->status, x->up_ms);
     px_upstream_succeeded(x->up);
     check_pinning(c, resp);
+    px_auth_guard_response(c, resp);
     choose_framing(c, resp);
     if (x->req_body != BODY_DONE)
         x->keep_alive = 0; /* an early answer: proxyd will close, so the head says so (RFC 9112 9.6) */
@@ -403,8 +418,10 @@ static px_step bad_response(px_conn *c, const char *why)
                  "or set tls = on in [upstream %s]%s",
                  u->up->servers[u->server].text, u->up->name, u->up->name, px_log_context(c));
         why = "upstream speaks TLS, not plain HTTP";
+        px_upconn_count_error(u, PX_UPERR_TLS);
     } else {
         px_error("upstream sent an invalid response: %s%s", why, px_log_context(c));
+        px_upconn_count_error(u, PX_UPERR_INVALID);
     }
     px_upstream_failed(c->x->up);
     px_proxy_abort(c);
@@ -435,8 +452,12 @@ static px_step parse_response_head(px_conn *c)
         x->resp_last_len = 0;
         if (rc < 0)
             return bad_response(c, http_strerror((int)rc));
-        if (resp.status == 101)
-            return x->req.upgrade ? px_tunnel_begin(c, &resp, (size_t)rc) : bad_response(c, "unrequested 101");
+        if (resp.status == 101 && !x->req.upgrade)
+            return bad_response(c, "unrequested 101");
+        if (resp.status == 101) {
+            count_response(x->up, 101, wire_now(c->w->loop) - x->started_ms);
+            return px_tunnel_begin(c, &resp, (size_t)rc);
+        }
         if (resp.status >= 200)
             return on_response_head(c, &resp, (size_t)rc);
         in->start += (size_t)rc; /* interim responses: proxyd answered Expect itself */
@@ -466,6 +487,7 @@ static px_step upstream_eof(px_conn *c)
         return write_client(c, &b);
     }
     px_error("upstream closed the connection in the middle of a response%s", px_log_context(c));
+    px_upconn_count_error(u, PX_UPERR_RESET);
     px_upstream_failed(u);
     return PX_CLOSE; /* the client must not take half a response for a whole one */
 }

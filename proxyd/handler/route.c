@@ -108,16 +108,25 @@ static px_step refuse_limit(px_conn *c, px_limit_rc rc, px_refusal kind, int sta
     return px_refuse(c, kind, status, why, ms);
 }
 
-/* limit_req: 1 to go on, 0 when *step answers (429, or the wait that the request begins). */
-static int admit_rate(px_conn *c, px_step *step)
+/* limit_req, the server's then the route's (each a bucket of its own): 1 to go on, 0 when *step answers (429,
+ * or the wait that the request begins: the longer of the two). */
+static int admit_rate(px_conn *c, const px_route *route, px_step *step)
 {
     px_exchange *x = c->x;
     const px_server *s = c->server;
-    uint64_t ms, now = wire_now(c->w->loop);
-    px_limit_rc rc = px_limit_req(c->rt->limits, &c->peer_ip, s->limit_zone, &s->limit_req, now, &ms);
-    if (rc != PX_LIMIT_OK) {
-        *step = refuse_limit(c, rc, PX_REFUSED_REQ, 429, "limiting requests (limit_req)", ms);
-        return 0;
+    const px_rate *rates[2] = {&s->limit_req, route ? &route->limit_req : NULL};
+    const uint32_t zones[2] = {s->limit_zone, route ? route->limit_zone : 0};
+    uint64_t ms = 0, now = wire_now(c->w->loop);
+    for (int k = 0; k < 2; k++) {
+        uint64_t wait;
+        if (!rates[k] || !rates[k]->per_ks)
+            continue;
+        px_limit_rc rc = px_limit_req(c->rt->limits, &c->peer_ip, zones[k], rates[k], now, &wait);
+        if (rc != PX_LIMIT_OK) {
+            *step = refuse_limit(c, rc, PX_REFUSED_REQ, 429, "limiting requests (limit_req)", wait);
+            return 0;
+        }
+        ms = wait > ms ? wait : ms;
     }
     if (!ms)
         return 1;
@@ -129,18 +138,20 @@ static int admit_rate(px_conn *c, px_step *step)
     return 0;
 }
 
-/* nginx's access and preaccess checks, before anything answers: allow/deny, limit_req (which may make the request
- * wait), then limit_conn, held until the exchange ends (http/conn.c). A peer without an IP address (a unix socket)
- * is not counted. 1 to go on; 0 when *step answers. */
-static int admit(px_conn *c, px_step *step)
+/* nginx's access and preaccess checks, before anything answers: allow/deny (the server's, then the route's),
+ * limit_req (which may make the request wait), then limit_conn, held until the exchange ends (http/conn.c). A peer
+ * without an IP address (a unix socket) is not counted. 1 to go on; 0 when *step answers. */
+static int admit(px_conn *c, const px_route *route, px_step *step)
 {
     px_exchange *x = c->x;
     const px_server *s = c->server;
-    if (!x->delayed && s->acl.n && !px_acl_allows(&s->acl, &c->peer_ip)) {
+    if (!x->delayed && ((s->acl.n && !px_acl_allows(&s->acl, &c->peer_ip)) ||
+                        (route && route->acl.n && !px_acl_allows(&route->acl, &c->peer_ip)))) {
         *step = px_refuse(c, PX_REFUSED_ACCESS, 403, "access forbidden by rule", 0);
         return 0;
     }
-    if (!x->delayed && s->limit_req.per_ks && c->peer_ip.family && !admit_rate(c, step))
+    if (!x->delayed && (s->limit_req.per_ks || (route && route->limit_req.per_ks)) && c->peer_ip.family &&
+        !admit_rate(c, route, step))
         return 0;
     if (s->limit_conn && c->peer_ip.family) {
         uint32_t slot;
@@ -168,14 +179,18 @@ px_step px_route_request(px_conn *c)
         return px_respond_error(c, 413, "request body larger than client_max_body_size");
     if (c->bind->status)
         return px_status_respond(c);
+    /* The route is known before admission, for its own allow/deny and limit_req (a `return` has none). */
+    const px_route *route =
+        c->server->return_status || r->method_id == HTTP_M_CONNECT || r->form == HTTP_TARGET_ASTERISK
+            ? NULL
+            : px_find_route(c->server, r->path);
     px_step refused;
-    if (!admit(c, &refused))
+    if (!admit(c, route, &refused))
         return refused;
     if (c->server->return_status)
         return px_respond_return(c);
     if (r->method_id == HTTP_M_CONNECT)
         return px_respond_error(c, 405, "CONNECT is not proxied");
-    const px_route *route = r->form == HTTP_TARGET_ASTERISK ? NULL : px_find_route(c->server, r->path);
     if (!route && c->server->root)
         return px_static_respond(c);
     if (!route)

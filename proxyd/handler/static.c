@@ -103,14 +103,20 @@ px_step px_static_respond(px_conn *c)
                                 status == 400   ? "path not servable"
                                 : status == 414 ? "path too long"
                                                 : "no such file");
+    return px_static_send_fd(c, fd, content_type(full), (uint64_t)st.st_size);
+}
+
+px_step px_static_send_fd(px_conn *c, int fd, const char *ctype, uint64_t size)
+{
+    px_exchange *x = c->x;
     x->file_fd = fd; /* closed by static_end, however the exchange ends */
     x->handler = &px_static_handler;
-    if (px_respond_head(c, 200, NULL, content_type(full), (uint64_t)st.st_size, NULL, 0) < 0)
+    if (px_respond_head(c, 200, NULL, ctype, size, NULL, 0) < 0)
         return PX_CLOSE;
-    if (x->req.method_id == HTTP_M_HEAD || st.st_size == 0)
+    if (x->req.method_id == HTTP_M_HEAD || size == 0)
         return px_conn_answered(c);
     x->file_off = 0;
-    x->file_left = (uint64_t)st.st_size;
+    x->file_left = size;
     c->state = CS_HANDLER;
     return PX_AGAIN;
 }

@@ -85,6 +85,14 @@ static void custom_line(px_conn *c, const px_logfmt *f)
     px_alog_printf(&c->w->alog, "%.*s", (int)n, line);
 }
 
+/* The response in its [server]'s counters: by code, and the request time. */
+static void count_response(px_conn *c, int status)
+{
+    px_server_metrics *m = &PX_WS(c)->metrics.servers[c->server->slot];
+    px_metric_add(&m->codes[px_code_slot(status)], 1);
+    px_hist_add(&m->request_time, wire_now(c->w->loop) - c->x->started_ms);
+}
+
 void px_access_log(px_conn *c)
 {
     px_worker *w = c->w;
@@ -92,8 +100,10 @@ void px_access_log(px_conn *c)
     const px_server *s = c->server;
     int status = x->resp_status;
     x->resp_status = 0; /* counted and logged once, whichever of next-request or close comes first */
-    if (status >= 100 && status <= 599)
+    if (status >= 100 && status <= 599) {
         PX_ADD(w->stats.status[status / 100], 1);
+        count_response(c, status);
+    }
     int sink = s->access_log ? s->access_sink : 0;
     if (!status || s->access_log_off || !px_access_sink_enabled(sink))
         return;

@@ -133,6 +133,7 @@ void px_conn_accept(px_worker *w, px_bind *bind, int fd, const wire_addr *peer)
     c->bind = bind;
     c->server = bind->default_server;
     c->peer_ip = ip;
+    c->peer_port = px_sockaddr_port(&peer->ss);
     px_peer_text(peer, c->peer, sizeof(c->peer));
     wire_set_nodelay(fd);
     px_stream_init(&c->s, fd, conn_io_cb, c, &PX_WS(c)->in_pool, &PX_WS(c)->out_pool);
@@ -321,6 +322,10 @@ static px_step state_proxy(px_conn *c)
     if (!r.local) {
         px_ip_from_sockaddr(&c->peer_ip, &r.src.ss);
         px_peer_text(&r.src, c->peer, sizeof(c->peer));
+        c->peer_port = px_sockaddr_port(&r.src.ss);
+        px_ip_from_sockaddr(&c->local_ip, &r.dst.ss); /* what the client reached, as the balancer saw it */
+        c->local_port = px_sockaddr_port(&r.dst.ss);
+        c->local_known = 1;
     }
     if (refused_at_accept(c->w, c->bind, &c->peer_ip, NULL, c->peer))
         return PX_CLOSE;

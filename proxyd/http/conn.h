@@ -50,7 +50,10 @@ struct px_conn {
     px_conn *prev, *next; /* worker's list */
     char peer[48];        /* client address as text, formatted once at accept (or from the PROXY header) */
     px_ip peer_ip;        /* and as matched by allow/deny and counted by limits */
-    size_t last_len;      /* head parse resume hint */
+    px_ip local_ip;       /* the address the client reached (a PROXY header's destination, else getsockname) */
+    uint16_t peer_port, local_port; /* host order; for the PROXY header sent upstream (upstream proxy_protocol) */
+    uint8_t local_known;            /* local_ip/local_port are set (read lazily: only proxy_protocol needs them) */
+    size_t last_len;                /* head parse resume hint */
     unsigned requests;
     px_exchange *x;    /* per-request state, inside the input block: NULL while the connection idles */
     px_upconn *pinned; /* NTLM/Negotiate: the upstream connection this client owns between requests */

@@ -52,6 +52,9 @@ typedef struct px_exchange {
     uint64_t delay_until; /* the loop's clock, ms */
     uint32_t limit_slot;  /* the limit table slot counting this request for limit_conn, plus one; 0: none */
     uint32_t retry_after; /* seconds, sent as Retry-After with proxyd's own answer; 0: none */
+    /* auth_guard (handler/auth_guard.c): the credentials the request carried, until the response counts them */
+    uint8_t ag_kind;                          /* px_cred_kind; PX_CRED_NONE: nothing to count */
+    char ag_account[PX_CRED_ACCOUNT_MAX + 1]; /* the account key; "" when unknown */
     /* request body toward the upstream */
     px_body_state req_body;
     uint64_t req_remaining;

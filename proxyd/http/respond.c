@@ -42,8 +42,12 @@ void px_write_common_fields(px_conn *c, http_writer *hw, int status)
     }
     if (status == 101)
         return; /* the connection becomes a tunnel: Connection: upgrade is the caller's, keep-alive has no sense */
-    if (c->rt != c->w->rt || c->w->stopping)
-        c->x->keep_alive = 0; /* a reload or a graceful stop retires this connection after this answer */
+    /* A reload or a graceful stop retires this connection after this answer; so does the drain before a graceful
+     * stop (drain_delay): behind an L4 balancer a keep-alive connection stays with this instance whatever the
+     * balancer decides, so each client is told to reconnect (the balancer sends it elsewhere) while everything
+     * still serves, instead of having its idle connection closed under a request at the stop. */
+    if (c->rt != c->w->rt || c->w->stopping || atomic_load(&c->w->daemon->draining))
+        c->x->keep_alive = 0;
     if (!c->x->keep_alive)
         http_write_raw(hw, "Connection: close\r\n", 19);
     else if (c->x->req.minor == 0)
@@ -59,6 +63,7 @@ const char *px_log_context(const px_conn *c)
 {
     static _Thread_local char buf[1024];
     const px_exchange *x = c->x;
+    px_log_route(c->server ? c->server->error_sink : 0); /* the line goes to its [server]'s error_log, if any */
     int n = snprintf(buf, sizeof(buf), ", client: %s, server: %s", c->peer, c->server ? c->server->name : "-");
     if (n > 0 && x && x->up)
         n += snprintf(buf + n, sizeof(buf) - (size_t)n, ", upstream: %s (%s)", x->up->up->name,

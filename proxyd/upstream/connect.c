@@ -23,6 +23,9 @@ px_upconn *px__upstream_connect(px_worker *w, px_runtime *rt, const px_upstream 
     if (fd < 0) {
         px_error("cannot connect to %s: %s%s", up->servers[s].text, wire_strerror(fd), a->ops->log_context(a->owner));
         px_upstream_mark_failure(rt, up, s, wire_now(w->loop));
+        int hidx = rt->health_base[up->index] + s;
+        px_metric_add(&ws->metrics.upservers[hidx].errors[fd == -ECONNREFUSED ? PX_UPERR_REFUSED : PX_UPERR_CONNECT],
+                      1);
         *err = fd;
         return NULL;
     }
@@ -50,11 +53,15 @@ px_upconn *px__upstream_connect(px_worker *w, px_runtime *rt, const px_upstream 
     px_runtime_ref(rt);
     wire_timer_start(w->loop, &u->timer, up->connect_timeout);
     PX_ADD(w->stats.up_opened, 1);
-    ws->active[u->hidx]++;
+    px__active_add(ws, u->hidx, 1);
     u->owner = a->owner;
     u->ops = a->ops;
     u->read_ms = a->read_ms;
     u->header_ms = a->header_ms;
+    if (a->pp_len && a->pp_len <= sizeof(u->pp)) {
+        memcpy(u->pp, a->pp, a->pp_len);
+        u->pp_len = (uint8_t)a->pp_len;
+    }
     return u;
 }
 
@@ -127,6 +134,13 @@ static void on_connected(px_upconn *u)
         return;
     }
     wire_timer_start(u->w->loop, &u->timer, u->up->connect_timeout); /* bounds the TLS handshake too */
+    /* The PROXY header goes first, before TLS. A new socket's send buffer is empty, so these few dozen bytes go
+     * out whole or the connection failed: no partial state to keep. */
+    ssize_t sent = u->pp_len ? wire_write(u->s.io.fd, u->pp, u->pp_len) : 0;
+    if (sent != (ssize_t)u->pp_len) {
+        u->ops->failed(u->owner, sent < 0 ? (int)sent : -EIO);
+        return;
+    }
     if (!u->up->tls) {
         u->state = UP_ACTIVE;
         u->ops->ready(u->owner);

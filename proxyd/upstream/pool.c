@@ -30,7 +30,7 @@ void px_upstream_close(px_upconn *u)
     if (u->state == UP_IDLE)
         pool_remove(u);
     else if (u->state != UP_PINNED && ws->active[u->hidx])
-        ws->active[u->hidx]--;
+        px__active_add(ws, u->hidx, -1);
     wire_timer_stop(w->loop, &u->timer);
     if (u->s.tls && u->state != UP_HANDSHAKE)
         tlsio_close_notify(u->s.tls); /* best effort: the socket closes now */
@@ -68,9 +68,22 @@ void px_upstream_pin(px_upconn *u)
 {
     px_wstate *ws = ws_of(u);
     if (ws->active[u->hidx])
-        ws->active[u->hidx]--;
+        px__active_add(ws, u->hidx, -1);
     u->state = UP_PINNED;
     wire_timer_stop(u->w->loop, &u->timer);
+}
+
+/* A full pool of a proxy_protocol upstream makes room by closing its oldest connection: each serves only its own
+ * client connection, so the oldest is the one whose client most likely left (keepalive bounds the walk). */
+static int make_room(px_pool *p, const px_upconn *u)
+{
+    if (!u->pp_len || !p->head)
+        return 0;
+    px_upconn *last = p->head;
+    while (last->next)
+        last = last->next;
+    px_upstream_close(last);
+    return 1;
 }
 
 void px_upstream_release(px_upconn *u, int reusable)
@@ -80,11 +93,11 @@ void px_upstream_release(px_upconn *u, int reusable)
     px_pool *p = &ws->pools[u->hidx];
     if (u->s.tls && u->rt == w->rt) /* a TLS 1.3 ticket arrives with the first response */
         px__upstream_save_session(u);
-    if (!reusable || w->stopping || u->rt != w->rt || p->count >= u->up->keepalive) {
+    if (!reusable || w->stopping || u->rt != w->rt || (p->count >= u->up->keepalive && !make_room(p, u))) {
         px_upstream_close(u);
         return;
     }
-    ws->active[u->hidx]--;
+    px__active_add(ws, u->hidx, -1);
     u->owner = NULL;
     u->ops = NULL;
     u->state = UP_IDLE;
@@ -104,7 +117,7 @@ void px_upstream_release(px_upconn *u, int reusable)
 /* A pooled or pinned connection goes to work for the owner. */
 static px_upconn *attach(px_upconn *u, const px_acquire *a)
 {
-    ws_of(u)->active[u->hidx]++;
+    px__active_add(ws_of(u), u->hidx, 1);
     u->owner = a->owner;
     u->ops = a->ops;
     u->read_ms = a->read_ms;
@@ -115,6 +128,18 @@ static px_upconn *attach(px_upconn *u, const px_acquire *a)
     PX_ADD(u->w->stats.up_reused, 1);
     px_upconn_arm(u, UT_READ);
     u->tkind = UT_NONE; /* armed as a read, but no request is out yet */
+    return u;
+}
+
+/* The most recently pooled connection the owner may take: any, or with a PROXY header the one that began with the
+ * owner's (bounded by keepalive). */
+static px_upconn *pooled(px_pool *p, const px_acquire *a)
+{
+    px_upconn *u = p->head;
+    if (!a->pp_len)
+        return u;
+    while (u && (u->pp_len != a->pp_len || memcmp(u->pp, a->pp, a->pp_len) != 0))
+        u = u->next;
     return u;
 }
 
@@ -135,21 +160,25 @@ static int choose(px_worker *w, px_runtime *rt, const px_upstream *up, uint64_t 
 px_upconn *px_upstream_acquire(px_worker *w, px_runtime *rt, const px_upstream *up, const px_acquire *a, int *err)
 {
     px_upconn *pinned = a->pinned;
-    if (pinned && pinned->up == up && pinned->rt == rt)
+    if (pinned && pinned->up == up && pinned->rt == rt) {
+        px_metric_add(&px_upconn_metrics(pinned)->requests, 1);
         return attach(pinned, a);
+    }
     for (;;) {
         int s = choose(w, rt, up, *a->tried);
         if (s < 0) {
             *err = -EHOSTUNREACH;
             return NULL;
         }
+        /* A try toward s, whether a connection to it opens or not (a refused connect is an error of a request). */
+        px_metric_add(&rt->ws[w->id].metrics.upservers[rt->health_base[up->index] + s].requests, 1);
         px_pool *p = &rt->ws[w->id].pools[rt->health_base[up->index] + s];
-        if (p->head && !a->fresh) {
-            px_upconn *u = p->head;
+        px_upconn *u = a->fresh ? NULL : pooled(p, a);
+        if (u) {
             pool_remove(u);
             return attach(u, a);
         }
-        px_upconn *u = px__upstream_connect(w, rt, up, s, a, err);
+        u = px__upstream_connect(w, rt, up, s, a, err);
         if (u)
             return u;
         *a->tried |= 1ull << (s & 63);

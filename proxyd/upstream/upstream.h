@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "common/proxyproto.h"
 #include "common/stream.h"
 #include "core/worker.h"
 
@@ -53,6 +54,11 @@ struct px_upconn {
     unsigned requests;
     int reused;           /* came from the pool: a failure may be a stale connection, not the server's fault */
     const char *fail_why; /* why the TLS handshake failed, for the client's 502 (static text), or NULL */
+    /* proxy_protocol: the PROXY v2 header this connection began with. It describes one client connection, so
+     * the connection is reused only by an owner asking for the same bytes (HAProxy's rule: the header is part of
+     * what a reused connection must match). */
+    uint8_t pp_len;
+    unsigned char pp[PX_PP_V2_OUT_MAX];
 };
 
 /* What the caller of px_upstream_acquire asks for. */
@@ -64,6 +70,10 @@ typedef struct px_acquire {
     uint64_t *tried;    /* servers already tried (bit per index); updated when a connect fails at once */
     uint64_t read_ms;   /* what UT_READ arms */
     uint64_t header_ms; /* what UT_HEADER arms */
+    /* up->proxy_protocol: the PROXY v2 header for the owner's client (px_pp_write_v2), sent first on a new
+     * connection; a pooled connection is taken only when it began with these same bytes. NULL otherwise. */
+    const unsigned char *pp;
+    size_t pp_len;
 } px_acquire;
 
 /* Gives the owner a connection to a server of up: its pinned one, a pooled one, or a new one (connecting; ops->ready
@@ -91,6 +101,17 @@ void px_upstream_succeeded(px_upconn *u);
 int px_upstream_server_up(const px_runtime *rt, const px_upstream *up, int s, uint64_t now);
 /* Counts a failure of server si at now; logs when it marks the server down. */
 void px_upstream_mark_failure(px_runtime *rt, const px_upstream *up, int si, uint64_t now);
+
+/* The counters of u's server in its worker's tables (common/metrics.h). */
+static inline px_upserver_metrics *px_upconn_metrics(const px_upconn *u)
+{
+    return &u->rt->ws[u->w->id].metrics.upservers[u->hidx];
+}
+/* Counts an error of kind against u's server (proxyd_upstream_server_errors_total). Worker's thread. */
+static inline void px_upconn_count_error(const px_upconn *u, px_up_error kind)
+{
+    px_metric_add(&px_upconn_metrics(u)->errors[kind], 1);
+}
 
 /* balance.c: the balancer's state of one upstream as seen by one worker. */
 typedef struct px_balance_view {

@@ -1,6 +1,7 @@
 /* libFuzzer target: px_pp_parse (the PROXY protocol header, v1 and v2) over the whole input versus every prefix fed
  * as one more byte arrives. A prefix is PX_PP_INCOMPLETE until the verdict, which then never changes; a length
- * never exceeds what was passed nor the protocol's bound; a carried address is IPv4 or IPv6. */
+ * never exceeds what was passed nor the protocol's bound; a carried address is IPv4 or IPv6, and written again by
+ * px_pp_write_v2 it parses back to the same addresses and ports. */
 #include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,6 +11,23 @@
 #include "common/proxyproto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The addresses a header carried, written as proxyd writes them toward an upstream, read back the same. */
+static void round_trip(const px_pp_result *r)
+{
+    px_ip src, dst, back_src, back_dst;
+    px_ip_from_sockaddr(&src, &r->src.ss);
+    px_ip_from_sockaddr(&dst, &r->dst.ss);
+    uint16_t sport = px_sockaddr_port(&r->src.ss), dport = px_sockaddr_port(&r->dst.ss);
+    unsigned char buf[PX_PP_V2_OUT_MAX];
+    size_t n = px_pp_write_v2(buf, sizeof(buf), &src, sport, &dst, dport);
+    px_pp_result again;
+    assert(n > 16 && px_pp_parse(buf, n, &again) == (long)n && !again.local);
+    px_ip_from_sockaddr(&back_src, &again.src.ss);
+    px_ip_from_sockaddr(&back_dst, &again.dst.ss);
+    assert(memcmp(&src, &back_src, sizeof(src)) == 0 && memcmp(&dst, &back_dst, sizeof(dst)) == 0);
+    assert(px_sockaddr_port(&again.src.ss) == sport && px_sockaddr_port(&again.dst.ss) == dport);
+}
 
 static long parse_copy(const uint8_t *data, size_t len, px_pp_result *r)
 {
@@ -36,6 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!whole.local) {
             assert(whole.src.ss.ss_family == AF_INET || whole.src.ss.ss_family == AF_INET6);
             assert(whole.dst.ss.ss_family == whole.src.ss.ss_family);
+            round_trip(&whole);
         }
     }
     long seen = PX_PP_INCOMPLETE;

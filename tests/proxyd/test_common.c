@@ -11,6 +11,7 @@
 
 #include "common/fields.h"
 #include "common/log.h"
+#include "common/metrics.h"
 
 static http_slice S(const char *s)
 {
@@ -133,6 +134,62 @@ START_TEST(swap_keeps_number)
 }
 END_TEST
 
+/* Each code counted alone has its own slot and maps back to itself; others fall into their class's "other". */
+START_TEST(metric_code_slots)
+{
+    static const int alone[] = {200, 404, 499, 502, 504, 101, 431};
+    for (size_t i = 0; i < sizeof(alone) / sizeof(alone[0]); i++) {
+        unsigned s = px_code_slot(alone[i]);
+        ck_assert_uint_ge(s, PX_CODE_FIRST);
+        ck_assert_uint_lt(s, PX_CODE_SLOTS);
+        ck_assert_int_eq(px_code_of_slot(s), alone[i]);
+    }
+    ck_assert_uint_eq(px_code_slot(418), PX_CODE_OTHER_BASE + 3);
+    ck_assert_uint_eq(px_code_slot(299), PX_CODE_OTHER_BASE + 1);
+    ck_assert_uint_eq(px_code_slot(599), PX_CODE_OTHER_BASE + 4);
+    ck_assert_uint_eq(px_code_slot(102), PX_CODE_OTHER_BASE);
+    ck_assert_int_eq(px_code_of_slot(PX_CODE_OTHER_BASE + 3), 0);
+    /* every slot past the "other" ones is some code's, and no two codes share one */
+    for (unsigned s = PX_CODE_FIRST; s < PX_CODE_SLOTS; s++)
+        ck_assert_uint_eq(px_code_slot(px_code_of_slot(s)), s);
+}
+END_TEST
+
+/* Bucket bounds are inclusive upper bounds (Prometheus le), and a duration past the last goes to +Inf. */
+START_TEST(metric_hist_buckets)
+{
+    ck_assert_uint_eq(px_hist_slot(0), 0);
+    ck_assert_uint_eq(px_hist_slot(5), 0);
+    ck_assert_uint_eq(px_hist_slot(6), 1);
+    ck_assert_uint_eq(px_hist_slot(1000), 7);
+    ck_assert_uint_eq(px_hist_slot(1001), 8);
+    ck_assert_uint_eq(px_hist_slot(60000), PX_HIST_FINITE - 1);
+    ck_assert_uint_eq(px_hist_slot(60001), PX_HIST_FINITE);
+    for (unsigned i = 1; i < PX_HIST_FINITE; i++)
+        ck_assert_uint_gt(px_hist_bound(i), px_hist_bound(i - 1));
+    px_hist h;
+    memset(&h, 0, sizeof(h));
+    px_hist_add(&h, 7);
+    px_hist_add(&h, 70000);
+    ck_assert_uint_eq(px_metric_get(&h.bucket[1]), 1);
+    ck_assert_uint_eq(px_metric_get(&h.bucket[PX_HIST_FINITE]), 1);
+    ck_assert_uint_eq(px_metric_get(&h.sum_ms), 70007);
+}
+END_TEST
+
+/* Label values: backslash, double quote and newline escaped as the text format says; the rest as is; a cut
+ * never leaves half an escape. */
+START_TEST(metric_label_escape)
+{
+    char out[64];
+    ck_assert_str_eq(px_prom_escape("a\"b\\c\nd", out, sizeof(out)), "a\\\"b\\\\c\\nd");
+    ck_assert_str_eq(px_prom_escape("10.0.0.1:443", out, sizeof(out)), "10.0.0.1:443");
+    ck_assert_str_eq(px_prom_escape("\"\"\"", out, 6), "\\\"\\\"");
+    ck_assert_str_eq(px_up_error_name(PX_UPERR_HEADER_TIMEOUT), "header_timeout");
+    ck_assert_str_eq(px_up_error_name(PX_UPERR_HTTP_5XX), "http_5xx");
+}
+END_TEST
+
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 int main(void)
@@ -145,6 +202,9 @@ int main(void)
     tcase_add_test(tc, copy_field_bounded);
     tcase_add_test(tc, escape);
     tcase_add_test(tc, swap_keeps_number);
+    tcase_add_test(tc, metric_code_slots);
+    tcase_add_test(tc, metric_hist_buckets);
+    tcase_add_test(tc, metric_label_escape);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -169,9 +169,10 @@ START_TEST(route_long_poll_warning)
                           "route = /ucwa app read_timeout=1800s\nroute = /ok app read_timeout=10s\n",
                           err, sizeof(err));
     ck_assert_msg(cfg != NULL, "%s", err);
-    ck_assert_msg(strstr(err, ":7: warning: route: /ucwa: the header_timeout of [upstream app] (20000ms) is shorter "
-                              "than this route's read_timeout") != NULL,
-                  "%s", err);
+    ck_assert_msg(
+        strstr(err, ":7: warning: [server s] route: /ucwa: the header_timeout of [upstream app] (20000ms) is shorter "
+                    "than this route's read_timeout") != NULL,
+        "%s", err);
     ck_assert_msg(strstr(err, "/ok") == NULL, "a read_timeout below header_timeout warned: %s", err);
     ck_assert_uint_eq(route_of(&cfg->servers[0], "/ucwa")->header_timeout, 20000);
     px_config_free(cfg);
@@ -202,7 +203,25 @@ static const struct {
     {MIN_SERVER "return = 301\n", "return: a redirect status (301, 302, 303, 307, 308) needs a URL"},
     {MIN_SERVER "route = api app\n", "route: expected \"/PREFIX UPSTREAM [option=value ...]\""},
     {MIN_SERVER "route = /a app bogus=1\n", ":6: [server s] route: unknown route option (known: read_timeout=T, "
-                                            "header_timeout=T|off) (got \"/a app bogus=1\")"},
+                                            "header_timeout=T|off, auth_guard=on|off, allow=CIDR,..., deny=CIDR,..., "
+                                            "limit_req=RATE[,burst=N][,nodelay]) (got \"/a app bogus=1\")"},
+    {MIN_SERVER "route = /a app auth_guard=yes\n", ":6: [server s] route: auth_guard: expected on or off"},
+    {MIN_SERVER "route = /a app allow=10.0.0.0/33\n", ":6: [server s] route: expected addresses or CIDR blocks"},
+    {MIN_SERVER "route = /a app allow=\n", ":6: [server s] route: expected addresses or CIDR blocks"},
+    {MIN_SERVER "route = /a app limit_req=10r/h\n", ":6: [server s] route: expected a rate such as 10r/s"},
+    {MIN_SERVER "route = /a app limit_req=1r/s,burst=x\n", "route: unknown or invalid limit_req parameter"},
+    {MIN_SERVER "route = /a app limit_req=1r/s limit_req=2r/s\n", ":6: [server s] route: route option given twice"},
+    {MIN_SERVER "auth_guard = 1\n", ":6: [server s] auth_guard: expected on or off"},
+    {MIN_SERVER "auth_guard_account = 5\n",
+     ":6: [server s] auth_guard_account: expected FAILURES/WINDOW such as 5/15m"},
+    {MIN_SERVER "auth_guard_account = 0/15m\n", "auth_guard_account: expected FAILURES/WINDOW"},
+    {MIN_SERVER "auth_guard_account = 5/500ms\n", "auth_guard_account: expected FAILURES/WINDOW"},
+    {MIN_SERVER "auth_guard_client = 5/25h\n", "auth_guard_client: expected FAILURES/WINDOW"},
+    {MIN_SERVER "auth_guard_client = x/1m\n", "auth_guard_client: expected FAILURES/WINDOW"},
+    {MIN_SERVER "auth_guard_trusted = 10.0.0.0/33\n", "auth_guard_trusted: expected addresses or CIDR blocks"},
+    {MIN_SERVER "auth_guard_answer = 403\n", "auth_guard_answer: expected 429"},
+    {"[global]\nauth_guard_table_size = 10\n" MIN_SERVER, "auth_guard_table_size: expected a number of entries"},
+    {"[global]\nauth_guard = on\n" MIN_SERVER, "auth_guard"},
     {MIN_SERVER "route = /a app other\n", ":6: [server s] route: unknown route option"},
     {MIN_SERVER "route = /a app read_timeout\n", ":6: [server s] route: unknown route option"},
     {MIN_SERVER "route = /a app read_timeout=fast\n",
@@ -345,7 +364,23 @@ static const struct {
     {MIN_SERVER "proxy_protocol_from = 10.0.0.1\n", ":6: [server s] proxy_protocol_from: unknown key in this section"},
     {"[upstream app]\nserver = 127.0.0.1:8081\n[server s]\nlisten = 127.0.0.1:8080 proxy\nproxy_pass = app\n",
      ":4: [server s] listen: unknown listen parameter (tls, default, proxy_protocol)"},
+    {MIN_SERVER "[upstream b]\nserver = 127.0.0.1:1\nproxy_protocol = v2\n", ":8: [upstream b] proxy_protocol"},
 };
+
+/* Upstream PROXY protocol (issue 18): off by default, `on` sends PROXY v2 to the upstream's servers. */
+START_TEST(upstream_proxy_protocol_key)
+{
+    char err[4096] = "";
+    px_config *cfg =
+        load("[upstream a]\nserver = 127.0.0.1:1\nproxy_protocol = on\n[upstream b]\nserver = 127.0.0.1:2\n"
+             "[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = a\nroute = /b b\n",
+             err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_int_eq(cfg->upstreams[0].proxy_protocol, 1);
+    ck_assert_int_eq(cfg->upstreams[1].proxy_protocol, 0);
+    px_config_free(cfg);
+}
+END_TEST
 
 /* Active health checks (issue 18.2): the keys, their defaults, and what is refused. */
 START_TEST(health_check_keys)
@@ -662,14 +697,15 @@ START_TEST(acl_warnings)
     char err[2048] = "";
     px_config *cfg = load(MIN_SERVER "allow = 10.1.2.3/8\n", err, sizeof(err));
     ck_assert_msg(cfg != NULL, "%s", err);
-    ck_assert_msg(strstr(err, ":6: warning: allow: low address bits of 10.1.2.3/8 are meaningless"), "%s", err);
-    ck_assert_msg(strstr(err, ":3: warning: allow: no deny rule: every address is allowed"), "%s", err);
+    ck_assert_msg(strstr(err, ":6: warning: [server s] allow: low address bits of 10.1.2.3/8 are meaningless"), "%s",
+                  err);
+    ck_assert_msg(strstr(err, ":6: warning: [server s] allow: no deny rule: every address is allowed"), "%s", err);
     ck_assert_str_eq(acl_text(&cfg->servers[0].acl), "allow 10.0.0.0/8");
     px_config_free(cfg);
     err[0] = 0;
     cfg = load("[status]\nlisten = 127.0.0.1:9145\nallow = 10.0.0.0/8\n" MIN_SERVER, err, sizeof(err));
     ck_assert_msg(cfg != NULL, "%s", err);
-    ck_assert_msg(strstr(err, ":1: warning: allow: no deny rule"), "%s", err);
+    ck_assert_msg(strstr(err, ":3: warning: [status] allow: no deny rule"), "%s", err);
     px_config_free(cfg);
 }
 END_TEST
@@ -700,6 +736,69 @@ START_TEST(limit_values)
     ck_assert_uint_eq(cfg->limit_table_size, 100000);
     ck_assert_uint_eq(cfg->servers[0].limit_conn, 0);
     ck_assert_uint_eq(cfg->servers[0].limit_req.per_ks, 0);
+    px_config_free(cfg);
+}
+END_TEST
+
+/* auth_guard: the defaults (5/15m, 20/15m, 429), each key, and a route that takes the server's switch or its own. */
+START_TEST(auth_guard_values)
+{
+    char err[2048] = "";
+    px_config *cfg = load("[global]\nauth_guard_table_size = 1000\n" MIN_SERVER
+                          "auth_guard = on\nauth_guard_account = 3/30m\nauth_guard_client = 50/1h\n"
+                          "auth_guard_trusted = 10.0.0.0/8 192.168.0.0/16\nauth_guard_trusted = fd00::/8\n"
+                          "auth_guard_answer = 401\nroute = /pub app auth_guard=off\n"
+                          "[server t]\nlisten = 127.0.0.1:8082\nproxy_pass = app\nroute = /ews app auth_guard=on\n",
+                          err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_uint_eq(cfg->auth_guard_table_size, 1000);
+    const px_server *s = &cfg->servers[0], *t = &cfg->servers[1];
+    ck_assert_int_eq(s->auth_guard.on, 1);
+    ck_assert_uint_eq(s->auth_guard.account.max, 3);
+    ck_assert_uint_eq(s->auth_guard.account.window_ms, 1800000);
+    ck_assert_uint_eq(s->auth_guard.client.max, 50);
+    ck_assert_uint_eq(s->auth_guard.client.window_ms, 3600000);
+    ck_assert_int_eq(s->auth_guard.trusted.n, 3);
+    ck_assert_int_eq(s->auth_guard.answer, 401);
+    for (int i = 0; i < s->nroutes; i++) /* sorted longest first: /pub, then / */
+        ck_assert_int_eq(s->routes[i].auth_guard, strcmp(s->routes[i].prefix, "/pub") != 0);
+    ck_assert_int_eq(t->auth_guard.on, 0);
+    ck_assert_uint_eq(t->auth_guard.account.max, 5);
+    ck_assert_uint_eq(t->auth_guard.account.window_ms, 900000);
+    ck_assert_uint_eq(t->auth_guard.client.max, 20);
+    ck_assert_int_eq(t->auth_guard.answer, 429);
+    for (int i = 0; i < t->nroutes; i++)
+        ck_assert_int_eq(t->routes[i].auth_guard, strcmp(t->routes[i].prefix, "/ews") == 0);
+    px_config_free(cfg);
+    cfg = load(MIN_SERVER "route = /adm app allow=10.0.0.1 allow=10.0.0.0/8,192.0.2.0/24 deny=10.0.0.0/8 deny=all\n"
+                          "route = /api app limit_req=600r/m,burst=5,nodelay\nroute = /b app limit_req=2r/s\n",
+               err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    s = &cfg->servers[0];
+    for (int i = 0; i < s->nroutes; i++) {
+        const px_route *r = &s->routes[i];
+        if (strcmp(r->prefix, "/adm") == 0) {
+            ck_assert_int_eq(r->acl.n, 5);
+            ck_assert_int_eq(r->acl.rules[0].allow, 1);
+            ck_assert_int_eq(r->acl.rules[3].allow, 0);
+            ck_assert_int_eq(r->acl.rules[4].net.family, 0); /* all */
+        } else if (strcmp(r->prefix, "/api") == 0) {
+            ck_assert_uint_eq(r->limit_req.per_ks, 10000);
+            ck_assert_uint_eq(r->limit_req.burst, 5);
+            ck_assert_int_eq(r->limit_req.nodelay, 1);
+        } else if (strcmp(r->prefix, "/b") == 0) {
+            ck_assert_uint_eq(r->limit_req.per_ks, 2000);
+            ck_assert_int_eq(r->limit_req.nodelay, 0);
+        } else
+            ck_assert_int_eq(r->acl.n + (int)r->limit_req.per_ks, 0);
+        ck_assert_uint_ne(r->limit_zone, s->limit_zone);
+        for (int k = 0; k < i; k++)
+            ck_assert_uint_ne(r->limit_zone, s->routes[k].limit_zone);
+    }
+    px_config_free(cfg);
+    cfg = load(MIN_SERVER, err, sizeof(err));
+    ck_assert_uint_eq(cfg->auth_guard_table_size, 65536);
+    ck_assert_int_eq(cfg->servers[0].routes[0].auth_guard, 0);
     px_config_free(cfg);
 }
 END_TEST
@@ -768,7 +867,7 @@ START_TEST(tls_port_warned)
                           err, sizeof(err));
     ck_assert_msg(cfg != NULL, "%s", err);
     ck_assert_msg(
-        strstr(err, ":1: warning: server: [upstream fe]: 127.0.0.1:4443 is an HTTPS port (IIS, the Lync "
+        strstr(err, ":2: warning: [upstream fe] server: 127.0.0.1:4443 is an HTTPS port (IIS, the Lync "
                     "External Web Site) but the upstream is plain: write proxy_pass = https://fe or tls = on") != NULL,
         "%s", err);
     ck_assert_int_eq(cfg->warnings, 1); /* tls = off and http:// say plain on purpose */
@@ -811,12 +910,12 @@ static const struct {
     {"[upstream app]\nserver = 127.0.0.1:8081\n"
      "[server a]\nlisten = 127.0.0.1:8080\nserver_name = meet.test dialin.test\nproxy_pass = app\n"
      "[server b]\nlisten = 127.0.0.1:8080\nserver_name = other.test\n  MEET.test\nproxy_pass = app\n",
-     ":9: warning: server_name: [server b]: conflicting server name \"meet.test\" on 127.0.0.1:8080: [server a] "
+     ":9: warning: [server b] server_name: conflicting server name \"meet.test\" on 127.0.0.1:8080: [server a] "
      "(line 5) has it too and answers it"},
     {"[upstream app]\nserver = 127.0.0.1:8081\n"
      "[server a]\nlisten = 127.0.0.1:8443\nlisten = 127.0.0.1:8080\nserver_name = *.test\nproxy_pass = app\n"
      "[server b]\nlisten = 127.0.0.1:8080\nserver_name = *.test\nproxy_pass = app\n",
-     ":10: warning: server_name: [server b]: conflicting server name \"*.test\" on 127.0.0.1:8080: [server a] "
+     ":10: warning: [server b] server_name: conflicting server name \"*.test\" on 127.0.0.1:8080: [server a] "
      "(line 6)"},
     {"[upstream app]\nserver = 127.0.0.1:8081\n"
      "[server https]\nlisten = 127.0.0.1:8443\nserver_name = meet.test\nproxy_pass = app\n"
@@ -1046,6 +1145,44 @@ START_TEST(request_id_switch)
 }
 END_TEST
 
+/* Issue 19 item 7: a message about a [global] key written after a [server] names the [global] line and the full
+ * key; an upstream's file and switch keys are named at their own lines; warnings carry their section as errors
+ * do. Each case: the configuration and a line the messages must hold. */
+static const struct {
+    const char *text;
+    const char *want;
+} global_lines[] = {
+    {MIN_SERVER "[global]\nworkers = 1\nclient_header_buffer_size = 2m\n",
+     ":8: [global] client_header_buffer_size: expected a size from 1k to 1m (got \"2m\")"},
+    {MIN_SERVER "[global]\nclient_header_buffer_size = 512\n", ":7: [global] client_header_buffer_size:"},
+    {MIN_SERVER "client_header_buffer_size = 2m\n", ":6: [server s] client_header_buffer_size: expected a size"},
+    {MIN_SERVER "[global]\nworkers = 1\ntls_stapling = on\n", ":8: warning: [global] tls_stapling: OCSP stapling"},
+    {MIN_SERVER "[global]\nproxy_protocol_from = 10.1.2.3/8\n",
+     ":7: warning: [global] proxy_protocol_from: low address bits of 10.1.2.3/8"},
+    {"[upstream app]\nserver = 127.0.0.1:8081\nkeepalive = 4\nread_timeout = 500ms\n"
+     "[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = app\n",
+     ":4: warning: [upstream app] read_timeout: below 1s"},
+    {"[upstream app]\nserver = 127.0.0.1:8081\ntls = on\nkeepalive = 4\ntls_verify = off\n"
+     "[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = app\n",
+     ":5: warning: [upstream app] tls_verify: upstream certificate verification is off"},
+    {"[upstream app]\nserver = 127.0.0.1:8081\ntls = on\nkeepalive = 4\ntls_ca = /nonexistent/ca.pem\n"
+     "[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = app\n",
+     ":5: [upstream app] tls_ca: cannot read /nonexistent/ca.pem: No such file or directory"},
+    {"[upstream app]\nserver = 127.0.0.1:8081\ntls = on\ntls_cert = /nonexistent/c.pem\n\ntls_key = "
+     "/nonexistent/k.pem\n"
+     "[server s]\nlisten = 127.0.0.1:8080\nproxy_pass = app\n",
+     ":6: [upstream app] tls_key: cannot read /nonexistent/k.pem"},
+};
+
+START_TEST(messages_name_their_line)
+{
+    char err[4096] = "";
+    px_config *cfg = load(global_lines[_i].text, err, sizeof(err));
+    ck_assert_msg(strstr(err, global_lines[_i].want) != NULL, "expected \"%s\" in:\n%s", global_lines[_i].want, err);
+    px_config_free(cfg);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("proxyd_config");
@@ -1077,10 +1214,13 @@ int main(void)
     tcase_add_test(tc, server_access_logs);
     tcase_add_test(tc, tls_port_warned);
     tcase_add_test(tc, health_check_keys);
+    tcase_add_test(tc, auth_guard_values);
+    tcase_add_test(tc, upstream_proxy_protocol_key);
     tcase_add_loop_test(tc, server_name_conflict_warned, 0, (int)(sizeof(conflicts) / sizeof(conflicts[0])));
     tcase_add_loop_test(tc, bind_servers_limit, 0, 2);
     tcase_add_loop_test(tc, bind_certs_limit, 0, 2);
     tcase_add_loop_test(tc, binds_limit, 0, (int)(sizeof(binds_cases) / sizeof(binds_cases[0])));
+    tcase_add_loop_test(tc, messages_name_their_line, 0, (int)(sizeof(global_lines) / sizeof(global_lines[0])));
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -397,6 +397,41 @@ START_TEST(swapped_cert_and_key_named)
 }
 END_TEST
 
+/* [global] tls_protocols and tls_ciphers are judged by libtlsio while -t builds each TLS listener: their messages
+ * name the [global] line and the full key, once however many servers use them (issue 19 item 7). */
+START_TEST(global_tls_keys_named)
+{
+    char text[1024], out[2048] = "", cmd[512];
+    make_dir();
+    snprintf(cmd, sizeof cmd,
+             "cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=t "
+             "-keyout key.pem -out cert.pem >/dev/null 2>&1 && chmod 600 key.pem && chmod 644 cert.pem",
+             dir);
+    ck_assert_int_eq(system(cmd), 0);
+    static const char *const tail[] = {"tls_protocols = TLSv1.1 TLSv1.2\n", "tls_ciphers = FOO\n"};
+    static const char *const want[] = {":15: warning: [global] tls_protocols: TLSv1.1 ignored",
+                                       ":15: [global] tls_ciphers: unknown cipher suite 'FOO'"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(
+            text, sizeof text,
+            "[upstream a]\nserver = 127.0.0.1:9\n"
+            "[server s]\nlisten = 127.0.0.1:8443 tls\ntls_cert = %s/cert.pem\ntls_key = %s/key.pem\nproxy_pass = a\n"
+            "[server t]\nlisten = 127.0.0.1:8444 tls\ntls_cert = %s/cert.pem\ntls_key = %s/key.pem\nproxy_pass = a\n"
+            "[global]\npid_file = %s/proxyd.pid\n%s",
+            dir, dir, dir, dir, dir, tail[i]);
+        px_config *cfg = load_in_dir(text);
+        FILE *fp = fmemopen(out, sizeof out, "w");
+        ck_assert_int_eq(px_tls_check(cfg, fp) > 0, i); /* the warning is no error; the unknown cipher is */
+        fclose(fp);
+        ck_assert_msg(strstr(out, want[i]), "%s", out);
+        ck_assert_msg(strstr(strstr(out, want[i]) + 1, want[i]) == NULL, "said twice: %s", out);
+        ck_assert_msg(strstr(out, "[server") == NULL, "a [global] key blamed on a server: %s", out);
+        px_config_free(cfg);
+    }
+    remove_dir();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("proxyd_core");
@@ -410,6 +445,7 @@ int main(void)
     tcase_add_test(tc, user_must_read_keys);
     tcase_add_test(tc, user_must_exist);
     tcase_add_test(tc, swapped_cert_and_key_named);
+    tcase_add_test(tc, global_tls_keys_named);
     tcase_add_test(tc, probe_rise_fall);
     tcase_add_test(tc, probe_state_in_rotation_and_reload);
     suite_add_tcase(s, tc);

@@ -228,6 +228,80 @@ START_TEST(strerror_named)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- the writer, read back by the parser */
+
+static px_ip ip_of(const char *text)
+{
+    px_cidr c;
+    ck_assert_int_eq(px_cidr_parse(text, &c), 0);
+    px_ip ip = {.family = c.family};
+    memcpy(ip.addr, c.addr, sizeof(ip.addr));
+    return ip;
+}
+
+static uint16_t port_of(const wire_addr *a)
+{
+    const struct sockaddr_storage *ss = &a->ss;
+    return ntohs(ss->ss_family == AF_INET ? ((const struct sockaddr_in *)(const void *)ss)->sin_port
+                                          : ((const struct sockaddr_in6 *)(const void *)ss)->sin6_port);
+}
+
+/* Client and proxyd addresses written, then parsed: the same addresses and ports come back, in the family the
+ * pair needs (IPv4 only when both are). */
+static const struct {
+    const char *src, *dst;
+    uint16_t sport, dport;
+    int family; /* AF_INET or AF_INET6 on the wire */
+    long len;
+} writes[] = {
+    {"198.51.100.7", "127.0.0.1", 5555, 443, AF_INET, 28},
+    {"127.0.0.2", "127.0.0.1", 65535, 0, AF_INET, 28},
+    {"2001:db8::7", "::1", 1, 8443, AF_INET6, 52},
+    {"192.0.2.1", "2001:db8::1", 40000, 443, AF_INET6, 52}, /* mixed: the IPv4 one mapped */
+};
+
+START_TEST(write_round_trip)
+{
+    unsigned char buf[PX_PP_V2_OUT_MAX];
+    px_ip src = ip_of(writes[_i].src), dst = ip_of(writes[_i].dst);
+    size_t n = px_pp_write_v2(buf, sizeof(buf), &src, writes[_i].sport, &dst, writes[_i].dport);
+    ck_assert_int_eq((long)n, writes[_i].len);
+    px_pp_result r;
+    ck_assert_int_eq(px_pp_parse(buf, n, &r), (long)n);
+    ck_assert_int_eq(r.version, 2);
+    ck_assert_int_eq(r.local, 0);
+    ck_assert_int_eq(r.src.ss.ss_family, writes[_i].family);
+    px_ip back_src, back_dst;
+    px_ip_from_sockaddr(&back_src, &r.src.ss); /* a mapped IPv4 address reads back as IPv4 */
+    px_ip_from_sockaddr(&back_dst, &r.dst.ss);
+    ck_assert_mem_eq(&back_src, &src, sizeof(src));
+    ck_assert_mem_eq(&back_dst, &dst, sizeof(dst));
+    ck_assert_uint_eq(port_of(&r.src), writes[_i].sport);
+    ck_assert_uint_eq(port_of(&r.dst), writes[_i].dport);
+    for (size_t k = 0; k < n; k++) /* every prefix is a valid beginning: a receiver waits for the rest */
+        ck_assert_int_eq(px_pp_parse(buf, k, &r), PX_PP_INCOMPLETE);
+    ck_assert_uint_eq(px_pp_write_v2(buf, n - 1, &src, 1, &dst, 2), 0); /* too small: nothing */
+}
+END_TEST
+
+/* No IP family (a unix-socket client) or no client at all: a LOCAL header, which the parser reads as "keep the
+ * connection's addresses". */
+START_TEST(write_local)
+{
+    unsigned char buf[PX_PP_V2_OUT_MAX];
+    px_ip unix_peer = {.family = PX_IP_NONE}, dst = ip_of("127.0.0.1");
+    px_pp_result r;
+    size_t n = px_pp_write_v2(buf, sizeof(buf), &unix_peer, 0, &dst, 443);
+    ck_assert_uint_eq(n, 16);
+    ck_assert_int_eq(buf[12], 0x20);
+    ck_assert_int_eq(px_pp_parse(buf, n, &r), 16);
+    ck_assert_int_eq(r.local, 1);
+    ck_assert_uint_eq(px_pp_write_v2(buf, sizeof(buf), NULL, 0, NULL, 0), 16);
+    ck_assert_int_eq(px_pp_parse(buf, 16, &r), 16);
+    ck_assert_int_eq(r.local, 1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("proxyd_proxyproto");
@@ -236,6 +310,8 @@ int main(void)
     tcase_add_loop_test(tc, byte_by_byte, 0, N(cases));
     tcase_add_test(tc, v2_at_bound);
     tcase_add_test(tc, strerror_named);
+    tcase_add_loop_test(tc, write_round_trip, 0, N(writes));
+    tcase_add_test(tc, write_local);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

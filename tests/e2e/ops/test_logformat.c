@@ -1,6 +1,6 @@
-/* End-to-end tests of issue 19 items 4 and 5: log_format with nginx's variables, the host and the [server] in the
- * built-in lines, and the request id (X-Request-ID kept when valid, made otherwise, sent upstream, logged). The
- * client is curl; the origin's /echo answers with the request head it received. */
+/* End-to-end tests of issue 19 items 4 and 5: log_format with nginx's variables, the [server] in the lines,
+ * access_log and error_log per [server], and the request id (kept when valid, made otherwise, sent upstream, logged).
+ * The client is curl; the origin's /echo answers with the request head it received. */
 #include "ops.h"
 
 #include <check.h>
@@ -260,6 +260,65 @@ START_TEST(per_server_files)
 }
 END_TEST
 
+#define ERROR_LOGS                                                                                                     \
+    PX_GLOBAL UPSTREAM "[upstream d]\nserver = 127.0.0.1:@DEAD@\n"                                                     \
+                       "[server a]\nlisten = 127.0.0.1:@PORT@\nserver_name = a.example\nproxy_pass = o\n"              \
+                       "route = /dead/ d\nerror_log = @DIR@/a-error.log\n"                                             \
+                       "[server b]\nlisten = 127.0.0.1:@PORT@\nserver_name = b.example\nproxy_pass = o\n"              \
+                       "route = /dead/ d\n"
+
+/* A request to a dead upstream through server host: 502, whose error lines name the target. */
+static void get_dead(const char *host, const char *target)
+{
+    char cmd[256], out[64];
+    snprintf(cmd, sizeof cmd,
+             "curl -s -o /dev/null -w '%%{http_code}' --max-time 5 -H 'Host: %s' 'http://127.0.0.1:%d%s'", host,
+             env.port, target);
+    ck_assert_int_eq(px_run(cmd, out, sizeof out), 0);
+    ck_assert_str_eq(out, "502");
+}
+
+/* error_log in a [server] (nginx's error_log in a server block): the lines about its requests (the refused connect,
+ * the 502) go to its file and not to [global]'s; another server's stay in [global]'s; SIGUSR1 moves the file on
+ * (logrotate) and a reload keeps it. */
+START_TEST(per_server_error_log)
+{
+    char a[128], a_old[128];
+    px_env_init(&env, 1);
+    snprintf(a, sizeof a, "%s/a-error.log", env.dir);
+    snprintf(a_old, sizeof a_old, "%s/a-error.log.1", env.dir);
+    px_proxy_start(&env, ERROR_LOGS);
+    get_dead("a.example", "/dead/a1");
+    get_dead("b.example", "/dead/b1");
+    ck_assert_msg(ops_file_has(a, "request: \"GET /dead/a1\"", 2500), "a's error line is not in a-error.log");
+    ck_assert_msg(ops_file_has(a,
+                               "Connection refused (connect) while connecting to upstream, client: 127.0.0.1, "
+                               "server: a, upstream: d",
+                               100),
+                  "the refused connect is not in a-error.log");
+    ck_assert_msg(ops_file_has(a, "502: upstream unreachable, client: 127.0.0.1, server: a", 100), "no 502 line");
+    ck_assert_msg(ops_file_has(env.log, "request: \"GET /dead/b1\"", 2500), "b's error line is not in [global]'s");
+    ck_assert_int_eq(ops_file_count(env.log, "/dead/a1"), 0);
+    ck_assert_int_eq(ops_file_count(a, "/dead/b1"), 0);
+    ck_assert_int_eq(ops_file_count(a, "started"), 0); /* the daemon's own lines stay in [global]'s */
+
+    ck_assert_int_eq(rename(a, a_old), 0);
+    ck_assert_int_eq(kill(env.pid, SIGUSR1), 0);
+    ck_assert_msg(ops_file_has(env.log, "logs reopened", 3000), "no \"logs reopened\"");
+    get_dead("a.example", "/dead/a2");
+    ck_assert_msg(ops_file_has(a, "/dead/a2", 2500), "SIGUSR1: no new a-error.log");
+    ck_assert_int_eq(ops_file_count(a_old, "/dead/a2"), 0);
+    ck_assert_int_eq(ops_file_count(a, "/dead/a1"), 0);
+
+    ck_assert_int_eq(kill(env.pid, SIGHUP), 0);
+    ck_assert_msg(ops_file_has(env.log, "reloaded", 3000), "no reload");
+    get_dead("a.example", "/dead/a3");
+    ck_assert_msg(ops_file_has(a, "/dead/a3", 2500), "after a reload, a's error line did not reach a-error.log");
+    ck_assert_int_eq(ops_file_count(env.log, "/dead/a3") + ops_file_count(a_old, "/dead/a3"), 0);
+    px_env_done(&env);
+}
+END_TEST
+
 /* $ssl_protocol and $ssl_cipher name what the TLS handshake chose (curl's own view of it agrees); $scheme says
  * https. */
 START_TEST(tls_variables)
@@ -312,6 +371,7 @@ static Suite *logformat_suite(void)
     tcase_add_test(tc, builtin_formats_name_site);
     tcase_add_test(tc, json_escape);
     tcase_add_test(tc, per_server_files);
+    tcase_add_test(tc, per_server_error_log);
     tcase_add_test(tc, tls_variables);
     suite_add_tcase(s, tc);
     return s;

@@ -169,11 +169,28 @@ START_TEST(drain_delay_quit)
     ck_assert_int_eq(curl_status(env.port2, "/healthz"), 200);
     ck_assert_int_eq(curl_status(env.port2, "/readyz"), 200);
     int slow = slow_request(8000);
+    const char *get = "GET /size/5 HTTP/1.1\r\nHost: stop\r\n\r\n";
+    int ka = ts_connect(env.port); /* a keep-alive client from before the quit */
+    ck_assert_int_ge(ka, 0);
+    ck_assert_int_eq(ts_send(ka, get, strlen(get)), 0);
+    ck_assert_int_eq(ts_read_response(ka, &r, 0), 0);
+    ck_assert_ptr_null(ts_header(&r, "Connection"));
+    ts_response_free(&r);
     ops_sleep_ms(300); /* the request reaches the origin */
     int64_t t0 = ops_now_ms();
     send_quit();
     ck_assert_msg(status_becomes(env.port2, "/healthz", 503, 2000), "/healthz still not 503 after SIGQUIT");
     ck_assert_int_eq(curl_status(env.port2, "/readyz"), 503);
+    /* During the drain a keep-alive client is answered, told to reconnect (Connection: close), and closed, so that
+     * an L4 balancer can send its next connection elsewhere. */
+    ck_assert_int_eq(ts_send(ka, get, strlen(get)), 0);
+    ck_assert_int_eq(ts_read_response(ka, &r, 0), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(ts_header(&r, "Connection"));
+    ck_assert_str_eq(ts_header(&r, "Connection"), "close");
+    ck_assert_int_eq(r.closed, 1);
+    ts_response_free(&r);
+    close(ka);
     px_req(env.port, "GET /size/5 HTTP/1.1\r\nHost: stop\r\n\r\n", &r); /* still served during the delay */
     ck_assert_int_eq(r.status, 200);
     ck_assert_uint_eq(r.body_len, 5);

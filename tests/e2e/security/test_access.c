@@ -245,6 +245,27 @@ START_TEST(limit_req_429_then_recovers)
 }
 END_TEST
 
+/* Per route: /admin has its own list (after the server's, which lets everyone in) and /api its own bucket
+ * (1r/s, no burst), apart from the rest of the server, which has none. */
+START_TEST(route_allow_and_limit_req)
+{
+    px_env_init(&env, 1);
+    px_proxy_start(&env, GLOBAL2 UPSTREAM "[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = o\n"
+                                          "route = /admin o allow=127.0.0.1,::1 deny=all\n"
+                                          "route = /api o limit_req=1r/s,burst=0,nodelay\n");
+    ck_assert_int_eq(status_from("127.0.0.2", env.port, GET("/admin/x")), 403);
+    ck_assert_int_eq(status_from("127.0.0.1", env.port, GET("/admin/x")), 404); /* through: the origin's 404 */
+    ck_assert_int_eq(status_from("127.0.0.2", env.port, GET("/size/10")), 200);
+    ck_assert_int_eq(status_from("127.0.0.2", env.port, GET("/api")), 404);
+    ck_assert_int_eq(status_from("127.0.0.2", env.port, GET("/api")), 429);
+    ck_assert_int_eq(status_from("127.0.0.3", env.port, GET("/api")), 404); /* another client, its own bucket */
+    for (int i = 0; i < 5; i++)                                             /* the rest of the server: no limit */
+        ck_assert_int_eq(status_from("127.0.0.2", env.port, GET("/size/10")), 200);
+    ck_assert(ops_file_has(env.log, "403: access forbidden by rule, client: 127.0.0.2", 2000));
+    px_env_done(&env);
+}
+END_TEST
+
 /* Without nodelay the excess waits its turn instead of being refused: 5r/s burst=3 and five requests at once give
  * four 200s, the last of them after at least most of 3/rate, and one 429 beyond the burst. */
 START_TEST(limit_req_delays_without_nodelay)
@@ -273,6 +294,61 @@ START_TEST(limit_req_delays_without_nodelay)
 }
 END_TEST
 
+/* Under load from wrk (4 connections, keep-alive, 3 s): limit_req = 50r/s burst=10 nodelay lets through no more than
+ * the rate allows over the run (the burst, then 50 a second) and refuses the rest with 429 without closing any
+ * connection; a denied address gets nothing but 403. wrk is a third-party client that pipelines nothing and reuses
+ * its connections, as a browser would. */
+static void wrk_counts(int port, const char *path, long *total, long *non2xx, double *secs, long *sock_errors)
+{
+    char cmd[256], out[4096];
+    snprintf(cmd, sizeof cmd, "wrk -t1 -c4 -d3s http://127.0.0.1:%d%s 2>&1", port, path);
+    ck_assert_msg(px_run(cmd, out, sizeof out) == 0, "wrk: %s", out);
+    const char *t = strstr(out, " requests in ");
+    ck_assert_msg(t != NULL, "wrk: %s", out);
+    while (t > out && t[-1] >= '0' && t[-1] <= '9')
+        t--;
+    *total = atol(t);
+    *secs = atof(strstr(t, " requests in ") + 13);
+    const char *n = strstr(out, "Non-2xx or 3xx responses: ");
+    *non2xx = n ? atol(n + 26) : 0;
+    const char *e = strstr(out, "Socket errors: ");
+    *sock_errors = 0;
+    if (e) {
+        long c = 0, r = 0, w = 0, to = 0;
+        sscanf(e, "Socket errors: connect %ld, read %ld, write %ld, timeout %ld", &c, &r, &w, &to);
+        *sock_errors = c + r + w + to;
+    }
+}
+
+START_TEST(limit_req_and_deny_under_wrk)
+{
+    long total, refused, errors;
+    double secs;
+    if (system("command -v wrk >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "limit_req_and_deny_under_wrk: wrk is not installed (test.sh installs it); skipped\n");
+        return;
+    }
+    px_env_init(&env, 1);
+    px_proxy_start(&env, GLOBAL2 UPSTREAM "[server s]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = o\n"
+                                          "limit_req = 50r/s burst=10 nodelay\n"
+                                          "route = /closed o deny=127.0.0.1\n");
+    wrk_counts(env.port, "/size/10", &total, &refused, &secs, &errors);
+    long passed = total - refused;
+    fprintf(stderr, "wrk under limit_req 50r/s burst=10: %ld requests in %.2f s, %ld passed, %ld refused\n", total,
+            secs, passed, refused);
+    ck_assert_msg(errors == 0, "%ld socket errors: a refusal closed connections", errors);
+    ck_assert_msg(refused > passed, "wrk was not limited: %ld passed, %ld refused", passed, refused);
+    /* At most the burst plus the rate over the run (and one for the first request at the bucket's start). */
+    ck_assert_msg(passed <= 10 + 1 + (long)(50 * (secs + 0.5)), "%ld passed in %.2f s at 50r/s", passed, secs);
+    ck_assert_msg(passed >= (long)(50 * (secs - 1.0)), "only %ld passed in %.2f s at 50r/s", passed, secs);
+    wrk_counts(env.port, "/closed/x", &total, &refused, &secs, &errors);
+    ck_assert_msg(total > 0 && refused == total && errors == 0, "deny: %ld of %ld refused, %ld socket errors", refused,
+                  total, errors);
+    ck_assert(ops_file_has(env.log, "403: access forbidden by rule, client: 127.0.0.1", 2000));
+    px_env_done(&env);
+}
+END_TEST
+
 static Suite *access_suite(void)
 {
     Suite *s = suite_create("security_access");
@@ -284,6 +360,8 @@ static Suite *access_suite(void)
     tcase_add_test(tc, limit_conn_503);
     tcase_add_test(tc, limit_req_429_then_recovers);
     tcase_add_test(tc, limit_req_delays_without_nodelay);
+    tcase_add_test(tc, route_allow_and_limit_req);
+    tcase_add_test(tc, limit_req_and_deny_under_wrk);
     suite_add_tcase(s, tc);
     return s;
 }
