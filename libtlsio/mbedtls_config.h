@@ -64,6 +64,10 @@
 /* PSA: TLS 1.3 runs on it; TLS 1.2 keeps the legacy ECDH/ECDSA paths (MBEDTLS_USE_PSA_CRYPTO off, as Debian) */
 #define MBEDTLS_PSA_CRYPTO_C
 #define MBEDTLS_PSA_CRYPTO_CLIENT
+/* Every TLS 1.3 handshake in progress holds its ephemeral key in PSA's key store: a fixed store (32 slots) lets 32
+ * half-open handshakes refuse every other one ("out of memory"); the dynamic one grows with the connections, which
+ * max_connections bounds (as Debian's and mbedTLS's default configurations do). tests/tls/hostile d9. */
+#define MBEDTLS_PSA_KEY_STORE_DYNAMIC
 
 /* Certificates */
 #define MBEDTLS_ASN1_PARSE_C

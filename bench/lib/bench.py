@@ -325,8 +325,13 @@ class Bench:
             note = "" if reused > 0.95 else f"only {reused:.0%} resumed"
         else:
             note = "" if reused == 0 else f"{reused:.0%} resumed"
-        if re.search(r"bytes read 0\b", out) or "0 bytes read per connection" in out:
+        if re.search(r"bytes read 0\b", out) or re.search(r"(?m)^\d+ connections in .*\b0 bytes read per connection", out):
             note = (note + "; " if note else "") + "no response bytes read"
+        # One connection left waiting stretches a client's run past the duration ("N connections in 69 real
+        # seconds"): the rate then falls for that reason alone, so it is said.
+        slow = [int(t) for t in re.findall(r"^\d+ connections in (\d+) real seconds", out, re.M)]
+        if slow and max(slow) > 3 * min(slow) + 5:
+            note = (note + "; " if note else "") + f"a client ran {max(slow)} s (a connection stalled)"
         return sum(conns) / dt, note
 
     def run_throughput(self):

@@ -32,6 +32,11 @@
     !defined(MBEDTLS_SSL_ALPN)
 #error "libtlsio needs TLS 1.2, session tickets, both sides, SNI and ALPN in the mbedTLS build"
 #endif
+/* Each TLS 1.3 handshake in progress holds a PSA key: a fixed key store lets a few half-open handshakes refuse all
+ * others (tests/tls/hostile d9). */
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3) && !defined(MBEDTLS_PSA_KEY_STORE_DYNAMIC)
+#error "libtlsio needs mbedTLS built with MBEDTLS_PSA_KEY_STORE_DYNAMIC (mbedTLS's and Debian's default)"
+#endif
 
 #define TLSIO__MAX_SUITES 16
 #define TLSIO__SNI_MAX 255

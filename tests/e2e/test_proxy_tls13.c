@@ -193,7 +193,7 @@ static pid_t nginx_start(const char *protocols)
     char conf[2048], path[160];
     snprintf(conf, sizeof conf,
              "daemon off; master_process off; pid %s/nginx.pid; error_log %s/nginx-error.log;\n"
-             "events { worker_connections 64; }\n"
+             "events { worker_connections 512; }\n"
              "http { log_format t '$ssl_protocol $ssl_session_reused $ssl_server_name';\n"
              "  access_log %s/nginx-access.log t; client_body_temp_path %s/nginx-body;\n"
              "  server { listen 127.0.0.1:%d ssl; server_name up.test;\n"
@@ -241,6 +241,42 @@ START_TEST(nginx_upstream)
 }
 END_TEST
 
+/* 64 requests at once, each opening its own TLS 1.3 connection to nginx (keepalive = 0): every handshake in flight
+ * holds its ephemeral key in mbedTLS's PSA key store until nginx's ServerHello arrives. A fixed store (32 slots:
+ * mbedTLS built without MBEDTLS_PSA_KEY_STORE_DYNAMIC) failed the handshakes beyond it as "out of memory" (found
+ * by bench/run's "TLS both ways" row); all 64 must get nginx's answer. */
+START_TEST(nginx_upstream_burst)
+{
+    enum { N = 64 };
+    int fds[N], ok = 0;
+    px_env_init(&env, 0);
+    make_cert(env.dir, "up.test", 0);
+    pid_t ng = nginx_start("TLSv1.3");
+    px_proxy_start(&env, PX_GLOBAL "[upstream n]\nserver = 127.0.0.1:@PORT2@\ntls = on\ntls_ca = @DIR@/up.test.crt\n"
+                                   "tls_server_name = up.test\nkeepalive = 0\n"
+                                   "[server front]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = https://n\n");
+    static const char req[] = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+    for (int i = 0; i < N; i++) {
+        fds[i] = ts_connect(env.port);
+        ck_assert_int_ge(fds[i], 0);
+        ck_assert_int_eq(ts_send(fds[i], req, sizeof req - 1), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        ts_response r;
+        if (ts_read_response(fds[i], &r, 0) == 0) {
+            ok += r.status == 200;
+            ts_response_free(&r);
+        }
+        close(fds[i]);
+    }
+    ck_assert_int_eq(ts_stop(ng, SIGTERM, 5000), 0);
+    char *log = px_read_file(env.log);
+    ck_assert_msg(ok == N, "%d of %d answered 200; proxyd's log:\n%s", ok, N, log ? log : "");
+    free(log);
+    px_env_done(&env);
+}
+END_TEST
+
 /* The same nginx with a certificate for another name: verification refuses it (502), TLS 1.3 as 1.2. */
 START_TEST(nginx_upstream_wrong_name)
 {
@@ -274,6 +310,7 @@ static Suite *tls13_suite(void)
     tcase_add_loop_test(tc, rsa_and_ecdsa_pair, 0, (int)(sizeof pair_cases / sizeof pair_cases[0]));
     tcase_add_loop_test(tc, nginx_upstream, 0, 2);
     tcase_add_test(tc, nginx_upstream_wrong_name);
+    tcase_add_test(tc, nginx_upstream_burst);
     suite_add_tcase(s, tc);
     return s;
 }
