@@ -169,3 +169,33 @@ uint32_t px_stripes_take(const px_stripes *st, px_stripe *s, uint32_t hash, cons
     lru_push_head(st, s, i);
     return i;
 }
+
+/* ---------------------------------------------------------------- invariants */
+
+/* The list holds each entry in use once, in both directions; each chain holds only entries of its hash. */
+static int stripe_valid(const px_stripes *st, const px_stripe *s)
+{
+    uint32_t n = 0, prev = PX_STRIPES_NIL;
+    for (uint32_t i = s->head; i != PX_STRIPES_NIL; prev = i, i = node(st, s, i)->lnext)
+        if (i >= s->used || node(st, s, i)->lprev != prev || ++n > s->used)
+            return 0;
+    if (n != s->used || s->tail != prev)
+        return 0;
+    n = 0;
+    for (uint32_t c = 0; c <= st->chain_mask; c++)
+        for (uint32_t i = s->chains[c]; i != PX_STRIPES_NIL; i = node(st, s, i)->hnext)
+            if (i >= s->used || (node(st, s, i)->hash & st->chain_mask) != c || ++n > s->used)
+                return 0;
+    return n == s->used;
+}
+
+int px_stripes_validate(px_stripes *st)
+{
+    int ok = 1;
+    for (unsigned k = 0; k < st->nstripes; k++) {
+        pthread_spin_lock(&st->stripes[k].lock);
+        ok &= stripe_valid(st, &st->stripes[k]);
+        pthread_spin_unlock(&st->stripes[k].lock);
+    }
+    return ok ? 0 : -1;
+}

@@ -56,6 +56,9 @@ int px_stripes_unref(px_stripes *st);
 uint32_t px_stripes_capacity(const px_stripes *st);
 size_t px_stripes_bytes(const px_stripes *st);
 uint32_t px_stripes_count(px_stripes *st);
+/* Checks every stripe's list and chains against its count of entries in use (takes every lock: tests). 0 when
+ * consistent, else -1. */
+int px_stripes_validate(px_stripes *st);
 
 /* Inside one stripe, its lock held. Moves entry i to the head of the list (just used). */
 void px_stripes_touch(const px_stripes *st, px_stripe *s, uint32_t i);
