@@ -1,25 +1,25 @@
 /* proxyd auth_guard table: fixed entries keyed by account, client address or (account, client), in stripes with a
- * spin lock, hash chains and a least recently used list each (as common/limit.c). Windows are aligned to multiples
+ * spin lock, hash chains and a least recently used list each (common/stripes.c). Windows are aligned to multiples
  * of their length, so a pair's counts line up with its account's; the count in a window slides (Cloudflare's
  * approximation: the previous window weighted by how much of it is still inside). */
 #include "common/authguard.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/constants.h"
+#include "common/stripes.h"
 
-#define NIL UINT32_MAX
+#define NIL PX_STRIPES_NIL
 
 enum { K_ACCOUNT = 1, K_CLIENT, K_PAIR };
 
 typedef struct entry {
-    uint64_t h;        /* full hash: a pair is known by it alone */
-    uint64_t start_ms; /* the current window began (a multiple of its length) */
-    uint64_t until_ms; /* blocked until then; 0: not blocked */
+    px_stripes_node node; /* node.hash: the low half of the key's hash */
+    uint64_t start_ms;    /* the current window began (a multiple of its length) */
+    uint64_t until_ms;    /* blocked until then; 0: not blocked */
     uint32_t prev, cur;
-    uint32_t lprev, lnext, hnext;
+    uint32_t hash_hi; /* the high half: a pair is known by the full 64-bit hash alone */
     uint8_t kind;
     union {
         char name[PX_CRED_ACCOUNT_MAX + 1];
@@ -27,36 +27,13 @@ typedef struct entry {
     } id;
 } entry;
 
-typedef struct stripe {
-    _Alignas(64) pthread_spinlock_t lock;
-    uint32_t head, tail, used;
-    entry *e;
-    uint32_t *chains;
-} stripe;
-
 struct px_ag_table {
-    atomic_int refs;
-    unsigned nstripes;
-    uint32_t per_stripe, chain_mask;
+    px_stripes st;
     uint64_t seed[4]; /* per kind of key, mixed from the table's seed */
-    size_t bytes;
-    stripe *stripes;
-    entry *entries;
-    uint32_t *chains;
     px_ag_stats stats;
 };
 
 /* ---------------------------------------------------------------- hashing */
-
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
 
 static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
 {
@@ -64,7 +41,7 @@ static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
     for (size_t i = 0; i < n; i += 8) {
         uint64_t w = 0;
         memcpy(&w, b + i, n - i < 8 ? n - i : 8);
-        h = mix(h ^ w ^ (uint64_t)(n - i) << 56);
+        h = px_stripes_mix(h ^ w ^ (uint64_t)(n - i) << 56);
     }
     return h;
 }
@@ -79,83 +56,46 @@ static uint64_t key_of(const px_ag_table *t, int kind, const char *account, cons
         uint64_t a, b;
         memcpy(&a, ip->addr, 8);
         memcpy(&b, ip->addr + 8, 8);
-        h = mix(mix(h ^ a) ^ b ^ (uint64_t)ip->family << 56);
+        h = px_stripes_mix(px_stripes_mix(h ^ a) ^ b ^ (uint64_t)ip->family << 56);
     }
     return h;
 }
 
 /* ---------------------------------------------------------------- the table */
 
-static uint32_t pow2_at_least(uint32_t n)
-{
-    uint32_t p = 1;
-    while (p < n)
-        p <<= 1;
-    return p;
-}
-
 px_ag_table *px_ag_table_new(uint32_t entries, unsigned stripes, uint64_t seed)
 {
-    if (!entries || !stripes || (stripes & (stripes - 1)))
-        return NULL;
     px_ag_table *t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;
-    atomic_init(&t->refs, 1);
-    t->nstripes = stripes;
-    t->per_stripe = (uint32_t)(((uint64_t)entries + stripes - 1) / stripes);
-    t->chain_mask = pow2_at_least(t->per_stripe) - 1;
-    for (int k = 0; k < 4; k++)
-        t->seed[k] = mix(seed ^ (uint64_t)k);
-    size_t nent = (size_t)t->per_stripe * stripes, nchains = ((size_t)t->chain_mask + 1) * stripes;
-    t->stripes = aligned_alloc(64, stripes * sizeof(stripe));
-    t->entries = calloc(nent, sizeof(entry));
-    t->chains = malloc(nchains * sizeof(uint32_t));
-    if (!t->stripes || !t->entries || !t->chains) {
-        free(t->stripes);
-        free(t->entries);
-        free(t->chains);
+    if (px_stripes_init(&t->st, entries, stripes, sizeof(entry)) < 0) {
         free(t);
         return NULL;
     }
-    memset(t->chains, 0xff, nchains * sizeof(uint32_t));
-    for (unsigned k = 0; k < stripes; k++) {
-        stripe *s = &t->stripes[k];
-        memset(s, 0, sizeof(*s));
-        pthread_spin_init(&s->lock, PTHREAD_PROCESS_PRIVATE);
-        s->head = s->tail = NIL;
-        s->e = t->entries + (size_t)k * t->per_stripe;
-        s->chains = t->chains + (size_t)k * (t->chain_mask + 1);
-    }
-    t->bytes = sizeof(*t) + stripes * sizeof(stripe) + nent * sizeof(entry) + nchains * sizeof(uint32_t);
+    for (int k = 0; k < 4; k++)
+        t->seed[k] = px_stripes_mix(seed ^ (uint64_t)k);
     return t;
 }
 
 void px_ag_table_ref(px_ag_table *t)
 {
-    atomic_fetch_add(&t->refs, 1);
+    px_stripes_ref(&t->st);
 }
 
 void px_ag_table_unref(px_ag_table *t)
 {
-    if (!t || atomic_fetch_sub(&t->refs, 1) != 1)
-        return;
-    for (unsigned k = 0; k < t->nstripes; k++)
-        pthread_spin_destroy(&t->stripes[k].lock);
-    free(t->stripes);
-    free(t->entries);
-    free(t->chains);
-    free(t);
+    if (t && px_stripes_unref(&t->st))
+        free(t);
 }
 
 uint32_t px_ag_table_capacity(const px_ag_table *t)
 {
-    return t->per_stripe * t->nstripes;
+    return px_stripes_capacity(&t->st);
 }
 
 size_t px_ag_table_bytes(const px_ag_table *t)
 {
-    return t->bytes;
+    return sizeof(*t) + px_stripes_bytes(&t->st);
 }
 
 px_ag_stats *px_ag_table_stats(px_ag_table *t)
@@ -165,53 +105,19 @@ px_ag_stats *px_ag_table_stats(px_ag_table *t)
 
 uint32_t px_ag_table_count(px_ag_table *t)
 {
-    uint32_t n = 0;
-    for (unsigned k = 0; k < t->nstripes; k++) {
-        pthread_spin_lock(&t->stripes[k].lock);
-        n += t->stripes[k].used;
-        pthread_spin_unlock(&t->stripes[k].lock);
-    }
-    return n;
+    return px_stripes_count(&t->st);
 }
 
 /* ---------------------------------------------------------------- one stripe, its lock held */
 
-static void lru_unlink(stripe *s, uint32_t i)
+static entry *at(const px_ag_table *t, const px_stripe *s, uint32_t i)
 {
-    entry *e = &s->e[i];
-    if (e->lprev != NIL)
-        s->e[e->lprev].lnext = e->lnext;
-    else
-        s->head = e->lnext;
-    if (e->lnext != NIL)
-        s->e[e->lnext].lprev = e->lprev;
-    else
-        s->tail = e->lprev;
+    return px_stripes_at(&t->st, s, i);
 }
 
-static void lru_push_head(stripe *s, uint32_t i)
+static int same(const entry *e, uint64_t h, int kind, const char *account, const px_ip *ip)
 {
-    entry *e = &s->e[i];
-    e->lprev = NIL;
-    e->lnext = s->head;
-    if (s->head != NIL)
-        s->e[s->head].lprev = i;
-    s->head = i;
-    if (s->tail == NIL)
-        s->tail = i;
-}
-
-static void chain_unlink(const px_ag_table *t, stripe *s, uint32_t i)
-{
-    uint32_t *p = &s->chains[s->e[i].h & t->chain_mask];
-    while (*p != i)
-        p = &s->e[*p].hnext;
-    *p = s->e[i].hnext;
-}
-
-static int same(const entry *e, int kind, const char *account, const px_ip *ip)
-{
-    if (e->kind != kind)
+    if (e->node.hash != (uint32_t)h || e->hash_hi != (uint32_t)(h >> 32) || e->kind != kind)
         return 0;
     if (kind == K_ACCOUNT)
         return strcmp(e->id.name, account) == 0;
@@ -220,63 +126,47 @@ static int same(const entry *e, int kind, const char *account, const px_ip *ip)
     return 1; /* a pair: the 64-bit seeded hash */
 }
 
-static uint32_t find(const px_ag_table *t, const stripe *s, uint64_t h, int kind, const char *account, const px_ip *ip)
+static uint32_t find(const px_ag_table *t, const px_stripe *s, uint64_t h, int kind, const char *account,
+                     const px_ip *ip)
 {
-    for (uint32_t i = s->chains[h & t->chain_mask]; i != NIL; i = s->e[i].hnext)
-        if (s->e[i].h == h && same(&s->e[i], kind, account, ip))
+    for (uint32_t i = px_stripes_chain(&t->st, s, (uint32_t)h); i != NIL; i = at(t, s, i)->node.hnext)
+        if (same(at(t, s, i), h, kind, account, ip))
             return i;
     return NIL;
 }
 
-/* The least recently used entry that is not blocked, or, when the scan meets only blocked ones, the least
- * recently used of those (counted: the table is too small for the attack). Unlinked. */
-static uint32_t evict(px_ag_table *t, stripe *s, uint64_t now)
+static int blocked(const void *e, const void *now)
 {
-    uint32_t i = NIL;
-    for (int n = 0; n < PX_AG_EVICT_SCAN && s->tail != NIL; n++) {
-        i = s->tail;
-        lru_unlink(s, i);
-        if (s->e[i].until_ms <= now) {
-            chain_unlink(t, s, i);
-            return i;
-        }
-        lru_push_head(s, i); /* blocked: kept, looked at again after the others */
-    }
-    if (i == NIL)
-        return NIL;
-    i = s->tail;
-    lru_unlink(s, i);
-    chain_unlink(t, s, i);
-    atomic_fetch_add_explicit(&t->stats.evicted_blocked, 1, memory_order_relaxed);
-    return i;
+    return ((const entry *)e)->until_ms > *(const uint64_t *)now;
 }
 
-/* The entry for the key, made when missing and create is set; at the head of the list. */
-static entry *obtain(px_ag_table *t, stripe *s, uint64_t h, int kind, const char *account, const px_ip *ip, int create,
-                     uint64_t now)
+/* The entry for the key, made when missing and create is set; at the head of the list. A new key takes the least
+ * recently used entry that is not blocked, or, when the scan meets only blocked ones, the least recently used of
+ * those (counted: the table is too small for the attack). */
+static entry *obtain(px_ag_table *t, px_stripe *s, uint64_t h, int kind, const char *account, const px_ip *ip,
+                     int create, uint64_t now)
 {
     uint32_t i = find(t, s, h, kind, account, ip);
     if (i != NIL) {
-        lru_unlink(s, i);
-        lru_push_head(s, i);
-        return &s->e[i];
+        px_stripes_touch(&t->st, s, i);
+        return at(t, s, i);
     }
     if (!create)
         return NULL;
-    i = s->used < t->per_stripe ? s->used++ : evict(t, s, now);
+    px_stripes_evict rule = {blocked, &now, PX_AG_EVICT_SCAN, 1};
+    int forced;
+    i = px_stripes_take(&t->st, s, (uint32_t)h, &rule, &forced);
+    if (forced)
+        atomic_fetch_add_explicit(&t->stats.evicted_blocked, 1, memory_order_relaxed);
     if (i == NIL)
         return NULL;
-    entry *e = &s->e[i];
-    memset(e, 0, sizeof(*e));
-    e->h = h;
+    entry *e = at(t, s, i);
+    e->hash_hi = (uint32_t)(h >> 32);
     e->kind = (uint8_t)kind;
     if (kind == K_ACCOUNT)
         strncpy(e->id.name, account, PX_CRED_ACCOUNT_MAX);
     else if (kind == K_CLIENT)
         e->id.ip = *ip;
-    e->hnext = s->chains[h & t->chain_mask];
-    s->chains[h & t->chain_mask] = i;
-    lru_push_head(s, i);
     return e;
 }
 
@@ -321,7 +211,7 @@ static void step(px_ag_table *t, int kind, const char *account, const px_ip *ip,
                  int op, px_ag_verdict *v)
 {
     uint64_t h = key_of(t, kind, account, ip);
-    stripe *s = &t->stripes[(h >> 32) & (t->nstripes - 1)];
+    px_stripe *s = px_stripes_of(&t->st, h);
     unsigned bit = kind == K_ACCOUNT ? PX_AG_BY_ACCOUNT : PX_AG_BY_CLIENT;
     uint32_t n = 0;
     pthread_spin_lock(&s->lock);
@@ -375,7 +265,7 @@ static void pair_step(px_ag_table *t, const char *account, const px_ip *ip, cons
                       int add, uint32_t *prev, uint32_t *cur)
 {
     uint64_t h = key_of(t, K_PAIR, account, ip);
-    stripe *s = &t->stripes[(h >> 32) & (t->nstripes - 1)];
+    px_stripe *s = px_stripes_of(&t->st, h);
     *prev = *cur = 0;
     pthread_spin_lock(&s->lock);
     entry *e = obtain(t, s, h, K_PAIR, account, ip, add, now);
@@ -413,7 +303,7 @@ static void forgive(px_ag_table *t, int kind, const char *account, const px_ip *
                     uint64_t now, uint32_t prev, uint32_t cur)
 {
     uint64_t h = key_of(t, kind, account, ip);
-    stripe *s = &t->stripes[(h >> 32) & (t->nstripes - 1)];
+    px_stripe *s = px_stripes_of(&t->st, h);
     pthread_spin_lock(&s->lock);
     entry *e = obtain(t, s, h, kind, account, ip, 0, now);
     if (e) {
@@ -444,7 +334,7 @@ int px_ag_clear(px_ag_table *t, const char *account, const px_ip *ip, uint64_t n
 {
     int kind = account ? K_ACCOUNT : K_CLIENT, rc = -1;
     uint64_t h = key_of(t, kind, account, account ? NULL : ip);
-    stripe *s = &t->stripes[(h >> 32) & (t->nstripes - 1)];
+    px_stripe *s = px_stripes_of(&t->st, h);
     pthread_spin_lock(&s->lock);
     entry *e = obtain(t, s, h, kind, account, account ? NULL : ip, 0, now_ms);
     if (e) {
@@ -461,11 +351,11 @@ int px_ag_clear(px_ag_table *t, const char *account, const px_ip *ip, uint64_t n
 uint32_t px_ag_list_blocked(px_ag_table *t, uint64_t now_ms, px_ag_visit visit, void *arg)
 {
     uint32_t n = 0;
-    for (unsigned k = 0; k < t->nstripes; k++) {
-        stripe *s = &t->stripes[k];
+    for (unsigned k = 0; k < t->st.nstripes; k++) {
+        px_stripe *s = &t->st.stripes[k];
         pthread_spin_lock(&s->lock);
         for (uint32_t i = 0; i < s->used; i++) {
-            const entry *e = &s->e[i];
+            const entry *e = at(t, s, i);
             if (e->kind == K_PAIR || e->until_ms <= now_ms)
                 continue;
             n++;

@@ -12,6 +12,7 @@
 #include "common/fields.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/stripes.h"
 
 static http_slice S(const char *s)
 {
@@ -190,6 +191,96 @@ START_TEST(metric_label_escape)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- the striped table */
+
+typedef struct item {
+    px_stripes_node node;
+    uint32_t key;
+    int pinned; /* the eviction rule keeps it */
+} item;
+
+static int pinned(const void *e, const void *arg)
+{
+    (void)arg;
+    return ((const item *)e)->pinned;
+}
+
+/* Keys share one chain (their hashes differ above chain_mask), so unlinking from a chain's middle is exercised. */
+static uint32_t hash_of(uint32_t key)
+{
+    return key << 8;
+}
+
+static item *lookup(px_stripes *st, uint32_t key)
+{
+    px_stripe *s = &st->stripes[0];
+    for (uint32_t i = px_stripes_chain(st, s, hash_of(key)); i != PX_STRIPES_NIL;) {
+        item *e = px_stripes_at(st, s, i);
+        if (e->node.hash == hash_of(key) && e->key == key)
+            return e;
+        i = e->node.hnext;
+    }
+    return NULL;
+}
+
+static uint32_t add(px_stripes *st, uint32_t key, int last_resort, int *forced)
+{
+    px_stripes_evict rule = {pinned, NULL, 8, last_resort};
+    uint32_t i = px_stripes_take(st, &st->stripes[0], hash_of(key), &rule, forced);
+    if (i != PX_STRIPES_NIL) {
+        item *e = px_stripes_at(st, &st->stripes[0], i);
+        ck_assert(e->key == 0 && !e->pinned); /* zeroed */
+        e->key = key;
+    }
+    ck_assert_int_eq(px_stripes_validate(st), 0);
+    return i;
+}
+
+START_TEST(stripes_sizes_and_refs)
+{
+    px_stripes st;
+    ck_assert_int_lt(px_stripes_init(&st, 0, 4, sizeof(item)), 0);
+    ck_assert_int_lt(px_stripes_init(&st, 10, 3, sizeof(item)), 0); /* stripes: a power of two */
+    ck_assert_int_lt(px_stripes_init(&st, 10, 4, 4), 0);            /* smaller than the node */
+    ck_assert_int_eq(px_stripes_init(&st, 10, 4, sizeof(item)), 0);
+    ck_assert_uint_eq(px_stripes_capacity(&st), 12); /* whole stripes of 3, chains of 4 */
+    ck_assert_uint_eq(px_stripes_bytes(&st), 4 * sizeof(px_stripe) + 12 * sizeof(item) + 16 * sizeof(uint32_t));
+    ck_assert_uint_eq(px_stripes_count(&st), 0);
+    ck_assert_int_eq(px_stripes_validate(&st), 0);
+    px_stripes_ref(&st);
+    ck_assert_int_eq(px_stripes_unref(&st), 0);
+    ck_assert_int_eq(px_stripes_unref(&st), 1);
+}
+END_TEST
+
+/* One stripe of four: the least recently used entry goes, entries the rule keeps move to the head, and only the
+ * last resort takes a kept one. */
+START_TEST(stripes_eviction)
+{
+    px_stripes st;
+    int forced = -1;
+    ck_assert_int_eq(px_stripes_init(&st, 4, 1, sizeof(item)), 0);
+    for (uint32_t k = 1; k <= 4; k++)
+        ck_assert_uint_ne(add(&st, k, 0, &forced), PX_STRIPES_NIL);
+    ck_assert_int_eq(forced, 0);
+    item *one = lookup(&st, 1);
+    px_stripes_touch(&st, &st.stripes[0], (uint32_t)(one - (item *)(void *)st.stripes[0].e)); /* 2 least recent */
+    add(&st, 5, 0, &forced);
+    ck_assert(lookup(&st, 1) && !lookup(&st, 2) && lookup(&st, 3) && lookup(&st, 4) && lookup(&st, 5));
+    lookup(&st, 3)->pinned = lookup(&st, 4)->pinned = 1; /* the two least recent now */
+    add(&st, 6, 0, &forced);
+    ck_assert(!lookup(&st, 1) && lookup(&st, 3) && lookup(&st, 4) && lookup(&st, 5) && lookup(&st, 6));
+    lookup(&st, 5)->pinned = lookup(&st, 6)->pinned = 1; /* order now 6 4 3 5, all kept */
+    ck_assert_uint_eq(add(&st, 7, 0, &forced), PX_STRIPES_NIL);
+    ck_assert_int_eq(forced, 0);
+    ck_assert_uint_eq(px_stripes_count(&st), 4);
+    ck_assert_uint_ne(add(&st, 7, 1, &forced), PX_STRIPES_NIL); /* eight looked at: the order is back, 5 goes */
+    ck_assert_int_eq(forced, 1);
+    ck_assert(!lookup(&st, 5) && lookup(&st, 3) && lookup(&st, 4) && lookup(&st, 6) && lookup(&st, 7));
+    ck_assert_int_eq(px_stripes_unref(&st), 1);
+}
+END_TEST
+
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 int main(void)
@@ -205,6 +296,8 @@ int main(void)
     tcase_add_test(tc, metric_code_slots);
     tcase_add_test(tc, metric_hist_buckets);
     tcase_add_test(tc, metric_label_escape);
+    tcase_add_test(tc, stripes_sizes_and_refs);
+    tcase_add_test(tc, stripes_eviction);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
