@@ -2,6 +2,7 @@
  * `proxyd -t` runs. Owns the at-exit cleanup of the current test's directory. */
 #include "px_harness.h"
 
+#include <arpa/inet.h>
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -337,4 +339,25 @@ int px_run(const char *cmd, char *out, size_t cap)
     }
     int st = pclose(fp);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int px_connect_from(const char *src, int port, int *sport)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    ck_assert_int_eq(inet_pton(AF_INET, src, &a.sin_addr), 1);
+    ck_assert_msg(bind(fd, (struct sockaddr *)&a, sizeof a) == 0, "bind %s: %s", src, strerror(errno));
+    struct timeval tv = {TS_IO_TIMEOUT_MS / 1000, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    a.sin_port = htons((uint16_t)port);
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    ck_assert_msg(connect(fd, (struct sockaddr *)&a, sizeof a) == 0, "connect: %s", strerror(errno));
+    socklen_t len = sizeof a;
+    if (sport) {
+        ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+        *sport = ntohs(a.sin_port);
+    }
+    return fd;
 }

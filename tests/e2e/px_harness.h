@@ -72,4 +72,8 @@ void px_req(int port, const char *raw, ts_response *r);
 /* Runs a shell command, captures its stdout (NUL-terminated, truncated to cap). Returns the exit status. */
 int px_run(const char *cmd, char *out, size_t cap);
 
+/* A TCP connection to 127.0.0.1:port from address src (another loopback address: another client to proxyd), with
+ * TS_IO_TIMEOUT_MS I/O timeouts; *sport (when not NULL) gets its port. Fails the test when it cannot connect. */
+int px_connect_from(const char *src, int port, int *sport);
+
 #endif

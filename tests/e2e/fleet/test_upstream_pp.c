@@ -62,27 +62,6 @@ static void nginx_stop(void)
     nginx_pid = 0;
 }
 
-/* A TCP connection to 127.0.0.1:port from address src (a loopback address of its own, so that the client differs
- * from proxyd's own address); *sport gets its port. */
-static int connect_from(const char *src, int port, int *sport)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    ck_assert_int_eq(inet_pton(AF_INET, src, &a.sin_addr), 1);
-    ck_assert_msg(bind(fd, (struct sockaddr *)&a, sizeof a) == 0, "bind %s: %s", src, strerror(errno));
-    struct timeval tv = {TS_IO_TIMEOUT_MS / 1000, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    a.sin_port = htons((uint16_t)port);
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    ck_assert_msg(connect(fd, (struct sockaddr *)&a, sizeof a) == 0, "connect: %s", strerror(errno));
-    socklen_t len = sizeof a;
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    *sport = ntohs(a.sin_port);
-    return fd;
-}
-
 /* One GET on fd; checks that nginx received a PROXY header naming exactly this client connection (src address and
  * port, proxyd's listening address) and returns nginx's connection serial number. */
 static long get_as(int fd, const char *src, int sport)
@@ -122,16 +101,16 @@ START_TEST(plain_upstream)
     ck_assert_msg(ops_file_has(nlog, "\"GET /healthz HTTP/1.1\" 200", 5000), "no health check reached nginx");
 
     int pa, pb;
-    int a = connect_from("127.0.0.2", env.port, &pa);
+    int a = px_connect_from("127.0.0.2", env.port, &pa);
     long ca = get_as(a, "127.0.0.2", pa);
     ck_assert_int_eq(get_as(a, "127.0.0.2", pa), ca); /* reused for the same client connection */
-    int b = connect_from("127.0.0.3", env.port, &pb);
+    int b = px_connect_from("127.0.0.3", env.port, &pb);
     long cb = get_as(b, "127.0.0.3", pb);
     ck_assert_int_ne(cb, ca);                         /* a's idle connection carries a's header: not b's */
     ck_assert_int_eq(get_as(a, "127.0.0.2", pa), ca); /* a finds its own behind b's in the pool */
     ck_assert_int_eq(get_as(b, "127.0.0.3", pb), cb);
     close(a);
-    int a2 = connect_from("127.0.0.2", env.port, &pa); /* same address, new connection: a new header */
+    int a2 = px_connect_from("127.0.0.2", env.port, &pa); /* same address, new connection: a new header */
     ck_assert_int_ne(get_as(a2, "127.0.0.2", pa), ca);
     close(a2);
     close(b);
@@ -152,7 +131,7 @@ START_TEST(tls_upstream)
                                    "tls_server_name = up.test\nproxy_protocol = on\n"
                                    "health_check = GET /healthz\nhealth_interval = 100ms\n" SERVER_TPL);
     int pa;
-    int a = connect_from("127.0.0.2", env.port, &pa);
+    int a = px_connect_from("127.0.0.2", env.port, &pa);
     long ca = get_as(a, "127.0.0.2", pa);
     ck_assert_int_eq(get_as(a, "127.0.0.2", pa), ca);
     close(a);

@@ -25,27 +25,10 @@ static px_env env;
 #define GET(path) "GET " path " HTTP/1.1\r\nHost: h\r\n\r\n"
 #define SLOW "/size/10?delay=1500" /* the origin holds the answer: a request in progress for 1.5 s */
 
-/* A TCP connection to 127.0.0.1:port from address src (another loopback client), 5 s I/O timeouts. */
-static int connect_from(const char *src, int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    ck_assert_int_eq(inet_pton(AF_INET, src, &a.sin_addr), 1);
-    ck_assert_msg(bind(fd, (struct sockaddr *)&a, sizeof a) == 0, "bind %s: %s", src, strerror(errno));
-    struct timeval tv = {TS_IO_TIMEOUT_MS / 1000, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    a.sin_port = htons((uint16_t)port);
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    ck_assert_msg(connect(fd, (struct sockaddr *)&a, sizeof a) == 0, "connect: %s", strerror(errno));
-    return fd;
-}
-
 /* Sends raw from src on a new connection and returns it, the answer not read yet. */
 static int send_from(const char *src, int port, const char *raw)
 {
-    int fd = connect_from(src, port);
+    int fd = px_connect_from(src, port, NULL);
     ck_assert_int_eq(ts_send(fd, raw, strlen(raw)), 0);
     return fd;
 }
@@ -143,7 +126,7 @@ START_TEST(deny_everywhere_closed_at_accept)
     px_proxy_start(&env, PX_GLOBAL UPSTREAM "[server a]\nlisten = 127.0.0.1:@PORT@\nlisten = 127.0.0.1:@PORT2@ tls\n"
                                             "tls_cert = @DIR@/a.test.crt\ntls_key = @DIR@/a.test.key\nproxy_pass = o\n"
                                             "deny = 127.0.0.2 127.0.0.3\n");
-    int fd = connect_from("127.0.0.2", env.port); /* accepted by the kernel, then closed by proxyd */
+    int fd = px_connect_from("127.0.0.2", env.port, NULL); /* accepted by the kernel, then closed by proxyd */
     char b;
     ssize_t n = recv(fd, &b, 1, 0);
     ck_assert_msg(n == 0 || (n < 0 && errno == ECONNRESET), "recv: %zd (%s)", n, n < 0 ? strerror(errno) : "a byte");

@@ -43,27 +43,10 @@ static const char v2_inet[] = V2SIG "\x21\x11\x00\x0C"
                                     "\x7F\x00\x00\x01"
                                     "\x11\x5C\x01\xBB";
 
-/* A TCP connection to 127.0.0.1:port from address src, TS_IO_TIMEOUT_MS I/O timeouts. */
-static int connect_from(const char *src, int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    ck_assert_int_eq(inet_pton(AF_INET, src, &a.sin_addr), 1);
-    ck_assert_msg(bind(fd, (struct sockaddr *)&a, sizeof a) == 0, "bind %s: %s", src, strerror(errno));
-    struct timeval tv = {TS_IO_TIMEOUT_MS / 1000, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    a.sin_port = htons((uint16_t)port);
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    ck_assert_msg(connect(fd, (struct sockaddr *)&a, sizeof a) == 0, "connect: %s", strerror(errno));
-    return fd;
-}
-
 /* Sends len bytes from src on a new connection and returns it. */
 static int send_from(const char *src, const void *bytes, size_t len)
 {
-    int fd = connect_from(src, env.port);
+    int fd = px_connect_from(src, env.port, NULL);
     ck_assert_int_eq(ts_send(fd, bytes, len), 0);
     return fd;
 }
@@ -156,7 +139,7 @@ START_TEST(address_carried)
     close(fd);
 
     /* The header one byte per segment: each part wakes the connection, which waits for the rest. */
-    fd = connect_from("127.0.0.1", env.port);
+    fd = px_connect_from("127.0.0.1", env.port, NULL);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     for (const char *p = V1; *p; p++) {
