@@ -102,7 +102,5 @@
 /* Blocked accounts and clients /auth-guard lists in one answer, which must fit one output block (the rest is
  * counted in the answer). */
 #define PX_AG_LIST_MAX 200
-/* Room for auth_guard's part of /metrics: eight fixed series, about 1.7 KB of text. */
-#define PX_AG_METRICS_MAX 4096
 
 #endif

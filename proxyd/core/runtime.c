@@ -200,6 +200,15 @@ static int uses_limits(const px_config *cfg)
 
 /* The limit table: the previous runtime's when its size is unchanged, so that a reload neither forgets clients'
  * counts nor holds two tables while old connections finish; else a new one, reported once. */
+/* A random seed for a shared table's hashes, so that clients cannot aim their keys at one chain. */
+static uint64_t table_seed(const px_runtime *rt)
+{
+    uint64_t seed;
+    if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+        seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)rt; /* early boot: still differs per process */
+    return seed;
+}
+
 static int limits_init(px_runtime *rt, const px_runtime *old, char *err, size_t errlen)
 {
     const px_config *cfg = rt->cfg;
@@ -210,10 +219,7 @@ static int limits_init(px_runtime *rt, const px_runtime *old, char *err, size_t 
         rt->limits = old->limits;
         return 0;
     }
-    uint64_t seed;
-    if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
-        seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)rt; /* early boot: still differs per process */
-    rt->limits = px_limit_table_new((uint32_t)cfg->limit_table_size, PX_LIMIT_STRIPES, seed);
+    rt->limits = px_limit_table_new((uint32_t)cfg->limit_table_size, PX_LIMIT_STRIPES, table_seed(rt));
     if (!rt->limits) {
         snprintf(err, errlen, "out of memory for the limit table (limit_table_size = %llu)",
                  (unsigned long long)cfg->limit_table_size);
@@ -244,10 +250,7 @@ static int auth_guard_init(px_runtime *rt, const px_runtime *old, char *err, siz
         rt->auth_guard = old->auth_guard;
         return 0;
     }
-    uint64_t seed;
-    if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
-        seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)rt ^ 0x5bd1e995u;
-    rt->auth_guard = px_ag_table_new((uint32_t)cfg->auth_guard_table_size, PX_AG_STRIPES, seed);
+    rt->auth_guard = px_ag_table_new((uint32_t)cfg->auth_guard_table_size, PX_AG_STRIPES, table_seed(rt));
     if (!rt->auth_guard) {
         snprintf(err, errlen, "out of memory for the auth_guard table (auth_guard_table_size = %llu)",
                  (unsigned long long)cfg->auth_guard_table_size);

@@ -167,49 +167,6 @@ static void list_one(void *arg, const char *account, const px_ip *ip, uint32_t f
         (unsigned long long)((left_ms + 999) / 1000));
 }
 
-size_t px_auth_guard_metrics(const px_runtime *rt, char *p, size_t cap)
-{
-    out o = {p, 0, cap, 0};
-    px_ag_table *t = rt->auth_guard;
-    if (!t || !cap)
-        return 0;
-    px_ag_stats *s = px_ag_table_stats(t);
-    static const char *const kinds[] = {"account", "client"};
-    put(&o,
-        "# HELP proxyd_auth_guard_failures_total Failed logins counted (401 to credentials)\n"
-        "# TYPE proxyd_auth_guard_failures_total counter\nproxyd_auth_guard_failures_total %llu\n",
-        (unsigned long long)atomic_load_explicit(&s->failures, memory_order_relaxed));
-    put(&o,
-        "# HELP proxyd_auth_guard_cleared_total Logins that cleared their account and client's failures\n"
-        "# TYPE proxyd_auth_guard_cleared_total counter\nproxyd_auth_guard_cleared_total %llu\n",
-        (unsigned long long)atomic_load_explicit(&s->successes, memory_order_relaxed));
-    put(&o,
-        "# HELP proxyd_auth_guard_refused_total Requests with credentials answered by proxyd during a block\n"
-        "# TYPE proxyd_auth_guard_refused_total counter\nproxyd_auth_guard_refused_total %llu\n",
-        (unsigned long long)atomic_load_explicit(&s->refused, memory_order_relaxed));
-    put(&o, "# HELP proxyd_auth_guard_blocks_total Blocks started\n# TYPE proxyd_auth_guard_blocks_total counter\n");
-    for (int k = 0; k < 2; k++)
-        put(&o, "proxyd_auth_guard_blocks_total{kind=\"%s\"} %llu\n", kinds[k],
-            (unsigned long long)atomic_load_explicit(&s->blocks[k], memory_order_relaxed));
-    put(&o, "# HELP proxyd_auth_guard_unblocks_total Blocks ended (time over or cleared)\n"
-            "# TYPE proxyd_auth_guard_unblocks_total counter\n");
-    for (int k = 0; k < 2; k++)
-        put(&o, "proxyd_auth_guard_unblocks_total{kind=\"%s\"} %llu\n", kinds[k],
-            (unsigned long long)atomic_load_explicit(&s->unblocks[k], memory_order_relaxed));
-    put(&o,
-        "# HELP proxyd_auth_guard_evicted_blocked_total Blocked entries evicted to make room "
-        "(auth_guard_table_size too small)\n# TYPE proxyd_auth_guard_evicted_blocked_total counter\n"
-        "proxyd_auth_guard_evicted_blocked_total %llu\n",
-        (unsigned long long)atomic_load_explicit(&s->evicted_blocked, memory_order_relaxed));
-    put(&o,
-        "# HELP proxyd_auth_guard_table_entries Entries in use (accounts, clients, pairs)\n"
-        "# TYPE proxyd_auth_guard_table_entries gauge\nproxyd_auth_guard_table_entries %u\n"
-        "# HELP proxyd_auth_guard_table_capacity Entries of the table (auth_guard_table_size)\n"
-        "# TYPE proxyd_auth_guard_table_capacity gauge\nproxyd_auth_guard_table_capacity %u\n",
-        px_ag_table_count(t), px_ag_table_capacity(t));
-    return o.len;
-}
-
 /* The value of name= in the query of path, percent-decoded into buf. -1 when absent or malformed. */
 static long query_param(http_slice path, const char *name, char *buf, size_t cap)
 {

@@ -52,8 +52,6 @@ px_step px_status_respond(px_conn *c);
 int px_auth_guard_admit(px_conn *c, px_step *step);
 /* The upstream's final response head: a 401 to credentials counts a failed login, a 2xx clears its pair. */
 void px_auth_guard_response(px_conn *c, const http_response *resp);
-/* The proxyd_auth_guard_* metrics into p (cap bytes). Returns the bytes written (0: auth_guard off). */
-size_t px_auth_guard_metrics(const px_runtime *rt, char *p, size_t cap);
 /* /auth-guard on the status listener: GET lists the blocked, POST /auth-guard/clear?account=|client= lifts one. */
 px_step px_auth_guard_status(px_conn *c);
 

@@ -436,18 +436,40 @@ static int path_is(http_slice path, const char *name)
     return path.len >= n && memcmp(path.base, name, n) == 0 && (path.len == n || path.base[n] == '?');
 }
 
-/* auth_guard's counters (handler/auth_guard.c writes them into a bounded span): room made for them first. */
+/* auth_guard's table counters (common/authguard.c): one table for the instance, so no per-worker sum. */
 static void auth_guard(sbuf *b, const px_runtime *rt)
 {
-    if (b->p && b->cap - b->len < PX_AG_METRICS_MAX) {
-        char *p = realloc(b->p, b->len + PX_AG_METRICS_MAX);
-        if (!p)
-            free(b->p);
-        b->p = p;
-        b->cap = b->len + PX_AG_METRICS_MAX;
-    }
-    if (b->p)
-        b->len += px_auth_guard_metrics(rt, b->p + b->len, b->cap - b->len);
+    px_ag_table *t = rt->auth_guard;
+    if (!t)
+        return;
+    px_ag_stats *st = px_ag_table_stats(t);
+#define AG_LOAD(field) (unsigned long long)atomic_load_explicit(&st->field, memory_order_relaxed)
+    static const char *const kinds[] = {"account", "client"};
+    put(b,
+        "# HELP proxyd_auth_guard_failures_total Failed logins counted (401 to credentials)\n"
+        "# TYPE proxyd_auth_guard_failures_total counter\nproxyd_auth_guard_failures_total %llu\n"
+        "# HELP proxyd_auth_guard_cleared_total Logins that cleared their account and client's failures\n"
+        "# TYPE proxyd_auth_guard_cleared_total counter\nproxyd_auth_guard_cleared_total %llu\n"
+        "# HELP proxyd_auth_guard_refused_total Requests with credentials answered by proxyd during a block\n"
+        "# TYPE proxyd_auth_guard_refused_total counter\nproxyd_auth_guard_refused_total %llu\n",
+        AG_LOAD(failures), AG_LOAD(successes), AG_LOAD(refused));
+    put(b, "# HELP proxyd_auth_guard_blocks_total Blocks started\n# TYPE proxyd_auth_guard_blocks_total counter\n");
+    for (int k = 0; k < 2; k++)
+        put(b, "proxyd_auth_guard_blocks_total{kind=\"%s\"} %llu\n", kinds[k], AG_LOAD(blocks[k]));
+    put(b, "# HELP proxyd_auth_guard_unblocks_total Blocks ended (time over or cleared)\n"
+           "# TYPE proxyd_auth_guard_unblocks_total counter\n");
+    for (int k = 0; k < 2; k++)
+        put(b, "proxyd_auth_guard_unblocks_total{kind=\"%s\"} %llu\n", kinds[k], AG_LOAD(unblocks[k]));
+    put(b,
+        "# HELP proxyd_auth_guard_evicted_blocked_total Blocked entries evicted to make room "
+        "(auth_guard_table_size too small)\n# TYPE proxyd_auth_guard_evicted_blocked_total counter\n"
+        "proxyd_auth_guard_evicted_blocked_total %llu\n"
+        "# HELP proxyd_auth_guard_table_entries Entries in use (accounts, clients, pairs)\n"
+        "# TYPE proxyd_auth_guard_table_entries gauge\nproxyd_auth_guard_table_entries %u\n"
+        "# HELP proxyd_auth_guard_table_capacity Entries of the table (auth_guard_table_size)\n"
+        "# TYPE proxyd_auth_guard_table_capacity gauge\nproxyd_auth_guard_table_capacity %u\n",
+        AG_LOAD(evicted_blocked), px_ag_table_count(t), px_ag_table_capacity(t));
+#undef AG_LOAD
 }
 
 /* The text in an anonymous memory file, sent like a static file (handler/static.c): any size, taken by a slow

@@ -306,6 +306,17 @@ START_TEST(pid_folder_checked)
 }
 END_TEST
 
+/* An ECDSA P-256 self-signed pair in dir: key.pem (0600) and cert.pem (0644). */
+static void make_ec_pair(void)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=t "
+             "-keyout key.pem -out cert.pem >/dev/null 2>&1 && chmod 600 key.pem && chmod 644 cert.pem",
+             dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
 /* What a reload re-reads must be readable by `user`: checked as that user. A key 0600 root is not readable by
  * nobody (a root that skips permission checks would not see it); 0640 with nobody's group is. */
 START_TEST(user_must_read_keys)
@@ -316,11 +327,7 @@ START_TEST(user_must_read_keys)
         return;
     }
     make_dir();
-    snprintf(cmd, sizeof cmd,
-             "cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=t "
-             "-keyout key.pem -out cert.pem >/dev/null 2>&1 && chmod 600 key.pem && chmod 644 cert.pem",
-             dir);
-    ck_assert_int_eq(system(cmd), 0);
+    make_ec_pair();
     snprintf(key, sizeof key, "%s/key.pem", dir);
     snprintf(text, sizeof text,
              "[global]\nuser = nobody\npid_file = %s/proxyd.pid\n[upstream a]\nserver = 127.0.0.1:9\n"
@@ -374,13 +381,9 @@ END_TEST
  * problem; -t says what is (issue 19 item 7). */
 START_TEST(swapped_cert_and_key_named)
 {
-    char text[1024], out[2048] = "", cmd[512];
+    char text[1024], out[2048] = "";
     make_dir();
-    snprintf(cmd, sizeof cmd,
-             "cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=t "
-             "-keyout key.pem -out cert.pem >/dev/null 2>&1 && chmod 600 key.pem && chmod 644 cert.pem",
-             dir);
-    ck_assert_int_eq(system(cmd), 0);
+    make_ec_pair();
     snprintf(text, sizeof text,
              "[global]\npid_file = %s/proxyd.pid\n[upstream a]\nserver = 127.0.0.1:9\n"
              "[server s]\nlisten = 127.0.0.1:8443 tls\ntls_cert = %s/key.pem\ntls_key = %s/cert.pem\nproxy_pass = a\n",
@@ -401,13 +404,9 @@ END_TEST
  * name the [global] line and the full key, once however many servers use them (issue 19 item 7). */
 START_TEST(global_tls_keys_named)
 {
-    char text[1024], out[2048] = "", cmd[512];
+    char text[1024], out[2048] = "";
     make_dir();
-    snprintf(cmd, sizeof cmd,
-             "cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=t "
-             "-keyout key.pem -out cert.pem >/dev/null 2>&1 && chmod 600 key.pem && chmod 644 cert.pem",
-             dir);
-    ck_assert_int_eq(system(cmd), 0);
+    make_ec_pair();
     static const char *const tail[] = {"tls_protocols = TLSv1.1 TLSv1.2\n", "tls_ciphers = FOO\n"};
     static const char *const want[] = {":15: warning: [global] tls_protocols: TLSv1.1 ignored",
                                        ":15: [global] tls_ciphers: unknown cipher suite 'FOO'"};
