@@ -26,8 +26,8 @@ NO_TLS = "skipped (proxyd has no TLS yet)"
 
 # key: (title, unit, better, listener, path, tool, client TLS profile)
 # The proxies offer TLS 1.2 and 1.3 alike; the client picks the version, suite and signature scheme through an
-# OpenSSL configuration of its own (PROFILES, passed as OPENSSL_CONF to wrk, s_time and the probes), so every proxy
-# runs one configuration and every row pins exactly what is negotiated.
+# OpenSSL configuration of its own (PROFILES, passed as OPENSSL_CONF to wrk and the probes; S_TIME_ARGS for s_time),
+# so every proxy runs one configuration and every row pins exactly what is negotiated.
 THROUGHPUT = {
     "plain": ("plain HTTP keep-alive, 100 B", "req/s", "higher", "plain", "/size/100", "wrk", None),
     "tls": ("TLS 1.2 to the client, keep-alive, 100 B", "req/s", "higher", "tls", "/size/100", "wrk", "tls12"),
@@ -60,6 +60,15 @@ PROFILES = {
              "SignatureAlgorithms = rsa_pss_rsae_sha256:ecdsa_secp256r1_sha256\n",
     "tls13-ec": "MinProtocol = TLSv1.3\nMaxProtocol = TLSv1.3\nCiphersuites = TLS_AES_128_GCM_SHA256\n"
                 "SignatureAlgorithms = ecdsa_secp256r1_sha256\n",
+}
+# openssl s_time ignores the configuration's system_default section (checked against s_server -msg: a "TLS 1.2"
+# profile still negotiated TLS 1.3), so its version and suite go on its command line; its other settings are the
+# profile's defaults anyway (X25519 first; the certificate's key type decides the signature).
+S_TIME_ARGS = {
+    "tls12": ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"],
+    "tls12-ec": ["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"],
+    "tls13": ["-tls1_3", "-ciphersuites", "TLS_AES_128_GCM_SHA256"],
+    "tls13-ec": ["-tls1_3", "-ciphersuites", "TLS_AES_128_GCM_SHA256"],
 }
 PROFILE_VERSION = {"tls12": "TLSv1.2", "tls12-ec": "TLSv1.2", "tls13": "TLSv1.3", "tls13-ec": "TLSv1.3"}
 OTHER = ["mem", "cost"]
@@ -252,7 +261,7 @@ class Bench:
         if tool == "wrk":
             return ["wrk", "-t1", "-c64", f"-d{d}s", url]
         return ["openssl", "s_time", "-connect", f"127.0.0.1:{self.listen[proxy][listener]}", "-www", path,
-                "-time", str(d), "-new" if tool == "s_time-new" else "-reuse"]
+                "-time", str(d), "-new" if tool == "s_time-new" else "-reuse"] + S_TIME_ARGS[profile]
 
     def measure(self, key, proxy, round_no):
         """One timed run against a proxy: returns (value, proxy CPU %, error note or '')."""

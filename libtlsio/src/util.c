@@ -8,6 +8,7 @@
 #include <mbedtls/error.h>
 
 #include "internal.h"
+#include "sha256.h"
 
 const char *tlsio_strerror(int code)
 {
@@ -32,7 +33,12 @@ const char *tlsio_strerror(int code)
 
 const char *tlsio_library_version(void)
 {
-    return "mbedTLS " MBEDTLS_VERSION_STRING;
+    static const char shani[] = "mbedTLS " MBEDTLS_VERSION_STRING " (SHA-256: libtlsio's, x86-64 SHA extensions)";
+    static const char c[] = "mbedTLS " MBEDTLS_VERSION_STRING " (SHA-256: libtlsio's, portable C)";
+    static const char own[] = "mbedTLS " MBEDTLS_VERSION_STRING;
+    if (tlsio__sha256_impl() == NULL)
+        return own;
+    return tlsio__sha256_has_shani() ? shani : c;
 }
 
 void tlsio__msg(char *buf, size_t len, const char *fmt, ...)

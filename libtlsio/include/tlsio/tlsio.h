@@ -49,7 +49,8 @@ enum {
 /* Static English text for a TLSIO_* code; never NULL. */
 const char *tlsio_strerror(int code);
 
-/* The TLS library linked in, e.g. "mbedTLS 3.6.6" (static text). */
+/* The TLS library linked in, e.g. "mbedTLS 3.6.6" or "mbedTLS 3.6.6 (SHA-256: libtlsio's, x86-64 SHA extensions)"
+ * (static text). */
 const char *tlsio_library_version(void);
 
 /* Writes what a config with these ciphers/protocols overrides (NULL: defaults) offers, e.g. "protocols TLSv1.2
