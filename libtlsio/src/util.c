@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <mbedtls/error.h>
+#include <mbedtls/ssl.h>
 
 #include "internal.h"
 
@@ -33,6 +34,28 @@ const char *tlsio_strerror(int code)
 const char *tlsio_library_version(void)
 {
     return "mbedTLS " MBEDTLS_VERSION_STRING;
+}
+
+/* Each of proxyd's patches to mbedTLS (scripts/mbedtls-patches, applied by scripts/mbedtls.sh to its private build
+ * only) defines a macro in mbedtls/ssl.h: the headers compiled against say which ones the library has. */
+#if defined(MBEDTLS_SSL_PROXYD_PATCH_LEGACY_VERSION)
+#define TLSIO__PATCH_D4 " 0001 client-hello-higher-legacy-version (defect 4)"
+#else
+#define TLSIO__PATCH_D4 ""
+#endif
+#if defined(MBEDTLS_SSL_PROXYD_PATCH_TLS12_RSA_PSS) && defined(MBEDTLS_SSL_PROXYD_PATCH_LEGACY_VERSION)
+#define TLSIO__PATCH_D8 ", 0002 tls12-server-rsa-pss-rsae (defect 8)"
+#elif defined(MBEDTLS_SSL_PROXYD_PATCH_TLS12_RSA_PSS)
+#define TLSIO__PATCH_D8 " 0002 tls12-server-rsa-pss-rsae (defect 8)"
+#else
+#define TLSIO__PATCH_D8 ""
+#endif
+
+const char *tlsio_library_patches(void)
+{
+    if (sizeof(TLSIO__PATCH_D4 TLSIO__PATCH_D8) == 1)
+        return "without proxyd's patches (defects 4 and 8 remain: README \"mbedTLS 3.6\")";
+    return "with proxyd's patches:" TLSIO__PATCH_D4 TLSIO__PATCH_D8;
 }
 
 void tlsio__msg(char *buf, size_t len, const char *fmt, ...)
