@@ -133,14 +133,18 @@ px_ensure_mbedtls() {
         echo "mbedtls: cannot fetch Debian's mbedtls source and no earlier build exists" >&2
         return 1
     }
-    local patches="$root/scripts/mbedtls-patches" series
+    local patches="$root/scripts/mbedtls-patches" series tree="$deps/src/tree-proxyd"
     series=$(px_mbedtls_series_hash "$patches") || return 1
+    if [ "${PX_MBEDTLS_NO_PATCHES:-0}" = 1 ]; then # a security update first, the refreshed patches later
+        echo "mbedtls: WARNING: PX_MBEDTLS_NO_PATCHES=1: building without proxyd's patches (defects 4 and 8 return)" >&2
+        series=none tree="$deps/src/tree"
+    fi
     local stamp="$ver $(sha256sum "$conf" | cut -c1-16) patches $series"
     local prefix="$deps/mbedtls-$ver"
     if [ "$(cat "$prefix/.stamp" 2>/dev/null)" != "$stamp" ]; then
-        px_mbedtls_patch "$deps/src/tree" "$deps/src/tree-proxyd" "$patches" "$series" "$ver" || return 1
-        echo "mbedtls: building Debian's mbedtls $ver with proxyd's patches and libtlsio/mbedtls_config.h into $prefix" >&2
-        px_mbedtls_build "$deps/src/tree-proxyd" "$conf" "$prefix" || return 1
+        [ "$series" = none ] || px_mbedtls_patch "$deps/src/tree" "$tree" "$patches" "$series" "$ver" || return 1
+        echo "mbedtls: building Debian's mbedtls $ver (patches: $series) with libtlsio/mbedtls_config.h into $prefix" >&2
+        px_mbedtls_build "$tree" "$conf" "$prefix" || return 1
         echo "$stamp" >"$prefix/.stamp"
     fi
     ln -sfn "mbedtls-$ver" "$deps/mbedtls"
