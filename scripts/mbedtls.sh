@@ -63,9 +63,9 @@ px_mbedtls_series_hash() {
 }
 
 # Copies Debian's unpacked tree $1 (version $5) to $2 and applies the series in $3 there, each patch once (patch
-# --forward; the copy is remade whenever the series' hash $4, written to $2/.proxyd-patches, changes). A patch that does not
-# apply (a new Debian version changed the code it touches) stops everything, loudly: a build without it would
-# silently bring back the defects it fixes.
+# --forward; the copy is remade whenever the series' hash $4, written to $2/.proxyd-patches, changes). A patch that
+# does not apply (a new Debian version changed the code it touches) stops everything, loudly: a build without it
+# would silently bring back the defects it fixes.
 px_mbedtls_patch() {
     local tree="$1" out="$2" dir="$3" hash="$4" ver="$5" p
     [ "$(cat "$out/.proxyd-patches" 2>/dev/null)" = "$hash" ] && return 0
@@ -143,7 +143,8 @@ px_ensure_mbedtls() {
     local prefix="$deps/mbedtls-$ver"
     if [ "$(cat "$prefix/.stamp" 2>/dev/null)" != "$stamp" ]; then
         [ "$series" = none ] || px_mbedtls_patch "$deps/src/tree" "$tree" "$patches" "$series" "$ver" || return 1
-        echo "mbedtls: building Debian's mbedtls $ver (patches: $series) with libtlsio/mbedtls_config.h into $prefix" >&2
+        echo "mbedtls: building Debian's mbedtls $ver (patches: $series) with libtlsio/mbedtls_config.h" \
+            "into $prefix" >&2
         px_mbedtls_build "$tree" "$conf" "$prefix" || return 1
         echo "$stamp" >"$prefix/.stamp"
     fi

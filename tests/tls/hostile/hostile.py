@@ -562,9 +562,9 @@ D4_UNPATCHED = ("without proxyd's patch 0001 (scripts/mbedtls-patches) it requir
                 "ssl_tls13_parse_client_hello (ssl_tls13_server.c) and ssl_parse_client_hello (ssl_tls12_server.c) "
                 "answer protocol_version to {4,1}; the field is in the transcript, so libtlsio may not present it to "
                 "mbedTLS as {3,3}")
-D8_UNPATCHED = ("without proxyd's patch 0002 (scripts/mbedtls-patches) it signs a TLS 1.2 ServerKeyExchange with RSA PKCS#1 v1.5 or "
-                "ECDSA only (mbedtls_ssl_tls12_sig_alg_is_supported in ssl_misc.h has no RSA-PSS case); RSA-PSS is "
-                "used in TLS 1.3 (rsa_pss_rsae_* offered there)")
+D8_UNPATCHED = ("without proxyd's patch 0002 (scripts/mbedtls-patches) it signs a TLS 1.2 ServerKeyExchange with "
+                "RSA PKCS#1 v1.5 or ECDSA only (mbedtls_ssl_tls12_sig_alg_is_supported in ssl_misc.h has no RSA-PSS "
+                "case); RSA-PSS is used in TLS 1.3 (rsa_pss_rsae_* offered there)")
 MBEDTLS_LIMITS = {
     'd2_large_hello': ('the server sent: alert(fatal,illegal_parameter)',
                        'mbedTLS 3.6 reassembles a fragmented handshake message inside its input buffer '
@@ -574,7 +574,8 @@ MBEDTLS_LIMITS = {
     'd4_version_4_1': ('the server sent: alert(fatal,protocol_version)', D4_UNPATCHED),
     'd4_version_4_1_tls13': ('the server sent: alert(fatal,protocol_version)', D4_UNPATCHED),
     'd8_rsa_pss_tls12': ('the server sent: alert(fatal,handshake_failure)', D8_UNPATCHED),
-    'd8_rsa_client_order': ('expected a ServerKeyExchange signed with 0x0805; the server sent: ServerHello', D8_UNPATCHED),
+    'd8_rsa_client_order': ('expected a ServerKeyExchange signed with 0x0805; the server sent: ServerHello',
+                            D8_UNPATCHED),
 }
 
 
