@@ -52,8 +52,9 @@ const char *tlsio_strerror(int code);
 /* The TLS library linked in, e.g. "mbedTLS 3.6.6" (static text). */
 const char *tlsio_library_version(void);
 
-/* Which of proxyd's mbedTLS patches that library has (README "mbedTLS 3.6"): "with proxyd's patches: 0001 ...
- * (defect 4) 0002 ... (defect 8)", or "without proxyd's patches (...)" for a library built elsewhere (static text). */
+/* Which of proxyd's mbedTLS patches that library has (README "mbedTLS 3.6"): "with proxyd's patches: 0001 (defect
+ * 4: ...) 0002 (defect 8: ...) 0003 (...)", or "without proxyd's patches (...)" for a library built elsewhere (static
+ * text). */
 const char *tlsio_library_patches(void);
 
 /* Writes what a config with these ciphers/protocols overrides (NULL: defaults) offers, e.g. "protocols TLSv1.2

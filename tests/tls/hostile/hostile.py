@@ -587,7 +587,7 @@ def patched_defects(kind):
     if 'PX_MBEDTLS_PATCHES' in os.environ:
         return set(os.environ['PX_MBEDTLS_PATCHES'].split())
     r = subprocess.run([os.environ.get('PROXYD_BIN', 'proxyd'), '-V'], capture_output=True, text=True)
-    return {'d' + n for n in ('4', '8') if '(defect %s)' % n in r.stdout}
+    return {'d' + n for n in ('4', '8') if '(defect %s:' % n in r.stdout}
 
 
 def mbedtls_version(kind):
