@@ -53,12 +53,17 @@ const char *tlsio_library_version(void)
 #else
 #define TLSIO__PATCH_3 ""
 #endif
+#if defined(MBEDTLS_SSL_PROXYD_PATCH_TLS12_CLIENT_RSA_PSS)
+#define TLSIO__PATCH_4 " 0004 (RSA-PSS from TLS 1.2 upstreams)"
+#else
+#define TLSIO__PATCH_4 ""
+#endif
 
 const char *tlsio_library_patches(void)
 {
-    if (sizeof(TLSIO__PATCH_1 TLSIO__PATCH_2 TLSIO__PATCH_3) == 1)
+    if (sizeof(TLSIO__PATCH_1 TLSIO__PATCH_2 TLSIO__PATCH_3 TLSIO__PATCH_4) == 1)
         return "without proxyd's patches (defects 4 and 8 remain: README \"mbedTLS 3.6\")";
-    return "with proxyd's patches:" TLSIO__PATCH_1 TLSIO__PATCH_2 TLSIO__PATCH_3;
+    return "with proxyd's patches:" TLSIO__PATCH_1 TLSIO__PATCH_2 TLSIO__PATCH_3 TLSIO__PATCH_4;
 }
 
 void tlsio__msg(char *buf, size_t len, const char *fmt, ...)

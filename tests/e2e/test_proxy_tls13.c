@@ -283,6 +283,44 @@ START_TEST(tls12_suites_both_ways)
 }
 END_TEST
 
+/* proxyd toward a TLS 1.2-only nginx with an RSA certificate: OpenSSL signs its ServerKeyExchange with the first RSA
+ * scheme proxyd offers, rsa_pss_rsae_sha256 (offered for TLS 1.3), which mbedTLS 3.6's TLS 1.2 client refused (a
+ * 502) until proxyd's patch 0004; skipped with a library without it. Twice: the second connection is resumed. */
+START_TEST(nginx_upstream_tls12_rsa)
+{
+    const char *patches = getenv("PX_MBEDTLS_PATCHES");
+    if (patches == NULL || strstr(patches, "pss-client") == NULL) {
+        fprintf(stderr, "nginx_upstream_tls12_rsa skipped: mbedTLS without proxyd's patch 0004\n");
+        return;
+    }
+    ts_response r;
+    char cmd[512];
+    px_env_init(&env, 0);
+    make_cert(env.dir, "up.test", 1);
+    snprintf(cmd, sizeof cmd, "cp %s/up.test-rsa.crt %s/up.test.crt && cp %s/up.test-rsa.key %s/up.test.key", env.dir,
+             env.dir, env.dir, env.dir);
+    ck_assert_int_eq(px_run(cmd, out, sizeof out), 0);
+    pid_t ng = nginx_start("TLSv1.2");
+    px_proxy_start(&env, PX_GLOBAL "[upstream n]\nserver = 127.0.0.1:@PORT2@\ntls = on\ntls_ca = @DIR@/up.test.crt\n"
+                                   "tls_server_name = up.test\nkeepalive = 0\n"
+                                   "[server front]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = https://n\n");
+    for (int i = 0; i < 2; i++) {
+        px_req(env.port, "GET / HTTP/1.1\r\nHost: h\r\n\r\n", &r);
+        ck_assert_int_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "nginx ok\n");
+        ts_response_free(&r);
+    }
+    ck_assert_int_eq(ts_stop(ng, SIGTERM, 5000), 0);
+    char path[160];
+    snprintf(path, sizeof path, "%s/nginx-access.log", env.dir);
+    char *log = px_read_file(path);
+    ck_assert_ptr_nonnull(log);
+    ck_assert_msg(strcmp(log, "TLSv1.2 . up.test\nTLSv1.2 r up.test\n") == 0, "nginx saw:\n%s", log);
+    free(log);
+    px_env_done(&env);
+}
+END_TEST
+
 /* proxyd toward nginx over TLS with verification and SNI: TLS 1.3 when nginx offers it, TLS 1.2 with a 1.2-only
  * nginx (IIS before Windows Server 2022); the upstream session is resumed on later connections (keepalive = 0:
  * one connection per request). */
@@ -385,6 +423,7 @@ static Suite *tls13_suite(void)
     tcase_add_loop_test(tc, tls12_suites_both_ways, 0, (int)(sizeof tls12_suites / sizeof tls12_suites[0]));
     tcase_add_loop_test(tc, nginx_upstream, 0, 2);
     tcase_add_test(tc, nginx_upstream_wrong_name);
+    tcase_add_test(tc, nginx_upstream_tls12_rsa);
     tcase_add_test(tc, nginx_upstream_burst);
     suite_add_tcase(s, tc);
     return s;
