@@ -136,7 +136,8 @@ px_ensure_mbedtls() {
     local patches="$root/scripts/mbedtls-patches" series tree="$deps/src/tree-proxyd"
     series=$(px_mbedtls_series_hash "$patches") || return 1
     if [ "${PX_MBEDTLS_NO_PATCHES:-0}" = 1 ]; then # a security update first, the refreshed patches later
-        echo "mbedtls: WARNING: PX_MBEDTLS_NO_PATCHES=1: building without proxyd's patches (defects 4 and 8 return)" >&2
+        echo "mbedtls: WARNING: PX_MBEDTLS_NO_PATCHES=1: building without proxyd's patches: what they fix" \
+            "(defects 4 and 8, README \"mbedTLS 3.6\") returns" >&2
         series=none tree="$deps/src/tree"
     fi
     local stamp="$ver $(sha256sum "$conf" | cut -c1-16) patches $series"
