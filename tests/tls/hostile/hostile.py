@@ -479,7 +479,8 @@ def d4_version_4_1_tls13(port):
 
 def d4_version_3_2_refused(port):
     """What the fix must not loosen: a legacy_version below {3,3} is still refused with protocol_version, with or
-    without supported_versions (TLS 1.0 and 1.1 are not offered)."""
+    without supported_versions (TLS 1.0 and 1.1 are not offered; RFC 8446 §4.1.2 requires {3,3} of clients).
+    nginx/OpenSSL refuses the first and negotiates the second by its supported_versions."""
     for exts in (T.default_exts(), T.default_exts() + T.ext_tls13()):
         c = T.Conn(port)
         c.send(T.record(T.HANDSHAKE, T.client_hello(exts, T.SUITES_TLS13 + T.SUITES, version=0x0302), 0x0301))
