@@ -126,7 +126,10 @@ int main(int argc, char **argv)
         case 't': test = 1; break;
         case 's': sig = optarg; break;
         case 'v': printf("proxyd version %s\n", PX_VERSION); return 0;
-        case 'V': printf("proxyd version %s\nbuilt with %s\n", PX_VERSION, tlsio_library_version()); return 0;
+        case 'V':
+            printf("proxyd version %s\nbuilt with %s, %s\n", PX_VERSION, tlsio_library_version(),
+                   tlsio_library_patches());
+            return 0;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

@@ -4,11 +4,13 @@
 # On Debian 12 (mbedTLS 2.28) the newest `mbedtls` source of trixie / trixie-security is fetched by apt-get with
 # a private configuration under .deps/apt (its own sources list, lists and cache; Signed-By the system's
 # debian-archive-keyring, so apt checks the Release signature and every file's hash as for any package), unpacked
-# with dpkg-source (Debian's patches applied), and built as static libraries with proxyd's own configuration header
+# with dpkg-source (Debian's patches applied), patched with proxyd's own series (scripts/mbedtls-patches/, in a copy
+# of the tree: README "mbedTLS 3.6"), and built as static libraries with proxyd's own configuration header
 # (libtlsio/mbedtls_config.h) into .deps/mbedtls-<version>/. .deps/mbedtls points at the prefix in use; meson reads
-# it. A stamp (version + hash of the configuration header) makes later runs rebuild only when either changes: a
-# fix Debian's security team publishes in trixie-security is picked up by the next ./run.sh, ./test.sh or
-# scripts/mbedtls.sh run. Nothing is installed in /usr, /etc/apt or dpkg's database.
+# it. A stamp (version + hash of the configuration header + hash of the patch series) makes later runs rebuild
+# only when one changes: a fix Debian's security team publishes in trixie-security is picked up by the next
+# ./run.sh, ./test.sh or scripts/mbedtls.sh run, and stops the build loudly if a patch no longer applies. Nothing is
+# installed in /usr, /etc/apt or dpkg's database.
 
 PX_MBEDTLS_MIN=3.6.0
 
@@ -53,6 +55,33 @@ SOURCES
     echo "$ver"
 }
 
+# Hash of proxyd's patch series ($1: the folder): the series file and every patch it names, in order.
+px_mbedtls_series_hash() {
+    local dir="$1" p
+    { cat "$dir/series" && while read -r p; do cat "$dir/$p"; done < <(grep -v '^\s*\(#\|$\)' "$dir/series"); } |
+        sha256sum | cut -c1-16
+}
+
+# Copies Debian's unpacked tree $1 (version $5) to $2 and applies the series in $3 there, each patch once (patch
+# --forward; the copy is remade whenever the series' hash $4, written to $2/.proxyd-patches, changes). A patch that
+# does not apply (a new Debian version changed the code it touches) stops everything, loudly: a build without it
+# would silently bring back the defects it fixes.
+px_mbedtls_patch() {
+    local tree="$1" out="$2" dir="$3" hash="$4" ver="$5" p
+    [ "$(cat "$out/.proxyd-patches" 2>/dev/null)" = "$hash" ] && return 0
+    rm -rf "$out" && cp -a "$tree" "$out" || return 1
+    while read -r p; do
+        echo "mbedtls: applying scripts/mbedtls-patches/$p" >&2
+        patch -d "$out" -p1 --forward --batch --no-backup-if-mismatch -s <"$dir/$p" >&2 || {
+            echo "mbedtls: ERROR: scripts/mbedtls-patches/$p does not apply to Debian's mbedtls $ver:" \
+                "refresh it (README \"mbedTLS 3.6\"); nothing was built" >&2
+            rm -rf "$out"
+            return 1
+        }
+    done < <(grep -v '^\s*\(#\|$\)' "$dir/series")
+    echo "$hash" >"$out/.proxyd-patches"
+}
+
 # Builds the unpacked tree $1 with proxyd's configuration header $2 into the prefix $3 (static libraries). The one
 # change to Debian's tree: its cmake-disable-3rdparty.patch drops 3rdparty/ from the build (Debian's configuration
 # uses none of it); proxyd's enables EVEREST (X25519), whose sources are there, so the folder is built again.
@@ -91,20 +120,33 @@ px_ensure_mbedtls() {
         rm -f "$deps/mbedtls" # the system's library wins; meson falls back to it
         return 0
     fi
-    px_ensure_packages dpkg-dev cmake debian-archive-keyring >/dev/null
+    px_ensure_packages dpkg-dev cmake debian-archive-keyring patch >/dev/null
     mkdir -p "$deps"
     local ver
-    ver=$(px_mbedtls_fetch "$deps" "$deps/src") || {
-        # Offline: keep the last good build rather than fail, and say so.
+    ver=$(px_mbedtls_fetch "$deps" "$deps/src") || { # offline: the source fetched last time, if any
+        ver=$(find "$deps/src" -maxdepth 1 -name '*.unpacked' -printf '%f\n' 2>/dev/null | sed 's/\.unpacked$//')
+        [ -z "$ver" ] || echo "mbedtls: fetch failed; using the source fetched before, $ver" >&2
+    }
+    [ -n "$ver" ] && [ -f "$deps/src/$ver.unpacked" ] || {
+        # Offline with no source: keep the last good build rather than fail, and say so.
         [ -e "$deps/mbedtls/lib/libmbedtls.a" ] && { echo "mbedtls: fetch failed; using $(readlink "$deps/mbedtls")" >&2; return 0; }
         echo "mbedtls: cannot fetch Debian's mbedtls source and no earlier build exists" >&2
         return 1
     }
-    local stamp="$ver $(sha256sum "$conf" | cut -c1-16)"
+    local patches="$root/scripts/mbedtls-patches" series tree="$deps/src/tree-proxyd"
+    series=$(px_mbedtls_series_hash "$patches") || return 1
+    if [ "${PX_MBEDTLS_NO_PATCHES:-0}" = 1 ]; then # a security update first, the refreshed patches later
+        echo "mbedtls: WARNING: PX_MBEDTLS_NO_PATCHES=1: building without proxyd's patches: what they fix" \
+            "(defects 4 and 8, README \"mbedTLS 3.6\") returns" >&2
+        series=none tree="$deps/src/tree"
+    fi
+    local stamp="$ver $(sha256sum "$conf" | cut -c1-16) patches $series"
     local prefix="$deps/mbedtls-$ver"
     if [ "$(cat "$prefix/.stamp" 2>/dev/null)" != "$stamp" ]; then
-        echo "mbedtls: building Debian's mbedtls $ver with libtlsio/mbedtls_config.h into $prefix" >&2
-        px_mbedtls_build "$deps/src/tree" "$conf" "$prefix" || return 1
+        [ "$series" = none ] || px_mbedtls_patch "$deps/src/tree" "$tree" "$patches" "$series" "$ver" || return 1
+        echo "mbedtls: building Debian's mbedtls $ver (patches: $series) with libtlsio/mbedtls_config.h" \
+            "into $prefix" >&2
+        px_mbedtls_build "$tree" "$conf" "$prefix" || return 1
         echo "$stamp" >"$prefix/.stamp"
     fi
     ln -sfn "mbedtls-$ver" "$deps/mbedtls"

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <mbedtls/error.h>
+#include <mbedtls/ssl.h>
 
 #include "internal.h"
 #include "sha256.h"
@@ -39,6 +40,36 @@ const char *tlsio_library_version(void)
     if (tlsio__sha256_impl() == NULL)
         return own;
     return tlsio__sha256_has_shani() ? shani : c;
+}
+
+/* Each of proxyd's patches to mbedTLS (scripts/mbedtls-patches, applied by scripts/mbedtls.sh to its private build
+ * only) defines a macro in mbedtls/ssl.h: the headers compiled against say which ones the library has. */
+#if defined(MBEDTLS_SSL_PROXYD_PATCH_LEGACY_VERSION)
+#define TLSIO__PATCH_1 " 0001 (defect 4: legacy_version above {3,3})"
+#else
+#define TLSIO__PATCH_1 ""
+#endif
+#if defined(MBEDTLS_SSL_PROXYD_PATCH_TLS12_RSA_PSS)
+#define TLSIO__PATCH_2 " 0002 (defect 8: RSA-PSS in TLS 1.2)"
+#else
+#define TLSIO__PATCH_2 ""
+#endif
+#if defined(MBEDTLS_SSL_PROXYD_PATCH_TLS12_KEY_BLOCK)
+#define TLSIO__PATCH_3 " 0003 (TLS 1.2 key block of the length used)"
+#else
+#define TLSIO__PATCH_3 ""
+#endif
+#if defined(MBEDTLS_SSL_PROXYD_PATCH_TLS12_CLIENT_RSA_PSS)
+#define TLSIO__PATCH_4 " 0004 (RSA-PSS from TLS 1.2 upstreams)"
+#else
+#define TLSIO__PATCH_4 ""
+#endif
+
+const char *tlsio_library_patches(void)
+{
+    if (sizeof(TLSIO__PATCH_1 TLSIO__PATCH_2 TLSIO__PATCH_3 TLSIO__PATCH_4) == 1)
+        return "without proxyd's patches (defects 4 and 8 remain: README \"mbedTLS 3.6\")";
+    return "with proxyd's patches:" TLSIO__PATCH_1 TLSIO__PATCH_2 TLSIO__PATCH_3 TLSIO__PATCH_4;
 }
 
 void tlsio__msg(char *buf, size_t len, const char *fmt, ...)

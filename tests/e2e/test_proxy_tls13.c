@@ -1,6 +1,6 @@
 /* End-to-end TLS 1.3 through proxyd with real clients and servers: openssl s_client -tls1_3 and curl --tlsv1.3 on a
  * listener, tls_protocols narrowing either way, resumption across two instances sharing tls_ticket_key_file, an RSA
- * and an ECDSA certificate on one server in both versions, and nginx upstreams (TLS 1.3 and TLS 1.2 only). */
+ * and an ECDSA certificate on one server in both versions (and RSA-PSS in TLS 1.2), nginx upstreams (1.3 and 1.2). */
 #include "px_harness.h"
 
 #include <check.h>
@@ -186,6 +186,43 @@ START_TEST(rsa_and_ecdsa_pair)
 }
 END_TEST
 
+/* TLS 1.2 with an RSA certificate and RSA-PSS (defect 8, proxyd's mbedTLS patch 0002): a client offering only
+ * rsa_pss_rsae_* completes, and with both RSA families the client's order picks, as OpenSSL does. The library linked
+ * has the patch when meson's PX_MBEDTLS_PATCHES names d8; a system mbedTLS lacks it: then the case is skipped. */
+static const struct {
+    const char *sigalgs, *key_type, *digest;
+} pss_cases[] = {
+    {"rsa_pss_rsae_sha256", "RSA-PSS", "SHA256"},
+    {"rsa_pss_rsae_sha512:rsa_pkcs1_sha256", "RSA-PSS", "SHA512"},
+    {"rsa_pkcs1_sha384:rsa_pss_rsae_sha256", "RSA\n", "SHA384"},
+};
+
+START_TEST(tls12_rsa_pss)
+{
+    const char *patches = getenv("PX_MBEDTLS_PATCHES");
+    if (patches == NULL || strstr(patches, "d8") == NULL) {
+        fprintf(stderr, "tls12_rsa_pss skipped: mbedTLS without proxyd's patch 0002 (README \"mbedTLS 3.6\")\n");
+        return;
+    }
+    char flags[256], want[64];
+    px_env_init(&env, 1);
+    make_cert(env.dir, "a.test", 1);
+    px_proxy_start(&env, PX_GLOBAL "[upstream o]\nserver = 127.0.0.1:@O0@\n"
+                                   "[server a]\nlisten = 127.0.0.1:@PORT@ tls\nserver_name = a.test\n"
+                                   "tls_cert = @DIR@/a.test-rsa.crt\ntls_key = @DIR@/a.test-rsa.key\nproxy_pass = o\n");
+    snprintf(flags, sizeof flags, "-tls1_2 -sigalgs %s -CAfile %s/a.test-rsa.crt", pss_cases[_i].sigalgs, env.dir);
+    ck_assert_int_eq(s_client(&env, env.port, flags), 0);
+    ck_assert_msg(strstr(out, "New, TLSv1.2") != NULL, "%s", out);
+    snprintf(want, sizeof want, "Peer signature type: %s", pss_cases[_i].key_type);
+    ck_assert_msg(strstr(out, want) != NULL, "%s", out);
+    snprintf(want, sizeof want, "Peer signing digest: %s", pss_cases[_i].digest);
+    ck_assert_msg(strstr(out, want) != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "Verify return code: 0 (ok)") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "HTTP/1.1 200") != NULL && strstr(out, "xxxxxxxxxx") != NULL, "%s", out);
+    px_env_done(&env);
+}
+END_TEST
+
 /* nginx (Debian's nginx-light, OpenSSL) as an https origin on @PORT2@ speaking only `protocols`; its access log
  * says per request which protocol was used and whether the session was resumed ("r"). */
 static pid_t nginx_start(const char *protocols)
@@ -209,6 +246,80 @@ static pid_t nginx_start(const char *protocols)
     ck_assert_msg(pid > 0, "nginx did not start");
     return pid;
 }
+
+/* Each TLS 1.2 AEAD suite both ways, fresh and resumed (keys derived again from the master secret): openssl s_client
+ * to proxyd, proxyd to a TLS 1.2 nginx restricted to the same suite. The key block is derived to the length the suite
+ * uses (proxyd's mbedTLS patch 0003): a wrong key or IV fails the first record. */
+static const char *const tls12_suites[] = {"AES128-GCM-SHA256", "AES256-GCM-SHA384", "CHACHA20-POLY1305"};
+
+START_TEST(tls12_suites_both_ways)
+{
+    char flags[512], cipher[64], want[96];
+    px_env_init(&env, 0);
+    make_cert(env.dir, "a.test", 0);
+    make_cert(env.dir, "up.test", 0);
+    snprintf(cipher, sizeof cipher, "ECDHE-ECDSA-%s", tls12_suites[_i]);
+    snprintf(flags, sizeof flags, "TLSv1.2; ssl_ciphers %s", cipher); /* the rest of nginx's ssl_protocols line */
+    pid_t ng = nginx_start(flags);
+    px_proxy_start(&env, PX_GLOBAL "[upstream n]\nserver = 127.0.0.1:@PORT2@\ntls = on\ntls_ca = @DIR@/up.test.crt\n"
+                                   "tls_server_name = up.test\nkeepalive = 0\n"
+                                   "[server a]\nlisten = 127.0.0.1:@PORT@ tls\nserver_name = a.test\n"
+                                   "tls_cert = @DIR@/a.test.crt\ntls_key = @DIR@/a.test.key\nproxy_pass = https://n\n");
+    for (int i = 0; i < 2; i++) {
+        snprintf(flags, sizeof flags, "-tls1_2 -cipher %s -sess_%s %s/s.pem", cipher, i ? "in" : "out", env.dir);
+        ck_assert_int_eq(s_client(&env, env.port, flags), 0);
+        snprintf(want, sizeof want, "%s, TLSv1.2, Cipher is %s", i ? "Reused" : "New", cipher);
+        ck_assert_msg(strstr(out, want) != NULL, "%s", out);
+        ck_assert_msg(strstr(out, "HTTP/1.1 200") != NULL && strstr(out, "nginx ok") != NULL, "%s", out);
+    }
+    ck_assert_int_eq(ts_stop(ng, SIGTERM, 5000), 0);
+    char path[160];
+    snprintf(path, sizeof path, "%s/nginx-access.log", env.dir);
+    char *log = px_read_file(path);
+    ck_assert_ptr_nonnull(log);
+    ck_assert_msg(strcmp(log, "TLSv1.2 . up.test\nTLSv1.2 r up.test\n") == 0, "nginx saw:\n%s", log);
+    free(log);
+    px_env_done(&env);
+}
+END_TEST
+
+/* proxyd toward a TLS 1.2-only nginx with an RSA certificate: OpenSSL signs its ServerKeyExchange with the first RSA
+ * scheme proxyd offers, rsa_pss_rsae_sha256 (offered for TLS 1.3), which mbedTLS 3.6's TLS 1.2 client refused (a
+ * 502) until proxyd's patch 0004; skipped with a library without it. Twice: the second connection is resumed. */
+START_TEST(nginx_upstream_tls12_rsa)
+{
+    const char *patches = getenv("PX_MBEDTLS_PATCHES");
+    if (patches == NULL || strstr(patches, "pss-client") == NULL) {
+        fprintf(stderr, "nginx_upstream_tls12_rsa skipped: mbedTLS without proxyd's patch 0004\n");
+        return;
+    }
+    ts_response r;
+    char cmd[512];
+    px_env_init(&env, 0);
+    make_cert(env.dir, "up.test", 1);
+    snprintf(cmd, sizeof cmd, "cp %s/up.test-rsa.crt %s/up.test.crt && cp %s/up.test-rsa.key %s/up.test.key", env.dir,
+             env.dir, env.dir, env.dir);
+    ck_assert_int_eq(px_run(cmd, out, sizeof out), 0);
+    pid_t ng = nginx_start("TLSv1.2");
+    px_proxy_start(&env, PX_GLOBAL "[upstream n]\nserver = 127.0.0.1:@PORT2@\ntls = on\ntls_ca = @DIR@/up.test.crt\n"
+                                   "tls_server_name = up.test\nkeepalive = 0\n"
+                                   "[server front]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = https://n\n");
+    for (int i = 0; i < 2; i++) {
+        px_req(env.port, "GET / HTTP/1.1\r\nHost: h\r\n\r\n", &r);
+        ck_assert_int_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "nginx ok\n");
+        ts_response_free(&r);
+    }
+    ck_assert_int_eq(ts_stop(ng, SIGTERM, 5000), 0);
+    char path[160];
+    snprintf(path, sizeof path, "%s/nginx-access.log", env.dir);
+    char *log = px_read_file(path);
+    ck_assert_ptr_nonnull(log);
+    ck_assert_msg(strcmp(log, "TLSv1.2 . up.test\nTLSv1.2 r up.test\n") == 0, "nginx saw:\n%s", log);
+    free(log);
+    px_env_done(&env);
+}
+END_TEST
 
 /* proxyd toward nginx over TLS with verification and SNI: TLS 1.3 when nginx offers it, TLS 1.2 with a 1.2-only
  * nginx (IIS before Windows Server 2022); the upstream session is resumed on later connections (keepalive = 0:
@@ -308,8 +419,11 @@ static Suite *tls13_suite(void)
     tcase_add_test(tc, tls_protocols_check);
     tcase_add_loop_test(tc, ticket_resumes_across_instances, 0, 2);
     tcase_add_loop_test(tc, rsa_and_ecdsa_pair, 0, (int)(sizeof pair_cases / sizeof pair_cases[0]));
+    tcase_add_loop_test(tc, tls12_rsa_pss, 0, (int)(sizeof pss_cases / sizeof pss_cases[0]));
+    tcase_add_loop_test(tc, tls12_suites_both_ways, 0, (int)(sizeof tls12_suites / sizeof tls12_suites[0]));
     tcase_add_loop_test(tc, nginx_upstream, 0, 2);
     tcase_add_test(tc, nginx_upstream_wrong_name);
+    tcase_add_test(tc, nginx_upstream_tls12_rsa);
     tcase_add_test(tc, nginx_upstream_burst);
     suite_add_tcase(s, tc);
     return s;

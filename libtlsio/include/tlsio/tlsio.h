@@ -53,6 +53,11 @@ const char *tlsio_strerror(int code);
  * (static text). */
 const char *tlsio_library_version(void);
 
+/* Which of proxyd's mbedTLS patches that library has (README "mbedTLS 3.6"): "with proxyd's patches: 0001 (defect
+ * 4: ...) 0002 (defect 8: ...) 0003 (...)", or "without proxyd's patches (...)" for a library built elsewhere (static
+ * text). */
+const char *tlsio_library_patches(void);
+
 /* Writes what a config with these ciphers/protocols overrides (NULL: defaults) offers, e.g. "protocols TLSv1.2
  * TLSv1.3; TLS 1.3 suites ...; TLS 1.2 suites ...; groups x25519 secp256r1 secp384r1; signature schemes ...".
  * Returns TLSIO_OK, TLSIO_ECONFIG (the overrides are refused; buf holds why) or TLSIO_EOVERFLOW. */

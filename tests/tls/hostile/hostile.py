@@ -459,7 +459,32 @@ def d4_version_4_1(port):
     c = T.Conn(port)
     c.send(T.record(T.HANDSHAKE, T.client_hello(version=0x0401), 0x0301))
     expect_server_hello(c, 'hello version {4,1}')
-    expect(T.server_hello(c)[0] == 0x0303, c, 'expected ServerHello version {3,3}')
+    expect(T.server_hello(c)[0] == 0x0303 and 43 not in T.server_hello(c)[3], c,
+           'expected a TLS 1.2 ServerHello (version {3,3}, no supported_versions)')
+    return T.describe(c)
+
+
+def d4_version_4_1_tls13(port):
+    """legacy_version {4,1} with supported_versions {1.3, 1.2}: the server negotiates with supported_versions only
+    (RFC 8446 §4.2.1): a TLS 1.3 ServerHello (legacy_version {3,3}, supported_versions 0x0304)."""
+    c = T.Conn(port)
+    c.send(T.record(T.HANDSHAKE, T.client_hello(T.default_exts() + T.ext_tls13(), T.SUITES_TLS13 + T.SUITES,
+                                                version=0x0401, session_id=os.urandom(32)), 0x0301))
+    c.read_until(lambda c: c.has_msg(T.HT_SERVER_HELLO) or c.alerts() or c.eof)
+    sh = T.server_hello(c)
+    expect(sh is not None and sh[0] == 0x0303 and T.server_hello_ext(c, 43) == b'\x03\x04' and
+           sh[2] in T.SUITES_TLS13 and not c.alerts(), c, 'expected a TLS 1.3 ServerHello')
+    return T.describe(c)
+
+
+def d4_version_3_2_refused(port):
+    """What the fix must not loosen: a legacy_version below {3,3} is still refused with protocol_version, with or
+    without supported_versions (TLS 1.0 and 1.1 are not offered; RFC 8446 §4.1.2 requires {3,3} of clients).
+    nginx/OpenSSL refuses the first and negotiates the second by its supported_versions."""
+    for exts in (T.default_exts(), T.default_exts() + T.ext_tls13()):
+        c = T.Conn(port)
+        c.send(T.record(T.HANDSHAKE, T.client_hello(exts, T.SUITES_TLS13 + T.SUITES, version=0x0302), 0x0301))
+        expect_fatal(c, 70, 'hello version {3,2}')
     return T.describe(c)
 
 
@@ -517,24 +542,53 @@ def d8_rsa_pss_tls12(port):
     return T.describe(c) + ' scheme 0x%04x' % T.ske_scheme(c)
 
 
-# Defects only mbedTLS itself can fix: on mbedTLS >= 3.6 a case failing with exactly this symptom is reported as
-# SKIP with the reason (HOSTILE_STRICT=1 makes it a failure again). Any other outcome still fails.
+def d8_rsa_client_order(port):
+    """Both RSA families offered: the client's order picks the scheme, as OpenSSL does (RFC 5246 §7.4.1.4.1 lists
+    them in descending preference): rsa_pss_rsae_sha384 first gives PSS, rsa_pkcs1_sha256 first gives PKCS#1."""
+    got = []
+    for sigs in ([0x0805, 0x0401, 0x0804], [0x0401, 0x0805, 0x0804]):
+        c = T.Conn(port)
+        c.send(T.record(T.HANDSHAKE, T.client_hello(T.default_exts(sigs=sigs), T.SUITES_RSA)))
+        expect_server_hello(c, 'schemes %s' % ' '.join('0x%04x' % s for s in sigs))
+        expect(T.ske_scheme(c) == sigs[0], c, 'expected a ServerKeyExchange signed with 0x%04x' % sigs[0])
+        got.append('0x%04x' % T.ske_scheme(c))
+    return 'schemes ' + ', '.join(got)
+
+
+# Defects only mbedTLS itself can fix: on mbedTLS >= 3.6 a case failing with exactly this symptom (a text of its
+# failure message) is reported as SKIP with the reason (HOSTILE_STRICT=1 makes it a failure again). Any other outcome
+# still fails. d4 and d8 are fixed by proxyd's patches (scripts/mbedtls-patches): with a library that has them
+# (patched_defects) these cases must pass; only a library built without them (a system mbedTLS) skips.
+D4_UNPATCHED = ("without proxyd's patch 0001 (scripts/mbedtls-patches) it requires legacy_version == {3,3}: "
+                "ssl_tls13_parse_client_hello (ssl_tls13_server.c) and ssl_parse_client_hello (ssl_tls12_server.c) "
+                "answer protocol_version to {4,1}; the field is in the transcript, so libtlsio may not present it to "
+                "mbedTLS as {3,3}")
+D8_UNPATCHED = ("without proxyd's patch 0002 (scripts/mbedtls-patches) it signs a TLS 1.2 ServerKeyExchange with "
+                "RSA PKCS#1 v1.5 or ECDSA only (mbedtls_ssl_tls12_sig_alg_is_supported in ssl_misc.h has no RSA-PSS "
+                "case); RSA-PSS is used in TLS 1.3 (rsa_pss_rsae_* offered there)")
 MBEDTLS_LIMITS = {
-    'd2_large_hello': ('alert(fatal,illegal_parameter)',
+    'd2_large_hello': ('the server sent: alert(fatal,illegal_parameter)',
                        'mbedTLS 3.6 reassembles a fragmented handshake message inside its input buffer '
                        '(MBEDTLS_SSL_IN_CONTENT_LEN, 16384 bytes; ssl_msg.c), so a ClientHello over 16 KiB cannot be '
                        'taken; libtlsio refuses it at once with illegal_parameter (TLSIO__HELLO_MAX) rather than '
                        'closing in silence; a larger buffer would cost every connection as much memory'),
-    'd4_version_4_1': ('alert(fatal,protocol_version)',
-                       "mbedTLS 3.6 requires legacy_version == {3,3}: ssl_tls13_parse_client_hello "
-                       "(ssl_tls13_server.c) and ssl_parse_client_hello (ssl_tls12_server.c, when TLS 1.3 is off) "
-                       "answer protocol_version to {4,1}; the field is in the transcript, so libtlsio may not "
-                       "present it to mbedTLS as {3,3}"),
-    'd8_rsa_pss_tls12': ('alert(fatal,handshake_failure)',
-                         'mbedTLS 3.6 signs a TLS 1.2 ServerKeyExchange with RSA PKCS#1 v1.5 or ECDSA only '
-                         '(mbedtls_ssl_tls12_sig_alg_is_supported in ssl_misc.h has no RSA-PSS case); RSA-PSS is '
-                         'used in TLS 1.3 (rsa_pss_rsae_* offered there)'),
+    'd4_version_4_1': ('the server sent: alert(fatal,protocol_version)', D4_UNPATCHED),
+    'd4_version_4_1_tls13': ('the server sent: alert(fatal,protocol_version)', D4_UNPATCHED),
+    'd8_rsa_pss_tls12': ('the server sent: alert(fatal,handshake_failure)', D8_UNPATCHED),
+    'd8_rsa_client_order': ('expected a ServerKeyExchange signed with 0x0805; the server sent: ServerHello',
+                            D8_UNPATCHED),
 }
+
+
+def patched_defects(kind):
+    """The defects proxyd's mbedTLS patches fix in the library proxyd links ({'d4', 'd8'} for the private build of
+    scripts/mbedtls.sh, none for a system mbedTLS): $PX_MBEDTLS_PATCHES as meson sets it, else `proxyd -V`."""
+    if kind != 'proxyd':
+        return set()
+    if 'PX_MBEDTLS_PATCHES' in os.environ:
+        return set(os.environ['PX_MBEDTLS_PATCHES'].split())
+    r = subprocess.run([os.environ.get('PROXYD_BIN', 'proxyd'), '-V'], capture_output=True, text=True)
+    return {'d' + n for n in ('4', '8') if '(defect %s:' % n in r.stdout}
 
 
 def mbedtls_version(kind):
@@ -549,11 +603,11 @@ def mbedtls_version(kind):
     return ()
 
 
-def known_limit(name, message, version):
+def known_limit(name, message, version, patched):
     limit = MBEDTLS_LIMITS.get(name)
-    if limit is None or version < (3, 6) or os.environ.get('HOSTILE_STRICT') == '1':
+    if limit is None or version < (3, 6) or os.environ.get('HOSTILE_STRICT') == '1' or name[:2] in patched:
         return None
-    return limit[1] if 'the server sent: ' + limit[0] in message else None
+    return limit[1] if limit[0] in message else None
 
 
 CASES = [(name, fn) for name, fn in globals().items() if name[:1] == 'd' and name[1:2].isdigit() and callable(fn)]
@@ -573,6 +627,7 @@ def main(argv):
         print('unknown cases: %s' % ' '.join(unknown))
         return 2
     version = mbedtls_version(kind)
+    patched = patched_defects(kind)
     target = Target(kind)
     failed = skipped = 0
     try:
@@ -585,7 +640,7 @@ def main(argv):
                 skipped += 1
                 print('SKIP %s: %s' % (name, e), flush=True)
             except Exception as e:  # Fail, or a socket or tool error: all are failures of the case
-                reason = known_limit(name, str(e), version)
+                reason = known_limit(name, str(e), version, patched)
                 if reason:
                     skipped += 1
                     print('SKIP %s: %s (mbedTLS %s: %s)' % (name, e, '.'.join(map(str, version)), reason), flush=True)

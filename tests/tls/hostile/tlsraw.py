@@ -220,6 +220,22 @@ def server_hello(conn):
     return None
 
 
+def server_hello_ext(conn, etype):
+    """The data of extension etype in the ServerHello received, or None (no ServerHello, or no such extension)."""
+    for t, body in conn.handshake_msgs():
+        if t != HT_SERVER_HELLO or len(body) < 35 or len(body) < 35 + body[34] + 5:
+            continue
+        off = 35 + body[34] + 3
+        end = min(len(body), off + 2 + struct.unpack('!H', body[off:off + 2])[0])
+        off += 2
+        while off + 4 <= end:
+            et, el = struct.unpack('!HH', body[off:off + 4])
+            if et == etype:
+                return body[off + 4:off + 4 + el]
+            off += 4 + el
+    return None
+
+
 def ske_scheme(conn):
     """The signature scheme of the ServerKeyExchange received (ECDHE named curve), or None."""
     for t, body in conn.handshake_msgs():
