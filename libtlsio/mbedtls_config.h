@@ -38,7 +38,8 @@
 #define MBEDTLS_SHA512_C
 #define MBEDTLS_HKDF_C
 /* SHA-256's block function from libtlsio/src/sha256.c: the x86-64 SHA extensions where the CPU has them (mbedTLS
- * accelerates Armv8 only). 623 k -> ... instructions per resumed TLS 1.2 handshake (README "Performance"). */
+ * accelerates Armv8 only): 318 -> 62 ns a block here, and a resumed TLS 1.2 handshake runs some 115 blocks (README
+ * "Performance"). Valgrind has no SHA extensions, so callgrind counts the portable C. */
 #if defined(__x86_64__)
 #define MBEDTLS_SHA256_PROCESS_ALT
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mbedtls/ecp.h>
 #include <mbedtls/error.h>
 #include <mbedtls/ssl.h>
 
@@ -43,7 +44,8 @@ const char *tlsio_library_version(void)
 }
 
 /* Each of proxyd's patches to mbedTLS (scripts/mbedtls-patches, applied by scripts/mbedtls.sh to its private build
- * only) defines a macro in mbedtls/ssl.h: the headers compiled against say which ones the library has. */
+ * only) defines a macro in mbedtls/ssl.h (0005: mbedtls/ecp.h): the headers compiled against say which ones the
+ * library has. */
 #if defined(MBEDTLS_SSL_PROXYD_PATCH_LEGACY_VERSION)
 #define TLSIO__PATCH_1 " 0001 (defect 4: legacy_version above {3,3})"
 #else
@@ -64,12 +66,17 @@ const char *tlsio_library_version(void)
 #else
 #define TLSIO__PATCH_4 ""
 #endif
+#if defined(MBEDTLS_ECP_PROXYD_PATCH_X25519_HACL)
+#define TLSIO__PATCH_5 " 0005 (X25519 on HACL* for TLS 1.3 key shares)"
+#else
+#define TLSIO__PATCH_5 ""
+#endif
 
 const char *tlsio_library_patches(void)
 {
-    if (sizeof(TLSIO__PATCH_1 TLSIO__PATCH_2 TLSIO__PATCH_3 TLSIO__PATCH_4) == 1)
+    if (sizeof(TLSIO__PATCH_1 TLSIO__PATCH_2 TLSIO__PATCH_3 TLSIO__PATCH_4 TLSIO__PATCH_5) == 1)
         return "without proxyd's patches (defects 4 and 8 remain: README \"mbedTLS 3.6\")";
-    return "with proxyd's patches:" TLSIO__PATCH_1 TLSIO__PATCH_2 TLSIO__PATCH_3 TLSIO__PATCH_4;
+    return "with proxyd's patches:" TLSIO__PATCH_1 TLSIO__PATCH_2 TLSIO__PATCH_3 TLSIO__PATCH_4 TLSIO__PATCH_5;
 }
 
 void tlsio__msg(char *buf, size_t len, const char *fmt, ...)
