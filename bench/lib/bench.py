@@ -251,8 +251,11 @@ class Bench:
         d = self.a.duration
         if tool == "wrk":
             return ["wrk", "-t1", "-c64", f"-d{d}s", url]
+        # s_time sets its protocol bounds itself (to "any" without a flag), overriding the profile's MinProtocol and
+        # MaxProtocol: without -tls1_2 the "TLS 1.2" rows would negotiate TLS 1.3.
+        version = "-tls1_3" if PROFILE_VERSION[profile] == "TLSv1.3" else "-tls1_2"
         return ["openssl", "s_time", "-connect", f"127.0.0.1:{self.listen[proxy][listener]}", "-www", path,
-                "-time", str(d), "-new" if tool == "s_time-new" else "-reuse"]
+                "-time", str(d), "-new" if tool == "s_time-new" else "-reuse", version]
 
     def measure(self, key, proxy, round_no):
         """One timed run against a proxy: returns (value, proxy CPU %, error note or '')."""
