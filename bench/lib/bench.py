@@ -61,8 +61,9 @@ PROFILES = {
     "tls13-ec": "MinProtocol = TLSv1.3\nMaxProtocol = TLSv1.3\nCiphersuites = TLS_AES_128_GCM_SHA256\n"
                 "SignatureAlgorithms = ecdsa_secp256r1_sha256\n",
 }
-# openssl s_time ignores the configuration's system_default section (checked against s_server -msg: a "TLS 1.2"
-# profile still negotiated TLS 1.3), so its version and suite go on its command line; its other settings are the
+# openssl s_time sets its own protocol bounds (to "any" without a flag), which override the profile's MinProtocol and
+# MaxProtocol (checked against s_server -msg: a "TLS 1.2" profile negotiated TLS 1.3), so its version and suite go
+# on its command line; its other settings are the
 # profile's defaults anyway (X25519 first; the certificate's key type decides the signature).
 S_TIME_ARGS = {
     "tls12": ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"],

@@ -55,6 +55,23 @@ void px_stream_close(px_stream *s, wire_loop *loop, int reset)
     out_release(s);
 }
 
+/* The handshake reads the socket whatever ready_read says, and its read-ahead may take the peer's next records along
+ * with the last handshake message (a client's first request often rides with its Finished). epoll reports a
+ * socket's state at epoll_wait, not the edge: when those bytes arrived after epoll_wait found the socket writable
+ * only, and were read before this wake-up ended, their EPOLLIN is never reported. The bytes then sit in libtlsio
+ * and no event will come for them: a finished handshake with input pending marks the stream readable. */
+int px_stream_handshake(px_stream *s)
+{
+    int r = tlsio_handshake(s->tls);
+    if (r == TLSIO_WANT_READ)
+        s->ready_read = 0;
+    else if (r == TLSIO_WANT_WRITE)
+        s->ready_write = 0;
+    else if (r == TLSIO_OK && tlsio_pending(s->tls))
+        s->ready_read = 1;
+    return r;
+}
+
 int px_stream_alloc_in(px_stream *s, size_t in_cap)
 {
     if (s->in.base)

@@ -48,6 +48,10 @@ void px_stream_on_events(px_stream *s, unsigned events);
 /* Stops watching, frees TLS, closes the descriptor (with RST when reset), gives the blocks back. */
 void px_stream_close(px_stream *s, wire_loop *loop, int reset);
 
+/* Drives the TLS handshake (s->tls set): tlsio_handshake()'s result, with the readiness flags kept true: WANT_READ
+ * or WANT_WRITE clears the flag it waits on, and a finished handshake that left input buffered sets ready_read. */
+int px_stream_handshake(px_stream *s);
+
 /* Takes an input block of in_cap usable bytes if the stream has none. 0 or -ENOMEM. */
 int px_stream_alloc_in(px_stream *s, size_t in_cap);
 /* Gives the input block back when it holds nothing. */

@@ -336,15 +336,9 @@ static px_step state_proxy(px_conn *c)
 /* CS_HANDSHAKE: TLS with the client; a failure is the client's business, logged at info level only. */
 static px_step state_handshake(px_conn *c)
 {
-    int r = tlsio_handshake(c->s.tls);
-    if (r == TLSIO_WANT_READ) {
-        c->s.ready_read = 0;
+    int r = px_stream_handshake(&c->s);
+    if (r == TLSIO_WANT_READ || r == TLSIO_WANT_WRITE)
         return PX_WAIT;
-    }
-    if (r == TLSIO_WANT_WRITE) {
-        c->s.ready_write = 0;
-        return PX_WAIT;
-    }
     if (r != TLSIO_OK) {
         char why[256]; /* mbedTLS's text may quote what the client sent */
         const char *text = tlsio_conn_error_text(c->s.tls);

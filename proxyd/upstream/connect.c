@@ -95,15 +95,9 @@ void px__upstream_save_session(px_upconn *u)
 /* Drives the handshake; tells the owner when it is done or failed. */
 static void drive_handshake(px_upconn *u)
 {
-    int r = tlsio_handshake(u->s.tls);
-    if (r == TLSIO_WANT_READ) {
-        u->s.ready_read = 0;
+    int r = px_stream_handshake(&u->s);
+    if (r == TLSIO_WANT_READ || r == TLSIO_WANT_WRITE)
         return;
-    }
-    if (r == TLSIO_WANT_WRITE) {
-        u->s.ready_write = 0;
-        return;
-    }
     if (r == TLSIO_ENOTTLS) { /* the scheme does not match the port: say so rather than "unreachable" */
         px_error("TLS handshake with upstream %s failed: it answered in plain text (%s): it does not speak TLS on "
                  "this port; make [upstream %s] plain (tls = off, proxy_pass = http://%s) or give its TLS port%s",

@@ -155,7 +155,9 @@ void tlsio_conn_free(tlsio_conn *conn);
 void tlsio_conn_set_fd(tlsio_conn *conn, int fd);
 
 /* Drives the handshake: TLSIO_OK when done, TLSIO_WANT_READ/WRITE, or an error (the connection is then dead;
- * tlsio_conn_error_text() has the detail). */
+ * tlsio_conn_error_text() has the detail). It reads the socket whenever it needs input, and may read past its last
+ * message (the peer's first records): with edge-triggered polling, check tlsio_pending() after TLSIO_OK before
+ * waiting for the socket to become readable. */
 int tlsio_handshake(tlsio_conn *conn);
 
 /* Reads decrypted bytes: > 0 bytes, 0 at end of stream (close_notify or EOF; see tlsio_conn_clean_close()),
