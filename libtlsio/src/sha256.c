@@ -11,6 +11,7 @@
 #include "sha256.h"
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -115,9 +116,26 @@ SHANI void tlsio__sha256_block_shani(uint32_t state[8], const unsigned char bloc
     _mm_storeu_si128((__m128i *)(state + 4), _mm_alignr_epi8(dchg, feba, 8));
 }
 
+/* CPUID leaf 1 ECX (SSSE3, SSE4.1) and leaf 7 EBX (SHA). Asked once and kept: the answer cannot change, and CPUID
+ * is slow (it traps under virtualisation). cpuid.h rather than __builtin_cpu_supports: clang 14 has no "sha" there,
+ * and libgcc's table is empty in constructors that run before its own. */
+static int cpu_has_shani(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSSE3) || !(c & bit_SSE4_1))
+        return 0;
+    return __get_cpuid_max(0, NULL) >= 7 && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_SHA);
+}
+
 int tlsio__sha256_has_shani(void)
 {
-    return __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1") && __builtin_cpu_supports("ssse3");
+    static int known; /* 0: not asked yet, 1: no, 2: yes; racing threads store the same value */
+    int v = __atomic_load_n(&known, __ATOMIC_RELAXED);
+    if (v == 0) {
+        v = cpu_has_shani() ? 2 : 1;
+        __atomic_store_n(&known, v, __ATOMIC_RELAXED);
+    }
+    return v == 2;
 }
 #else
 void tlsio__sha256_block_shani(uint32_t state[8], const unsigned char block[64])

@@ -94,7 +94,7 @@ static void expect_closed(int fd, const char *what)
 static int curl(const char *args, char *out, size_t cap)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "curl -s --max-time 10 %s", args);
+    ck_assert_int_lt(snprintf(cmd, sizeof cmd, "curl -s --max-time 10 %s", args), (int)sizeof cmd);
     int rc = px_run(cmd, out, cap);
     size_t n = strlen(out);
     snprintf(out + n, cap - n, " EXIT=%d", rc);
