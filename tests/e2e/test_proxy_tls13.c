@@ -247,6 +247,18 @@ static pid_t nginx_start(const char *protocols)
     return pid;
 }
 
+/* Stops nginx and checks its access log: one line per request, "PROTOCOL r|. SNI" (r: resumed). */
+static void nginx_stop_expect(pid_t ng, const char *want)
+{
+    ck_assert_int_eq(ts_stop(ng, SIGTERM, 5000), 0);
+    char path[160];
+    snprintf(path, sizeof path, "%s/nginx-access.log", env.dir);
+    char *log = px_read_file(path);
+    ck_assert_ptr_nonnull(log);
+    ck_assert_msg(strcmp(log, want) == 0, "nginx saw:\n%swanted:\n%s", log, want);
+    free(log);
+}
+
 /* Each TLS 1.2 AEAD suite both ways, fresh and resumed (keys derived again from the master secret): openssl s_client
  * to proxyd, proxyd to a TLS 1.2 nginx restricted to the same suite. The key block is derived to the length the suite
  * uses (proxyd's mbedTLS patch 0003): a wrong key or IV fails the first record. */
@@ -272,13 +284,7 @@ START_TEST(tls12_suites_both_ways)
         ck_assert_msg(strstr(out, want) != NULL, "%s", out);
         ck_assert_msg(strstr(out, "HTTP/1.1 200") != NULL && strstr(out, "nginx ok") != NULL, "%s", out);
     }
-    ck_assert_int_eq(ts_stop(ng, SIGTERM, 5000), 0);
-    char path[160];
-    snprintf(path, sizeof path, "%s/nginx-access.log", env.dir);
-    char *log = px_read_file(path);
-    ck_assert_ptr_nonnull(log);
-    ck_assert_msg(strcmp(log, "TLSv1.2 . up.test\nTLSv1.2 r up.test\n") == 0, "nginx saw:\n%s", log);
-    free(log);
+    nginx_stop_expect(ng, "TLSv1.2 . up.test\nTLSv1.2 r up.test\n");
     px_env_done(&env);
 }
 END_TEST
@@ -310,13 +316,7 @@ START_TEST(nginx_upstream_tls12_rsa)
         ck_assert_str_eq(r.body, "nginx ok\n");
         ts_response_free(&r);
     }
-    ck_assert_int_eq(ts_stop(ng, SIGTERM, 5000), 0);
-    char path[160];
-    snprintf(path, sizeof path, "%s/nginx-access.log", env.dir);
-    char *log = px_read_file(path);
-    ck_assert_ptr_nonnull(log);
-    ck_assert_msg(strcmp(log, "TLSv1.2 . up.test\nTLSv1.2 r up.test\n") == 0, "nginx saw:\n%s", log);
-    free(log);
+    nginx_stop_expect(ng, "TLSv1.2 . up.test\nTLSv1.2 r up.test\n");
     px_env_done(&env);
 }
 END_TEST
@@ -340,14 +340,9 @@ START_TEST(nginx_upstream)
         ck_assert_str_eq(r.body, "nginx ok\n");
         ts_response_free(&r);
     }
-    ck_assert_int_eq(ts_stop(ng, SIGTERM, 5000), 0);
-    char path[160], want[128];
-    snprintf(path, sizeof path, "%s/nginx-access.log", env.dir);
-    char *log = px_read_file(path);
-    ck_assert_ptr_nonnull(log);
+    char want[128];
     snprintf(want, sizeof want, "%s . up.test\n%s r up.test\n%s r up.test\n", protocols, protocols, protocols);
-    ck_assert_msg(strcmp(log, want) == 0, "nginx saw:\n%swanted:\n%s", log, want);
-    free(log);
+    nginx_stop_expect(ng, want);
     px_env_done(&env);
 }
 END_TEST
