@@ -124,7 +124,8 @@ px_ensure_mbedtls() {
     mkdir -p "$deps"
     local ver
     ver=$(px_mbedtls_fetch "$deps" "$deps/src") || { # offline: the source fetched last time, if any
-        ver=$(find "$deps/src" -maxdepth 1 -name '*.unpacked' -printf '%f\n' 2>/dev/null | sed 's/\.unpacked$//')
+        ver=$(find "$deps/src" -maxdepth 1 -name '*.unpacked' -printf '%f\n' 2>/dev/null | sed 's/\.unpacked$//' |
+            sort -V | tail -n 1) # the newest, should several have been fetched
         [ -z "$ver" ] || echo "mbedtls: fetch failed; using the source fetched before, $ver" >&2
     }
     [ -n "$ver" ] && [ -f "$deps/src/$ver.unpacked" ] || {

@@ -247,6 +247,22 @@ static pid_t nginx_start(const char *protocols)
     return pid;
 }
 
+/* proxyd in front of nginx (TLS with verification and SNI, keepalive = 0: one upstream connection per request):
+ * n requests, each answered by nginx. */
+static void proxy_to_nginx(int n)
+{
+    px_proxy_start(&env, PX_GLOBAL "[upstream n]\nserver = 127.0.0.1:@PORT2@\ntls = on\ntls_ca = @DIR@/up.test.crt\n"
+                                   "tls_server_name = up.test\nkeepalive = 0\n"
+                                   "[server front]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = https://n\n");
+    for (int i = 0; i < n; i++) {
+        ts_response r;
+        px_req(env.port, "GET / HTTP/1.1\r\nHost: h\r\n\r\n", &r);
+        ck_assert_int_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "nginx ok\n");
+        ts_response_free(&r);
+    }
+}
+
 /* Stops nginx and checks its access log: one line per request, "PROTOCOL r|. SNI" (r: resumed). */
 static void nginx_stop_expect(pid_t ng, const char *want)
 {
@@ -299,7 +315,6 @@ START_TEST(nginx_upstream_tls12_rsa)
         fprintf(stderr, "nginx_upstream_tls12_rsa skipped: mbedTLS without proxyd's patch 0004\n");
         return;
     }
-    ts_response r;
     char cmd[512];
     px_env_init(&env, 0);
     make_cert(env.dir, "up.test", 1);
@@ -307,15 +322,7 @@ START_TEST(nginx_upstream_tls12_rsa)
              env.dir, env.dir, env.dir);
     ck_assert_int_eq(px_run(cmd, out, sizeof out), 0);
     pid_t ng = nginx_start("TLSv1.2");
-    px_proxy_start(&env, PX_GLOBAL "[upstream n]\nserver = 127.0.0.1:@PORT2@\ntls = on\ntls_ca = @DIR@/up.test.crt\n"
-                                   "tls_server_name = up.test\nkeepalive = 0\n"
-                                   "[server front]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = https://n\n");
-    for (int i = 0; i < 2; i++) {
-        px_req(env.port, "GET / HTTP/1.1\r\nHost: h\r\n\r\n", &r);
-        ck_assert_int_eq(r.status, 200);
-        ck_assert_str_eq(r.body, "nginx ok\n");
-        ts_response_free(&r);
-    }
+    proxy_to_nginx(2);
     nginx_stop_expect(ng, "TLSv1.2 . up.test\nTLSv1.2 r up.test\n");
     px_env_done(&env);
 }
@@ -327,19 +334,10 @@ END_TEST
 START_TEST(nginx_upstream)
 {
     const char *protocols = _i == 0 ? "TLSv1.3" : "TLSv1.2";
-    ts_response r;
     px_env_init(&env, 0);
     make_cert(env.dir, "up.test", 0);
     pid_t ng = nginx_start(protocols);
-    px_proxy_start(&env, PX_GLOBAL "[upstream n]\nserver = 127.0.0.1:@PORT2@\ntls = on\ntls_ca = @DIR@/up.test.crt\n"
-                                   "tls_server_name = up.test\nkeepalive = 0\n"
-                                   "[server front]\nlisten = 127.0.0.1:@PORT@\nproxy_pass = https://n\n");
-    for (int i = 0; i < 3; i++) {
-        px_req(env.port, "GET / HTTP/1.1\r\nHost: h\r\n\r\n", &r);
-        ck_assert_int_eq(r.status, 200);
-        ck_assert_str_eq(r.body, "nginx ok\n");
-        ts_response_free(&r);
-    }
+    proxy_to_nginx(3);
     char want[128];
     snprintf(want, sizeof want, "%s . up.test\n%s r up.test\n%s r up.test\n", protocols, protocols, protocols);
     nginx_stop_expect(ng, want);
