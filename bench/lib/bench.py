@@ -26,7 +26,7 @@ NO_TLS = "skipped (proxyd has no TLS yet)"
 
 # key: (title, unit, better, listener, path, tool, client TLS profile)
 # The proxies offer TLS 1.2 and 1.3 alike; the client picks the version, suite and signature scheme through an
-# OpenSSL configuration of its own (PROFILES, passed as OPENSSL_CONF to wrk and the probes; S_TIME_ARGS for s_time),
+# OpenSSL configuration of its own (PROFILES, passed as OPENSSL_CONF to wrk and the probes; s_time_args() for s_time),
 # so every proxy runs one configuration and every row pins exactly what is negotiated.
 THROUGHPUT = {
     "plain": ("plain HTTP keep-alive, 100 B", "req/s", "higher", "plain", "/size/100", "wrk", None),
@@ -61,16 +61,19 @@ PROFILES = {
     "tls13-ec": "MinProtocol = TLSv1.3\nMaxProtocol = TLSv1.3\nCiphersuites = TLS_AES_128_GCM_SHA256\n"
                 "SignatureAlgorithms = ecdsa_secp256r1_sha256\n",
 }
-# openssl s_time sets its own protocol bounds (to "any" without a flag), which override the profile's MinProtocol and
-# MaxProtocol (checked against s_server -msg: a "TLS 1.2" profile negotiated TLS 1.3), so its version and suite go
-# on its command line; its other settings are the
-# profile's defaults anyway (X25519 first; the certificate's key type decides the signature).
-S_TIME_ARGS = {
-    "tls12": ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"],
-    "tls12-ec": ["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"],
-    "tls13": ["-tls1_3", "-ciphersuites", "TLS_AES_128_GCM_SHA256"],
-    "tls13-ec": ["-tls1_3", "-ciphersuites", "TLS_AES_128_GCM_SHA256"],
-}
+
+
+def s_time_args(profile):
+    """openssl s_time sets its own protocol bounds (to "any" without a flag), which override the profile's MinProtocol
+    and MaxProtocol (checked against s_server -msg: a "TLS 1.2" profile negotiated TLS 1.3), so the profile's version
+    and suite go on its command line; its other settings are the defaults anyway (X25519 first; the certificate's key
+    type decides the signature)."""
+    conf = dict(line.split(" = ", 1) for line in PROFILES[profile].splitlines())
+    if conf["MaxProtocol"] == "TLSv1.3":
+        return ["-tls1_3", "-ciphersuites", conf["Ciphersuites"]]
+    return ["-tls1_2", "-cipher", conf["CipherString"]]
+
+
 PROFILE_VERSION = {"tls12": "TLSv1.2", "tls12-ec": "TLSv1.2", "tls13": "TLSv1.3", "tls13-ec": "TLSv1.3"}
 OTHER = ["mem", "cost"]
 CPU_ROWS = ("plain", "guarded", "tls", "tls13", "tls2")  # throughput scenarios whose proxy CPU time per request is reported
@@ -262,7 +265,7 @@ class Bench:
         if tool == "wrk":
             return ["wrk", "-t1", "-c64", f"-d{d}s", url]
         return ["openssl", "s_time", "-connect", f"127.0.0.1:{self.listen[proxy][listener]}", "-www", path,
-                "-time", str(d), "-new" if tool == "s_time-new" else "-reuse"] + S_TIME_ARGS[profile]
+                "-time", str(d), "-new" if tool == "s_time-new" else "-reuse"] + s_time_args(profile)
 
     def measure(self, key, proxy, round_no):
         """One timed run against a proxy: returns (value, proxy CPU %, error note or '')."""

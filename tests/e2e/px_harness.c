@@ -128,6 +128,42 @@ int px_origin_stop(px_env *e, int i)
     return st;
 }
 
+/* 1 when every thread of pid is in a stopped state ('T' or 't' in /proc/PID/task/TID/stat). */
+static int all_threads_stopped(pid_t pid)
+{
+    char path[64], stat[512];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return 0;
+    int stopped = 1;
+    for (struct dirent *t; stopped && (t = readdir(d)) != NULL;) {
+        if (t->d_name[0] == '.')
+            continue;
+        char file[384];
+        if (snprintf(file, sizeof file, "%s/%s/stat", path, t->d_name) >= (int)sizeof file)
+            continue;
+        int fd = open(file, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, stat, sizeof stat - 1) : -1;
+        if (fd >= 0)
+            close(fd);
+        stat[n > 0 ? n : 0] = 0;
+        const char *state = strrchr(stat, ')'); /* "TID (comm) S ...": comm may hold spaces */
+        stopped = state != NULL && (state[2] == 'T' || state[2] == 't');
+    }
+    closedir(d);
+    return stopped;
+}
+
+void px_origin_freeze(px_env *e, int i)
+{
+    ck_assert_int_eq(kill(e->opid[i], SIGSTOP), 0);
+    for (int waited = 0; !all_threads_stopped(e->opid[i]); waited += 5) {
+        ck_assert_msg(waited < 2000, "origin %d not stopped 2 s after SIGSTOP", i);
+        poll(NULL, 0, 5);
+    }
+}
+
 /* Appends n bytes to the growing string *s of length *len. */
 static void append(char **s, size_t *len, const char *p, size_t n)
 {

@@ -42,6 +42,10 @@ void px_env_done(px_env *e);
 /* Stops origin i with SIGTERM (px_env_done then skips it). Returns its exit status (0 expected). */
 int px_origin_stop(px_env *e, int i);
 
+/* Freezes origin i (SIGSTOP) and returns once every thread of it is stopped: kill() only queues the signal, and a
+ * thread busy on the other core could still answer one more request. ck_asserts it within 2 s. */
+void px_origin_freeze(px_env *e, int i);
+
 /* The template with every placeholder replaced (malloc'd; the caller frees). */
 char *px_expand(const px_env *e, const char *tpl);
 

@@ -210,7 +210,7 @@ START_TEST(hung_server_failover)
     px_proxy_start(&env, TWO_FRONT_ENDS);
     for (int i = 0; i < 4; i++) /* both servers get pooled connections */
         ck_assert_int_eq(timed_req(get, &took), 200);
-    ck_assert_int_eq(kill(env.opid[0], SIGSTOP), 0);
+    px_origin_freeze(&env, 0);
     for (int i = 0; i < 6; i++) {
         int st = timed_req(get, &took);
         ck_assert_msg(st == 200 && took < HEADER_TIMEOUT_BOUND_MS, "GET %d with a frozen server: %d after %lld ms", i,

@@ -14,8 +14,6 @@
 #       error, no non-2xx), HAProxy's check sees 503 and takes A out, and A exits 0.
 # The figures measured are printed at the end ("FIGURES: ...").
 import ctypes
-import errno
-import fcntl
 import http.client
 import os
 import re
@@ -27,6 +25,9 @@ import sys
 import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
+import pxports  # noqa: E402
 
 PROXYD, ORIGIN = sys.argv[1], sys.argv[2]
 HEALTH_INTERVAL_MS, HEALTH_TIMEOUT_MS, HEALTH_FALL, HEALTH_RISE = 1000, 500, 2, 2
@@ -48,57 +49,12 @@ def check(cond, what):
     return cond
 
 
-# ---------------------------------------------------------------- ports (tests/support/spawn.c's pool)
-
-def port_pool():
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            elo, ehi = (int(x) for x in f.read().split())
-    except (OSError, ValueError):
-        elo, ehi = 32768, 60999
-    if elo - 20000 >= 1000:
-        return 20000, elo - 1
-    if 65535 - ehi >= 1000:
-        return ehi + 1, 65535
-    return 20000, 65535
-
-
+# ---------------------------------------------------------------- ports (tests/support/pxports.py)
 _locks = []  # held open for the life of the process: the ports stay ours
 
 
 def free_port():
-    lo, hi = port_pool()
-    d = "/tmp/proxyd-test-ports"
-    try:
-        os.mkdir(d, 0o1777)
-        os.chmod(d, 0o1777)
-    except FileExistsError:
-        pass
-    span = hi - lo + 1
-    start = (os.getpid() * 2654435761 + len(_locks) * 7919) % span
-    for i in range(span):
-        port = lo + (start + i) % span
-        try:
-            fd = os.open("%s/%d" % (d, port), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
-        except OSError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            continue
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", port))
-            ok = True
-        except OSError:
-            ok = False
-        s.close()
-        if ok:
-            _locks.append(fd)
-            return port
-        os.close(fd)
-    raise RuntimeError("no free test port")
+    return pxports.free_port(_locks)
 
 
 # ---------------------------------------------------------------- processes

@@ -43,7 +43,7 @@ START_TEST(frozen_origin_marked_down_once)
     snprintf(up0, sizeof up0, "proxyd_upstream_server_up{upstream=\"o\",server=\"127.0.0.1:%d\"}", env.oport[0]);
     snprintf(up1, sizeof up1, "proxyd_upstream_server_up{upstream=\"o\",server=\"127.0.0.1:%d\"}", env.oport[1]);
     ck_assert_int_eq(ops_metric(env.port2, up1), 1);
-    ck_assert_int_eq(kill(env.opid[1], SIGSTOP), 0);
+    px_origin_freeze(&env, 1);
     /* interval * fall + timeout is 700ms; a generous bound for loaded machines */
     ck_assert_msg(ops_file_has(env.log, "marked down: 2 failed checks, last: timeout after 300ms", 8000),
                   "the frozen origin was not marked down");

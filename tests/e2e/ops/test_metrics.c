@@ -7,6 +7,7 @@
 
 #include <check.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,6 +235,19 @@ static void expect(const char *text, const char *series, double want)
     ck_assert_msg(got == want, "%s = %g, expected %g", series, got, want);
 }
 
+/* expect() with the series written by a format (labels that carry ports). */
+static void expectf(const char *text, double want, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void expectf(const char *text, double want, const char *fmt, ...)
+{
+    char series[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(series, sizeof series, fmt, ap);
+    va_end(ap);
+    ck_assert_int_lt(n, (int)sizeof series);
+    expect(text, series, want);
+}
+
 static void send_expect(const char *host, const char *target, int status)
 {
     char raw[256];
@@ -284,7 +298,7 @@ static void docs_match(const char *text)
 
 START_TEST(by_server_and_upstream)
 {
-    char o[200], d[200], h[200], s[400];
+    char o[200], d[200], h[200];
     px_env_init(&env, 2);
     px_proxy_start(&env, BY_SERVER);
     for (int i = 0; i < 3; i++)
@@ -318,36 +332,23 @@ START_TEST(by_server_and_upstream)
     snprintf(o, sizeof o, "upstream=\"o\",server=\"127.0.0.1:%d\"", env.oport[0]);
     snprintf(d, sizeof d, "upstream=\"d\",server=\"127.0.0.1:%d\"", env.dead);
     snprintf(h, sizeof h, "upstream=\"h\",server=\"127.0.0.1:%d\"", env.oport[1]);
-    snprintf(s, sizeof s, "proxyd_upstream_server_requests_total{%s}", o);
-    expect(text, s, 8);
-    snprintf(s, sizeof s, "proxyd_upstream_server_responses_total{%s,class=\"2xx\"}", o);
-    expect(text, s, 4);
-    snprintf(s, sizeof s, "proxyd_upstream_server_responses_total{%s,class=\"4xx\"}", o);
-    expect(text, s, 3);
-    snprintf(s, sizeof s, "proxyd_upstream_server_responses_total{%s,class=\"5xx\"}", o);
-    expect(text, s, 1);
-    snprintf(s, sizeof s, "proxyd_upstream_server_errors_total{%s,kind=\"http_5xx\"}", o);
-    expect(text, s, 1);
-    snprintf(s, sizeof s, "proxyd_upstream_server_errors_total{%s,kind=\"reset\"}", o);
-    expect(text, s, 0);
-    snprintf(s, sizeof s, "proxyd_upstream_server_active_connections{%s}", o);
-    expect(text, s, 0);
-    snprintf(s, sizeof s, "proxyd_upstream_server_response_duration_seconds_count{%s}", o);
-    expect(text, s, 8);
-    snprintf(s, sizeof s, "proxyd_upstream_server_response_duration_seconds_bucket{%s,le=\"+Inf\"}", o);
-    expect(text, s, 8);
+    expectf(text, 8, "proxyd_upstream_server_requests_total{%s}", o);
+    expectf(text, 4, "proxyd_upstream_server_responses_total{%s,class=\"2xx\"}", o);
+    expectf(text, 3, "proxyd_upstream_server_responses_total{%s,class=\"4xx\"}", o);
+    expectf(text, 1, "proxyd_upstream_server_responses_total{%s,class=\"5xx\"}", o);
+    expectf(text, 1, "proxyd_upstream_server_errors_total{%s,kind=\"http_5xx\"}", o);
+    expectf(text, 0, "proxyd_upstream_server_errors_total{%s,kind=\"reset\"}", o);
+    expectf(text, 0, "proxyd_upstream_server_active_connections{%s}", o);
+    expectf(text, 8, "proxyd_upstream_server_response_duration_seconds_count{%s}", o);
+    expectf(text, 8, "proxyd_upstream_server_response_duration_seconds_bucket{%s,le=\"+Inf\"}", o);
     expect(text, "proxyd_upstream_requests_total{upstream=\"o\"}", 8);
     expect(text, "proxyd_upstream_response_duration_seconds_count{upstream=\"o\"}", 8);
     /* d: two servers, both refused once, then marked down; the second request found none */
-    snprintf(s, sizeof s, "proxyd_upstream_server_requests_total{%s}", d);
-    expect(text, s, 1);
+    expectf(text, 1, "proxyd_upstream_server_requests_total{%s}", d);
     /* the same address twice in one upstream: two servers, two series (the second labelled #2) */
-    snprintf(s, sizeof s,
-             "proxyd_upstream_server_errors_total{upstream=\"d\",server=\"127.0.0.1:%d#2\",kind=\"refused\"}",
-             env.dead);
-    expect(text, s, 1);
-    snprintf(s, sizeof s, "proxyd_upstream_server_up{upstream=\"d\",server=\"127.0.0.1:%d#2\"}", env.dead);
-    expect(text, s, 0);
+    expectf(text, 1, "proxyd_upstream_server_errors_total{upstream=\"d\",server=\"127.0.0.1:%d#2\",kind=\"refused\"}",
+            env.dead);
+    expectf(text, 0, "proxyd_upstream_server_up{upstream=\"d\",server=\"127.0.0.1:%d#2\"}", env.dead);
     expect(text, "proxyd_upstream_requests_total{upstream=\"d\"}", 2);
     expect(text, "proxyd_upstream_errors_total{upstream=\"d\",kind=\"refused\"}", 2);
     expect(text, "proxyd_upstream_errors_total{upstream=\"d\",kind=\"no_live_server\"}", 1);
@@ -356,12 +357,9 @@ START_TEST(by_server_and_upstream)
     expect(text, "proxyd_upstream_servers_up{upstream=\"o\"}", 1);
     expect(text, "proxyd_upstream_active_connections{upstream=\"o\"}", 0);
     expect(text, "proxyd_upstream_response_duration_seconds_count{upstream=\"d\"}", 0);
-    snprintf(s, sizeof s, "proxyd_upstream_server_errors_total{%s,kind=\"header_timeout\"}", h);
-    expect(text, s, 1);
-    snprintf(s, sizeof s, "proxyd_upstream_server_requests_total{%s}", h);
-    expect(text, s, 1);
-    snprintf(s, sizeof s, "proxyd_upstream_server_response_duration_seconds_count{%s}", h);
-    expect(text, s, 0);
+    expectf(text, 1, "proxyd_upstream_server_errors_total{%s,kind=\"header_timeout\"}", h);
+    expectf(text, 1, "proxyd_upstream_server_requests_total{%s}", h);
+    expectf(text, 0, "proxyd_upstream_server_response_duration_seconds_count{%s}", h);
     expect(text, "proxyd_upstream_errors_total{upstream=\"h\",kind=\"header_timeout\"}", 1);
     free(text);
     /* A reload carries the counts over by name (the first scrape is now counted for [status] too). */
@@ -376,12 +374,9 @@ START_TEST(by_server_and_upstream)
     expect(text, "proxyd_server_request_duration_seconds_count{server=\"a\"}", 8);
     expect(text, "proxyd_upstream_requests_total{upstream=\"o\"}", 8);
     expect(text, "proxyd_upstream_errors_total{upstream=\"d\",kind=\"no_live_server\"}", 1);
-    snprintf(s, sizeof s,
-             "proxyd_upstream_server_errors_total{upstream=\"d\",server=\"127.0.0.1:%d#2\",kind=\"refused\"}",
-             env.dead);
-    expect(text, s, 1);
-    snprintf(s, sizeof s, "proxyd_upstream_server_response_duration_seconds_count{%s}", o);
-    expect(text, s, 8);
+    expectf(text, 1, "proxyd_upstream_server_errors_total{upstream=\"d\",server=\"127.0.0.1:%d#2\",kind=\"refused\"}",
+            env.dead);
+    expectf(text, 8, "proxyd_upstream_server_response_duration_seconds_count{%s}", o);
     free(text);
     px_env_done(&env);
 }

@@ -4,7 +4,6 @@
 
 Runs the named cases, or every case of defect N with dN (all by default), and exits 0 when all pass. proxyd and the origin come from $PROXYD_BIN and
 $PROXYD_ORIGIN (as for tests/e2e). Each case prints PASS/FAIL/SKIP with what the server sent."""
-import fcntl
 import os
 import shutil
 import socket
@@ -17,38 +16,14 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tlsraw as T  # noqa: E402
 
-PORT_LOCK_DIR = '/tmp/proxyd-test-ports'  # tests/support/support.h TS_PORT_LOCK_DIR: one pool for every test
-PORT_MIN = 20000
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'support'))
+import pxports  # noqa: E402
+
 # OpenSSL 3.0's SSL_OP_NO_EXTENDED_MASTER_SECRET (bit 0), which Python's ssl module does not name.
 OP_NO_EMS = 1 << 0
 
 
-def free_port(held):
-    """A port of the shared pool, locked (flock on its file) for this process's life, as ts_free_port does."""
-    lo = PORT_MIN
-    with open('/proc/sys/net/ipv4/ip_local_port_range') as f:
-        hi = int(f.read().split()[0]) - 1
-    os.makedirs(PORT_LOCK_DIR, mode=0o1777, exist_ok=True)
-    start = os.getpid() * 2654435761 % (hi - lo + 1)
-    for i in range(hi - lo + 1):
-        port = lo + (start + i) % (hi - lo + 1)
-        fd = os.open('%s/%d' % (PORT_LOCK_DIR, port), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            continue
-        s = socket.socket()
-        try:
-            s.bind(('127.0.0.1', port))
-        except OSError:
-            os.close(fd)
-            continue
-        finally:
-            s.close()
-        held.append(fd)
-        return port
-    raise RuntimeError('no free port')
+free_port = pxports.free_port  # the shared pool, as the C tests' ts_free_port
 
 
 def wait_port(port, proc, what, timeout=15.0):
